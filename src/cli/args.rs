@@ -1,0 +1,348 @@
+//! The command line, as clap sees it. Parsing only: nothing here loads TensorRT or touches files,
+//! so `--help` and `--version` answer on any machine.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::error::ErrorKind;
+
+const TOP_AFTER_HELP: &str = "\
+EXAMPLES:
+    trt-dump dump model.engine -o weights.safetensors
+    trt-dump dump model.engine -o weights.npz --compress
+    trt-dump dump model.engine -o weights_dir/ --format npy
+    trt-dump list model.engine --json
+    trt-dump info model.engine
+    trt-dump map model.engine -o model.engine.trtmap        (GPU once ...)
+    trt-dump dump model.engine --map model.engine.trtmap -o w.safetensors   (... then CPU only)
+    trt-dump verify model.engine --against checkpoint.safetensors
+    trt-dump diff old.engine new.engine --json
+    trt-dump locate model.engine --reference model.onnx -o model.engine.trtmap
+
+WHERE TENSORRT IS LOOKED FOR (first found wins):
+    1. --trt-lib PATH (a library file, or a folder holding one)
+    2. the TRT_DUMP_TRT_LIB environment variable (same forms)
+    3. the dynamic loader's search (LD_LIBRARY_PATH, ldconfig) for libnvinfer.so.11,
+       libnvinfer.so.10, libnvinfer_lean.so.11, libnvinfer_lean.so.10, libtensorrt_rtx.so.1
+    4. tensorrt_libs/ and tensorrt_lean_libs/ of the python3 found on PATH (pip install tensorrt)
+";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "trt-dump",
+    version = env!("TRT_DUMP_LONG_VERSION"),
+    about = "Extract every refittable weight from a REFIT-enabled TensorRT engine",
+    long_about = "Extract every refittable weight tensor from a REFIT-enabled TensorRT engine file \
+                  (no ONNX, no original model, no sidecar) into safetensors, .npz or .npy files. \
+                  Weights are located by refitting marker values and reading the serialized plan, \
+                  and every extraction is proven by refitting the extracted values and checking \
+                  that the engine bytes come back identical.",
+    after_help = TOP_AFTER_HELP,
+    after_long_help = format!("{TOP_AFTER_HELP}\n{}", exit_status_help()),
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct GlobalArgs {
+    /// TensorRT library to load: a file (libnvinfer.so.10, libnvinfer_lean.so.11,
+    /// libtensorrt_rtx.so.1, ...) or a folder holding one
+    #[arg(long, global = true, value_name = "PATH")]
+    pub trt_lib: Option<PathBuf>,
+
+    /// Plugin library to load before deserializing (repeatable), e.g. libnvinfer_plugin.so.10
+    /// or TensorRT-LLM's libnvinfer_plugin_tensorrt_llm.so
+    #[arg(long = "plugin", global = true, value_name = "PATH")]
+    pub plugins: Vec<PathBuf>,
+
+    /// GPU ordinal to use
+    #[arg(long, global = true, value_name = "N", default_value_t = 0)]
+    pub device: usize,
+
+    /// More detail on stderr (-v: one line per weight; -vv: TensorRT's own log lines)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Print nothing on stderr but errors; no progress bars
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List the engine's refittable weights: name, dtype, element count
+    #[command(
+        long_about = "List every refittable weight the engine's refitter names, with its refit \
+                      dtype and element count, and totals. Needs TensorRT (and a GPU it can \
+                      deserialize the engine on), or a map file made earlier (--map).",
+        after_help = "EXAMPLES:\n    trt-dump list model.engine\n    trt-dump list model.engine --json | jq '.weights[].name'"
+    )]
+    List(ListArgs),
+
+    /// Show what the engine is: TensorRT version, GPU, size, refittability, layers, I/O tensors
+    #[command(
+        long_about = "Show the TensorRT flavour and version loaded, the GPU used, the engine file \
+                      size and the TensorRT version that built it, whether it is refittable, its \
+                      layers, optimization profiles and I/O tensors, and the count and bytes of its \
+                      refittable weights.",
+        after_help = "EXAMPLES:\n    trt-dump info model.engine\n    trt-dump info model.engine --json"
+    )]
+    Info(InfoArgs),
+
+    /// Extract every refittable weight into safetensors, .npz or a folder of .npy files
+    #[command(
+        long_about = "Extract every refittable weight. With a GPU and TensorRT: refit marker \
+                      values in a handful of passes, find where each element is stored, read the \
+                      values from the engine, then prove the result by refitting it and checking \
+                      that the engine bytes come back identical. With a map (--map, or a sidecar \
+                      ENGINE.trtmap that matches the engine): read the values on the CPU alone.",
+        after_help = "EXAMPLES:\n    trt-dump dump model.engine -o weights.safetensors\n    trt-dump dump model.engine -o weights.npz --compress\n    trt-dump dump model.engine -o out_dir/ --format npy\n    trt-dump dump model.engine -o w.safetensors --shapes-from model.onnx\n    trt-dump dump model.engine -o w.safetensors --save-map model.engine.trtmap\n    trt-dump dump model.engine --map model.engine.trtmap -o w.safetensors"
+    )]
+    Dump(DumpArgs),
+
+    /// Learn where every weight is stored and save it as a map for CPU-only work later
+    #[command(
+        after_help = "EXAMPLES:\n    trt-dump map model.engine -o model.engine.trtmap\n    trt-dump dump model.engine -o w.safetensors     # finds the sidecar map, no GPU needed"
+    )]
+    Map(MapArgs),
+
+    /// Check the engine's weights against a reference (safetensors, npz or ONNX)
+    #[command(
+        after_help = "EXAMPLES:\n    trt-dump verify model.engine --against checkpoint.safetensors\n    trt-dump verify model.engine --against model.onnx --atol 1e-3 --json"
+    )]
+    Verify(VerifyArgs),
+
+    /// Which weights differ between two engines of the same architecture, and by how much
+    #[command(
+        after_help = "EXAMPLES:\n    trt-dump diff old.engine new.engine\n    trt-dump diff old.engine new.engine --map-a old.trtmap --map-b new.trtmap --json"
+    )]
+    Diff(DiffArgs),
+
+    /// Without GPU or TensorRT, find reference tensors in the engine bytes and write a map
+    #[command(
+        after_help = "EXAMPLES:\n    trt-dump locate model.engine --reference model.onnx -o model.engine.trtmap\n    trt-dump locate model.engine --reference weights.safetensors -o m.trtmap --json"
+    )]
+    Locate(LocateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// The engine file
+    pub engine: PathBuf,
+    /// Machine-readable output on stdout
+    #[arg(long)]
+    pub json: bool,
+    /// Read the weight list from this map instead of TensorRT
+    #[arg(long, value_name = "FILE")]
+    pub map: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct InfoArgs {
+    /// The engine file
+    pub engine: PathBuf,
+    /// Machine-readable output on stdout
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Safetensors,
+    Npz,
+    Npy,
+}
+
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// Output file or folder; the format follows its extension (.safetensors, .npz; a folder or a
+    /// trailing / means .npy files) unless --format says
+    #[arg(short, long, value_name = "PATH")]
+    pub output: PathBuf,
+    /// Output format, overriding the extension
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// Compress .npz members (deflate)
+    #[arg(long)]
+    pub compress: bool,
+    /// Replace an existing output
+    #[arg(long)]
+    pub force: bool,
+    /// Reshape weights whose name and element count match a tensor in this safetensors file or
+    /// ONNX model (weights are flat 1-D otherwise)
+    #[arg(long, value_name = "FILE")]
+    pub shapes_from: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExtractArgs {
+    /// Succeed even when some weights cannot be recovered (they are listed, never invented)
+    #[arg(long)]
+    pub allow_missing: bool,
+    /// Skip the round-trip proof (one refit+serialize pass fewer)
+    #[arg(long)]
+    pub no_verify: bool,
+    /// Folder for the temporary serializations of large engines (default: the system's)
+    #[arg(long, value_name = "DIR")]
+    pub work_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct DumpArgs {
+    /// The engine file (never written to)
+    pub engine: PathBuf,
+    #[command(flatten)]
+    pub out: OutputArgs,
+    #[command(flatten)]
+    pub extract: ExtractArgs,
+    /// Extract with this map on the CPU alone (no GPU, no TensorRT)
+    #[arg(long, value_name = "FILE", conflicts_with = "save_map")]
+    pub map: Option<PathBuf>,
+    /// Also save what the passes learned as a map file
+    #[arg(long, value_name = "FILE")]
+    pub save_map: Option<PathBuf>,
+    /// Ignore a sidecar ENGINE.trtmap and always map with TensorRT
+    #[arg(long)]
+    pub no_sidecar: bool,
+    /// Print the extraction report as JSON on stdout
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct MapArgs {
+    /// The engine file
+    pub engine: PathBuf,
+    /// The map file to write (conventionally ENGINE.trtmap beside the engine)
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+    /// Replace an existing map
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub extract: ExtractArgs,
+    /// Print the report as JSON on stdout
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct Tolerance {
+    /// Relative tolerance (0: exact)
+    #[arg(long, default_value_t = 0.0)]
+    pub rtol: f64,
+    /// Absolute tolerance (0: exact)
+    #[arg(long, default_value_t = 0.0)]
+    pub atol: f64,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The engine file
+    pub engine: PathBuf,
+    /// Reference weights: .safetensors, .npz or .onnx
+    #[arg(long, value_name = "FILE")]
+    pub against: PathBuf,
+    #[command(flatten)]
+    pub tolerance: Tolerance,
+    /// Read the engine through this map (CPU only) instead of TensorRT
+    #[arg(long, value_name = "FILE")]
+    pub map: Option<PathBuf>,
+    /// Machine-readable output on stdout
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub extract: ExtractArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// First engine
+    pub a: PathBuf,
+    /// Second engine
+    pub b: PathBuf,
+    /// Map for the first engine (CPU only)
+    #[arg(long, value_name = "FILE")]
+    pub map_a: Option<PathBuf>,
+    /// Map for the second engine (CPU only)
+    #[arg(long, value_name = "FILE")]
+    pub map_b: Option<PathBuf>,
+    #[command(flatten)]
+    pub tolerance: Tolerance,
+    /// Machine-readable output on stdout
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub extract: ExtractArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct LocateArgs {
+    /// The engine file
+    pub engine: PathBuf,
+    /// Reference weights to search for: .safetensors, .npz or .onnx
+    #[arg(long, value_name = "FILE")]
+    pub reference: PathBuf,
+    /// The map file to write
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+    /// Replace an existing map
+    #[arg(long)]
+    pub force: bool,
+    /// Machine-readable report on stdout
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The EXIT STATUS section of `--help`, built from [`ErrorKind`] so the two never drift apart.
+pub fn exit_status_help() -> String {
+    let mut s = String::from("EXIT STATUS:\n    0    success; verify/diff: everything matches\n");
+    let mut kinds: Vec<ErrorKind> = ErrorKind::ALL.to_vec();
+    kinds.sort_by_key(|k| k.exit_code());
+    for k in kinds {
+        s.push_str(&format!("{:>5}    {}\n", k.exit_code(), k.describe()));
+    }
+    s.push_str(&format!("{:>5}    any other failure\n", crate::error::EXIT_OTHER));
+    s.push_str("  101    internal error (a bug: please report it)\n");
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn exit_status_table_lists_every_kind() {
+        let help = exit_status_help();
+        for k in ErrorKind::ALL {
+            let line = format!("{:>5}    {}", k.exit_code(), k.describe());
+            assert!(help.contains(&line), "missing from EXIT STATUS: {line}");
+        }
+    }
+
+    #[test]
+    fn dump_parses_the_headline_command() {
+        let cli = Cli::try_parse_from(["trt-dump", "dump", "m.engine", "-o", "w.safetensors"]).unwrap();
+        match cli.command {
+            Command::Dump(d) => {
+                assert_eq!(d.engine, PathBuf::from("m.engine"));
+                assert_eq!(d.out.output, PathBuf::from("w.safetensors"));
+                assert!(!d.extract.no_verify);
+            }
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+}

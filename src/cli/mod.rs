@@ -1,0 +1,69 @@
+//! The command-line front end: parse, dispatch, and turn failures into messages and exit codes.
+
+pub mod args;
+pub mod messages;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::error::{self, ErrorKind};
+use args::{Cli, Command};
+
+/// What a subcommand reports when it finished without an error: success, or (verify/diff) "a
+/// difference was found", which is not an error of the tool.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Success,
+    Differs,
+}
+
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // clap prints help/version to stdout (exit 0) and usage errors to stderr (exit 2).
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { ErrorKind::Usage.exit_code() } else { 0 });
+        }
+    };
+    messages::set_verbosity(if cli.global.quiet { 0 } else { 1 + cli.global.verbose.min(2) });
+    match run(cli) {
+        Ok(Outcome::Success) => ExitCode::SUCCESS,
+        Ok(Outcome::Differs) => ExitCode::from(ErrorKind::Differs.exit_code()),
+        Err(err) => {
+            if is_broken_pipe(&err) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("trt-dump: error: {err:#}");
+            if let Some(hint) = error::find(&err).and_then(|e| e.hint.as_deref()) {
+                eprintln!("trt-dump: hint: {hint}");
+            }
+            ExitCode::from(error::exit_code_of(&err))
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    let g = cli.global;
+    match cli.command {
+        Command::List(a) => not_yet("list", &g, a.engine),
+        Command::Info(a) => not_yet("info", &g, a.engine),
+        Command::Dump(a) => not_yet("dump", &g, a.engine),
+        Command::Map(a) => not_yet("map", &g, a.engine),
+        Command::Verify(a) => not_yet("verify", &g, a.engine),
+        Command::Diff(a) => not_yet("diff", &g, a.a),
+        Command::Locate(a) => not_yet("locate", &g, a.engine),
+    }
+}
+
+fn not_yet(cmd: &str, _g: &args::GlobalArgs, _p: std::path::PathBuf) -> anyhow::Result<Outcome> {
+    Err(anyhow::anyhow!("`{cmd}` is not available in this build yet"))
+}
+
+/// A closed stdout (`trt-dump list x | head`) is not a failure (ripgrep does the same).
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}

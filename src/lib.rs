@@ -1,0 +1,15 @@
+//! trt-dump: extract every refittable weight from a REFIT-enabled TensorRT engine.
+//!
+//! Data flows one way: engine bytes → [`trt`] (TensorRT, loaded at run time) → [`pipeline`]
+//! (marker passes, decoding, the round-trip proof) → [`map`] (where each weight lives) → values →
+//! [`writer`] (safetensors, npz, npy). `pipeline` and `map` are pure functions over bytes and never
+//! import `trt`; `cli` wires the pieces together.
+#![deny(unsafe_code)]
+
+pub mod cli;
+pub mod dtype;
+pub mod error;
+pub mod pipeline;
+pub mod plan;
+
+pub use error::{Error, ErrorKind};

@@ -1,0 +1,8 @@
+//! Extraction: marker passes over an [`Engine`], decoding where each element is stored, reading
+//! the values, and the round-trip proof. Pure: no files, environment, clocks or TensorRT here.
+
+pub mod engine;
+pub mod layout;
+
+pub use engine::{Engine, Instance, PlanBytes, WeightSpec};
+pub use layout::Run;
