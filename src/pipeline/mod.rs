@@ -1,7 +1,10 @@
 //! Extraction: marker passes over an [`Engine`], decoding where each element is stored, reading
 //! the values, and the round-trip proof. Pure: no files, environment, clocks or TensorRT here.
 
+pub mod code;
+pub mod decode;
 pub mod engine;
+pub mod ids;
 pub mod layout;
 
 pub use engine::{Engine, Instance, PlanBytes, WeightSpec};
