@@ -1,6 +1,7 @@
 //! Extraction: marker passes over an [`Engine`], decoding where each element is stored, reading
 //! the values, and the round-trip proof. Pure: no files, environment, clocks or TensorRT here.
 
+pub mod align;
 pub mod code;
 pub mod decode;
 pub mod engine;
