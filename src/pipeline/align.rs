@@ -91,10 +91,6 @@ impl Mask<'_> {
         self.ranges.partition_point(|r| r.1 <= x)
     }
 
-    fn contains(&self, x: u64) -> bool {
-        self.ranges.get(self.first_after(x)).is_some_and(|r| r.0 <= x)
-    }
-
     fn any_in(&self, a: u64, b: u64) -> bool {
         self.ranges.get(self.first_after(a)).is_some_and(|r| r.0 < b)
     }
@@ -119,7 +115,7 @@ fn distinct_enough(w: &[u8]) -> bool {
 fn anchors(x: &[u8], mask: &Mask<'_>) -> Vec<usize> {
     let mut out = Vec::new();
     let mut gap_start = 0usize;
-    let mut push_gap = |a: usize, b: usize, out: &mut Vec<usize>| {
+    let push_gap = |a: usize, b: usize, out: &mut Vec<usize>| {
         let mut p = a;
         while p + K <= b {
             if distinct_enough(&x[p..p + K]) {
@@ -169,10 +165,6 @@ pub fn align(x: &[u8], y: &[u8], mask: &[(u64, u64)]) -> Alignment {
     let mask = Mask { ranges: mask };
     let (lx, ly) = (x.len(), y.len());
     let delta = ly as i64 - lx as i64;
-    let matches = |p: usize, shift: i64| -> bool {
-        let q = p as i64 + shift;
-        q >= 0 && (q as usize) < ly && (x[p] == y[q as usize] || mask.contains(p as u64))
-    };
 
     // 1. Anchors with their shifts, Y positions strictly increasing.
     let mut placed: Vec<(usize, i64)> = Vec::new();
@@ -214,12 +206,31 @@ pub fn align(x: &[u8], y: &[u8], mask: &[(u64, u64)]) -> Alignment {
     }
 
     // Matching extended from a placed anchor tolerates short in-place differences (a length field
-    // in a header) but stops where a long mismatch starts (an insertion or deletion).
+    // in a header) but stops where a long mismatch starts (an insertion or deletion). Masked bytes
+    // count as matching and are stepped over a range at a time.
     const TOLERANCE: usize = 16;
+    let in_y = |p: usize, shift: i64| -> bool {
+        let q = p as i64 + shift;
+        q >= 0 && (q as usize) < ly
+    };
     let extend_fwd = |from: usize, limit: usize, shift: i64| -> usize {
         let (mut p, mut good) = (from, from);
-        while p < limit {
-            if matches(p, shift) {
+        let mut mi = mask.first_after(p as u64);
+        while p < limit && in_y(p, shift) {
+            if let Some(r) = mask.ranges.get(mi).filter(|r| r.0 as usize <= p) {
+                let end = (r.1 as usize).min(limit);
+                let y_room = (ly as i64 - shift).max(0) as usize;
+                p = end.min(y_room);
+                good = p;
+                mi += 1;
+                continue;
+            }
+            let stop = mask.ranges.get(mi).map_or(limit, |r| (r.0 as usize).min(limit));
+            let q = (p as i64 + shift) as usize;
+            if p + 64 <= stop && q + 64 <= ly && x[p..p + 64] == y[q..q + 64] {
+                p += 64;
+                good = p;
+            } else if x[p] == y[q] {
                 p += 1;
                 good = p;
             } else if p - good < TOLERANCE {
@@ -232,8 +243,17 @@ pub fn align(x: &[u8], y: &[u8], mask: &[(u64, u64)]) -> Alignment {
     };
     let extend_back = |from: usize, limit: usize, shift: i64| -> usize {
         let (mut p, mut good) = (from, from);
-        while p > limit {
-            if matches(p - 1, shift) {
+        while p > limit && in_y(p - 1, shift) {
+            let i = mask.first_after((p - 1) as u64);
+            if let Some(r) = mask.ranges.get(i).filter(|r| r.0 as usize <= p - 1) {
+                let start = (r.0 as usize).max(limit);
+                let y_floor = (-shift).max(0) as usize;
+                p = start.max(y_floor);
+                good = p;
+                continue;
+            }
+            let q = (p as i64 - 1 + shift) as usize;
+            if x[p - 1] == y[q] {
                 p -= 1;
                 good = p;
             } else if good - p < TOLERANCE {
@@ -244,10 +264,32 @@ pub fn align(x: &[u8], y: &[u8], mask: &[(u64, u64)]) -> Alignment {
         }
         good
     };
+    // Unmasked bytes of [a, b) that differ under `shift`.
+    let mismatches = |a: usize, b: usize, shift: i64| -> u64 {
+        let mut n = 0u64;
+        let mut p = a;
+        let mut mi = mask.first_after(a as u64);
+        while p < b {
+            if let Some(r) = mask.ranges.get(mi).filter(|r| r.0 as usize <= p) {
+                p = (r.1 as usize).max(p);
+                mi += 1;
+                continue;
+            }
+            let stop = mask.ranges.get(mi).map_or(b, |r| (r.0 as usize).min(b));
+            let (q0, q1) = (p as i64 + shift, stop as i64 + shift);
+            if q0 < 0 || q1 > ly as i64 {
+                n += (stop - p) as u64;
+            } else if x[p..stop] != y[q0 as usize..q1 as usize] {
+                n += x[p..stop].iter().zip(&y[q0 as usize..q1 as usize]).filter(|(u, v)| u != v).count() as u64;
+            }
+            p = stop;
+        }
+        n
+    };
 
     // 2. Segments between anchors.
     let mut segs: Vec<Segment> = Vec::new();
-    let mut push = |x0: usize, x1: usize, shift: i64, segs: &mut Vec<Segment>| {
+    let push = |x0: usize, x1: usize, shift: i64, segs: &mut Vec<Segment>| {
         if x1 <= x0 {
             return;
         }
@@ -261,7 +303,7 @@ pub fn align(x: &[u8], y: &[u8], mask: &[(u64, u64)]) -> Alignment {
     };
     if placed.is_empty() {
         // Nothing to anchor on: only an identical-length image with matching bytes maps.
-        if lx == ly && (0..lx).all(|p| matches(p, 0)) {
+        if lx == ly && mismatches(0, lx, 0) == 0 {
             push(0, lx, 0, &mut segs);
         }
     } else {
@@ -313,14 +355,7 @@ pub fn align(x: &[u8], y: &[u8], mask: &[(u64, u64)]) -> Alignment {
             fixed.push(s);
         }
     }
-    let mut in_place = 0u64;
-    for s in &fixed {
-        for p in s.x0 as usize..s.x1 as usize {
-            if !matches(p, s.shift) {
-                in_place += 1;
-            }
-        }
-    }
+    let in_place: u64 = fixed.iter().map(|s| mismatches(s.x0 as usize, s.x1 as usize, s.shift)).sum();
     Alignment { segments: fixed, in_place_mismatches: in_place, len_x: lx as u64, len_y: ly as u64 }
 }
 

@@ -2,6 +2,7 @@
 //! the values, and the round-trip proof. Pure: no files, environment, clocks or TensorRT here.
 
 pub mod align;
+pub mod assemble;
 pub mod code;
 pub mod decode;
 pub mod engine;
