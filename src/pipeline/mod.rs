@@ -6,6 +6,7 @@ pub mod assemble;
 pub mod code;
 pub mod decode;
 pub mod engine;
+pub mod extract;
 pub mod ids;
 pub mod layout;
 
