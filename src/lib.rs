@@ -9,6 +9,7 @@
 pub mod cli;
 pub mod dtype;
 pub mod error;
+pub mod map;
 pub mod pipeline;
 pub mod plan;
 
