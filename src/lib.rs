@@ -10,7 +10,9 @@ pub mod cli;
 pub mod dtype;
 pub mod error;
 pub mod map;
+pub mod mmap;
 pub mod pipeline;
 pub mod plan;
+pub mod scratch;
 
 pub use error::{Error, ErrorKind};
