@@ -18,7 +18,7 @@
 use super::code::{self, Class, Store};
 use super::engine::WeightSpec;
 use super::ids::IdSpace;
-use super::layout::Run;
+use super::layout::{Run, RunBuilder};
 
 /// How far (in bytes) a candidate interpretation is followed when comparing candidates.
 pub const LOOKAHEAD_BYTES: u64 = 256;
@@ -210,57 +210,6 @@ impl<'a> Decoder<'a> {
     }
 }
 
-/// Collects decoded elements into [`Run`]s, allowing the last element to be taken back.
-struct RunBuilder<'w> {
-    weights: &'w [WeightSpec],
-    runs: Vec<Run>,
-    /// Nibble position of the current run's first element, and its store.
-    cur: Option<(u64, Store)>,
-}
-
-impl<'w> RunBuilder<'w> {
-    fn push(&mut self, s: Store, n: u64, e: Elem) {
-        let size = s.nibbles();
-        if let (Some((start, cs)), Some(last)) = (self.cur, self.runs.last_mut()) {
-            let next_n = start + last.len * size;
-            if cs == s && last.weight == e.weight && next_n == n {
-                let next_index = last.index_at(last.len);
-                if last.len == 1 {
-                    last.index_stride = e.index as i64 - last.index as i64;
-                    last.len = 2;
-                    return;
-                }
-                if next_index == i128::from(e.index) {
-                    last.len += 1;
-                    return;
-                }
-            }
-        }
-        let refit = self.weights[e.weight as usize].dtype;
-        self.runs.push(Run {
-            weight: e.weight,
-            stored: s.stored_dtype(refit),
-            offset: n / 2,
-            nibble: (n % 2) as u8,
-            len: 1,
-            index: e.index,
-            index_stride: 1,
-        });
-        self.cur = Some((n, s));
-    }
-
-    /// Removes the last element pushed.
-    fn pop(&mut self) {
-        if let Some(last) = self.runs.last_mut() {
-            last.len -= 1;
-            if last.len == 0 {
-                self.runs.pop();
-                self.cur = None;
-            }
-        }
-    }
-}
-
 /// Decodes the marker passes. `progress` is called now and then with the bytes done; when it
 /// returns false, decoding stops and `None` is returned.
 pub fn decode(
@@ -272,7 +221,7 @@ pub fn decode(
     let len = images.base.len();
     debug_assert!(images.passes.iter().all(|p| p.len() == len));
     let dec = Decoder { img: images, weights, ids, len_nibbles: len as u64 * 2 };
-    let mut out = RunBuilder { weights, runs: Vec::new(), cur: None };
+    let mut out = RunBuilder::default();
     let mut unexplained: Vec<(u64, u64)> = Vec::new();
     // Nibble position up to which everything is explained.
     let mut covered: u64 = 0;
@@ -343,7 +292,7 @@ pub fn decode(
                 }
                 let mut n = start;
                 while let Some(e) = dec.element(s, n) {
-                    out.push(s, n, e);
+                    out.push(e.weight, s.stored_dtype(weights[e.weight as usize].dtype), n, e.index);
                     n += size;
                 }
                 prev_last = Some((s, n - size));
