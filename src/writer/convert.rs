@@ -280,7 +280,7 @@ mod tests {
 
     #[test]
     fn safetensors_chunked_conversion_matches_numpy_conversion() {
-        let count = (1 << 16) * 2 + 3; // crosses chunk boundaries, odd
+        let count: usize = (1 << 16) * 2 + 3; // crosses chunk boundaries, odd
         let data: Vec<u8> = (0..count.div_ceil(2)).map(|i| (i * 37 % 256) as u8).collect();
         let mut out = Vec::new();
         write_safetensors_data(StLayout::Int4AsI8, &data, count, &mut out).unwrap();

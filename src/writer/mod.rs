@@ -365,3 +365,6 @@ pub(crate) fn lib_failure(path: &Path, doing: &str, e: &(dyn std::error::Error +
         None => atomic::not_written(path, format!("{doing}: {e}"), "this is likely a bug in trt-dump; please report it"),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -6,7 +6,10 @@
 //! maps members back to exact weight names and records each refit dtype:
 //! `json.loads(np.load(f)["__trt_dump_index__"].tobytes())`.
 
+use std::io::{self, Seek, SeekFrom, Write};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, DateTime};
@@ -21,14 +24,97 @@ pub(crate) const INDEX_MEMBER: &str = "__trt_dump_index__";
 /// Set well below 4 GiB since deflate can (slightly) expand data.
 const LARGE_MEMBER: usize = 1 << 31;
 
+/// The zip's output, which goes dead after the first I/O error or when the sink is dropped
+/// unfinished: the real file is closed and every later call succeeds without writing anything.
+///
+/// Why: `ZipWriter`'s `Drop` finalizes the archive, and after a failed write that trips a
+/// `debug_assert` in zip 6 (a panic in a debug build) or prints "ZipWriter drop failed" on stderr;
+/// `ZipWriter::finish` runs the same `Drop` when it fails. A dead output lets that finalization
+/// run to its end quietly, into nothing, while the temporary file is deleted. Once dead, the
+/// position jumps to the furthest point reached and never moves back (seeks are ignored), so the
+/// zip's bookkeeping (`file_end >= start`, footer at the end) holds whatever state the error
+/// left it in. No error is lost: the first one is returned to the caller, and `dead` makes
+/// `finish` refuse to publish.
+struct ZipOut {
+    inner: Option<Box<dyn Output>>,
+    dead: Arc<AtomicBool>,
+    pos: u64,
+    len: u64,
+}
+
+impl ZipOut {
+    fn live(&mut self) -> Option<&mut Box<dyn Output>> {
+        if self.dead.load(Ordering::SeqCst) && self.inner.take().is_some() {
+            self.pos = self.len;
+        }
+        self.inner.as_mut()
+    }
+
+    fn died<T>(&mut self, e: io::Error) -> io::Result<T> {
+        self.dead.store(true, Ordering::SeqCst);
+        self.inner = None;
+        self.pos = self.len;
+        Err(e)
+    }
+}
+
+impl Write for ZipOut {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = match self.live().map(|w| w.write(buf)) {
+            None => buf.len(),
+            Some(Ok(n)) => n,
+            Some(Err(e)) => return self.died(e),
+        };
+        self.pos += n as u64;
+        self.len = self.len.max(self.pos);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self.live().map(|w| w.flush()) {
+            Some(Err(e)) => self.died(e),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl Seek for ZipOut {
+    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
+        let want = match pos {
+            SeekFrom::Start(p) => Some(p),
+            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+            SeekFrom::End(d) => self.len.checked_add_signed(d),
+        };
+        let Some(want) = want else {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "seek before the start"));
+        };
+        match self.live().map(|w| w.seek(SeekFrom::Start(want))) {
+            None => Ok(self.pos),
+            Some(Err(e)) => self.died(e),
+            Some(Ok(_)) => {
+                self.pos = want;
+                Ok(want)
+            }
+        }
+    }
+}
+
 struct Sink {
     plan: Plan,
     /// Member name of each planned tensor, `.npy` included.
     members: Vec<String>,
-    staged: StagedFile,
-    zip: Option<ndarray_npy::NpzWriter<Box<dyn Output>>>,
+    staged: Option<StagedFile>,
+    zip: Option<ndarray_npy::NpzWriter<ZipOut>>,
     options: SimpleFileOptions,
-    failed: bool,
+    dead: Arc<AtomicBool>,
+    path: std::path::PathBuf,
+}
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        // Unfinished: let the zip finalize into nothing (see `ZipOut`).
+        self.dead.store(true, Ordering::SeqCst);
+    }
 }
 
 pub(super) fn open(path: &Path, opts: &WriterOptions, plan: Plan, wrap: Wrap) -> anyhow::Result<Box<dyn TensorSink>> {
@@ -42,16 +128,21 @@ pub(super) fn open(path: &Path, opts: &WriterOptions, plan: Plan, wrap: Wrap) ->
     let options = SimpleFileOptions::default().compression_method(method).last_modified_time(DateTime::default());
 
     let (staged, out) = StagedFile::create(target, &wrap)?;
-    let mut zip = ndarray_npy::NpzWriter::new_with_options(out, options);
-    let index = ndarray::Array1::from(index_json("trt-dump-npz", &opts.metadata, &plan, &members));
+    let dead = Arc::new(AtomicBool::new(false));
+    let out = ZipOut { inner: Some(out), dead: dead.clone(), pos: 0, len: 0 };
+    let zip = ndarray_npy::NpzWriter::new_with_options(out, options);
+    let mut sink =
+        Sink { plan, members, staged: Some(staged), zip: Some(zip), options, dead, path: path.to_path_buf() };
+    let index = ndarray::Array1::from(index_json("trt-dump-npz", &opts.metadata, &sink.plan, &sink.members));
+    let zip = sink.zip.as_mut().expect("just set");
     zip.add_array(INDEX_MEMBER, &index).map_err(|e| lib_failure(path, "writing the index", &e))?;
-    Ok(Box::new(Sink { plan, members, staged, zip: Some(zip), options, failed: false }))
+    Ok(Box::new(sink))
 }
 
 impl TensorSink for Sink {
     fn add(&mut self, t: &TensorView<'_>) -> anyhow::Result<()> {
-        let path = self.staged.target.path.clone();
-        anyhow::ensure!(!self.failed, "an earlier write to `{}` failed", path.display());
+        let path = self.path.clone();
+        anyhow::ensure!(!self.dead.load(Ordering::SeqCst), "an earlier write to `{}` failed", path.display());
         let i = self.plan.check(t)?;
         let zip = self.zip.as_mut().expect("present until finish");
         let shape = usize_shape(t.shape)?;
@@ -61,7 +152,7 @@ impl TensorSink for Sink {
         let options = self.options.large_file(stored_bytes >= LARGE_MEMBER);
         let r = with_np_array!(values, &shape, |a| zip.add_array_with_options(stem, &a, options));
         if let Err(e) = r {
-            self.failed = true;
+            self.dead.store(true, Ordering::SeqCst);
             return Err(lib_failure(&path, &format!("writing weight {:?}", t.name), &e));
         }
         self.plan.mark_added(i);
@@ -69,14 +160,23 @@ impl TensorSink for Sink {
     }
 
     fn finish(mut self: Box<Self>) -> anyhow::Result<Written> {
-        let path = self.staged.target.path.clone();
-        anyhow::ensure!(!self.failed, "an earlier write to `{}` failed", path.display());
+        let path = self.path.clone();
+        let earlier = || anyhow::anyhow!("an earlier write to `{}` failed", path.display());
+        if self.dead.load(Ordering::SeqCst) {
+            return Err(earlier());
+        }
         self.plan.check_complete(&path)?;
         let zip = self.zip.take().expect("present until finish");
         let out = zip.finish().map_err(|e| lib_failure(&path, "writing the zip directory", &e))?;
-        let Sink { plan, members, staged, .. } = *self;
+        // `dead` may have been set by an error the zip crate did not pass on.
+        let Some(out) = out.inner.filter(|_| !self.dead.load(Ordering::SeqCst)) else {
+            return Err(earlier());
+        };
+        let staged = self.staged.take().expect("present until finish");
         let bytes = staged.commit(out)?;
-        let tensors = plan
+        let members = std::mem::take(&mut self.members);
+        let tensors = self
+            .plan
             .tensors
             .iter()
             .zip(members)
