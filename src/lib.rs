@@ -14,5 +14,6 @@ pub mod mmap;
 pub mod pipeline;
 pub mod plan;
 pub mod scratch;
+pub mod writer;
 
 pub use error::{Error, ErrorKind};
