@@ -11,5 +11,6 @@ pub mod dtype;
 pub mod error;
 pub mod pipeline;
 pub mod plan;
+pub mod reference;
 
 pub use error::{Error, ErrorKind};
