@@ -12,5 +12,6 @@ pub mod error;
 pub mod pipeline;
 pub mod plan;
 pub mod reference;
+pub mod shapes;
 
 pub use error::{Error, ErrorKind};

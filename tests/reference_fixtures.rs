@@ -66,3 +66,26 @@ fn load_shapes_agrees_with_load() {
         }
     }
 }
+
+#[test]
+fn shapes_from_fixture_files_recover_every_shape() {
+    use trt_dump::pipeline::WeightSpec;
+    use trt_dump::shapes::{self, Mismatch};
+    // The weights as the refitter would list them: names, refit dtype, element count.
+    let st = reference::load(&fixture("small_cnn", "weights.safetensors")).unwrap();
+    let mut weights: Vec<WeightSpec> =
+        st.iter().map(|t| WeightSpec { name: t.name.clone(), dtype: t.dtype, count: t.count() }).collect();
+    weights.push(WeightSpec { name: "not.in.model".into(), dtype: DataType::Float, count: 7 });
+    weights[0].count += 1;
+    for file in ["model.onnx", "weights.safetensors"] {
+        let r = shapes::from_file(&weights, &fixture("small_cnn", file)).unwrap();
+        for (i, t) in st.iter().enumerate().skip(1) {
+            assert_eq!(r.shapes[i], t.shape, "{file}: {}", t.name);
+        }
+        assert_eq!(r.shapes[0], vec![weights[0].count]);
+        assert_eq!(r.shapes[st.len()], vec![7]);
+        assert_eq!(r.unmatched.len(), 2);
+        assert!(matches!(r.unmatched[0].why, Mismatch::CountDiffers { .. }));
+        assert_eq!(r.unmatched[1].why, Mismatch::NoSuchName);
+    }
+}
