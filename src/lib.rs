@@ -8,6 +8,7 @@
 
 pub mod cli;
 pub mod dtype;
+pub mod locate;
 pub mod error;
 pub mod pipeline;
 pub mod plan;
