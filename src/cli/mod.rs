@@ -1,6 +1,7 @@
 //! The command-line front end: parse, dispatch, and turn failures into messages and exit codes.
 
 pub mod args;
+pub mod locate;
 pub mod messages;
 pub mod progress;
 
@@ -54,7 +55,7 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Map(a) => not_yet("map", &g, a.engine),
         Command::Verify(a) => not_yet("verify", &g, a.engine),
         Command::Diff(a) => not_yet("diff", &g, a.a),
-        Command::Locate(a) => not_yet("locate", &g, a.engine),
+        Command::Locate(a) => locate::run(&g, a),
     }
 }
 
