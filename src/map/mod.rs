@@ -39,7 +39,7 @@ const MAX_HEADER: u64 = 1 << 30;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MissingWeight {
     pub name: String,
-    pub reason: String,
+    pub reason: crate::pipeline::extract::Missing,
 }
 
 /// The JSON part of a map file.

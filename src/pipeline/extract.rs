@@ -95,7 +95,7 @@ impl Default for Options {
 }
 
 /// Why a weight was not extracted.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "reason", rename_all = "snake_case")]
 pub enum Missing {
     /// The plan holds no weights at all (built with kSTRIP_PLAN).
@@ -178,6 +178,8 @@ pub struct Extraction {
     pub file_runs: Vec<Run>,
     /// Where every element was found in the normalised original.
     pub original_runs: Vec<Run>,
+    /// Byte ranges of the engine file that change with the weights but hold none of them.
+    pub file_volatile: Vec<(u64, u64)>,
     pub proof: Proof,
     /// Bytes that changed with the markers but decoded to no weight.
     pub unexplained_bytes: u64,
@@ -339,6 +341,15 @@ pub fn extract(
         align::align(original.bytes(), file, &merged(run_ranges(&original_runs)))
     };
     let (file_runs, _) = translate(&original_runs, &original_vs_file, weights.len());
+    let file_volatile: Vec<(u64, u64)> = decoded
+        .unexplained
+        .iter()
+        .filter_map(|(a, b)| {
+            let o = refit_vs_original.map_range(*a, *b)?;
+            let f = original_vs_file.map_range(o, o + (b - a))?;
+            Some((f, f + (b - a)))
+        })
+        .collect();
 
     let unexplained = decoded.unexplained_bytes();
     let any_weight_bytes = !decoded.runs.is_empty() || unexplained > 0;
@@ -394,6 +405,7 @@ pub fn extract(
         passes,
         file_runs,
         original_runs,
+        file_volatile,
         proof,
         unexplained_bytes: unexplained,
         refit_vs_original,
