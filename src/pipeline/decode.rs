@@ -301,7 +301,64 @@ pub fn decode(
         }
     }
     let _ = progress(len as u64);
-    Some(Decoded { runs: out.runs, unexplained })
+    let (runs, dropped) = drop_stray_singletons(out.runs, weights);
+    if !dropped.is_empty() {
+        unexplained.extend(dropped);
+        unexplained.sort_unstable();
+        let mut merged: Vec<(u64, u64)> = Vec::with_capacity(unexplained.len());
+        for (a, b) in unexplained {
+            match merged.last_mut() {
+                Some(last) if a <= last.1 => last.1 = last.1.max(b),
+                _ => merged.push((a, b)),
+            }
+        }
+        unexplained = merged;
+    }
+    Some(Decoded { runs, unexplained })
+}
+
+/// A lone element that decodes as an element already found inside a longer run is not a copy but
+/// a coincidence: a non-weight value computed from the weights (a buffer's max |x|, a checksum)
+/// that happens to read as a marker in every pass. Such strays are moved to the unexplained bytes
+/// rather than reported as disagreeing copies. Lone elements of elements found nowhere else stay
+/// (a scattered permutation is made of them).
+fn drop_stray_singletons(runs: Vec<Run>, weights: &[WeightSpec]) -> (Vec<Run>, Vec<(u64, u64)>) {
+    let mut has_single = vec![false; weights.len()];
+    let mut has_long = vec![false; weights.len()];
+    for r in &runs {
+        if r.len == 1 {
+            has_single[r.weight as usize] = true;
+        } else {
+            has_long[r.weight as usize] = true;
+        }
+    }
+    let suspects: Vec<usize> = (0..weights.len()).filter(|w| has_single[*w] && has_long[*w]).collect();
+    if suspects.is_empty() {
+        return (runs, Vec::new());
+    }
+    // Indices covered by runs of two or more elements, for the suspect weights only.
+    let mut covered: std::collections::HashMap<u32, Vec<bool>> =
+        suspects.iter().map(|w| (*w as u32, vec![false; weights[*w].count as usize])).collect();
+    for r in runs.iter().filter(|r| r.len > 1) {
+        if let Some(bits) = covered.get_mut(&r.weight) {
+            for k in 0..r.len {
+                bits[r.index_at(k) as usize] = true;
+            }
+        }
+    }
+    let mut kept = Vec::with_capacity(runs.len());
+    let mut dropped = Vec::new();
+    for r in runs {
+        let stray = r.len == 1 && covered.get(&r.weight).is_some_and(|bits| bits[r.index as usize]);
+        if stray {
+            if let Some(range) = r.byte_range() {
+                dropped.push(range);
+            }
+        } else {
+            kept.push(r);
+        }
+    }
+    (kept, dropped)
 }
 
 #[cfg(test)]
@@ -401,5 +458,22 @@ mod tests {
         let dec = decode(&img, &ws, &ids, &mut |_| true).unwrap();
         assert_eq!(dec.runs.len(), 1);
         assert_eq!(dec.unexplained, vec![(40, 42)]);
+    }
+
+    #[test]
+    fn a_stray_copy_of_a_found_element_is_not_a_copy() {
+        // A 4-byte "max |x|" stat next to a buffer: equals one of the markers in every pass.
+        let ws = vec![w("a", DataType::Float, 40)];
+        let (base, mut passes, ids) = images(&ws, &[16], 400);
+        for img in passes.iter_mut() {
+            let v: [u8; 4] = img[16 + 4 * 7..16 + 4 * 8].try_into().unwrap();
+            img[300..304].copy_from_slice(&v);
+        }
+        let mut base = base;
+        base[300..304].fill(0);
+        let img = Images { base: &base, passes: passes.iter().map(|p| p.as_slice()).collect() };
+        let dec = decode(&img, &ws, &ids, &mut |_| true).unwrap();
+        assert_eq!(dec.runs.len(), 1, "{:?}", dec.runs);
+        assert_eq!(dec.unexplained, vec![(300, 304)]);
     }
 }
