@@ -1,3 +1,4 @@
+#![allow(clippy::needless_range_loop)]
 //! The simulator's ground truth and conversions, checked against independent implementations:
 //! a reference RNE converter built from tables of every fp16/bf16 value, closed-form inverses of
 //! the element orders, and a brute-force reader of plan bytes.

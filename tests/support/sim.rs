@@ -18,7 +18,7 @@
 //! blocks have one length per form, [`Segment::Align`] gaps follow, a weight-stripped plan
 //! ([`Layout::strip`]) holds weight bytes only in the refitted form, and the refit counter.
 //! See `docs/simulator.md` for the full list of modelled behaviours and decisions.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::needless_range_loop, clippy::manual_checked_ops)]
 
 #[path = "sim_gen.rs"]
 pub mod gen;
@@ -867,7 +867,11 @@ impl SimSpec {
                     }
                 }
                 let orig = &self.values[w];
-                exact_original = (0..spec.count).all(|e| get(&v, e, spec.dtype) == convert(get(orig, e, spec.dtype), spec.dtype, spec.dtype));
+                exact_original = if spec.dtype.is_packed() || spec.dtype == DataType::Bool {
+                    (0..spec.count).all(|e| get(&v, e, spec.dtype) == convert(get(orig, e, spec.dtype), spec.dtype, spec.dtype))
+                } else {
+                    v == *orig
+                };
                 values = Some(v);
             }
             out.push(WeightTruth { spec: spec.clone(), recovery, values, copies, exact_original, copies_disagree: disagree });

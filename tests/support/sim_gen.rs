@@ -248,7 +248,7 @@ pub fn random_spec(seed: u64, n: usize, cfg: &GenConfig) -> SimSpec {
                 let content = match rng.below(3) {
                     0 => Content::Reciprocal(w),
                     1 => {
-                        let divs: Vec<u64> = (1..=count.min(8)).filter(|d| count % d == 0).collect();
+                        let divs: Vec<u64> = (1..=count.min(8)).filter(|d| count.is_multiple_of(*d)).collect();
                         let k = *rng.pick(&divs);
                         Content::ChannelScale { weight: w, scales: (0..k).map(|_| (0.5 + rng.unit() as f32).to_bits()).collect() }
                     }
@@ -298,7 +298,7 @@ pub fn random_spec(seed: u64, n: usize, cfg: &GenConfig) -> SimSpec {
             let equal = members.iter().all(|&m| ws[m].count == ws[members[0]].count);
             let c = ws[members[0]].count;
             let chunk = if equal && c > 0 && rng.chance(50) {
-                let divs: Vec<u64> = (1..=c).filter(|d| c % d == 0).collect();
+                let divs: Vec<u64> = (1..=c).filter(|d| c.is_multiple_of(*d)).collect();
                 *rng.pick(&divs)
             } else {
                 0
