@@ -11,5 +11,7 @@ pub mod dtype;
 pub mod error;
 pub mod pipeline;
 pub mod plan;
+#[allow(unsafe_code)]
+pub mod trt;
 
 pub use error::{Error, ErrorKind};
