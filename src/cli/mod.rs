@@ -1,6 +1,8 @@
 //! The command-line front end: parse, dispatch, and turn failures into messages and exit codes.
 
 pub mod args;
+pub mod info;
+pub mod list;
 pub mod messages;
 
 use std::process::ExitCode;
@@ -47,8 +49,8 @@ pub fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<Outcome> {
     let g = cli.global;
     match cli.command {
-        Command::List(a) => not_yet("list", &g, a.engine),
-        Command::Info(a) => not_yet("info", &g, a.engine),
+        Command::List(a) => list::run(&g, a),
+        Command::Info(a) => info::run(&g, a),
         Command::Dump(a) => not_yet("dump", &g, a.engine),
         Command::Map(a) => not_yet("map", &g, a.engine),
         Command::Verify(a) => not_yet("verify", &g, a.engine),

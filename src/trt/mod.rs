@@ -35,6 +35,12 @@ pub struct Options {
     pub device: usize,
 }
 
+impl Options {
+    pub fn from_global(g: &crate::cli::args::GlobalArgs) -> Options {
+        Options { trt_lib: g.trt_lib.clone(), plugins: g.plugins.clone(), device: g.device }
+    }
+}
+
 /// An engine file, mapped read-only, whose header has been read.
 pub struct EngineFile {
     pub path: PathBuf,
@@ -82,6 +88,12 @@ impl EngineFile {
         self.map.is_empty()
     }
 
+    /// "engine `x.engine` (210108 bytes, built by TensorRT-RTX 1.7.1.116)": what the file alone
+    /// says, as context for failures that happen before TensorRT has read it.
+    pub fn describe(&self) -> String {
+        format!("engine `{}` ({} bytes, built by {})", self.path.display(), self.len(), self.built_by())
+    }
+
     /// "TensorRT 10.16.1.11" / "TensorRT-RTX 1.7.1.116" / "TensorRT (version unknown)".
     pub fn built_by(&self) -> String {
         match self.header.built_by {
@@ -100,8 +112,13 @@ pub struct Session {
 }
 
 impl Session {
-    /// Loads TensorRT, selects the GPU, loads plugins and creates the runtime.
+    /// Loads TensorRT, selects the GPU, loads plugins and creates the runtime. A failure carries
+    /// what the engine's header says.
     pub fn open(opts: &Options, file: &EngineFile) -> anyhow::Result<Session> {
+        Session::open_inner(opts, file).with_context(|| file.describe())
+    }
+
+    fn open_inner(opts: &Options, file: &EngineFile) -> anyhow::Result<Session> {
         let req = loader::Request::new(opts.trt_lib.as_deref(), Some(&file.header));
         let (lib, report) = loader::load(&req)?;
         crate::detail!("TensorRT: {} from {}", lib.describe(), lib.path.display());
@@ -148,7 +165,7 @@ impl Session {
         let sink = LogSink::new();
         let keep: Option<Box<dyn std::any::Any>> = gpu.as_ref().ok().map(|g| Box::new(g.context()) as Box<dyn std::any::Any>);
         let runtime = Runtime::new(lib.clone(), sink.clone(), keep)
-            .map_err(|f| failure_error(f, "create the TensorRT runtime", &lib, &gpu, None))?;
+            .map_err(|f| failure_error(f, "create the TensorRT runtime", &LibFacts::of(&lib), gpu_facts(&gpu), None))?;
         load_plugins(&opts.plugins, &lib, &sink)?;
         Ok(Session { lib, report, gpu, runtime })
     }
@@ -158,7 +175,15 @@ impl Session {
     pub fn deserialize(&self, file: &EngineFile) -> anyhow::Result<Arc<CudaEngine>> {
         self.runtime
             .deserialize(file.bytes())
-            .map_err(|f| failure_error(f, &format!("deserialize `{}`", file.path.display()), &self.lib, &self.gpu, Some(file)))
+            .map_err(|f| {
+                failure_error(
+                    f,
+                    &format!("deserialize `{}`", file.path.display()),
+                    &LibFacts::of(&self.lib),
+                    gpu_facts(&self.gpu),
+                    Some((&file.header, file.built_by())),
+                )
+            })
     }
 
     pub fn runtime(&self) -> &Arc<Runtime> {
@@ -201,8 +226,32 @@ fn load_plugins(paths: &[PathBuf], lib: &TrtLib, sink: &Arc<LogSink>) -> anyhow:
     Ok(())
 }
 
+/// What a failure message needs to know about the library loaded.
+struct LibFacts<'a> {
+    flavour: Flavour,
+    version: loader::LibVersion,
+    path: &'a Path,
+}
+
+impl<'a> LibFacts<'a> {
+    fn of(lib: &'a TrtLib) -> LibFacts<'a> {
+        LibFacts { flavour: lib.flavour, version: lib.version, path: &lib.path }
+    }
+
+    fn describe(&self) -> String {
+        format!("{} {}", self.flavour, self.version)
+    }
+}
+
+/// The GPU as a failure message sees it: name and compute capability, or why there is none.
+type GpuFacts<'a> = Result<(&'a str, (i32, i32)), &'a gpu::NoGpu>;
+
+fn gpu_facts(g: &gpu::GpuStatus) -> GpuFacts<'_> {
+    g.as_ref().map(|g| (g.name.as_str(), g.compute_capability))
+}
+
 /// True when TensorRT's words or the GPU show TensorRT-RTX refusing this GPU generation.
-fn rtx_refuses_gpu(lib: &TrtLib, gpu: &gpu::GpuStatus, messages: &[String]) -> bool {
+fn rtx_refuses_gpu(lib: &LibFacts<'_>, gpu: GpuFacts<'_>, messages: &[String]) -> bool {
     if lib.flavour != Flavour::TensorRtRtx {
         return false;
     }
@@ -210,37 +259,41 @@ fn rtx_refuses_gpu(lib: &TrtLib, gpu: &gpu::GpuStatus, messages: &[String]) -> b
         let m = m.to_ascii_lowercase();
         m.contains("compute capability") || m.contains("sm_90") || m.contains("sm90") || m.contains("unsupported gpu")
     });
-    let cc = gpu.as_ref().ok().map(|g| g.compute_capability);
-    said || cc.is_some_and(|cc| !gpu::rtx_supports(cc))
+    said || gpu.is_ok_and(|(_, cc)| !gpu::rtx_supports(cc))
 }
 
-/// The user-facing error for a failed runtime creation or deserialization.
-fn failure_error(f: TrtFailure, what: &str, lib: &TrtLib, gpu: &gpu::GpuStatus, file: Option<&EngineFile>) -> anyhow::Error {
+/// The user-facing error for a failed runtime creation or deserialization: TensorRT's words, what
+/// built the plan and what was loaded, the GPU diagnosis, and a hint, with the exit status of the
+/// most likely cause.
+fn failure_error(
+    f: TrtFailure,
+    what: &str,
+    lib: &LibFacts<'_>,
+    gpu: GpuFacts<'_>,
+    plan: Option<(&PlanHeader, String)>,
+) -> anyhow::Error {
     let mut msg = format!("{} could not {what}: {}", lib.describe(), f.reason());
     let mut hint: Option<String> = None;
-    let mut kind = if file.is_some() { ErrorKind::EngineIncompatible } else { ErrorKind::TrtRefused };
-    if let Some(file) = file {
+    let mut kind = if plan.is_some() { ErrorKind::EngineIncompatible } else { ErrorKind::TrtRefused };
+    if let Some((header, built_by)) = plan {
         msg.push_str(&format!(
-            "\nthe engine was built by {}; the library loaded is {} ({})",
-            file.built_by(),
+            "\nthe engine was built by {built_by}; the library loaded is {} ({})",
             lib.describe(),
             lib.path.display()
         ));
-        let plan = file.header.flavour;
-        if plan != lib.flavour {
-            hint = Some(match plan {
+        if header.flavour != lib.flavour {
+            hint = Some(match header.flavour {
                 Flavour::TensorRtRtx => "this is a TensorRT-RTX engine: it needs libtensorrt_rtx.so.1 (pass --trt-lib)".into(),
-                Flavour::TensorRt => {
-                    "this is a TensorRT engine, not a TensorRT-RTX one: it needs libnvinfer.so.N or libnvinfer_lean.so.N \
-                     of the TensorRT version that built it (pass --trt-lib)"
-                        .into()
-                }
+                Flavour::TensorRt => "this is a TensorRT engine, not a TensorRT-RTX one: it needs libnvinfer.so.N or \
+                                      libnvinfer_lean.so.N of the TensorRT version that built it (pass --trt-lib)"
+                    .into(),
             });
-        } else if let Some(b) = file.header.built_by {
+        } else if let Some(b) = header.built_by {
             if (u32::from(b.major), u32::from(b.minor)) != (lib.version.major, lib.version.minor) {
                 hint = Some(format!(
-                    "engines load only in the TensorRT version that built them (unless built version-compatible): use \
-                     TensorRT {}.{} (pass --trt-lib), or rebuild the engine with {}",
+                    "engines load only in the TensorRT version that built them (unless built version-compatible): \
+                     use {} {}.{} (pass --trt-lib), or rebuild the engine with {}",
+                    header.flavour,
                     b.major,
                     b.minor,
                     lib.describe()
@@ -256,15 +309,15 @@ fn failure_error(f: TrtFailure, what: &str, lib: &TrtLib, gpu: &gpu::GpuStatus, 
     }
     if rtx_refuses_gpu(lib, gpu, &f.messages) {
         kind = ErrorKind::EngineIncompatible;
-        let cc = gpu.as_ref().ok().map(|g| format!(" (this GPU: {}, compute capability {}.{})", g.name, g.compute_capability.0, g.compute_capability.1));
-        msg.push_str(&format!(
-            "\nTensorRT-RTX does not run on this GPU generation{}",
-            cc.unwrap_or_default()
-        ));
+        let this_gpu = gpu
+            .ok()
+            .map(|(name, cc)| format!(" (this GPU: {name}, compute capability {}.{})", cc.0, cc.1))
+            .unwrap_or_default();
+        msg.push_str(&format!("\nTensorRT-RTX does not run on this GPU generation{this_gpu}"));
         hint = Some(format!("TensorRT-RTX supports GPUs of {}; use such a GPU (--device N)", gpu::RTX_SUPPORTED_TEXT));
     }
     if let Err(why) = gpu {
-        // TensorRT's failure probably comes from here: say so, with the exit status of the cause.
+        // TensorRT's failure most likely comes from here: say so, with that exit status.
         msg.push_str(&format!("\nGPU: {why}"));
         kind = ErrorKind::NoGpu;
         hint = Some(match why {
@@ -335,7 +388,10 @@ pub struct TrtEngine {
 impl TrtEngine {
     /// Opens the file, loads TensorRT, checks the engine is refittable and lists its weights.
     pub fn open(opts: &Options, path: &Path) -> anyhow::Result<TrtEngine> {
-        let file = EngineFile::open(path)?;
+        TrtEngine::from_file(opts, EngineFile::open(path)?)
+    }
+
+    pub fn from_file(opts: &Options, file: EngineFile) -> anyhow::Result<TrtEngine> {
         let session = Session::open(opts, &file)?;
         let engine = session.deserialize(&file)?;
         if !engine.is_refittable() {
@@ -434,6 +490,79 @@ mod tests {
         let e = EngineFile::open(&junk).err().unwrap();
         assert_eq!(crate::error::exit_code_of(&e), ErrorKind::NotAnEngine.exit_code());
         assert!(format!("{e:#}").contains("junk.engine"));
+    }
+
+    fn plan(flavour: Flavour, v: [u8; 4]) -> PlanHeader {
+        let mut b = vec![0u8; 32];
+        b[..4].copy_from_slice(if flavour == Flavour::TensorRt { b"ftrt" } else { b"vtrt" });
+        b[24..28].copy_from_slice(&v);
+        PlanHeader::sniff(&b).unwrap()
+    }
+
+    fn lib(flavour: Flavour, major: u32, minor: u32) -> (Flavour, loader::LibVersion) {
+        (flavour, loader::LibVersion { major, minor, patch: 1, build: Some(7) })
+    }
+
+    /// Runs failure_error and returns (exit code, message, hint).
+    fn fail(
+        libv: (Flavour, loader::LibVersion),
+        gpu: GpuFacts<'_>,
+        plan: Option<PlanHeader>,
+        said: &[&str],
+    ) -> (u8, String, String) {
+        let path = PathBuf::from("/opt/trt/lib/libx.so");
+        let facts = LibFacts { flavour: libv.0, version: libv.1, path: &path };
+        let f = TrtFailure { call: "deserializeCudaEngine".into(), messages: said.iter().map(|s| s.to_string()).collect() };
+        let e = failure_error(f, "deserialize `m.engine`", &facts, gpu, plan.as_ref().map(|h| (h, "X".to_string())));
+        let err = crate::error::find(&e).unwrap();
+        (err.kind.exit_code(), err.message.clone(), err.hint.clone().unwrap_or_default())
+    }
+
+    const H100: GpuFacts<'static> = Ok(("NVIDIA H100", (9, 0)));
+
+    #[test]
+    fn rtx_plan_given_to_tensorrt_names_the_library_needed() {
+        let (code, msg, hint) = fail(lib(Flavour::TensorRt, 10, 16), H100, Some(plan(Flavour::TensorRtRtx, [1, 7, 1, 116])), &["error: magic tag does not match"]);
+        assert_eq!(code, ErrorKind::EngineIncompatible.exit_code());
+        assert!(msg.contains("error: magic tag does not match"), "{msg}");
+        assert!(hint.contains("libtensorrt_rtx.so.1"), "{hint}");
+        let (_, _, hint) = fail(lib(Flavour::TensorRtRtx, 1, 7), Ok(("RTX 4090", (8, 9))), Some(plan(Flavour::TensorRt, [10, 16, 1, 11])), &[]);
+        assert!(hint.contains("not a TensorRT-RTX one"), "{hint}");
+    }
+
+    #[test]
+    fn version_mismatch_and_gpu_mismatch_hints() {
+        let (code, msg, hint) = fail(lib(Flavour::TensorRt, 11, 4), H100, Some(plan(Flavour::TensorRt, [10, 16, 1, 11])), &[]);
+        assert_eq!(code, ErrorKind::EngineIncompatible.exit_code());
+        assert!(msg.contains("TensorRT logged no reason"), "{msg}");
+        assert!(hint.contains("use TensorRT 10.16"), "{hint}");
+        let (_, _, hint) = fail(lib(Flavour::TensorRt, 10, 16), H100, Some(plan(Flavour::TensorRt, [10, 16, 1, 11])), &[]);
+        assert!(hint.contains("GPU model"), "{hint}");
+    }
+
+    #[test]
+    fn rtx_on_compute_capability_9_says_so() {
+        let (code, msg, hint) = fail(lib(Flavour::TensorRtRtx, 1, 7), H100, Some(plan(Flavour::TensorRtRtx, [1, 7, 1, 116])), &["error: some failure"]);
+        assert_eq!(code, ErrorKind::EngineIncompatible.exit_code());
+        assert!(msg.contains("TensorRT-RTX does not run on this GPU generation (this GPU: NVIDIA H100, compute capability 9.0)"), "{msg}");
+        assert!(hint.contains("8.0, 8.6, 8.9 or 12.x"), "{hint}");
+        // Detected from TensorRT's words too, e.g. when the GPU could not be queried.
+        let no = gpu::NoGpu::DriverError("x".into());
+        let (_, msg, _) = fail(lib(Flavour::TensorRtRtx, 1, 7), Err(&no), None, &["error: Unsupported compute capability 9.0"]);
+        assert!(msg.contains("does not run on this GPU generation"), "{msg}");
+        // A supported GPU and no such words: no RTX hint.
+        let (_, msg, _) = fail(lib(Flavour::TensorRtRtx, 1, 7), Ok(("RTX 4090", (8, 9))), Some(plan(Flavour::TensorRtRtx, [1, 7, 1, 116])), &[]);
+        assert!(!msg.contains("GPU generation"), "{msg}");
+    }
+
+    #[test]
+    fn without_a_gpu_tensorrt_failure_carries_the_diagnosis_and_no_gpu_status() {
+        let no = gpu::NoGpu::NoSuchDevice { ordinal: 2, count: 1 };
+        let (code, msg, hint) = fail(lib(Flavour::TensorRt, 10, 16), Err(&no), Some(plan(Flavour::TensorRt, [10, 16, 1, 11])), &["error: CUDA initialization failure with error: 101"]);
+        assert_eq!(code, ErrorKind::NoGpu.exit_code());
+        assert!(msg.contains("CUDA initialization failure with error: 101"), "{msg}");
+        assert!(msg.contains("GPU: no GPU 2: 1 CUDA device(s) found"), "{msg}");
+        assert!(hint.contains("--device"), "{hint}");
     }
 
     #[test]
