@@ -49,6 +49,11 @@ impl LogSink {
         Mark(self.lock().seq)
     }
 
+    /// The errors and warnings kept, oldest first.
+    pub fn recent(&self) -> Vec<String> {
+        self.since(Mark(0))
+    }
+
     /// Errors and warnings logged after `mark`, oldest first, as `error: …` / `warning: …`.
     pub fn since(&self, mark: Mark) -> Vec<String> {
         self.lock()
