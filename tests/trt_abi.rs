@@ -7,68 +7,18 @@
 //! With `CI` set, a missing one fails the test; otherwise it is skipped with the reason printed.
 //! `v10_tags_match_table` runs only when TRT_DUMP_TRT_MIRROR names a clone of NVIDIA/TensorRT.
 
+#[path = "abi/harness.rs"]
+mod harness;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 
+use harness::{compiler, headers, root};
 use trt_dump::trt::abi::{layout_for, rtx1, v10, v11, Layout};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn in_ci() -> bool {
-    std::env::var_os("CI").is_some_and(|v| !v.is_empty())
-}
-
-/// Fails in CI, skips (returning None) elsewhere.
-fn unavailable(what: String) -> Option<PathBuf> {
-    if in_ci() {
-        panic!("ABI check cannot run in CI: {what}");
-    }
-    eprintln!("SKIPPED: ABI check not run: {what} (set CI=1 to make this a failure)");
-    None
-}
-
-fn headers() -> Option<PathBuf> {
-    static H: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    let r = H.get_or_init(|| {
-        let out = Command::new("bash")
-            .arg(root().join("tests/abi/fetch-headers.sh"))
-            .output()
-            .map_err(|e| format!("cannot run tests/abi/fetch-headers.sh: {e}"))?;
-        if !out.status.success() {
-            return Err(format!(
-                "tests/abi/fetch-headers.sh failed: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            ));
-        }
-        let p = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim().to_string());
-        if p.is_dir() { Ok(p) } else { Err(format!("fetch-headers.sh printed `{}`, not a folder", p.display())) }
-    });
-    match r {
-        Ok(p) => Some(p.clone()),
-        Err(e) => unavailable(e.clone()),
-    }
-}
-
-fn compiler() -> Option<PathBuf> {
-    let candidates: Vec<String> = match std::env::var("CXX") {
-        Ok(c) if !c.is_empty() => vec![c],
-        _ => vec!["c++".into(), "g++".into(), "clang++".into()],
-    };
-    for c in &candidates {
-        if Command::new(c).arg("--version").output().is_ok_and(|o| o.status.success()) {
-            return Some(PathBuf::from(c));
-        }
-    }
-    unavailable(format!("no C++ compiler found (tried {})", candidates.join(", ")))
-}
 
 /// Compiles check.cpp against `include` and returns its output.
 fn run_check(cxx: &Path, include: &Path, tag: &str) -> String {
-    let out_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("abi-check");
-    std::fs::create_dir_all(&out_dir).unwrap();
+    let out_dir = harness::scratch("abi-check");
     let exe = out_dir.join(format!("check-{tag}"));
     let compile = Command::new(cxx)
         .args(["-std=c++20", "-O0", "-w"])

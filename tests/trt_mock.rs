@@ -58,6 +58,38 @@ fn rtx14() -> Option<Mock> {
     mock("TRT-RTX-1.4", "rtx1.4", "libtensorrt_rtx.so.1", 10400)
 }
 
+/// TensorRT 10.x mocks need the headers of a tag of NVIDIA/TensorRT: only with
+/// TRT_DUMP_TRT_MIRROR (a clone of it), never in CI.
+fn trt10(tag: &str, version: i32) -> Option<Mock> {
+    let Some(mirror) = std::env::var_os("TRT_DUMP_TRT_MIRROR") else {
+        eprintln!("SKIPPED: TensorRT {tag} mock needs TRT_DUMP_TRT_MIRROR=<git dir of NVIDIA/TensorRT>");
+        return None;
+    };
+    let cxx = harness::compiler()?;
+    let include = harness::scratch(&format!("headers-{tag}")).join("include");
+    if !include.join("NvInferImpl.h").exists() {
+        std::fs::create_dir_all(&include).unwrap();
+        let git = |args: &[&str]| {
+            let out = std::process::Command::new("git").arg("-C").arg(&mirror).args(args).output().unwrap();
+            assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+            out.stdout
+        };
+        let list = String::from_utf8(git(&["ls-tree", "--name-only", tag, "include/"])).unwrap();
+        for f in list.lines().filter(|f| f.ends_with(".h")) {
+            std::fs::write(include.join(Path::new(f).file_name().unwrap()), git(&["show", &format!("{tag}:{f}")])).unwrap();
+        }
+    }
+    let dir = harness::build_mock(&cxx, &include, tag, "libnvinfer.so.10", version);
+    let (maj, min, patch) = (version / 10000, (version / 100) % 100, version % 100);
+    Some(Mock {
+        lib: dir.join("libnvinfer.so.10"),
+        plugin: dir.join("libmock_plugin.so"),
+        dir,
+        plan_version: [maj as u8, min as u8, patch as u8, 42],
+        tag: b"ftrt",
+    })
+}
+
 /// A plan file the mock accepts: the tag, the version bytes at 24..28, then `extra`.
 fn plan_file(dir: &Path, name: &str, tag: &[u8; 4], version: [u8; 4], extra: &str) -> PathBuf {
     let mut b = vec![0u8; 32];
@@ -413,4 +445,29 @@ fn plain_logger_of_rtx_1_4_receives_messages() {
     let ev = events(&m);
     assert!(ev.contains("createInferRuntime version=10400"), "{ev}");
     assert!(!ev.contains("logger interface"), "a plain ILogger has no getInterfaceInfo: {ev}");
+}
+
+/// The 10.x table at run time: 10.16 has getDeviceMemorySizeV2 and getEngineStat; 10.0 has
+/// neither, so the binding must call 10.0's getDeviceMemorySize and skip the stats.
+#[test]
+fn tensorrt_10_0_and_10_16_mocks_use_the_slots_their_minor_has() {
+    for (tag, version, memory, stat) in [("v10.16", 101600, 4096, serde_json::json!(1234)), ("v10.0.0", 100000, 2048, serde_json::Value::Null)] {
+        let Some(m) = trt10(tag, version) else { return };
+        let (_d, engine) = engine_for(&m, "MOCK");
+        let out = cargo_bin_cmd!("trt-dump").arg("info").arg(&engine).arg("--trt-lib").arg(&m.dir).arg("--json").output().unwrap();
+        assert!(out.status.success(), "{tag}: {}", String::from_utf8_lossy(&out.stderr));
+        let v = json(&out.stdout);
+        assert_eq!(v["library"]["abi"], "trt10", "{tag}");
+        assert_eq!(v["engine"]["device_memory_bytes"], memory, "{tag}");
+        assert_eq!(v["engine"]["weights_total_bytes"], stat, "{tag}");
+        assert_eq!(v["refittable_weights"]["bytes"], 25, "{tag}");
+        let _s = serial();
+        let before = events(&m).len();
+        let e = TrtEngine::open(&opts(&m), &engine).unwrap();
+        let mut inst = e.instance().unwrap();
+        inst.refit(&[&[1u8; 16], &[2u8; 6], &[3u8; 3]]).unwrap();
+        let text = String::from_utf8_lossy(inst.serialize().unwrap().bytes()).into_owned();
+        assert!(text.ends_with("|w.int4=030303"), "{tag}: {text}");
+        assert!(events(&m)[before..].contains("createInferRuntime version=101600"), "{tag}");
+    }
 }

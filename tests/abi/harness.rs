@@ -134,14 +134,16 @@ fn pure_virtuals(impl_h: &str, class: &str) -> Vec<(String, String)> {
 /// Builds the mock TensorRT library for the headers in `include` into its own folder, named
 /// `lib_name`, reporting `version` from getInferLibVersion; and the mock plugin library beside it.
 /// Returns the folder.
+/// Built once per test process (so an edited mock is always rebuilt), then reused.
 pub fn build_mock(cxx: &Path, include: &Path, tag: &str, lib_name: &str, version: i32) -> PathBuf {
-    static LOCK: Mutex<()> = Mutex::new(());
-    let _guard = LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    static BUILT: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let mut built = BUILT.lock().unwrap_or_else(|p| p.into_inner());
     let dir = scratch(&format!("mock-{tag}"));
     let lib = dir.join(lib_name);
-    if lib.exists() {
+    if built.iter().any(|t| t == tag) {
         return dir;
     }
+    built.push(tag.to_string());
     let impl_h = std::fs::read_to_string(include.join("NvInferImpl.h")).unwrap();
     let gen = dir.join("gen");
     std::fs::create_dir_all(&gen).unwrap();

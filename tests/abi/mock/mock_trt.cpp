@@ -1,6 +1,6 @@
 // A stand-in TensorRT runtime library for tests without TensorRT or a GPU, compiled by
 // tests/trt_mock.rs against NVIDIA's real headers (11.4, TensorRT-RTX 1.4 and 1.7; 10.16 from a
-// mirror when given). Its objects derive from the headers' own classes, so the C++ compiler lays
+// mirror when given: 10.0 and 10.16). Its objects derive from the headers' own classes, so the C++ compiler lays
 // out every vtable and passes every argument exactly as TensorRT does: the Rust binding's calls
 // (slots, mImpl, Weights and Dims by value, bool results, deleting destructors) and its ILogger
 // (called here through the headers' ILogger class) are exercised for real.
@@ -59,8 +59,7 @@ std::size_t bytesFor(DataType t, int64_t count)
     case DataType::kHALF:
     case DataType::kBF16: return 2 * count;
     case DataType::kINT64: return 8 * count;
-    case DataType::kINT4:
-    case DataType::kFP4: return (count + 1) / 2;
+    case DataType::kINT4: return (count + 1) / 2;
     default: return count;
     }
 }
@@ -267,14 +266,25 @@ struct EngineImpl : apiv::StubVCudaEngine
         // Through the public class's inline forwarder, as TensorRT itself would.
         return new PublicHostMemory(image("|flags=" + std::to_string(config.getFlags())));
     }
+#if NV_TENSORRT_MAJOR == 10
+    // 10.x only (deprecated; gone in 11 and TensorRT-RTX). A distinct value shows which was called.
+    std::size_t getDeviceMemorySize() const noexcept override
+    {
+        return 2048;
+    }
+#endif
+#if NV_TENSORRT_MAJOR != 10 || NV_TENSORRT_MINOR >= 1
     int64_t getDeviceMemorySizeV2() const noexcept override
     {
         return 4096;
     }
+#endif
+#if NV_TENSORRT_MAJOR != 10 || NV_TENSORRT_MINOR >= 14
     int64_t getEngineStat(EngineStat stat) const noexcept override
     {
         return stat == EngineStat::kTOTAL_WEIGHTS_SIZE ? 1234 : 0;
     }
+#endif
 };
 
 struct PublicEngine : ICudaEngine
