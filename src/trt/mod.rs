@@ -140,6 +140,10 @@ impl Session {
         let gpu = gpu::select(opts.device);
         match &gpu {
             Ok(g) => crate::detail!("GPU: {}", g.describe()),
+            // Other GPUs exist: TensorRT would quietly run on its default one, so say so.
+            Err(why @ gpu::NoGpu::NoSuchDevice { count: 1.., .. }) => {
+                crate::warn!("{why}; TensorRT will use its default GPU if it goes on")
+            }
             Err(why) => crate::detail!("GPU: {why} (asking TensorRT anyway)"),
         }
         if let Ok(g) = &gpu {
