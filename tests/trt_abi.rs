@@ -38,7 +38,11 @@ fn run_check(cxx: &Path, include: &Path, tag: &str) -> String {
         String::from_utf8_lossy(&compile.stderr)
     );
     let run = Command::new(&exe).output().unwrap();
-    assert!(run.status.success(), "check-{tag} failed: {}", String::from_utf8_lossy(&run.stderr));
+    assert!(
+        run.status.success(),
+        "check-{tag} failed: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
     String::from_utf8(run.stdout).unwrap()
 }
 
@@ -55,18 +59,33 @@ fn value(output: &str, name: &str) -> i64 {
 /// `expected` for a library of the headers' version. `pinned`: these are the headers whose
 /// NV_TENSORRT_VERSION the layout passes to TensorRT.
 fn check_folder(folder: &str, expected: &Layout, pinned: bool) {
-    let (Some(h), Some(cxx)) = (headers(), compiler()) else { return };
+    let (Some(h), Some(cxx)) = (headers(), compiler()) else {
+        return;
+    };
     let out = run_check(&cxx, &h.join(folder), folder);
     let major = value(&out, "NV_TENSORRT_MAJOR") as u32;
     let minor = value(&out, "NV_TENSORRT_MINOR") as u32;
     let chosen = layout_for(major, minor).unwrap();
-    assert_eq!(chosen.abi, expected.abi, "{folder}: a {major}.{minor} library would get {:?}", chosen.abi);
+    assert_eq!(
+        chosen.abi, expected.abi,
+        "{folder}: a {major}.{minor} library would get {:?}",
+        chosen.abi
+    );
     if pinned {
-        assert_eq!(i64::from(expected.header_version), value(&out, "NV_TENSORRT_VERSION"), "{folder}");
+        assert_eq!(
+            i64::from(expected.header_version),
+            value(&out, "NV_TENSORRT_VERSION"),
+            "{folder}"
+        );
         assert_eq!(expected.checked_minor, minor, "{folder}");
     }
     let problems = expected.compare(&out, minor);
-    assert!(problems.is_empty(), "{folder} vs {:?}:\n  {}", expected.abi, problems.join("\n  "));
+    assert!(
+        problems.is_empty(),
+        "{folder} vs {:?}:\n  {}",
+        expected.abi,
+        problems.join("\n  ")
+    );
 }
 
 #[test]
@@ -95,10 +114,15 @@ fn abi_matches_tensorrt_rtx_1_3_and_1_4_headers() {
 /// really are different, and the comparison notices).
 #[test]
 fn a_wrong_table_is_detected() {
-    let (Some(h), Some(cxx)) = (headers(), compiler()) else { return };
+    let (Some(h), Some(cxx)) = (headers(), compiler()) else {
+        return;
+    };
     let out = run_check(&cxx, &h.join("TRT-Enterprise-11.4"), "wrong-table");
     let problems = v10::LAYOUT.compare(&out, 4);
-    assert!(problems.iter().any(|p| p.starts_with("VRefitter::getAllWeights")), "{problems:#?}");
+    assert!(
+        problems.iter().any(|p| p.starts_with("VRefitter::getAllWeights")),
+        "{problems:#?}"
+    );
     assert!(problems.iter().any(|p| p.starts_with("ILogger::log")), "{problems:#?}");
 }
 
@@ -132,9 +156,18 @@ fn v10_tags_match_table() {
         let out = std::fs::read_to_string(&p).unwrap();
         let minor = value(&out, "NV_TENSORRT_MINOR") as u32;
         assert_eq!(layout_for(10, minor).unwrap().abi, v10::LAYOUT.abi);
-        problems.extend(v10::LAYOUT.compare(&out, minor).into_iter().map(|x| format!("{tag}: {x}")));
+        problems.extend(
+            v10::LAYOUT
+                .compare(&out, minor)
+                .into_iter()
+                .map(|x| format!("{tag}: {x}")),
+        );
         if minor == v10::LAYOUT.checked_minor {
-            assert_eq!(i64::from(v10::LAYOUT.header_version), value(&out, "NV_TENSORRT_VERSION"), "{tag}");
+            assert_eq!(
+                i64::from(v10::LAYOUT.header_version),
+                value(&out, "NV_TENSORRT_VERSION"),
+                "{tag}"
+            );
         }
         checked += 1;
     }

@@ -47,13 +47,24 @@ fn os(s: &str) -> &std::ffi::OsStr {
 
 /// Builds a shared library from C source with `cc`, or None (skip) when there is no compiler.
 fn c_library(dir: &Path, name: &str, source: &str) -> Option<PathBuf> {
-    if !Command::new("cc").arg("--version").output().is_ok_and(|o| o.status.success()) {
+    if !Command::new("cc")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
         return harness::unavailable("no C compiler `cc` to build a test shared library");
     }
     let src = dir.join(format!("{name}.c"));
     std::fs::write(&src, source).unwrap();
     let lib = dir.join(name);
-    let out = Command::new("cc").arg("-shared").arg("-fPIC").arg(&src).arg("-o").arg(&lib).output().unwrap();
+    let out = Command::new("cc")
+        .arg("-shared")
+        .arg("-fPIC")
+        .arg(&src)
+        .arg("-o")
+        .arg(&lib)
+        .output()
+        .unwrap();
     assert!(out.status.success(), "cc: {}", String::from_utf8_lossy(&out.stderr));
     Some(lib)
 }
@@ -63,7 +74,11 @@ fn missing_engine_exits_3() {
     for cmd in ["info", "list"] {
         let o = run(&[os(cmd), os("/nonexistent/model.engine")]);
         assert_eq!(o.status.code(), code(ErrorKind::InputUnreadable), "{cmd}");
-        assert!(stderr(&o).contains("cannot read engine `/nonexistent/model.engine`"), "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains("cannot read engine `/nonexistent/model.engine`"),
+            "{}",
+            stderr(&o)
+        );
     }
 }
 
@@ -77,13 +92,28 @@ fn not_an_engine_exits_4_before_tensorrt_is_looked_for() {
     for cmd in ["info", "list"] {
         for f in [&zip, &short] {
             // A --trt-lib that cannot load proves TensorRT was never looked for.
-            let o = run(&[os(cmd), f.as_os_str(), os("--trt-lib"), os("/nonexistent/libnvinfer.so.10")]);
-            assert_eq!(o.status.code(), code(ErrorKind::NotAnEngine), "{cmd} {}: {}", f.display(), stderr(&o));
+            let o = run(&[
+                os(cmd),
+                f.as_os_str(),
+                os("--trt-lib"),
+                os("/nonexistent/libnvinfer.so.10"),
+            ]);
+            assert_eq!(
+                o.status.code(),
+                code(ErrorKind::NotAnEngine),
+                "{cmd} {}: {}",
+                f.display(),
+                stderr(&o)
+            );
             assert!(!stderr(&o).contains("TensorRT library"), "{}", stderr(&o));
         }
     }
     let o = run(&[os("info"), zip.as_os_str()]);
-    assert!(stderr(&o).contains("not the plan tag `ftrt` (TensorRT) or `vtrt` (TensorRT-RTX)"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("not the plan tag `ftrt` (TensorRT) or `vtrt` (TensorRT-RTX)"),
+        "{}",
+        stderr(&o)
+    );
     let o = run(&[os("list"), short.as_os_str()]);
     assert!(stderr(&o).contains("truncated TensorRT engine"), "{}", stderr(&o));
 }
@@ -92,13 +122,30 @@ fn not_an_engine_exits_4_before_tensorrt_is_looked_for() {
 fn nonexistent_trt_lib_exits_7_and_says_what_the_header_says() {
     let d = tempfile::tempdir().unwrap();
     let e = plan(d.path());
-    let o = run(&[os("info"), e.as_os_str(), os("--trt-lib"), os("/nonexistent/libnvinfer.so.10")]);
+    let o = run(&[
+        os("info"),
+        e.as_os_str(),
+        os("--trt-lib"),
+        os("/nonexistent/libnvinfer.so.10"),
+    ]);
     assert_eq!(o.status.code(), code(ErrorKind::TrtNotFound));
     let err = stderr(&o);
     assert!(err.contains("(64 bytes, built by TensorRT 10.16.1.11)"), "{err}");
-    assert!(err.contains("--trt-lib /nonexistent/libnvinfer.so.10: not found (no such file or folder)"), "{err}");
-    assert!(err.contains("(--trt-lib was given, so no other place was searched)"), "{err}");
-    assert!(err.contains("hint: pass --trt-lib PATH") && err.contains("TRT_DUMP_TRT_LIB") && err.contains("pip install tensorrt-cu12") && err.contains("LD_LIBRARY_PATH"), "{err}");
+    assert!(
+        err.contains("--trt-lib /nonexistent/libnvinfer.so.10: not found (no such file or folder)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("(--trt-lib was given, so no other place was searched)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("hint: pass --trt-lib PATH")
+            && err.contains("TRT_DUMP_TRT_LIB")
+            && err.contains("pip install tensorrt-cu12")
+            && err.contains("LD_LIBRARY_PATH"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -108,10 +155,23 @@ fn folder_without_a_library_and_env_var() {
     let lib_dir = tempfile::tempdir().unwrap();
     let o = run(&[os("list"), e.as_os_str(), os("--trt-lib"), lib_dir.path().as_os_str()]);
     assert_eq!(o.status.code(), code(ErrorKind::TrtNotFound));
-    assert!(stderr(&o).contains("a folder holding none of libnvinfer.so.10"), "{}", stderr(&o));
-    let o = cargo_bin_cmd!("trt-dump").arg("list").arg(&e).env("TRT_DUMP_TRT_LIB", lib_dir.path()).output().unwrap();
+    assert!(
+        stderr(&o).contains("a folder holding none of libnvinfer.so.10"),
+        "{}",
+        stderr(&o)
+    );
+    let o = cargo_bin_cmd!("trt-dump")
+        .arg("list")
+        .arg(&e)
+        .env("TRT_DUMP_TRT_LIB", lib_dir.path())
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), code(ErrorKind::TrtNotFound));
-    assert!(stderr(&o).contains(&format!("TRT_DUMP_TRT_LIB {}: not found", lib_dir.path().display())), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!("TRT_DUMP_TRT_LIB {}: not found", lib_dir.path().display())),
+        "{}",
+        stderr(&o)
+    );
     assert!(stderr(&o).contains("(TRT_DUMP_TRT_LIB was given"), "{}", stderr(&o));
 }
 
@@ -124,20 +184,31 @@ fn a_file_that_is_not_a_shared_library() {
     let o = run(&[os("info"), e.as_os_str(), os("--trt-lib"), fake.as_os_str()]);
     assert_eq!(o.status.code(), code(ErrorKind::TrtNotFound));
     let err = stderr(&o);
-    assert!(err.contains(&format!("--trt-lib {}: could not be opened:", fake.display())), "{err}");
+    assert!(
+        err.contains(&format!("--trt-lib {}: could not be opened:", fake.display())),
+        "{err}"
+    );
     // dlerror's own words travel with it.
-    assert!(err.contains("invalid ELF header") || err.contains("file too short"), "{err}");
+    assert!(
+        err.contains("invalid ELF header") || err.contains("file too short"),
+        "{err}"
+    );
 }
 
 #[test]
 fn a_shared_library_lacking_the_entry_points() {
     let d = tempfile::tempdir().unwrap();
     let e = plan(d.path());
-    let Some(lib) = c_library(d.path(), "libnvinfer.so.10", "int not_tensorrt(void) { return 0; }\n") else { return };
+    let Some(lib) = c_library(d.path(), "libnvinfer.so.10", "int not_tensorrt(void) { return 0; }\n") else {
+        return;
+    };
     let o = run(&[os("info"), e.as_os_str(), os("--trt-lib"), lib.as_os_str()]);
     assert_eq!(o.status.code(), code(ErrorKind::TrtNotFound));
     let err = stderr(&o);
-    assert!(err.contains("not a TensorRT runtime library: no `createInferRuntime_INTERNAL`"), "{err}");
+    assert!(
+        err.contains("not a TensorRT runtime library: no `createInferRuntime_INTERNAL`"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -147,11 +218,16 @@ fn a_tensorrt_of_an_unsupported_version() {
     let src = "void* createInferRuntime_INTERNAL(void* l, int v) { return 0; }\n\
                void* createInferRefitter_INTERNAL(void* e, void* l, int v) { return 0; }\n\
                int getInferLibVersion(void) { return 80601; }\n";
-    let Some(lib) = c_library(d.path(), "libnvinfer.so.8", src) else { return };
+    let Some(lib) = c_library(d.path(), "libnvinfer.so.8", src) else {
+        return;
+    };
     let o = run(&[os("list"), e.as_os_str(), os("--trt-lib"), lib.as_os_str()]);
     assert_eq!(o.status.code(), code(ErrorKind::TrtNotFound));
     let err = stderr(&o);
-    assert!(err.contains("unsupported: TensorRT 8.6 is not supported (TensorRT 10.x, TensorRT 11.x, TensorRT-RTX 1.3"), "{err}");
+    assert!(
+        err.contains("unsupported: TensorRT 8.6 is not supported (TensorRT 10.x, TensorRT 11.x, TensorRT-RTX 1.3"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -166,12 +242,24 @@ fn automatic_search_lists_every_place() {
     }
     assert_eq!(o.status.code(), code(ErrorKind::TrtNotFound), "{err}");
     // The plan says 10.x, so the 10.x names come first.
-    let order: Vec<usize> = ["libnvinfer.so.10", "libnvinfer_lean.so.10", "libnvinfer.so.11", "libnvinfer_lean.so.11", "libtensorrt_rtx.so.1"]
-        .iter()
-        .map(|n| err.find(&format!("dynamic loader: {n}: not found")).unwrap_or_else(|| panic!("{n} missing: {err}")))
-        .collect();
+    let order: Vec<usize> = [
+        "libnvinfer.so.10",
+        "libnvinfer_lean.so.10",
+        "libnvinfer.so.11",
+        "libnvinfer_lean.so.11",
+        "libtensorrt_rtx.so.1",
+    ]
+    .iter()
+    .map(|n| {
+        err.find(&format!("dynamic loader: {n}: not found"))
+            .unwrap_or_else(|| panic!("{n} missing: {err}"))
+    })
+    .collect();
     assert!(order.windows(2).all(|w| w[0] < w[1]), "{err}");
-    assert!(err.contains("python3 site-packages: not found (no python3 on PATH"), "{err}");
+    assert!(
+        err.contains("python3 site-packages: not found (no python3 on PATH"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -180,7 +268,11 @@ fn list_map_is_not_wired_yet() {
     let e = plan(d.path());
     let o = run(&[os("list"), e.as_os_str(), os("--map"), os("x.trtmap")]);
     assert!(!o.status.success());
-    assert!(stderr(&o).contains("map support arrives with the map module"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("map support arrives with the map module"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]

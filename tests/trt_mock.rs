@@ -70,13 +70,26 @@ fn trt10(tag: &str, version: i32) -> Option<Mock> {
     if !include.join("NvInferImpl.h").exists() {
         std::fs::create_dir_all(&include).unwrap();
         let git = |args: &[&str]| {
-            let out = std::process::Command::new("git").arg("-C").arg(&mirror).args(args).output().unwrap();
-            assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+            let out = std::process::Command::new("git")
+                .arg("-C")
+                .arg(&mirror)
+                .args(args)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "git {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
             out.stdout
         };
         let list = String::from_utf8(git(&["ls-tree", "--name-only", tag, "include/"])).unwrap();
         for f in list.lines().filter(|f| f.ends_with(".h")) {
-            std::fs::write(include.join(Path::new(f).file_name().unwrap()), git(&["show", &format!("{tag}:{f}")])).unwrap();
+            std::fs::write(
+                include.join(Path::new(f).file_name().unwrap()),
+                git(&["show", &format!("{tag}:{f}")]),
+            )
+            .unwrap();
         }
     }
     let dir = harness::build_mock(&cxx, &include, tag, "libnvinfer.so.10", version);
@@ -120,7 +133,11 @@ fn events(m: &Mock) -> String {
 }
 
 fn opts(m: &Mock) -> trt::Options {
-    trt::Options { trt_lib: Some(m.dir.clone()), plugins: vec![], device: 0 }
+    trt::Options {
+        trt_lib: Some(m.dir.clone()),
+        plugins: vec![],
+        device: 0,
+    }
 }
 
 fn have_gpu() -> bool {
@@ -135,7 +152,14 @@ fn json(out: &[u8]) -> serde_json::Value {
 fn info_json_reports_engine_library_and_weights() {
     let Some(m) = trt11() else { return };
     let (_d, engine) = engine_for(&m, "MOCK");
-    let out = cargo_bin_cmd!("trt-dump").arg("info").arg(&engine).arg("--trt-lib").arg(&m.dir).arg("--json").output().unwrap();
+    let out = cargo_bin_cmd!("trt-dump")
+        .arg("info")
+        .arg(&engine)
+        .arg("--trt-lib")
+        .arg(&m.dir)
+        .arg("--json")
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let v = json(&out.stdout);
     assert_eq!(v["format"], "trt-dump.info/1");
@@ -161,10 +185,17 @@ fn info_json_reports_engine_library_and_weights() {
     assert_eq!(io[1]["dtype"], "float16");
     assert_eq!(io[1]["shape"], serde_json::json!([-1, 7, 16]));
     // w.float 4 x 4 B, w.half 3 x 2 B, w.int4 5 nibbles = 3 B.
-    assert_eq!(v["refittable_weights"], serde_json::json!({"count": 3, "elements": 12, "bytes": 25}));
+    assert_eq!(
+        v["refittable_weights"],
+        serde_json::json!({"count": 3, "elements": 12, "bytes": 25})
+    );
     if !have_gpu() {
         assert!(v["gpu"].is_null());
-        assert!(v["gpu_problem"].as_str().unwrap().contains("CUDA"), "{}", v["gpu_problem"]);
+        assert!(
+            v["gpu_problem"].as_str().unwrap().contains("CUDA"),
+            "{}",
+            v["gpu_problem"]
+        );
     }
 }
 
@@ -173,12 +204,24 @@ fn info_text_and_list_for_both_rtx_layouts() {
     for (m, abi) in [(rtx14(), "rtx13"), (rtx17(), "rtx15")] {
         let Some(m) = m else { return };
         let (_d, engine) = engine_for(&m, "MOCK");
-        let out = cargo_bin_cmd!("trt-dump").arg("info").arg(&engine).arg("--trt-lib").arg(&m.lib).output().unwrap();
+        let out = cargo_bin_cmd!("trt-dump")
+            .arg("info")
+            .arg(&engine)
+            .arg("--trt-lib")
+            .arg(&m.lib)
+            .output()
+            .unwrap();
         assert!(out.status.success(), "{abi}: {}", String::from_utf8_lossy(&out.stderr));
         let text = String::from_utf8(out.stdout).unwrap();
-        assert!(text.contains(&format!("TensorRT-RTX 1.{}.", m.plan_version[1])), "{text}");
+        assert!(
+            text.contains(&format!("TensorRT-RTX 1.{}.", m.plan_version[1])),
+            "{text}"
+        );
         assert!(text.contains("refit weights  3 weights, 12 elements"), "{text}");
-        assert!(text.contains("  output ") && text.contains("float16  [-1, 7, 16]"), "{text}");
+        assert!(
+            text.contains("  output ") && text.contains("float16  [-1, 7, 16]"),
+            "{text}"
+        );
         let out = cargo_bin_cmd!("trt-dump")
             .args(["list", "--json"])
             .arg(&engine)
@@ -188,8 +231,16 @@ fn info_text_and_list_for_both_rtx_layouts() {
             .unwrap();
         assert!(out.status.success(), "{abi}: {}", String::from_utf8_lossy(&out.stderr));
         let v = json(&out.stdout);
-        assert_eq!(v["weights"][2], serde_json::json!({"name": "w.int4", "dtype": "int4", "count": 5, "bytes": 3}), "{abi}");
-        assert_eq!(v["totals"], serde_json::json!({"weights": 3, "elements": 12, "bytes": 25}), "{abi}");
+        assert_eq!(
+            v["weights"][2],
+            serde_json::json!({"name": "w.int4", "dtype": "int4", "count": 5, "bytes": 3}),
+            "{abi}"
+        );
+        assert_eq!(
+            v["totals"],
+            serde_json::json!({"weights": 3, "elements": 12, "bytes": 25}),
+            "{abi}"
+        );
     }
 }
 
@@ -197,12 +248,21 @@ fn info_text_and_list_for_both_rtx_layouts() {
 fn list_text_has_each_weight_and_totals() {
     let Some(m) = trt11() else { return };
     let (_d, engine) = engine_for(&m, "MOCK");
-    let out = cargo_bin_cmd!("trt-dump").arg("list").arg(&engine).arg("--trt-lib").arg(&m.dir).output().unwrap();
+    let out = cargo_bin_cmd!("trt-dump")
+        .arg("list")
+        .arg(&engine)
+        .arg("--trt-lib")
+        .arg(&m.dir)
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8(out.stdout).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 5, "{text}");
-    assert!(lines[1].starts_with("w.float  float32") && lines[1].ends_with(" 4"), "{text}");
+    assert!(
+        lines[1].starts_with("w.float  float32") && lines[1].ends_with(" 4"),
+        "{text}"
+    );
     assert!(lines[2].starts_with("w.half   float16"), "{text}");
     assert_eq!(lines[4], "3 weights, 12 elements, 25 bytes (25 B)");
 }
@@ -211,27 +271,61 @@ fn list_text_has_each_weight_and_totals() {
 fn not_refittable_list_exits_6_with_the_fix_and_info_says_no() {
     let Some(m) = trt11() else { return };
     let (_d, engine) = engine_for(&m, "MOCK-NOT-REFITTABLE");
-    let out = cargo_bin_cmd!("trt-dump").arg("list").arg(&engine).arg("--trt-lib").arg(&m.dir).output().unwrap();
+    let out = cargo_bin_cmd!("trt-dump")
+        .arg("list")
+        .arg(&engine)
+        .arg("--trt-lib")
+        .arg(&m.dir)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(i32::from(ErrorKind::NotRefittable.exit_code())));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("was not built refittable") && err.contains("trtexec --refit") && err.contains("--stripWeights"), "{err}");
-    let out = cargo_bin_cmd!("trt-dump").arg("info").arg(&engine).arg("--trt-lib").arg(&m.dir).output().unwrap();
+    assert!(
+        err.contains("was not built refittable") && err.contains("trtexec --refit") && err.contains("--stripWeights"),
+        "{err}"
+    );
+    let out = cargo_bin_cmd!("trt-dump")
+        .arg("info")
+        .arg(&engine)
+        .arg("--trt-lib")
+        .arg(&m.dir)
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.contains("refittable     no (built without REFIT)") && text.contains("refit weights  none"), "{text}");
+    assert!(
+        text.contains("refittable     no (built without REFIT)") && text.contains("refit weights  none"),
+        "{text}"
+    );
 }
 
 #[test]
 fn deserialize_failure_carries_tensorrt_words_and_both_versions() {
     let Some(m) = trt11() else { return };
     let (_d, engine) = engine_for(&m, "MOCK-INCOMPATIBLE");
-    let out = cargo_bin_cmd!("trt-dump").arg("info").arg(&engine).arg("--trt-lib").arg(&m.dir).output().unwrap();
-    let want = if have_gpu() { ErrorKind::EngineIncompatible } else { ErrorKind::NoGpu };
+    let out = cargo_bin_cmd!("trt-dump")
+        .arg("info")
+        .arg(&engine)
+        .arg("--trt-lib")
+        .arg(&m.dir)
+        .output()
+        .unwrap();
+    let want = if have_gpu() {
+        ErrorKind::EngineIncompatible
+    } else {
+        ErrorKind::NoGpu
+    };
     assert_eq!(out.status.code(), Some(i32::from(want.exit_code())));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("internal error: mock: The engine plan file is not compatible with this version of TensorRT"), "{err}");
+    assert!(
+        err.contains("internal error: mock: The engine plan file is not compatible with this version of TensorRT"),
+        "{err}"
+    );
     assert!(err.contains("error: mock: Engine deserialization failed."), "{err}");
-    assert!(err.contains("the engine was built by TensorRT 11.4.0.42; the library loaded is TensorRT 11.4.0.42"), "{err}");
+    assert!(
+        err.contains("the engine was built by TensorRT 11.4.0.42; the library loaded is TensorRT 11.4.0.42"),
+        "{err}"
+    );
     if !have_gpu() {
         assert!(err.contains("GPU: "), "{err}");
     }
@@ -242,13 +336,22 @@ fn rtx_engine_given_to_tensorrt_names_libtensorrt_rtx() {
     let Some(m) = trt11() else { return };
     let d = tempfile::tempdir().unwrap();
     let engine = plan_file(d.path(), "rtx.engine", b"vtrt", [1, 7, 1, 116], "MOCK");
-    let out = cargo_bin_cmd!("trt-dump").arg("list").arg(&engine).arg("--trt-lib").arg(&m.dir).output().unwrap();
+    let out = cargo_bin_cmd!("trt-dump")
+        .arg("list")
+        .arg(&engine)
+        .arg("--trt-lib")
+        .arg(&m.dir)
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("magic tag does not match"), "{err}");
     assert!(err.contains("built by TensorRT-RTX 1.7.1.116"), "{err}");
     if have_gpu() {
-        assert!(err.contains("hint: this is a TensorRT-RTX engine: it needs libtensorrt_rtx.so.1"), "{err}");
+        assert!(
+            err.contains("hint: this is a TensorRT-RTX engine: it needs libtensorrt_rtx.so.1"),
+            "{err}"
+        );
     }
 }
 
@@ -264,11 +367,18 @@ fn runtime_creation_failure_shows_tensorrt_reason() {
         .env("MOCK_TRT_FAIL_RUNTIME", "1")
         .output()
         .unwrap();
-    let want = if have_gpu() { ErrorKind::TrtRefused } else { ErrorKind::NoGpu };
+    let want = if have_gpu() {
+        ErrorKind::TrtRefused
+    } else {
+        ErrorKind::NoGpu
+    };
     assert_eq!(out.status.code(), Some(i32::from(want.exit_code())));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("could not create the TensorRT runtime: warning: mock: runtime created; error: mock: CUDA initialization failure with error: 35"), "{err}");
-    assert!(err.contains("bytes, built by TensorRT 11.4.0.42): "), "header context missing: {err}");
+    assert!(
+        err.contains("bytes, built by TensorRT 11.4.0.42): "),
+        "header context missing: {err}"
+    );
 }
 
 #[test]
@@ -286,8 +396,14 @@ fn plugins_are_initialised_with_the_logger() {
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("TensorRT warning: mock plugin: initLibNvInferPlugins namespace=''"), "{err}");
-    assert!(err.contains("TensorRT warning: mock plugin: initTrtLlmPlugins namespace='tensorrt_llm'"), "{err}");
+    assert!(
+        err.contains("TensorRT warning: mock plugin: initLibNvInferPlugins namespace=''"),
+        "{err}"
+    );
+    assert!(
+        err.contains("TensorRT warning: mock plugin: initTrtLlmPlugins namespace='tensorrt_llm'"),
+        "{err}"
+    );
     let out = cargo_bin_cmd!("trt-dump")
         .arg("info")
         .arg(&engine)
@@ -297,7 +413,10 @@ fn plugins_are_initialised_with_the_logger() {
         .arg(m.dir.join("libmissing_plugin.so"))
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(i32::from(ErrorKind::InputUnreadable.exit_code())));
+    assert_eq!(
+        out.status.code(),
+        Some(i32::from(ErrorKind::InputUnreadable.exit_code()))
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("libmissing_plugin.so` does not exist"));
 }
 
@@ -305,12 +424,27 @@ fn plugins_are_initialised_with_the_logger() {
 fn vv_shows_tensorrt_lines_and_object_lifetimes_quiet_shows_none() {
     let Some(m) = trt11() else { return };
     let (_d, engine) = engine_for(&m, "MOCK");
-    let out = cargo_bin_cmd!("trt-dump").args(["info", "-vv"]).arg(&engine).arg("--trt-lib").arg(&m.dir).output().unwrap();
+    let out = cargo_bin_cmd!("trt-dump")
+        .args(["info", "-vv"])
+        .arg(&engine)
+        .arg("--trt-lib")
+        .arg(&m.dir)
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("TensorRT verbose: mock: verbose chatter"), "{err}");
-    assert!(err.contains("+ IRuntime") && err.contains("- IRuntime") && err.contains("- IRefitter"), "{err}");
-    let out = cargo_bin_cmd!("trt-dump").args(["info", "-q"]).arg(&engine).arg("--trt-lib").arg(&m.dir).output().unwrap();
+    assert!(
+        err.contains("+ IRuntime") && err.contains("- IRuntime") && err.contains("- IRefitter"),
+        "{err}"
+    );
+    let out = cargo_bin_cmd!("trt-dump")
+        .args(["info", "-q"])
+        .arg(&engine)
+        .arg("--trt-lib")
+        .arg(&m.dir)
+        .output()
+        .unwrap();
     assert!(out.status.success());
     assert_eq!(String::from_utf8_lossy(&out.stderr), "");
 }
@@ -331,10 +465,16 @@ fn handles_are_released_once_in_order_whatever_the_drop_order() {
     drop(engine);
     drop(plan);
     let mid = events(&m)[before..].to_string();
-    assert_eq!(mid, "delete IHostMemory\n", "runtime or engine released while the refitter needs them");
+    assert_eq!(
+        mid, "delete IHostMemory\n",
+        "runtime or engine released while the refitter needs them"
+    );
     drop(refitter);
     let after = events(&m)[before..].to_string();
-    assert_eq!(after, "delete IHostMemory\ndelete IRefitter\ndelete ICudaEngine\ndelete IRuntime\n");
+    assert_eq!(
+        after,
+        "delete IHostMemory\ndelete IRefitter\ndelete ICudaEngine\ndelete IRuntime\n"
+    );
 }
 
 #[test]
@@ -344,8 +484,19 @@ fn refit_round_trip_through_the_pipeline_trait() {
     let (_d, path) = engine_for(&m, "MOCK");
     let before = events(&m).len();
     let e = TrtEngine::open(&opts(&m), &path).unwrap();
-    let names: Vec<(&str, &str, u64)> = e.weights().iter().map(|w| (w.name.as_str(), w.dtype.name(), w.count)).collect();
-    assert_eq!(names, vec![("w.float", "float32", 4), ("w.half", "float16", 3), ("w.int4", "int4", 5)]);
+    let names: Vec<(&str, &str, u64)> = e
+        .weights()
+        .iter()
+        .map(|w| (w.name.as_str(), w.dtype.name(), w.count))
+        .collect();
+    assert_eq!(
+        names,
+        vec![
+            ("w.float", "float32", 4),
+            ("w.half", "float16", 3),
+            ("w.int4", "int4", 5)
+        ]
+    );
     let f: Vec<u8> = (1..=16).collect();
     let h = [0xa1u8, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6];
     let q = [0x21u8, 0x43, 0x05];
@@ -361,7 +512,10 @@ fn refit_round_trip_through_the_pipeline_trait() {
     assert!(ev.contains("createInferRuntime version=110400\n"), "{ev}");
     assert!(ev.contains("logger interface ILogger 1.0 language=0\n"), "{ev}");
     assert!(ev.contains("createInferRefitter version=110400\n"), "{ev}");
-    assert!(ev.contains("setWeightsValidation 0\n") && ev.contains("refitter setMaxThreads positive\n"), "{ev}");
+    assert!(
+        ev.contains("setWeightsValidation 0\n") && ev.contains("refitter setMaxThreads positive\n"),
+        "{ev}"
+    );
     // Two deserializations: one to list the weights, one for the instance.
     assert_eq!(ev.matches("deserializeCudaEngine").count(), 2, "{ev}");
 }
@@ -378,9 +532,17 @@ fn refit_refusals_name_the_weight_and_tensorrt_reason() {
     let err = inst.refit(&[&f, &[0xee, 0, 0, 0, 0, 0], &q]).unwrap_err();
     let k = trt_dump::error::find(&err).unwrap();
     assert_eq!(k.kind, ErrorKind::TrtRefused);
-    assert!(k.message.contains("setNamedWeights(`w.half`)") && k.message.contains("mock: values of w.half rejected"), "{}", k.message);
+    assert!(
+        k.message.contains("setNamedWeights(`w.half`)") && k.message.contains("mock: values of w.half rejected"),
+        "{}",
+        k.message
+    );
     let err = inst.refit(&[&f, &[0u8; 5], &q]).unwrap_err();
-    assert!(err.to_string().contains("weight `w.half`: 5 bytes given, 3 float16 elements need 6"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("weight `w.half`: 5 bytes given, 3 float16 elements need 6"),
+        "{err}"
+    );
     let err = inst.refit(&[&f]).unwrap_err();
     assert!(err.to_string().contains("1 buffers for 3 weights"), "{err}");
 }
@@ -399,7 +561,11 @@ fn refitter_echo_unset_and_missing() {
     unsafe { r.set_named_weights(c"w.float", 0, vals.as_ptr().cast(), 4) }.unwrap();
     let echo = r.named_weights(c"w.float");
     assert_eq!((echo.dtype, echo.values, echo.count), (0, vals.as_ptr().cast(), 4));
-    let missing: Vec<_> = r.missing_weights().into_iter().map(|c| c.into_string().unwrap()).collect();
+    let missing: Vec<_> = r
+        .missing_weights()
+        .into_iter()
+        .map(|c| c.into_string().unwrap())
+        .collect();
     assert_eq!(missing, vec!["w.half", "w.int4"]);
     assert!(r.unset_named_weights(c"w.float"));
     assert!(!r.unset_named_weights(c"w.float"));
@@ -444,17 +610,30 @@ fn plain_logger_of_rtx_1_4_receives_messages() {
     assert!(seen.iter().any(|l| l == "warning: mock: runtime created"), "{seen:?}");
     let ev = events(&m);
     assert!(ev.contains("createInferRuntime version=10400"), "{ev}");
-    assert!(!ev.contains("logger interface"), "a plain ILogger has no getInterfaceInfo: {ev}");
+    assert!(
+        !ev.contains("logger interface"),
+        "a plain ILogger has no getInterfaceInfo: {ev}"
+    );
 }
 
 /// The 10.x table at run time: 10.16 has getDeviceMemorySizeV2 and getEngineStat; 10.0 has
 /// neither, so the binding must call 10.0's getDeviceMemorySize and skip the stats.
 #[test]
 fn tensorrt_10_0_and_10_16_mocks_use_the_slots_their_minor_has() {
-    for (tag, version, memory, stat) in [("v10.16", 101600, 4096, serde_json::json!(1234)), ("v10.0.0", 100000, 2048, serde_json::Value::Null)] {
+    for (tag, version, memory, stat) in [
+        ("v10.16", 101600, 4096, serde_json::json!(1234)),
+        ("v10.0.0", 100000, 2048, serde_json::Value::Null),
+    ] {
         let Some(m) = trt10(tag, version) else { return };
         let (_d, engine) = engine_for(&m, "MOCK");
-        let out = cargo_bin_cmd!("trt-dump").arg("info").arg(&engine).arg("--trt-lib").arg(&m.dir).arg("--json").output().unwrap();
+        let out = cargo_bin_cmd!("trt-dump")
+            .arg("info")
+            .arg(&engine)
+            .arg("--trt-lib")
+            .arg(&m.dir)
+            .arg("--json")
+            .output()
+            .unwrap();
         assert!(out.status.success(), "{tag}: {}", String::from_utf8_lossy(&out.stderr));
         let v = json(&out.stdout);
         assert_eq!(v["library"]["abi"], "trt10", "{tag}");
@@ -468,6 +647,9 @@ fn tensorrt_10_0_and_10_16_mocks_use_the_slots_their_minor_has() {
         inst.refit(&[&[1u8; 16], &[2u8; 6], &[3u8; 3]]).unwrap();
         let text = String::from_utf8_lossy(inst.serialize().unwrap().bytes()).into_owned();
         assert!(text.ends_with("|w.int4=030303"), "{tag}: {text}");
-        assert!(events(&m)[before..].contains("createInferRuntime version=101600"), "{tag}");
+        assert!(
+            events(&m)[before..].contains("createInferRuntime version=101600"),
+            "{tag}"
+        );
     }
 }

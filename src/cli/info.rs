@@ -158,7 +158,9 @@ pub fn run(g: &GlobalArgs, a: InfoArgs) -> anyhow::Result<Outcome> {
 }
 
 pub(crate) fn dtype_name(v: i32) -> String {
-    DataType::from_trt(v).map(|d| d.name().to_string()).unwrap_or_else(|| format!("unknown({v})"))
+    DataType::from_trt(v)
+        .map(|d| d.name().to_string())
+        .unwrap_or_else(|| format!("unknown({v})"))
 }
 
 fn io_mode_name(v: i32) -> String {
@@ -180,7 +182,11 @@ fn shape_text(s: &Option<Vec<i64>>) -> String {
 pub fn write_text(out: &mut impl Write, r: &InfoReport) -> std::io::Result<()> {
     let e = &r.engine;
     let row = |out: &mut dyn Write, k: &str, v: String| writeln!(out, "{k:<15}{v}");
-    row(out, "engine", format!("{} ({})", e.path, gpu::human_bytes(e.size_bytes)))?;
+    row(
+        out,
+        "engine",
+        format!("{} ({})", e.path, gpu::human_bytes(e.size_bytes)),
+    )?;
     row(
         out,
         "built by",
@@ -189,7 +195,11 @@ pub fn write_text(out: &mut impl Write, r: &InfoReport) -> std::io::Result<()> {
             None => format!("{} (version not in header)", e.plan_flavour),
         },
     )?;
-    row(out, "library", format!("{} {} ({})", r.library.flavour, r.library.version, r.library.path))?;
+    row(
+        out,
+        "library",
+        format!("{} {} ({})", r.library.flavour, r.library.version, r.library.path),
+    )?;
     match (&r.gpu, &r.gpu_problem) {
         (Some(g), _) => row(
             out,
@@ -209,7 +219,15 @@ pub fn write_text(out: &mut impl Write, r: &InfoReport) -> std::io::Result<()> {
     if !e.name.is_empty() {
         row(out, "name", e.name.clone())?;
     }
-    row(out, "refittable", if e.refittable { "yes".into() } else { "no (built without REFIT)".into() })?;
+    row(
+        out,
+        "refittable",
+        if e.refittable {
+            "yes".into()
+        } else {
+            "no (built without REFIT)".into()
+        },
+    )?;
     row(out, "layers", e.layers.to_string())?;
     row(out, "profiles", e.optimization_profiles.to_string())?;
     if let Some(m) = e.device_memory_bytes {
@@ -220,20 +238,36 @@ pub fn write_text(out: &mut impl Write, r: &InfoReport) -> std::io::Result<()> {
             Some(s) if s > 0 => format!(" ({} stripped: weight-stripped plan)", gpu::human_bytes(s as u64)),
             _ => String::new(),
         };
-        row(out, "weights size", format!("{}{stripped}", gpu::human_bytes(t.max(0) as u64)))?;
+        row(
+            out,
+            "weights size",
+            format!("{}{stripped}", gpu::human_bytes(t.max(0) as u64)),
+        )?;
     }
     match &r.refittable_weights {
         Some(w) => row(
             out,
             "refit weights",
-            format!("{} weights, {} elements, {}", w.count, w.elements, gpu::human_bytes(w.bytes)),
+            format!(
+                "{} weights, {} elements, {}",
+                w.count,
+                w.elements,
+                gpu::human_bytes(w.bytes)
+            ),
         )?,
         None => row(out, "refit weights", "none".into())?,
     }
     row(out, "I/O tensors", r.io_tensors.len().to_string())?;
     let name_w = r.io_tensors.iter().map(|t| t.name.len()).max().unwrap_or(0);
     for t in &r.io_tensors {
-        writeln!(out, "  {:<7}{:<name_w$}  {:<9}{}", t.mode, t.name, t.dtype, shape_text(&t.shape))?;
+        writeln!(
+            out,
+            "  {:<7}{:<name_w$}  {:<9}{}",
+            t.mode,
+            t.name,
+            t.dtype,
+            shape_text(&t.shape)
+        )?;
     }
     Ok(())
 }

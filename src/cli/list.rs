@@ -60,19 +60,41 @@ pub fn run(g: &GlobalArgs, a: ListArgs) -> anyhow::Result<Outcome> {
 pub fn report<'a>(engine: &str, specs: &'a [WeightSpec]) -> ListReport<'a> {
     let weights: Vec<ListedWeight<'a>> = specs
         .iter()
-        .map(|s| ListedWeight { name: &s.name, dtype: s.dtype.name(), count: s.count, bytes: s.refit_bytes() })
+        .map(|s| ListedWeight {
+            name: &s.name,
+            dtype: s.dtype.name(),
+            count: s.count,
+            bytes: s.refit_bytes(),
+        })
         .collect();
     let totals = Totals {
         weights: weights.len(),
         elements: weights.iter().map(|w| w.count).sum(),
         bytes: weights.iter().map(|w| w.bytes).sum(),
     };
-    ListReport { format: FORMAT, engine: engine.to_string(), weights, totals }
+    ListReport {
+        format: FORMAT,
+        engine: engine.to_string(),
+        weights,
+        totals,
+    }
 }
 
 pub fn write_text(out: &mut impl Write, r: &ListReport<'_>) -> std::io::Result<()> {
-    let name_w = r.weights.iter().map(|w| w.name.len()).max().unwrap_or(0).max("NAME".len());
-    let count_w = r.weights.iter().map(|w| w.count.to_string().len()).max().unwrap_or(0).max("COUNT".len());
+    let name_w = r
+        .weights
+        .iter()
+        .map(|w| w.name.len())
+        .max()
+        .unwrap_or(0)
+        .max("NAME".len());
+    let count_w = r
+        .weights
+        .iter()
+        .map(|w| w.count.to_string().len())
+        .max()
+        .unwrap_or(0)
+        .max("COUNT".len());
     writeln!(out, "{:<name_w$}  {:<9}  {:>count_w$}", "NAME", "DTYPE", "COUNT")?;
     for w in &r.weights {
         writeln!(out, "{:<name_w$}  {:<9}  {:>count_w$}", w.name, w.dtype, w.count)?;
@@ -94,9 +116,21 @@ mod tests {
 
     fn specs() -> Vec<WeightSpec> {
         vec![
-            WeightSpec { name: "fc1.weight".into(), dtype: DataType::Float, count: 2048 },
-            WeightSpec { name: "fc1.bias".into(), dtype: DataType::Half, count: 64 },
-            WeightSpec { name: "q".into(), dtype: DataType::Int4, count: 3 },
+            WeightSpec {
+                name: "fc1.weight".into(),
+                dtype: DataType::Float,
+                count: 2048,
+            },
+            WeightSpec {
+                name: "fc1.bias".into(),
+                dtype: DataType::Half,
+                count: 64,
+            },
+            WeightSpec {
+                name: "q".into(),
+                dtype: DataType::Int4,
+                count: 3,
+            },
         ]
     }
 
@@ -117,7 +151,10 @@ mod tests {
         let text = String::from_utf8(buf).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 5);
-        assert!(lines[1].starts_with("fc1.weight  float32") && lines[1].ends_with("2048"), "{text}");
+        assert!(
+            lines[1].starts_with("fc1.weight  float32") && lines[1].ends_with("2048"),
+            "{text}"
+        );
         assert!(lines[4].starts_with("3 weights, 2115 elements, 8322 bytes"), "{text}");
     }
 

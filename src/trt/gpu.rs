@@ -66,7 +66,11 @@ impl std::fmt::Display for NoGpu {
             NoGpu::DriverError(e) => write!(f, "the CUDA driver reported: {e}"),
             NoGpu::NoSuchDevice { ordinal, count: 0 } => write!(f, "no GPU {ordinal}: no CUDA device found"),
             NoGpu::NoSuchDevice { ordinal, count } => {
-                write!(f, "no GPU {ordinal}: {count} CUDA device(s) found (--device 0..{})", count - 1)
+                write!(
+                    f,
+                    "no GPU {ordinal}: {count} CUDA device(s) found (--device 0..{})",
+                    count - 1
+                )
             }
         }
     }
@@ -150,8 +154,14 @@ mod tests {
 
     #[test]
     fn diagnoses_read_plainly() {
-        assert_eq!(NoGpu::NoSuchDevice { ordinal: 3, count: 2 }.to_string(), "no GPU 3: 2 CUDA device(s) found (--device 0..1)");
-        assert_eq!(NoGpu::NoSuchDevice { ordinal: 0, count: 0 }.to_string(), "no GPU 0: no CUDA device found");
+        assert_eq!(
+            NoGpu::NoSuchDevice { ordinal: 3, count: 2 }.to_string(),
+            "no GPU 3: 2 CUDA device(s) found (--device 0..1)"
+        );
+        assert_eq!(
+            NoGpu::NoSuchDevice { ordinal: 0, count: 0 }.to_string(),
+            "no GPU 0: no CUDA device found"
+        );
         assert!(NoGpu::NoDriver.to_string().contains("no CUDA driver"));
     }
 

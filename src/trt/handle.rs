@@ -1,8 +1,12 @@
 //! Owned TensorRT objects. Each wraps its pointer on the line that receives it and releases it
 //! exactly once, in `Drop`, through its deleting destructor (slot 1 of the public object's own
-//! vtable: `delete p`). Each holds an `Arc` of what it depends on, so whatever order callers drop
-//! things in, TensorRT sees refitter → engine → runtime, then the logger and the library go:
-//! `Refitter` → `CudaEngine` → `Runtime` → (`TrtLogger`, GPU context, `TrtLib`).
+//! vtable: `delete p`). Each holds a reference-counted pointer to what it depends on, so whatever
+//! order callers drop things in, TensorRT sees refitter → engine → runtime, then the logger and the
+//! library go: `Refitter` → `CudaEngine` → `Runtime` → (`TrtLogger`, GPU context, `TrtLib`).
+//!
+//! The handles are `Rc`, not `Arc`, and not `Send`: TensorRT works in the CUDA context current on
+//! the thread that selected the GPU, so its objects stay on that thread. (`TrtLib`, `LogSink` and
+//! a serialized `HostMemory` have no such tie and are shared with `Arc`.)
 //!
 //! This is the only place that calls through a vtable. A call reads the public object's `mImpl`
 //! (its second word), then the function in the implementation's vtable at the slot the library's
@@ -13,6 +17,7 @@ use std::any::Any;
 use std::ffi::{c_char, c_void, CStr, CString};
 use std::mem::size_of;
 use std::ptr::NonNull;
+use std::rc::Rc;
 use std::sync::Arc;
 
 use super::abi::{self, Dims, FnDtor, Layout, Slot, Weights, DELETING_DTOR_SLOT, IMPL_WORD};
@@ -159,7 +164,10 @@ impl Lib {
     }
 
     fn failure(&self, call: &str, mark: Mark) -> TrtFailure {
-        TrtFailure { call: call.to_string(), messages: self.sink.since(mark) }
+        TrtFailure {
+            call: call.to_string(),
+            messages: self.sink.since(mark),
+        }
     }
 }
 
@@ -181,7 +189,7 @@ pub struct Runtime {
 
 impl Runtime {
     /// `createInferRuntime`. `keep` is dropped after the runtime (the CUDA context it runs in).
-    pub fn new(lib: Arc<TrtLib>, sink: Arc<LogSink>, keep: Option<Box<dyn Any>>) -> Result<Arc<Runtime>, TrtFailure> {
+    pub fn new(lib: Arc<TrtLib>, sink: Arc<LogSink>, keep: Option<Box<dyn Any>>) -> Result<Rc<Runtime>, TrtFailure> {
         let logger = TrtLogger::new(lib.layout.logger, sink.clone());
         let lib = Lib { lib, sink };
         let mark = lib.sink.mark();
@@ -190,7 +198,12 @@ impl Runtime {
         let p = unsafe { lib.lib.create_runtime(logger.as_ptr()) };
         // SAFETY: the pointer is the IRuntime just created, owned here.
         let raw = unsafe { Raw::new(p, "IRuntime") }.ok_or_else(|| lib.failure("createInferRuntime", mark))?;
-        Ok(Arc::new(Runtime { raw, logger, _keep: keep, lib }))
+        Ok(Rc::new(Runtime {
+            raw,
+            logger,
+            _keep: keep,
+            lib,
+        }))
     }
 
     pub fn lib(&self) -> &Arc<TrtLib> {
@@ -220,7 +233,7 @@ impl Runtime {
     }
 
     /// `IRuntime::deserializeCudaEngine(blob, size)`.
-    pub fn deserialize(self: &Arc<Self>, blob: &[u8]) -> Result<Arc<CudaEngine>, TrtFailure> {
+    pub fn deserialize(self: &Rc<Self>, blob: &[u8]) -> Result<Rc<CudaEngine>, TrtFailure> {
         let slot = self.lib.layout().runtime.deserialize_cuda_engine;
         let mark = self.lib.sink.mark();
         // SAFETY: the slot holds `ICudaEngine* deserializeCudaEngine(void const*, size_t)`; TensorRT
@@ -230,8 +243,12 @@ impl Runtime {
             f(this, blob.as_ptr() as *const c_void, blob.len())
         };
         // SAFETY: the returned ICudaEngine is owned by the caller.
-        let raw = unsafe { Raw::new(p, "ICudaEngine") }.ok_or_else(|| self.lib.failure("deserializeCudaEngine", mark))?;
-        Ok(Arc::new(CudaEngine { raw, runtime: self.clone() }))
+        let raw =
+            unsafe { Raw::new(p, "ICudaEngine") }.ok_or_else(|| self.lib.failure("deserializeCudaEngine", mark))?;
+        Ok(Rc::new(CudaEngine {
+            raw,
+            runtime: self.clone(),
+        }))
     }
 }
 
@@ -250,7 +267,7 @@ pub struct IoTensor {
 /// `ICudaEngine`, holding its runtime.
 pub struct CudaEngine {
     raw: Raw,
-    runtime: Arc<Runtime>,
+    runtime: Rc<Runtime>,
 }
 
 impl CudaEngine {
@@ -258,7 +275,7 @@ impl CudaEngine {
         &self.runtime.lib
     }
 
-    pub fn runtime(&self) -> &Arc<Runtime> {
+    pub fn runtime(&self) -> &Rc<Runtime> {
         &self.runtime
     }
 
@@ -286,7 +303,9 @@ impl CudaEngine {
     pub fn nb_optimization_profiles(&self) -> i32 {
         // SAFETY: `int32_t getNbOptimizationProfiles() const`.
         unsafe {
-            let (this, f) = self.raw.method::<abi::FnGetI32>(self.slots().get_nb_optimization_profiles);
+            let (this, f) = self
+                .raw
+                .method::<abi::FnGetI32>(self.slots().get_nb_optimization_profiles);
             f(this)
         }
     }
@@ -364,7 +383,12 @@ impl CudaEngine {
             let shape = (0..=abi::DIMS_MAX as i32)
                 .contains(&dims.nb_dims)
                 .then(|| dims.d[..dims.nb_dims as usize].to_vec());
-            out.push(IoTensor { name: cname.to_string_lossy().into_owned(), mode, dtype, shape });
+            out.push(IoTensor {
+                name: cname.to_string_lossy().into_owned(),
+                mode,
+                dtype,
+                shape,
+            });
         }
         out
     }
@@ -382,7 +406,7 @@ impl CudaEngine {
     }
 
     /// `ICudaEngine::createSerializationConfig`.
-    pub fn create_serialization_config(self: &Arc<Self>) -> anyhow::Result<SerializationConfig> {
+    pub fn create_serialization_config(self: &Rc<Self>) -> anyhow::Result<SerializationConfig> {
         let slot = self.slots().create_serialization_config;
         self.lib().check(slot, "ICudaEngine::createSerializationConfig")?;
         let mark = self.lib().sink.mark();
@@ -392,9 +416,15 @@ impl CudaEngine {
             f(this)
         };
         // SAFETY: as above.
-        let raw = unsafe { Raw::new(p, "ISerializationConfig") }
-            .ok_or_else(|| self.lib().failure("ICudaEngine::createSerializationConfig", mark).refused())?;
-        Ok(SerializationConfig { raw, engine: self.clone() })
+        let raw = unsafe { Raw::new(p, "ISerializationConfig") }.ok_or_else(|| {
+            self.lib()
+                .failure("ICudaEngine::createSerializationConfig", mark)
+                .refused()
+        })?;
+        Ok(SerializationConfig {
+            raw,
+            engine: self.clone(),
+        })
     }
 
     /// `ICudaEngine::serializeWithConfig`.
@@ -414,16 +444,19 @@ impl CudaEngine {
 
     /// `createInferRefitter(engine, logger)`, with weight validation off and `threads` workers
     /// where the library allows (faster refits; see trt-abi.md).
-    pub fn create_refitter(self: &Arc<Self>, threads: i32) -> anyhow::Result<Refitter> {
+    pub fn create_refitter(self: &Rc<Self>, threads: i32) -> anyhow::Result<Refitter> {
         let lib = self.lib();
         let mark = lib.sink.mark();
         // SAFETY: the engine is live (held by the Refitter), and the logger belongs to the runtime,
         // which the Refitter keeps alive through the engine.
         let p = unsafe { lib.lib.create_refitter(self.raw.ptr(), self.runtime.logger_ptr()) };
         // SAFETY: the IRefitter returned is owned by the caller.
-        let raw = unsafe { Raw::new(p, "IRefitter") }
-            .ok_or_else(|| lib.failure("createInferRefitter", mark).refused())?;
-        let r = Refitter { raw, engine: self.clone() };
+        let raw =
+            unsafe { Raw::new(p, "IRefitter") }.ok_or_else(|| lib.failure("createInferRefitter", mark).refused())?;
+        let r = Refitter {
+            raw,
+            engine: self.clone(),
+        };
         r.set_weights_validation(false);
         r.set_max_threads(threads);
         Ok(r)
@@ -433,7 +466,7 @@ impl CudaEngine {
 /// `IRefitter`, holding its engine.
 pub struct Refitter {
     raw: Raw,
-    engine: Arc<CudaEngine>,
+    engine: Rc<CudaEngine>,
 }
 
 impl Refitter {
@@ -445,7 +478,7 @@ impl Refitter {
         &self.lib().layout().refitter
     }
 
-    pub fn engine(&self) -> &Arc<CudaEngine> {
+    pub fn engine(&self) -> &Rc<CudaEngine> {
         &self.engine
     }
 
@@ -493,7 +526,10 @@ impl Refitter {
             f(this, name.as_ptr())
         };
         if w.count < 0 {
-            return Err(self.lib().failure(&format!("getWeightsPrototype(`{}`)", name.to_string_lossy()), mark).refused());
+            return Err(self
+                .lib()
+                .failure(&format!("getWeightsPrototype(`{}`)", name.to_string_lossy()), mark)
+                .refused());
         }
         Ok((w.dtype, w.count))
     }
@@ -503,18 +539,28 @@ impl Refitter {
     /// # Safety
     /// `values` must hold `count` elements of `dtype` and stay valid and unchanged until the next
     /// `refitCudaEngine` (or `unsetNamedWeights` of this name): TensorRT keeps the pointer.
-    pub unsafe fn set_named_weights(&self, name: &CStr, dtype: i32, values: *const c_void, count: i64) -> Result<(), TrtFailure> {
+    pub unsafe fn set_named_weights(
+        &self,
+        name: &CStr,
+        dtype: i32,
+        values: *const c_void,
+        count: i64,
+    ) -> Result<(), TrtFailure> {
         let mark = self.lib().sink.mark();
         // SAFETY: `bool setNamedWeights(char const*, Weights)`; Weights is passed by value on the
         // stack as the #[repr(C)] struct is; the caller vouches for the buffer.
         let ok = unsafe {
-            let (this, f) = self.raw.method::<abi::FnSetNamedWeights>(self.slots().set_named_weights);
+            let (this, f) = self
+                .raw
+                .method::<abi::FnSetNamedWeights>(self.slots().set_named_weights);
             f(this, name.as_ptr(), Weights { dtype, values, count })
         };
         if ok != 0 {
             Ok(())
         } else {
-            Err(self.lib().failure(&format!("setNamedWeights(`{}`)", name.to_string_lossy()), mark))
+            Err(self
+                .lib()
+                .failure(&format!("setNamedWeights(`{}`)", name.to_string_lossy()), mark))
         }
     }
 
@@ -583,7 +629,7 @@ impl Refitter {
 /// `ISerializationConfig`, holding its engine.
 pub struct SerializationConfig {
     raw: Raw,
-    engine: Arc<CudaEngine>,
+    engine: Rc<CudaEngine>,
 }
 
 impl SerializationConfig {
@@ -611,7 +657,11 @@ impl SerializationConfig {
 
     /// `setFlag(flag)` / `clearFlag(flag)`.
     pub fn set_flag(&self, flag: i32, on: bool) -> bool {
-        let slot = if on { self.slots().set_flag } else { self.slots().clear_flag };
+        let slot = if on {
+            self.slots().set_flag
+        } else {
+            self.slots().clear_flag
+        };
         // SAFETY: `bool setFlag(SerializationFlag)` / `bool clearFlag(SerializationFlag)`.
         unsafe {
             let (this, f) = self.raw.method::<abi::FnFlag>(slot);
@@ -657,7 +707,12 @@ impl HostMemory {
         if data.is_null() && len > 0 {
             return None;
         }
-        Some(HostMemory { raw, data, len, _lib: lib.lib.clone() })
+        Some(HostMemory {
+            raw,
+            data,
+            len,
+            _lib: lib.lib.clone(),
+        })
     }
 
     /// `IHostMemory::type()` (kUINT8 for a plan).

@@ -176,7 +176,10 @@ pub struct LoadReport {
 impl LoadReport {
     /// One line per place, for `-v` and for the error.
     pub fn lines(&self) -> Vec<String> {
-        self.tried.iter().map(|(place, outcome)| format!("{place}: {outcome}")).collect()
+        self.tried
+            .iter()
+            .map(|(place, outcome)| format!("{place}: {outcome}"))
+            .collect()
     }
 }
 
@@ -245,7 +248,9 @@ pub fn load(req: &Request) -> anyhow::Result<(Arc<TrtLib>, LoadReport)> {
             }
         }
         match python_site_dirs() {
-            Err(why) => report.tried.push(("python3 site-packages".into(), Outcome::NotFound(why))),
+            Err(why) => report
+                .tried
+                .push(("python3 site-packages".into(), Outcome::NotFound(why))),
             Ok(dirs) => {
                 for dir in dirs {
                     let mut any = false;
@@ -262,7 +267,10 @@ pub fn load(req: &Request) -> anyhow::Result<(Arc<TrtLib>, LoadReport)> {
                     if !any {
                         report.tried.push((
                             format!("python3 site-packages: {}", dir.display()),
-                            Outcome::NotFound(format!("no {} holding a TensorRT library", PIP_FOLDERS.join("/, ") + "/")),
+                            Outcome::NotFound(format!(
+                                "no {} holding a TensorRT library",
+                                PIP_FOLDERS.join("/, ") + "/"
+                            )),
                         ));
                     }
                 }
@@ -319,7 +327,10 @@ fn try_path(report: &mut LoadReport, how: &str, path: &Path, names: &[&'static s
     } else if path.exists() {
         try_open(report, format!("{how} {}", path.display()), OpenTarget::Path(&path))
     } else {
-        report.tried.push((format!("{how} {}", path.display()), Outcome::NotFound("no such file or folder".into())));
+        report.tried.push((
+            format!("{how} {}", path.display()),
+            Outcome::NotFound("no such file or folder".into()),
+        ));
         None
     }
 }
@@ -383,7 +394,11 @@ fn open(target: &OpenTarget<'_>) -> Result<TrtLib, Outcome> {
     let version = LibVersion::from_packed(packed, build)
         .ok_or_else(|| Outcome::Unsupported(format!("getInferLibVersion() returned {packed}")))?;
     let layout = layout_for(version.major, version.minor).map_err(Outcome::Unsupported)?;
-    let flavour = if layout.major == 1 { Flavour::TensorRtRtx } else { Flavour::TensorRt };
+    let flavour = if layout.major == 1 {
+        Flavour::TensorRtRtx
+    } else {
+        Flavour::TensorRt
+    };
     let path = match target {
         OpenTarget::Path(p) => p.to_path_buf(),
         // SAFETY: get_version is a function of the library just opened.
@@ -473,7 +488,9 @@ fn python_site_dirs() -> Result<Vec<PathBuf>, String> {
             Err(e) => return Err(format!("waiting for python3: {e}")),
         }
     }
-    let out = child.wait_with_output().map_err(|e| format!("reading python3's answer: {e}"))?;
+    let out = child
+        .wait_with_output()
+        .map_err(|e| format!("reading python3's answer: {e}"))?;
     if !out.status.success() {
         return Err(format!("python3 failed ({})", out.status));
     }
@@ -525,7 +542,11 @@ pub(crate) fn open_plugin(path: &Path) -> anyhow::Result<&'static Library> {
     let lib = unsafe { Library::open(Some(&path), RTLD_NOW | RTLD_GLOBAL) }.map_err(|e| {
         anyhow::Error::new(Error::new(
             ErrorKind::InputUnreadable,
-            format!("plugin library `{}` could not be loaded: {}", path.display(), dl_text(&e)),
+            format!(
+                "plugin library `{}` could not be loaded: {}",
+                path.display(),
+                dl_text(&e)
+            ),
         ))
     })?;
     Ok(Box::leak(Box::new(lib)))
@@ -550,9 +571,18 @@ mod tests {
         assert_eq!(ordered_names(None), NAMES.to_vec());
         assert_eq!(
             ordered_names(Some((Flavour::TensorRt, 10))),
-            vec!["libnvinfer.so.10", "libnvinfer_lean.so.10", "libnvinfer.so.11", "libnvinfer_lean.so.11", "libtensorrt_rtx.so.1"]
+            vec![
+                "libnvinfer.so.10",
+                "libnvinfer_lean.so.10",
+                "libnvinfer.so.11",
+                "libnvinfer_lean.so.11",
+                "libtensorrt_rtx.so.1"
+            ]
         );
-        assert_eq!(ordered_names(Some((Flavour::TensorRtRtx, 1)))[0], "libtensorrt_rtx.so.1");
+        assert_eq!(
+            ordered_names(Some((Flavour::TensorRtRtx, 1)))[0],
+            "libtensorrt_rtx.so.1"
+        );
         // A plan of a version no name matches keeps the documented order.
         assert_eq!(ordered_names(Some((Flavour::TensorRt, 8))), NAMES.to_vec());
     }
@@ -585,7 +615,12 @@ mod tests {
         let err = load(&req).unwrap_err();
         let e = crate::error::find(&err).unwrap();
         assert_eq!(e.kind, ErrorKind::TrtNotFound);
-        assert!(e.message.contains("/nonexistent/libnvinfer.so.10: not found (no such file or folder)"), "{}", e.message);
+        assert!(
+            e.message
+                .contains("/nonexistent/libnvinfer.so.10: not found (no such file or folder)"),
+            "{}",
+            e.message
+        );
         assert!(e.message.contains("no other place was searched"));
         assert_eq!(e.message.matches("\n    ").count(), 1, "{}", e.message);
         assert!(e.hint.as_deref().unwrap().contains("pip install tensorrt-cu12"));
@@ -594,7 +629,12 @@ mod tests {
     #[test]
     fn env_var_is_used_when_no_flag() {
         let dir = tempfile::tempdir().unwrap();
-        let req = Request { explicit: None, env: Some(dir.path().into()), prefer: None, no_search: true };
+        let req = Request {
+            explicit: None,
+            env: Some(dir.path().into()),
+            prefer: None,
+            no_search: true,
+        };
         let e = load(&req).unwrap_err();
         let msg = &crate::error::find(&e).unwrap().message;
         assert!(msg.contains(&format!("{ENV_VAR} {}", dir.path().display())), "{msg}");
@@ -606,7 +646,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("libnvinfer.so.10");
         std::fs::write(&f, b"not an ELF file").unwrap();
-        let req = Request { explicit: Some(f.clone()), env: None, prefer: None, no_search: true };
+        let req = Request {
+            explicit: Some(f.clone()),
+            env: None,
+            prefer: None,
+            no_search: true,
+        };
         let e = load(&req).unwrap_err();
         let msg = &crate::error::find(&e).unwrap().message;
         assert!(msg.contains("could not be opened"), "{msg}");
@@ -616,7 +661,12 @@ mod tests {
     #[test]
     fn soname_search_reports_each_name() {
         // No TensorRT on this machine, presumably; if there is one, this test says nothing.
-        let req = Request { explicit: None, env: None, prefer: None, no_search: false };
+        let req = Request {
+            explicit: None,
+            env: None,
+            prefer: None,
+            no_search: false,
+        };
         if let Err(e) = load(&req) {
             let msg = &crate::error::find(&e).unwrap().message;
             for n in NAMES {

@@ -72,7 +72,12 @@ impl LogSink {
         };
         if crate::cli::messages::verbosity() >= shown_from {
             // Never panic in a callback: a closed stderr is ignored.
-            let _ = writeln!(std::io::stderr().lock(), "trt-dump: TensorRT {}: {}", severity_name(sev), text);
+            let _ = writeln!(
+                std::io::stderr().lock(),
+                "trt-dump: TensorRT {}: {}",
+                severity_name(sev),
+                text
+            );
         }
         if sev <= severity::WARNING {
             let mut st = self.lock();
@@ -112,14 +117,18 @@ struct PlainVtable {
 /// `nvinfer1::ILogger : IVersionedInterface` of TensorRT 11.x and TensorRT-RTX 1.5+.
 #[repr(C)]
 struct VersionedVtable {
-    get_api_language: ApiLanguageFn,      // 0 IVersionedInterface::getAPILanguage
+    get_api_language: ApiLanguageFn,     // 0 IVersionedInterface::getAPILanguage
     get_interface_info: InterfaceInfoFn, // 1 getInterfaceInfo -> {"ILogger", 1, 0}
-    dtor_complete: FnDtor,                // 2 ~ILogger
-    dtor_deleting: FnDtor,                // 3 ~ILogger (deleting)
-    log: LogFn,                           // 4 log(Severity, AsciiChar const*)
+    dtor_complete: FnDtor,               // 2 ~ILogger
+    dtor_deleting: FnDtor,               // 3 ~ILogger (deleting)
+    log: LogFn,                          // 4 log(Severity, AsciiChar const*)
 }
 
-static PLAIN: PlainVtable = PlainVtable { log, dtor_complete: no_dtor, dtor_deleting: no_dtor };
+static PLAIN: PlainVtable = PlainVtable {
+    log,
+    dtor_complete: no_dtor,
+    dtor_deleting: no_dtor,
+};
 static VERSIONED: VersionedVtable = VersionedVtable {
     get_api_language,
     get_interface_info,
@@ -190,7 +199,11 @@ unsafe extern "C" fn get_api_language(_this: *const c_void) -> i32 {
 }
 
 unsafe extern "C" fn get_interface_info(_this: *const c_void) -> InterfaceInfo {
-    InterfaceInfo { kind: INTERFACE_KIND.as_ptr(), major: INTERFACE_MAJOR, minor: INTERFACE_MINOR }
+    InterfaceInfo {
+        kind: INTERFACE_KIND.as_ptr(),
+        major: INTERFACE_MAJOR,
+        minor: INTERFACE_MINOR,
+    }
 }
 
 /// TensorRT never destroys the logger it is given (the application owns it); these fill the
@@ -200,7 +213,11 @@ unsafe extern "C" fn no_dtor(_this: *mut c_void) {}
 /// What check.cpp must print about `ILogger` for headers of this ABI.
 pub fn facts(abi: LoggerAbi) -> Vec<Fact> {
     let word = size_of::<usize>();
-    let f = |name: &str, value: usize| Fact { name: name.to_string(), value: value as i64, since: 0 };
+    let f = |name: &str, value: usize| Fact {
+        name: name.to_string(),
+        value: value as i64,
+        since: 0,
+    };
     let mut v = vec![
         // TensorRT sees only the vptr of the object.
         f("ILogger.size", size_of::<*const c_void>()),
@@ -209,16 +226,34 @@ pub fn facts(abi: LoggerAbi) -> Vec<Fact> {
         LoggerAbi::Plain => v.extend([
             f("ILogger.versioned", 0),
             f("ILogger::log", offset_of!(PlainVtable, log) / word),
-            f("ILogger::~ILogger(complete)", offset_of!(PlainVtable, dtor_complete) / word),
-            f("ILogger::~ILogger(deleting)", offset_of!(PlainVtable, dtor_deleting) / word),
+            f(
+                "ILogger::~ILogger(complete)",
+                offset_of!(PlainVtable, dtor_complete) / word,
+            ),
+            f(
+                "ILogger::~ILogger(deleting)",
+                offset_of!(PlainVtable, dtor_deleting) / word,
+            ),
         ]),
         LoggerAbi::Versioned => v.extend([
             f("ILogger.versioned", 1),
             f("ILogger::log", offset_of!(VersionedVtable, log) / word),
-            f("ILogger::getAPILanguage", offset_of!(VersionedVtable, get_api_language) / word),
-            f("ILogger::getInterfaceInfo", offset_of!(VersionedVtable, get_interface_info) / word),
-            f("ILogger::~ILogger(complete)", offset_of!(VersionedVtable, dtor_complete) / word),
-            f("ILogger::~ILogger(deleting)", offset_of!(VersionedVtable, dtor_deleting) / word),
+            f(
+                "ILogger::getAPILanguage",
+                offset_of!(VersionedVtable, get_api_language) / word,
+            ),
+            f(
+                "ILogger::getInterfaceInfo",
+                offset_of!(VersionedVtable, get_interface_info) / word,
+            ),
+            f(
+                "ILogger::~ILogger(complete)",
+                offset_of!(VersionedVtable, dtor_complete) / word,
+            ),
+            f(
+                "ILogger::~ILogger(deleting)",
+                offset_of!(VersionedVtable, dtor_deleting) / word,
+            ),
             f("InterfaceInfo.size", size_of::<InterfaceInfo>()),
             f("InterfaceInfo.kind", offset_of!(InterfaceInfo, kind)),
             f("InterfaceInfo.major", offset_of!(InterfaceInfo, major)),
@@ -227,7 +262,10 @@ pub fn facts(abi: LoggerAbi) -> Vec<Fact> {
             f("APILanguage::kCPP", API_LANGUAGE_CPP as usize),
             f("ILogger.interfaceMajor", INTERFACE_MAJOR as usize),
             f("ILogger.interfaceMinor", INTERFACE_MINOR as usize),
-            f("ILogger.interfaceKindIsILogger", usize::from(INTERFACE_KIND == c"ILogger")),
+            f(
+                "ILogger.interfaceKindIsILogger",
+                usize::from(INTERFACE_KIND == c"ILogger"),
+            ),
         ]),
     }
     v
@@ -257,7 +295,11 @@ mod tests {
             let mark = sink.mark();
             call_log(&logger, abi, severity::ERROR, c"engine plan incompatible".as_ptr());
             call_log(&logger, abi, severity::INFO, c"loaded".as_ptr());
-            assert_eq!(sink.since(mark), vec!["error: engine plan incompatible".to_string()], "{abi:?}");
+            assert_eq!(
+                sink.since(mark),
+                vec!["error: engine plan incompatible".to_string()],
+                "{abi:?}"
+            );
         }
     }
 
@@ -268,10 +310,18 @@ mod tests {
         let mark = sink.mark();
         call_log(&logger, LoggerAbi::Plain, severity::WARNING, std::ptr::null());
         let bad = [b'a', 0xff, b'b', 0];
-        call_log(&logger, LoggerAbi::Plain, severity::INTERNAL_ERROR, bad.as_ptr() as *const c_char);
+        call_log(
+            &logger,
+            LoggerAbi::Plain,
+            severity::INTERNAL_ERROR,
+            bad.as_ptr() as *const c_char,
+        );
         // SAFETY: a null `this` must be ignored, not dereferenced.
         unsafe { log(std::ptr::null_mut(), severity::ERROR, c"x".as_ptr()) };
-        assert_eq!(sink.since(mark), vec!["warning: (null message)", "internal error: a\u{fffd}b"]);
+        assert_eq!(
+            sink.since(mark),
+            vec!["warning: (null message)", "internal error: a\u{fffd}b"]
+        );
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod logger;
 
 use std::ffi::CString;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -37,7 +38,11 @@ pub struct Options {
 
 impl Options {
     pub fn from_global(g: &crate::cli::args::GlobalArgs) -> Options {
-        Options { trt_lib: g.trt_lib.clone(), plugins: g.plugins.clone(), device: g.device }
+        Options {
+            trt_lib: g.trt_lib.clone(),
+            plugins: g.plugins.clone(),
+            device: g.device,
+        }
     }
 }
 
@@ -73,7 +78,11 @@ impl EngineFile {
         let header = PlanHeader::sniff(&map)
             .map_err(anyhow::Error::new)
             .with_context(|| format!("reading `{}`", path.display()))?;
-        Ok(EngineFile { path: path.to_path_buf(), header, map })
+        Ok(EngineFile {
+            path: path.to_path_buf(),
+            header,
+            map,
+        })
     }
 
     pub fn bytes(&self) -> &[u8] {
@@ -91,7 +100,12 @@ impl EngineFile {
     /// "engine `x.engine` (210108 bytes, built by TensorRT-RTX 1.7.1.116)": what the file alone
     /// says, as context for failures that happen before TensorRT has read it.
     pub fn describe(&self) -> String {
-        format!("engine `{}` ({} bytes, built by {})", self.path.display(), self.len(), self.built_by())
+        format!(
+            "engine `{}` ({} bytes, built by {})",
+            self.path.display(),
+            self.len(),
+            self.built_by()
+        )
     }
 
     /// "TensorRT 10.16.1.11" / "TensorRT-RTX 1.7.1.116" / "TensorRT (version unknown)".
@@ -108,7 +122,7 @@ pub struct Session {
     pub lib: Arc<TrtLib>,
     pub report: LoadReport,
     pub gpu: gpu::GpuStatus,
-    runtime: Arc<Runtime>,
+    runtime: Rc<Runtime>,
 }
 
 impl Session {
@@ -161,36 +175,51 @@ impl Session {
                             gpu::human_bytes(g.total_bytes)
                         ),
                     )
-                    .with_hint("free GPU memory (see nvidia-smi for other processes) or choose another GPU with --device N"),
+                    .with_hint(
+                        "free GPU memory (see nvidia-smi for other processes) or choose another GPU with --device N",
+                    ),
                 ));
             }
         }
 
         let sink = LogSink::new();
-        let keep: Option<Box<dyn std::any::Any>> = gpu.as_ref().ok().map(|g| Box::new(g.context()) as Box<dyn std::any::Any>);
-        let runtime = Runtime::new(lib.clone(), sink.clone(), keep)
-            .map_err(|f| failure_error(f, "create the TensorRT runtime", &LibFacts::of(&lib), gpu_facts(&gpu), None))?;
+        let keep: Option<Box<dyn std::any::Any>> = gpu
+            .as_ref()
+            .ok()
+            .map(|g| Box::new(g.context()) as Box<dyn std::any::Any>);
+        let runtime = Runtime::new(lib.clone(), sink.clone(), keep).map_err(|f| {
+            failure_error(
+                f,
+                "create the TensorRT runtime",
+                &LibFacts::of(&lib),
+                gpu_facts(&gpu),
+                None,
+            )
+        })?;
         load_plugins(&opts.plugins, &lib, &sink)?;
-        Ok(Session { lib, report, gpu, runtime })
+        Ok(Session {
+            lib,
+            report,
+            gpu,
+            runtime,
+        })
     }
 
     /// Deserializes the engine, turning a refusal into the right error: TensorRT's own words, what
     /// built the plan and what was loaded, and what to do.
-    pub fn deserialize(&self, file: &EngineFile) -> anyhow::Result<Arc<CudaEngine>> {
-        self.runtime
-            .deserialize(file.bytes())
-            .map_err(|f| {
-                failure_error(
-                    f,
-                    &format!("deserialize `{}`", file.path.display()),
-                    &LibFacts::of(&self.lib),
-                    gpu_facts(&self.gpu),
-                    Some((&file.header, file.built_by())),
-                )
-            })
+    pub fn deserialize(&self, file: &EngineFile) -> anyhow::Result<Rc<CudaEngine>> {
+        self.runtime.deserialize(file.bytes()).map_err(|f| {
+            failure_error(
+                f,
+                &format!("deserialize `{}`", file.path.display()),
+                &LibFacts::of(&self.lib),
+                gpu_facts(&self.gpu),
+                Some((&file.header, file.built_by())),
+            )
+        })
     }
 
-    pub fn runtime(&self) -> &Arc<Runtime> {
+    pub fn runtime(&self) -> &Rc<Runtime> {
         &self.runtime
     }
 }
@@ -220,7 +249,11 @@ fn load_plugins(paths: &[PathBuf], lib: &TrtLib, sink: &Arc<LogSink>) -> anyhow:
                     );
                 }
                 registered = true;
-                crate::detail!("plugins: {symbol}(logger, \"{}\") from {}", namespace.to_string_lossy(), path.display());
+                crate::detail!(
+                    "plugins: {symbol}(logger, \"{}\") from {}",
+                    namespace.to_string_lossy(),
+                    path.display()
+                );
             }
         }
         if !registered {
@@ -239,7 +272,11 @@ struct LibFacts<'a> {
 
 impl<'a> LibFacts<'a> {
     fn of(lib: &'a TrtLib) -> LibFacts<'a> {
-        LibFacts { flavour: lib.flavour, version: lib.version, path: &lib.path }
+        LibFacts {
+            flavour: lib.flavour,
+            version: lib.version,
+            path: &lib.path,
+        }
     }
 
     fn describe(&self) -> String {
@@ -278,7 +315,11 @@ fn failure_error(
 ) -> anyhow::Error {
     let mut msg = format!("{} could not {what}: {}", lib.describe(), f.reason());
     let mut hint: Option<String> = None;
-    let mut kind = if plan.is_some() { ErrorKind::EngineIncompatible } else { ErrorKind::TrtRefused };
+    let mut kind = if plan.is_some() {
+        ErrorKind::EngineIncompatible
+    } else {
+        ErrorKind::TrtRefused
+    };
     if let Some((header, built_by)) = plan {
         msg.push_str(&format!(
             "\nthe engine was built by {built_by}; the library loaded is {} ({})",
@@ -287,7 +328,9 @@ fn failure_error(
         ));
         if header.flavour != lib.flavour {
             hint = Some(match header.flavour {
-                Flavour::TensorRtRtx => "this is a TensorRT-RTX engine: it needs libtensorrt_rtx.so.1 (pass --trt-lib)".into(),
+                Flavour::TensorRtRtx => {
+                    "this is a TensorRT-RTX engine: it needs libtensorrt_rtx.so.1 (pass --trt-lib)".into()
+                }
                 Flavour::TensorRt => "this is a TensorRT engine, not a TensorRT-RTX one: it needs libnvinfer.so.N or \
                                       libnvinfer_lean.so.N of the TensorRT version that built it (pass --trt-lib)"
                     .into(),
@@ -318,7 +361,10 @@ fn failure_error(
             .map(|(name, cc)| format!(" (this GPU: {name}, compute capability {}.{})", cc.0, cc.1))
             .unwrap_or_default();
         msg.push_str(&format!("\nTensorRT-RTX does not run on this GPU generation{this_gpu}"));
-        hint = Some(format!("TensorRT-RTX supports GPUs of {}; use such a GPU (--device N)", gpu::RTX_SUPPORTED_TEXT));
+        hint = Some(format!(
+            "TensorRT-RTX supports GPUs of {}; use such a GPU (--device N)",
+            gpu::RTX_SUPPORTED_TEXT
+        ));
     }
     if let Err(why) = gpu {
         // TensorRT's failure most likely comes from here: say so, with that exit status.
@@ -342,7 +388,10 @@ pub fn not_refittable(file: &EngineFile) -> anyhow::Error {
     anyhow::Error::new(
         Error::new(
             ErrorKind::NotRefittable,
-            format!("engine `{}` was not built refittable, so its weights cannot be extracted", file.path.display()),
+            format!(
+                "engine `{}` was not built refittable, so its weights cannot be extracted",
+                file.path.display()
+            ),
         )
         .with_hint(
             "rebuild it with REFIT: `trtexec --refit` (or --stripWeights, which implies refit), or \
@@ -353,7 +402,10 @@ pub fn not_refittable(file: &EngineFile) -> anyhow::Error {
 
 /// Number of threads to give the refitter.
 fn refit_threads() -> i32 {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(i32::MAX as usize) as i32
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(i32::MAX as usize) as i32
 }
 
 /// The refittable weights of an engine (`getAllWeights` + `getWeightsPrototype`), in the
@@ -376,7 +428,11 @@ pub fn list_weights(refitter: &Refitter) -> anyhow::Result<(Vec<WeightSpec>, Vec
         if shown.as_bytes() != name.as_bytes() {
             crate::warn!("weight name {:?} is not UTF-8; shown as `{shown}`", name);
         }
-        specs.push(WeightSpec { name: shown, dtype, count: count as u64 });
+        specs.push(WeightSpec {
+            name: shown,
+            dtype,
+            count: count as u64,
+        });
     }
     Ok((specs, names))
 }
@@ -403,7 +459,12 @@ impl TrtEngine {
         }
         let refitter = engine.create_refitter(refit_threads())?;
         let (weights, names) = list_weights(&refitter)?;
-        Ok(TrtEngine { file, session, weights, names })
+        Ok(TrtEngine {
+            file,
+            session,
+            weights,
+            names,
+        })
     }
 
     pub fn names(&self) -> &[CString] {
@@ -456,14 +517,22 @@ impl Instance for TrtInstance<'_> {
             // method, which ends with refitCudaEngine (or an error, after which this instance is
             // refitted again only through another full call of `refit`, which sets every weight).
             unsafe {
-                self.refitter
-                    .set_named_weights(name, spec.dtype.to_trt(), buf.as_ptr() as *const std::ffi::c_void, spec.count as i64)
+                self.refitter.set_named_weights(
+                    name,
+                    spec.dtype.to_trt(),
+                    buf.as_ptr() as *const std::ffi::c_void,
+                    spec.count as i64,
+                )
             }
             .map_err(TrtFailure::refused)?;
         }
         let missing = self.refitter.missing_weights();
         if !missing.is_empty() {
-            let list: Vec<String> = missing.iter().take(10).map(|n| n.to_string_lossy().into_owned()).collect();
+            let list: Vec<String> = missing
+                .iter()
+                .take(10)
+                .map(|n| n.to_string_lossy().into_owned())
+                .collect();
             return Err(anyhow::Error::new(Error::new(
                 ErrorKind::TrtRefused,
                 format!(
@@ -486,9 +555,15 @@ mod tests {
     fn engine_file_errors_have_their_kinds() {
         let dir = tempfile::tempdir().unwrap();
         let missing = EngineFile::open(&dir.path().join("nope.engine")).err().unwrap();
-        assert_eq!(crate::error::exit_code_of(&missing), ErrorKind::InputUnreadable.exit_code());
+        assert_eq!(
+            crate::error::exit_code_of(&missing),
+            ErrorKind::InputUnreadable.exit_code()
+        );
         let folder = EngineFile::open(dir.path()).err().unwrap();
-        assert_eq!(crate::error::exit_code_of(&folder), ErrorKind::InputUnreadable.exit_code());
+        assert_eq!(
+            crate::error::exit_code_of(&folder),
+            ErrorKind::InputUnreadable.exit_code()
+        );
         let junk = dir.path().join("junk.engine");
         std::fs::write(&junk, b"PK\x03\x04 a zip file, not a plan").unwrap();
         let e = EngineFile::open(&junk).err().unwrap();
@@ -504,7 +579,15 @@ mod tests {
     }
 
     fn lib(flavour: Flavour, major: u32, minor: u32) -> (Flavour, loader::LibVersion) {
-        (flavour, loader::LibVersion { major, minor, patch: 1, build: Some(7) })
+        (
+            flavour,
+            loader::LibVersion {
+                major,
+                minor,
+                patch: 1,
+                build: Some(7),
+            },
+        )
     }
 
     /// Runs failure_error and returns (exit code, message, hint).
@@ -515,54 +598,116 @@ mod tests {
         said: &[&str],
     ) -> (u8, String, String) {
         let path = PathBuf::from("/opt/trt/lib/libx.so");
-        let facts = LibFacts { flavour: libv.0, version: libv.1, path: &path };
-        let f = TrtFailure { call: "deserializeCudaEngine".into(), messages: said.iter().map(|s| s.to_string()).collect() };
-        let e = failure_error(f, "deserialize `m.engine`", &facts, gpu, plan.as_ref().map(|h| (h, "X".to_string())));
+        let facts = LibFacts {
+            flavour: libv.0,
+            version: libv.1,
+            path: &path,
+        };
+        let f = TrtFailure {
+            call: "deserializeCudaEngine".into(),
+            messages: said.iter().map(|s| s.to_string()).collect(),
+        };
+        let e = failure_error(
+            f,
+            "deserialize `m.engine`",
+            &facts,
+            gpu,
+            plan.as_ref().map(|h| (h, "X".to_string())),
+        );
         let err = crate::error::find(&e).unwrap();
-        (err.kind.exit_code(), err.message.clone(), err.hint.clone().unwrap_or_default())
+        (
+            err.kind.exit_code(),
+            err.message.clone(),
+            err.hint.clone().unwrap_or_default(),
+        )
     }
 
     const H100: GpuFacts<'static> = Ok(("NVIDIA H100", (9, 0)));
 
     #[test]
     fn rtx_plan_given_to_tensorrt_names_the_library_needed() {
-        let (code, msg, hint) = fail(lib(Flavour::TensorRt, 10, 16), H100, Some(plan(Flavour::TensorRtRtx, [1, 7, 1, 116])), &["error: magic tag does not match"]);
+        let (code, msg, hint) = fail(
+            lib(Flavour::TensorRt, 10, 16),
+            H100,
+            Some(plan(Flavour::TensorRtRtx, [1, 7, 1, 116])),
+            &["error: magic tag does not match"],
+        );
         assert_eq!(code, ErrorKind::EngineIncompatible.exit_code());
         assert!(msg.contains("error: magic tag does not match"), "{msg}");
         assert!(hint.contains("libtensorrt_rtx.so.1"), "{hint}");
-        let (_, _, hint) = fail(lib(Flavour::TensorRtRtx, 1, 7), Ok(("RTX 4090", (8, 9))), Some(plan(Flavour::TensorRt, [10, 16, 1, 11])), &[]);
+        let (_, _, hint) = fail(
+            lib(Flavour::TensorRtRtx, 1, 7),
+            Ok(("RTX 4090", (8, 9))),
+            Some(plan(Flavour::TensorRt, [10, 16, 1, 11])),
+            &[],
+        );
         assert!(hint.contains("not a TensorRT-RTX one"), "{hint}");
     }
 
     #[test]
     fn version_mismatch_and_gpu_mismatch_hints() {
-        let (code, msg, hint) = fail(lib(Flavour::TensorRt, 11, 4), H100, Some(plan(Flavour::TensorRt, [10, 16, 1, 11])), &[]);
+        let (code, msg, hint) = fail(
+            lib(Flavour::TensorRt, 11, 4),
+            H100,
+            Some(plan(Flavour::TensorRt, [10, 16, 1, 11])),
+            &[],
+        );
         assert_eq!(code, ErrorKind::EngineIncompatible.exit_code());
         assert!(msg.contains("TensorRT logged no reason"), "{msg}");
         assert!(hint.contains("use TensorRT 10.16"), "{hint}");
-        let (_, _, hint) = fail(lib(Flavour::TensorRt, 10, 16), H100, Some(plan(Flavour::TensorRt, [10, 16, 1, 11])), &[]);
+        let (_, _, hint) = fail(
+            lib(Flavour::TensorRt, 10, 16),
+            H100,
+            Some(plan(Flavour::TensorRt, [10, 16, 1, 11])),
+            &[],
+        );
         assert!(hint.contains("GPU model"), "{hint}");
     }
 
     #[test]
     fn rtx_on_compute_capability_9_says_so() {
-        let (code, msg, hint) = fail(lib(Flavour::TensorRtRtx, 1, 7), H100, Some(plan(Flavour::TensorRtRtx, [1, 7, 1, 116])), &["error: some failure"]);
+        let (code, msg, hint) = fail(
+            lib(Flavour::TensorRtRtx, 1, 7),
+            H100,
+            Some(plan(Flavour::TensorRtRtx, [1, 7, 1, 116])),
+            &["error: some failure"],
+        );
         assert_eq!(code, ErrorKind::EngineIncompatible.exit_code());
-        assert!(msg.contains("TensorRT-RTX does not run on this GPU generation (this GPU: NVIDIA H100, compute capability 9.0)"), "{msg}");
+        assert!(
+            msg.contains(
+                "TensorRT-RTX does not run on this GPU generation (this GPU: NVIDIA H100, compute capability 9.0)"
+            ),
+            "{msg}"
+        );
         assert!(hint.contains("8.0, 8.6, 8.9 or 12.x"), "{hint}");
         // Detected from TensorRT's words too, e.g. when the GPU could not be queried.
         let no = gpu::NoGpu::DriverError("x".into());
-        let (_, msg, _) = fail(lib(Flavour::TensorRtRtx, 1, 7), Err(&no), None, &["error: Unsupported compute capability 9.0"]);
+        let (_, msg, _) = fail(
+            lib(Flavour::TensorRtRtx, 1, 7),
+            Err(&no),
+            None,
+            &["error: Unsupported compute capability 9.0"],
+        );
         assert!(msg.contains("does not run on this GPU generation"), "{msg}");
         // A supported GPU and no such words: no RTX hint.
-        let (_, msg, _) = fail(lib(Flavour::TensorRtRtx, 1, 7), Ok(("RTX 4090", (8, 9))), Some(plan(Flavour::TensorRtRtx, [1, 7, 1, 116])), &[]);
+        let (_, msg, _) = fail(
+            lib(Flavour::TensorRtRtx, 1, 7),
+            Ok(("RTX 4090", (8, 9))),
+            Some(plan(Flavour::TensorRtRtx, [1, 7, 1, 116])),
+            &[],
+        );
         assert!(!msg.contains("GPU generation"), "{msg}");
     }
 
     #[test]
     fn without_a_gpu_tensorrt_failure_carries_the_diagnosis_and_no_gpu_status() {
         let no = gpu::NoGpu::NoSuchDevice { ordinal: 2, count: 1 };
-        let (code, msg, hint) = fail(lib(Flavour::TensorRt, 10, 16), Err(&no), Some(plan(Flavour::TensorRt, [10, 16, 1, 11])), &["error: CUDA initialization failure with error: 101"]);
+        let (code, msg, hint) = fail(
+            lib(Flavour::TensorRt, 10, 16),
+            Err(&no),
+            Some(plan(Flavour::TensorRt, [10, 16, 1, 11])),
+            &["error: CUDA initialization failure with error: 101"],
+        );
         assert_eq!(code, ErrorKind::NoGpu.exit_code());
         assert!(msg.contains("CUDA initialization failure with error: 101"), "{msg}");
         assert!(msg.contains("GPU: no GPU 2: 1 CUDA device(s) found"), "{msg}");

@@ -35,7 +35,10 @@ pub fn headers() -> Option<PathBuf> {
             .output()
             .map_err(|e| format!("cannot run tests/abi/fetch-headers.sh: {e}"))?;
         if !out.status.success() {
-            return Err(format!("tests/abi/fetch-headers.sh failed: {}", String::from_utf8_lossy(&out.stderr).trim()));
+            return Err(format!(
+                "tests/abi/fetch-headers.sh failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
         }
         let p = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim().to_string());
         if p.is_dir() {
@@ -57,7 +60,11 @@ pub fn compiler() -> Option<PathBuf> {
         _ => vec!["c++".into(), "g++".into(), "clang++".into()],
     };
     for c in &candidates {
-        if Command::new(c).arg("--version").output().is_ok_and(|o| o.status.success()) {
+        if Command::new(c)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+        {
             return Some(PathBuf::from(c));
         }
     }
@@ -72,7 +79,11 @@ pub fn scratch(name: &str) -> PathBuf {
 
 pub fn compile(cxx: &Path, args: &[&std::ffi::OsStr], what: &str) {
     let out = Command::new(cxx).args(args).output().unwrap();
-    assert!(out.status.success(), "{what} did not compile:\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{what} did not compile:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Derives, from NvInferImpl.h, classes `apiv::StubV*` overriding every pure virtual method of the
@@ -88,7 +99,13 @@ pub fn stubs_header(impl_h: &str) -> String {
            else if constexpr (std::is_reference_v<T>) { std::abort(); }\n\
            else { return T{}; } }\n",
     );
-    for class in ["VHostMemory", "VRuntime", "VCudaEngine", "VRefitter", "VSerializationConfig"] {
+    for class in [
+        "VHostMemory",
+        "VRuntime",
+        "VCudaEngine",
+        "VRefitter",
+        "VSerializationConfig",
+    ] {
         out.push_str(&format!("struct Stub{class} : {class} {{\n"));
         for (ret, decl) in pure_virtuals(impl_h, class) {
             out.push_str(&format!("    {decl} override {{ return stubValue<{ret}>(); }}\n"));
@@ -105,7 +122,11 @@ fn pure_virtuals(impl_h: &str, class: &str) -> Vec<(String, String)> {
         .lines()
         .position(|l| l.starts_with(&format!("class {class} : public VRoot")))
         .unwrap_or_else(|| panic!("class {class} not found in NvInferImpl.h"));
-    let body: Vec<&str> = impl_h.lines().skip(start + 1).take_while(|l| !l.starts_with("};")).collect();
+    let body: Vec<&str> = impl_h
+        .lines()
+        .skip(start + 1)
+        .take_while(|l| !l.starts_with("};"))
+        .collect();
     let text: String = body
         .iter()
         .map(|l| l.split("//").next().unwrap_or(""))
@@ -113,17 +134,24 @@ fn pure_virtuals(impl_h: &str, class: &str) -> Vec<(String, String)> {
         .join(" ");
     let mut out = Vec::new();
     for stmt in text.split(';') {
-        let stmt = stmt.replace("public:", " ").replace("protected:", " ").replace(['{', '}'], " ");
+        let stmt = stmt
+            .replace("public:", " ")
+            .replace("protected:", " ")
+            .replace(['{', '}'], " ");
         let words: Vec<&str> = stmt.split_whitespace().filter(|w| !w.starts_with("TRT_")).collect();
         let stmt = words.join(" ");
         if !stmt.starts_with("virtual ") || stmt.contains('~') {
             continue;
         }
-        let Some(decl) = stmt.strip_prefix("virtual ").and_then(|s| s.strip_suffix("= 0")) else { continue };
+        let Some(decl) = stmt.strip_prefix("virtual ").and_then(|s| s.strip_suffix("= 0")) else {
+            continue;
+        };
         let decl = decl.trim().to_string();
         let paren = decl.find('(').unwrap();
         let before = decl[..paren].trim_end();
-        let name_start = before.rfind(|c: char| !(c.is_alphanumeric() || c == '_')).map_or(0, |i| i + 1);
+        let name_start = before
+            .rfind(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .map_or(0, |i| i + 1);
         let ret = before[..name_start].trim().to_string();
         out.push((ret, decl));
     }
@@ -170,10 +198,18 @@ pub fn build_mock(cxx: &Path, include: &Path, tag: &str, lib_name: &str, version
     };
     let tmp = dir.join(format!("{lib_name}.tmp"));
     let args = common("mock_trt.cpp", &tmp, lib_name);
-    compile(cxx, &args.iter().map(|a| a.as_os_str()).collect::<Vec<_>>(), &format!("mock TensorRT ({tag})"));
+    compile(
+        cxx,
+        &args.iter().map(|a| a.as_os_str()).collect::<Vec<_>>(),
+        &format!("mock TensorRT ({tag})"),
+    );
     let plugin = dir.join("libmock_plugin.so");
     let args = common("mock_plugin.cpp", &plugin, "libmock_plugin.so");
-    compile(cxx, &args.iter().map(|a| a.as_os_str()).collect::<Vec<_>>(), &format!("mock plugin ({tag})"));
+    compile(
+        cxx,
+        &args.iter().map(|a| a.as_os_str()).collect::<Vec<_>>(),
+        &format!("mock plugin ({tag})"),
+    );
     std::fs::rename(&tmp, &lib).unwrap();
     dir
 }

@@ -351,7 +351,11 @@ pub struct Fact {
 }
 
 fn fact(name: &str, value: impl TryInto<i64>, since: u32) -> Fact {
-    Fact { name: name.to_string(), value: value.try_into().unwrap_or(i64::MIN), since }
+    Fact {
+        name: name.to_string(),
+        value: value.try_into().unwrap_or(i64::MIN),
+        since,
+    }
 }
 
 impl Layout {
@@ -384,16 +388,36 @@ impl Layout {
             fact("TensorIOMode::kNONE", io_mode::NONE, 0),
             fact("TensorIOMode::kINPUT", io_mode::INPUT, 0),
             fact("TensorIOMode::kOUTPUT", io_mode::OUTPUT, 0),
-            fact("SerializationFlag::kEXCLUDE_WEIGHTS", serialization_flag::EXCLUDE_WEIGHTS, 0),
-            fact("SerializationFlag::kEXCLUDE_LEAN_RUNTIME", serialization_flag::EXCLUDE_LEAN_RUNTIME, 0),
-            fact("SerializationFlag::kINCLUDE_REFIT", serialization_flag::INCLUDE_REFIT, self.enum_since.include_refit),
+            fact(
+                "SerializationFlag::kEXCLUDE_WEIGHTS",
+                serialization_flag::EXCLUDE_WEIGHTS,
+                0,
+            ),
+            fact(
+                "SerializationFlag::kEXCLUDE_LEAN_RUNTIME",
+                serialization_flag::EXCLUDE_LEAN_RUNTIME,
+                0,
+            ),
+            fact(
+                "SerializationFlag::kINCLUDE_REFIT",
+                serialization_flag::INCLUDE_REFIT,
+                self.enum_since.include_refit,
+            ),
             fact("ILogger::Severity::kINTERNAL_ERROR", severity::INTERNAL_ERROR, 0),
             fact("ILogger::Severity::kERROR", severity::ERROR, 0),
             fact("ILogger::Severity::kWARNING", severity::WARNING, 0),
             fact("ILogger::Severity::kINFO", severity::INFO, 0),
             fact("ILogger::Severity::kVERBOSE", severity::VERBOSE, 0),
-            fact("EngineStat::kTOTAL_WEIGHTS_SIZE", engine_stat::TOTAL_WEIGHTS_SIZE, self.enum_since.engine_stat),
-            fact("EngineStat::kSTRIPPED_WEIGHTS_SIZE", engine_stat::STRIPPED_WEIGHTS_SIZE, self.enum_since.engine_stat),
+            fact(
+                "EngineStat::kTOTAL_WEIGHTS_SIZE",
+                engine_stat::TOTAL_WEIGHTS_SIZE,
+                self.enum_since.engine_stat,
+            ),
+            fact(
+                "EngineStat::kSTRIPPED_WEIGHTS_SIZE",
+                engine_stat::STRIPPED_WEIGHTS_SIZE,
+                self.enum_since.engine_stat,
+            ),
         ];
         for d in DataType::ALL {
             let (name, since) = match d {
@@ -412,7 +436,13 @@ impl Layout {
             };
             f.push(fact(&format!("DataType::{name}"), d.to_trt(), since));
         }
-        for class in ["IRuntime", "ICudaEngine", "IRefitter", "IHostMemory", "ISerializationConfig"] {
+        for class in [
+            "IRuntime",
+            "ICudaEngine",
+            "IRefitter",
+            "IHostMemory",
+            "ISerializationConfig",
+        ] {
             f.push(fact(&format!("{class}.size"), 2 * size_of::<usize>(), 0));
             f.push(fact(&format!("{class}.mImpl"), IMPL_WORD * size_of::<usize>(), 0));
             f.push(fact(&format!("{class}::~{class}(complete)"), DELETING_DTOR_SLOT - 1, 0));
@@ -433,15 +463,27 @@ impl Layout {
         }
         s(&mut f, "VCudaEngine::isRefittable", e.is_refittable);
         s(&mut f, "VCudaEngine::getName", e.get_name);
-        s(&mut f, "VCudaEngine::getNbOptimizationProfiles", e.get_nb_optimization_profiles);
+        s(
+            &mut f,
+            "VCudaEngine::getNbOptimizationProfiles",
+            e.get_nb_optimization_profiles,
+        );
         s(&mut f, "VCudaEngine::getTensorShape", e.get_tensor_shape);
         s(&mut f, "VCudaEngine::getTensorDataType", e.get_tensor_data_type);
         s(&mut f, "VCudaEngine::getTensorIOMode", e.get_tensor_io_mode);
         s(&mut f, "VCudaEngine::getNbIOTensors", e.get_nb_io_tensors);
         s(&mut f, "VCudaEngine::getIOTensorName", e.get_io_tensor_name);
-        s(&mut f, "VCudaEngine::createSerializationConfig", e.create_serialization_config);
+        s(
+            &mut f,
+            "VCudaEngine::createSerializationConfig",
+            e.create_serialization_config,
+        );
         s(&mut f, "VCudaEngine::serializeWithConfig", e.serialize_with_config);
-        s(&mut f, "VCudaEngine::getDeviceMemorySizeV2", e.get_device_memory_size_v2);
+        s(
+            &mut f,
+            "VCudaEngine::getDeviceMemorySizeV2",
+            e.get_device_memory_size_v2,
+        );
         s(&mut f, "VCudaEngine::getEngineStat", e.get_engine_stat);
         let rf = &self.refitter;
         s(&mut f, "VRefitter::refitCudaEngine", rf.refit_cuda_engine);
@@ -500,7 +542,10 @@ impl Layout {
         }
         for f in &facts {
             if !seen.contains(&f.name) {
-                problems.push(format!("{}: the binding relies on it but check.cpp printed nothing", f.name));
+                problems.push(format!(
+                    "{}: the binding relies on it but check.cpp printed nothing",
+                    f.name
+                ));
             }
         }
         problems
@@ -539,11 +584,7 @@ mod tests {
     #[test]
     fn compare_reports_moved_missing_and_unknown_facts() {
         let l = &v11::LAYOUT;
-        let good: String = l
-            .facts()
-            .iter()
-            .map(|f| format!("{} {}\n", f.name, f.value))
-            .collect();
+        let good: String = l.facts().iter().map(|f| format!("{} {}\n", f.name, f.value)).collect();
         assert_eq!(l.compare(&good, 4), Vec::<String>::new());
         let moved = good.replace("VRefitter::getAllWeights 11", "VRefitter::getAllWeights 12");
         assert_eq!(l.compare(&moved, 4).len(), 1);
