@@ -18,5 +18,7 @@ pub mod reference;
 pub mod scratch;
 pub mod shapes;
 pub mod writer;
+#[allow(unsafe_code)]
+pub mod trt;
 
 pub use error::{Error, ErrorKind};
