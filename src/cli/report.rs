@@ -119,16 +119,26 @@ pub fn proof_line(p: &Proof) -> String {
     match p {
         Proof::Skipped => "round-trip proof skipped".into(),
         Proof::Identical { bytes } => format!("round-trip proof: refitting the extracted values reproduces all {bytes} engine bytes exactly"),
-        Proof::Equivalent { bytes, layout_bytes } => format!(
-            "round-trip proof: every weight byte and every other byte of the {bytes}-byte engine reproduced; {layout_bytes} bytes differ only by the refitted layout (as in the zero baseline)"
+        Proof::Equivalent { bytes, layout_bytes, unverified_bytes } => format!(
+            "round-trip proof: every comparable byte of the {bytes}-byte engine reproduced; {layout_bytes} bytes differ only by the refitted layout (as in the zero baseline){}",
+            unverified(*unverified_bytes)
         ),
-        Proof::ExceptMissing { bytes, missing_bytes, .. } => format!(
-            "round-trip proof: all {bytes} engine bytes reproduced except {missing_bytes} bytes of the weights that could not be extracted"
+        Proof::ExceptMissing { bytes, missing_bytes, unverified_bytes, .. } => format!(
+            "round-trip proof: all {bytes} engine bytes reproduced except {missing_bytes} bytes of the weights that could not be extracted{}",
+            unverified(*unverified_bytes)
         ),
         Proof::Failed { differing, first_offsets, reason } => format!(
             "round-trip proof FAILED: {differing} bytes differ ({reason}); first at {}",
             first_offsets.iter().map(|o| format!("{o:#x}")).collect::<Vec<_>>().join(", ")
         ),
+    }
+}
+
+fn unverified(n: u64) -> String {
+    if n == 0 {
+        String::new()
+    } else {
+        format!("; {n} weight bytes sit where the original's layout differs and were not compared (their values came from another copy)")
     }
 }
 

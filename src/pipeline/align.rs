@@ -96,6 +96,39 @@ impl Mask<'_> {
     }
 }
 
+/// Whether matched bytes so far say anything about the shift: at least 16 of them, with at least
+/// 4 distinct values (the test anchors pass).
+struct Evidence {
+    seen: [bool; 256],
+    distinct: u32,
+    bytes: u64,
+    verified: bool,
+}
+
+impl Evidence {
+    fn new(verified: bool) -> Evidence {
+        Evidence { seen: [false; 256], distinct: 0, bytes: 0, verified }
+    }
+
+    fn saw(&mut self, bytes: &[u8]) {
+        if self.verified {
+            return;
+        }
+        for b in bytes {
+            if !self.seen[*b as usize] {
+                self.seen[*b as usize] = true;
+                self.distinct += 1;
+            }
+        }
+        self.bytes += bytes.len() as u64;
+        self.verified = self.distinct >= 4 && self.bytes >= 16;
+    }
+
+    fn enough(&self) -> bool {
+        self.verified
+    }
+}
+
 fn distinct_enough(w: &[u8]) -> bool {
     let mut seen = [false; 256];
     let mut n = 0;
@@ -213,14 +246,77 @@ pub fn align(x: &[u8], y: &[u8], mask: &[(u64, u64)]) -> Alignment {
         let q = p as i64 + shift;
         q >= 0 && (q as usize) < ly
     };
-    let extend_fwd = |from: usize, limit: usize, shift: i64| -> usize {
+    // Whether matching resumes from `at` onwards (before `at`, going back), looking past further
+    // masked bytes: 8 matching unmasked bytes, with at most TOLERANCE differing ones among them (a
+    // checksum beside a weight differs in place), or every byte up to the limit matching.
+    const RESUME: u32 = 8;
+    let resumes_fwd = |at: usize, limit: usize, shift: i64| -> bool {
+        let (mut p, mut m, mut n) = (at, 0u32, 0usize);
+        let mut mi = mask.first_after(at as u64);
+        while p < limit && m < RESUME && n <= TOLERANCE {
+            if let Some(r) = mask.ranges.get(mi).filter(|r| r.0 as usize <= p) {
+                p = (r.1 as usize).max(p + 1);
+                mi += 1;
+                continue;
+            }
+            let q = p as i64 + shift;
+            if q < 0 || q as usize >= ly {
+                break;
+            }
+            if x[p] == y[q as usize] {
+                m += 1;
+            } else {
+                n += 1;
+            }
+            p += 1;
+        }
+        m >= RESUME || (m > 0 && n == 0 && p >= limit)
+    };
+    let resumes_back = |at: usize, limit: usize, shift: i64| -> bool {
+        let (mut p, mut m, mut n) = (at, 0u32, 0usize);
+        while p > limit && m < RESUME && n <= TOLERANCE {
+            let i = mask.first_after((p - 1) as u64);
+            if let Some(r) = mask.ranges.get(i).filter(|r| r.0 as usize <= p - 1) {
+                p = (r.0 as usize).min(p - 1).max(limit);
+                continue;
+            }
+            let q = p as i64 - 1 + shift;
+            if q < 0 || q as usize >= ly {
+                break;
+            }
+            if x[p - 1] == y[q as usize] {
+                m += 1;
+            } else {
+                n += 1;
+            }
+            p -= 1;
+        }
+        m >= RESUME || (m > 0 && n == 0 && p <= limit)
+    };
+    // Extension from an unverified origin (the start or end of the images) may not step over
+    // masked bytes until it has matched informative bytes itself: uniform padding matches under
+    // any shift and proves nothing about where the weights after it sit.
+    let extend_fwd = |from: usize, limit: usize, shift: i64, verified: bool| -> usize {
         let (mut p, mut good) = (from, from);
+        let mut ev = Evidence::new(verified);
         let mut mi = mask.first_after(p as u64);
         while p < limit && in_y(p, shift) {
             if let Some(r) = mask.ranges.get(mi).filter(|r| r.0 as usize <= p) {
+                if p != good || !ev.enough() {
+                    // Masked bytes vouch for nothing after a mismatch: stop where matching stopped.
+                    break;
+                }
                 let end = (r.1 as usize).min(limit);
                 let y_room = (ly as i64 - shift).max(0) as usize;
-                p = end.min(y_room);
+                let next = end.min(y_room);
+                // A masked range is claimed only when matching resumes right after it, or both
+                // images end there: an edit may sit at either edge of unknown bytes.
+                let resumes = resumes_fwd(next, limit, shift);
+                let both_end = next == lx && (next as i64 + shift) as usize == ly;
+                if !(resumes || both_end) {
+                    break;
+                }
+                p = next;
                 good = p;
                 mi += 1;
                 continue;
@@ -228,9 +324,11 @@ pub fn align(x: &[u8], y: &[u8], mask: &[(u64, u64)]) -> Alignment {
             let stop = mask.ranges.get(mi).map_or(limit, |r| (r.0 as usize).min(limit));
             let q = (p as i64 + shift) as usize;
             if p + 64 <= stop && q + 64 <= ly && x[p..p + 64] == y[q..q + 64] {
+                ev.saw(&x[p..p + 64]);
                 p += 64;
                 good = p;
             } else if x[p] == y[q] {
+                ev.saw(&x[p..p + 1]);
                 p += 1;
                 good = p;
             } else if p - good < TOLERANCE {
@@ -241,19 +339,30 @@ pub fn align(x: &[u8], y: &[u8], mask: &[(u64, u64)]) -> Alignment {
         }
         good
     };
-    let extend_back = |from: usize, limit: usize, shift: i64| -> usize {
+    let extend_back = |from: usize, limit: usize, shift: i64, verified: bool| -> usize {
         let (mut p, mut good) = (from, from);
+        let mut ev = Evidence::new(verified);
         while p > limit && in_y(p - 1, shift) {
             let i = mask.first_after((p - 1) as u64);
             if let Some(r) = mask.ranges.get(i).filter(|r| r.0 as usize <= p - 1) {
+                if p != good || !ev.enough() {
+                    break;
+                }
                 let start = (r.0 as usize).max(limit);
                 let y_floor = (-shift).max(0) as usize;
-                p = start.max(y_floor);
+                let next = start.max(y_floor);
+                let resumes = resumes_back(next, limit, shift);
+                let both_end = next == 0 && shift == 0;
+                if !(resumes || both_end) {
+                    break;
+                }
+                p = next;
                 good = p;
                 continue;
             }
             let q = (p as i64 - 1 + shift) as usize;
             if x[p - 1] == y[q] {
+                ev.saw(&x[p - 1..p]);
                 p -= 1;
                 good = p;
             } else if good - p < TOLERANCE {
@@ -301,45 +410,102 @@ pub fn align(x: &[u8], y: &[u8], mask: &[(u64, u64)]) -> Alignment {
         }
         segs.push(Segment { x0: x0 as u64, x1: x1 as u64, shift });
     };
-    if placed.is_empty() {
-        // Nothing to anchor on: only an identical-length image with matching bytes maps.
-        if lx == ly && mismatches(0, lx, 0) == 0 {
-            push(0, lx, 0, &mut segs);
-        }
-    } else {
-        // Before the first anchor: extend backwards.
-        let (a0, s0) = placed[0];
-        let b = extend_back(a0, 0, s0);
-        push(b, a0, s0, &mut segs);
-        for win in placed.windows(2) {
-            let ((a, sa), (c, sc)) = (win[0], win[1]);
-            if sa == sc {
-                push(a, c, sa, &mut segs);
-                continue;
-            }
-            // Forward from a with sa, backward from c with sc.
-            let f = extend_fwd(a + K, c, sa);
-            let g = extend_back(c, a + K, sc);
-            if f <= g {
-                // [f, g) is the edit: bytes of X with no counterpart.
-                push(a, f, sa, &mut segs);
-                push(g, c, sc, &mut segs);
-            } else if !mask.any_in(g as u64, f as u64) {
-                // Both shifts fit the overlap: any split point is right.
-                let mid = g + (f - g) / 2;
-                push(a, mid, sa, &mut segs);
-                push(mid, c, sc, &mut segs);
-            } else {
-                // Weight bytes that could sit on either side of the edit: leave them unmapped.
-                push(a, g, sa, &mut segs);
-                push(f, c, sc, &mut segs);
-            }
-        }
-        // After the last anchor: extend forwards.
-        let (an, sn) = *placed.last().unwrap_or(&(0, 0));
-        let f = extend_fwd(an, lx, sn);
-        push(an, f, sn, &mut segs);
+    // The start of both images and the end of both images act as anchors too (shift 0 and the
+    // length difference), unverified: what they claim is only what extension confirms. They let a
+    // plan whose weights are separated by nothing but zero padding still line up after an edit.
+    let mut all: Vec<(usize, i64, usize)> = Vec::with_capacity(placed.len() + 2);
+    if placed.first().is_none_or(|p| p.0 > 0) {
+        all.push((0, 0, 0));
     }
+    all.extend(placed.iter().map(|(a, s)| (*a, *s, K)));
+    if placed.last().is_none_or(|p| p.0 + K < lx) {
+        all.push((lx, delta, 0));
+    }
+    for win in all.windows(2) {
+        let ((a, sa, ka), (c, sc, kc)) = (win[0], win[1]);
+        if sa == sc && ka > 0 && kc > 0 {
+            // Two verified anchors agree: everything between maps with their shift.
+            push(a, c, sa, &mut segs);
+            continue;
+        }
+        let f = extend_fwd(a + ka, c, sa, ka > 0);
+        let g = extend_back(c, a + ka, sc, kc > 0);
+        let (f, g) = if sa == sc && f >= g { (c, c) } else { (f, g) };
+        if f <= g {
+            // [f, g) is the edit: bytes of X with no counterpart.
+            if f > a + ka || ka > 0 {
+                push(a, f, sa, &mut segs);
+            }
+            push(g, c, sc, &mut segs);
+        } else if !mask.any_in(g as u64, f as u64) {
+            // Both shifts fit the overlap: any split point is right.
+            let mid = g + (f - g) / 2;
+            push(a, mid, sa, &mut segs);
+            push(mid, c, sc, &mut segs);
+        } else {
+            // Weight bytes that could sit on either side of the edit: leave them unmapped.
+            push(a, g, sa, &mut segs);
+            push(f, c, sc, &mut segs);
+        }
+    }
+    // 3. Weights no extension could claim (an edit sits right next to them). By monotonicity,
+    // the cluster of masked bytes between two claimed segments lies, in Y, between where those
+    // segments end and start. Every shift that fits it there is tried: a shift is consistent when
+    // all unmasked bytes inside the cluster (row padding, small gaps) match. The cluster is placed
+    // only when exactly one shift is consistent; without unmasked bytes inside, that means it fits
+    // the space exactly.
+    const MAX_SLACK: u64 = 1 << 16;
+    segs.sort_unstable_by_key(|s| s.x0);
+    let mut extra: Vec<Segment> = Vec::new();
+    let mut i = 0usize;
+    loop {
+        let x_lo = if i == 0 { 0 } else { segs[i - 1].x1 };
+        let x_hi = segs.get(i).map_or(lx as u64, |s| s.x0);
+        if x_lo < x_hi {
+            let first = mask.first_after(x_lo);
+            let inside: Vec<(u64, u64)> = mask.ranges[first..]
+                .iter()
+                .take_while(|r| r.0 < x_hi)
+                .map(|r| (r.0.max(x_lo), r.1.min(x_hi)))
+                .collect();
+            if let (Some(c0), Some(c1)) = (inside.first().map(|r| r.0), inside.last().map(|r| r.1)) {
+                let y_lo = if i == 0 { 0 } else { (segs[i - 1].x1 as i64 + segs[i - 1].shift) as u64 };
+                let y_hi = segs.get(i).map_or(ly as u64, |s| (s.x0 as i64 + s.shift) as u64);
+                let clen = c1 - c0;
+                if y_hi >= y_lo + clen && y_hi - y_lo - clen <= MAX_SLACK {
+                    let fits = |shift: i64| -> bool {
+                        // Unmasked bytes between the masked ranges of the cluster.
+                        inside.windows(2).all(|w| {
+                            let (a, b) = (w[0].1 as usize, w[1].0 as usize);
+                            let q = (a as i64 + shift) as usize;
+                            x[a..b] == y[q..q + (b - a)]
+                        })
+                    };
+                    let mut found: Option<i64> = None;
+                    let mut count = 0;
+                    for yy in y_lo..=y_hi - clen {
+                        let shift = yy as i64 - c0 as i64;
+                        if fits(shift) {
+                            count += 1;
+                            found = Some(shift);
+                            if count > 1 {
+                                break;
+                            }
+                        }
+                    }
+                    if count == 1 {
+                        extra.push(Segment { x0: c0, x1: c1, shift: found.expect("counted") });
+                    }
+                }
+            }
+        }
+        if i >= segs.len() {
+            break;
+        }
+        i += 1;
+    }
+    segs.extend(extra);
+    segs.sort_unstable_by_key(|s| s.x0);
     // Y ranges must not overlap (an over-eager extension across an edit could make them).
     let mut fixed: Vec<Segment> = Vec::with_capacity(segs.len());
     for s in segs {

@@ -60,7 +60,7 @@ enum Stored {
     /// A float of the given stored dtype, widened exactly, with its raw bits.
     Float(DataType, f32, u32),
     /// An integer (or byte pattern) of the stored dtype.
-    Int(i64),
+    Int(DataType, i64),
 }
 
 fn read_elem(image: &[u8], run: &Run, k: u64) -> Stored {
@@ -80,10 +80,10 @@ fn read_elem(image: &[u8], run: &Run, k: u64) -> Stored {
             let b = u16::from_le_bytes([image[at], image[at + 1]]);
             Stored::Float(DataType::Bf16, bf16::from_bits(b).to_f32(), u32::from(b))
         }
-        DataType::Int32 => Stored::Int(i64::from(i32::from_le_bytes(image[at..at + 4].try_into().unwrap_or([0; 4])))),
-        DataType::Int64 => Stored::Int(i64::from_le_bytes(image[at..at + 8].try_into().unwrap_or([0; 8]))),
-        DataType::Int4 | DataType::Fp4 => Stored::Int(i64::from((image[at] >> ((bit_pos % 8) as u32)) & 0xF)),
-        _ => Stored::Int(i64::from(image[at])),
+        DataType::Int32 => Stored::Int(run.stored, i64::from(i32::from_le_bytes(image[at..at + 4].try_into().unwrap_or([0; 4])))),
+        DataType::Int64 => Stored::Int(run.stored, i64::from_le_bytes(image[at..at + 8].try_into().unwrap_or([0; 8]))),
+        DataType::Int4 | DataType::Fp4 => Stored::Int(run.stored, i64::from((image[at] >> ((bit_pos % 8) as u32)) & 0xF)),
+        _ => Stored::Int(run.stored, i64::from(image[at])),
     }
 }
 
@@ -115,20 +115,20 @@ fn write_value(refit: DataType, out: &mut [u8], index: u64, v: Stored) -> bool {
             }
             exact
         }
-        (DataType::Int32, Stored::Int(x)) => {
+        (DataType::Int32, Stored::Int(_, x)) => {
             out[4 * i..4 * i + 4].copy_from_slice(&(x as i32).to_le_bytes());
             i32::try_from(x).is_ok()
         }
-        (DataType::Int64, Stored::Int(x)) => {
+        (DataType::Int64, Stored::Int(_, x)) => {
             out[8 * i..8 * i + 8].copy_from_slice(&x.to_le_bytes());
             true
         }
-        (DataType::Int4 | DataType::Fp4, Stored::Int(x)) => {
+        (DataType::Int4 | DataType::Fp4, Stored::Int(_, x)) => {
             let shift = (i % 2) * 4;
             out[i / 2] = (out[i / 2] & !(0xF << shift)) | (((x as u8) & 0xF) << shift);
             true
         }
-        (_, Stored::Int(x)) => {
+        (_, Stored::Int(_, x)) => {
             out[i] = x as u8;
             true
         }
@@ -138,18 +138,44 @@ fn write_value(refit: DataType, out: &mut [u8], index: u64, v: Stored) -> bool {
 
 /// Whether two copies of one element agree: the lower-precision one must be the higher-precision
 /// one rounded to its dtype.
-fn agree(a: Stored, b: Stored) -> bool {
+fn agree(refit: DataType, a: Stored, b: Stored) -> bool {
     match (a, b) {
         (Stored::Float(da, fa, ra), Stored::Float(db, fb, rb)) => {
             if da == db {
                 return ra == rb;
             }
-            let (hi, lo_dtype, lo_raw) =
-                if precision_rank(da) >= precision_rank(db) { (fa, db, rb) } else { (fb, da, ra) };
+            let ((hi_dtype, hi), lo_dtype, lo_raw) =
+                if copy_rank(refit, da) >= copy_rank(refit, db) { ((da, fa), db, rb) } else { ((db, fb), da, ra) };
+            // Only a copy in the refit dtype or in fp32 predicts the others: an fp16 and a bf16
+            // rounding of an fp32 value say nothing about each other.
+            if hi_dtype != refit && hi_dtype != DataType::Float {
+                return true;
+            }
             float_to(lo_dtype, hi).0 == lo_raw
         }
-        (Stored::Int(x), Stored::Int(y)) => x == y,
+        (Stored::Int(da, x), Stored::Int(db, y)) if da == db => x == y,
+        // An int32 copy of an int64 weight holds the value saturated to int32.
+        (Stored::Int(_, x), Stored::Int(_, y)) => {
+            let (wide, narrow) = if precision_rank(da_of(a)) >= precision_rank(da_of(b)) { (x, y) } else { (y, x) };
+            narrow == wide.clamp(i64::from(i32::MIN), i64::from(i32::MAX))
+        }
         _ => false,
+    }
+}
+
+/// Which copy of an element is kept: one stored in the refit dtype itself first (a wider copy of
+/// an fp16 weight holds nothing more), then the one with the most precision.
+fn copy_rank(refit: DataType, stored: DataType) -> u8 {
+    if stored == refit {
+        8
+    } else {
+        precision_rank(stored)
+    }
+}
+
+fn da_of(v: Stored) -> DataType {
+    match v {
+        Stored::Float(d, ..) | Stored::Int(d, _) => d,
     }
 }
 
@@ -201,36 +227,52 @@ fn assemble_one(spec: &WeightSpec, runs: &[&Run], image: &[u8]) -> WeightValues 
         return wv;
     }
     let mut out = vec![0u8; spec.refit_bytes() as usize];
-    // Per element: 0 = not seen, else the rank of the copy kept (fp32 3, fp16 2, bf16 1, others 3).
+    // Per element: 0 = not seen, else the rank of the copy kept (`copy_rank`).
     let mut seen = vec![0u8; spec.count as usize];
     // The raw bits of the kept copy of each element, to compare later copies with; only needed
-    // when the runs hold more elements than the weight (copies).
-    let multi_copy = runs.iter().map(|r| r.len).sum::<u64>() > spec.count;
+    // when some element is stored more than once, which a first counting sweep finds out.
+    for r in runs {
+        for k in 0..r.len {
+            let s = &mut seen[r.index_at(k) as usize];
+            *s = s.saturating_add(1);
+        }
+    }
+    let multi_copy = seen.iter().any(|c| *c > 1);
+    seen.fill(0);
     let mut kept: Vec<u64> = if multi_copy { vec![0; spec.count as usize] } else { Vec::new() };
     let is_float = Class::of(spec.dtype) == Class::Float;
     let unpack = |rank: u8, raw: u64| -> Stored {
+        let dtype = match rank {
+            8 => spec.dtype,
+            4 => DataType::Int64,
+            3 if is_float => DataType::Float,
+            2 => DataType::Half,
+            1 => DataType::Bf16,
+            _ if spec.dtype == DataType::Int64 || spec.dtype == DataType::Int32 => DataType::Int32,
+            _ => spec.dtype,
+        };
         if is_float {
-            let (dtype, f) = match rank {
-                3 => (DataType::Float, f32::from_bits(raw as u32)),
-                2 => (DataType::Half, f16::from_bits(raw as u16).to_f32()),
-                _ => (DataType::Bf16, bf16::from_bits(raw as u16).to_f32()),
+            let f = match dtype {
+                DataType::Float => f32::from_bits(raw as u32),
+                DataType::Half => f16::from_bits(raw as u16).to_f32(),
+                _ => bf16::from_bits(raw as u16).to_f32(),
             };
             Stored::Float(dtype, f, raw as u32)
         } else {
-            Stored::Int(raw as i64)
+            Stored::Int(dtype, raw as i64)
         }
     };
     let pack = |v: Stored| -> u64 {
         match v {
             Stored::Float(_, _, raw) => u64::from(raw),
-            Stored::Int(x) => x as u64,
+            Stored::Int(_, x) => x as u64,
         }
     };
     for r in runs {
         if !wv.stored.contains(&r.stored) {
             wv.stored.push(r.stored);
         }
-        let rank = precision_rank(r.stored);
+        let rank = copy_rank(spec.dtype, r.stored);
         for k in 0..r.len {
             let idx = r.index_at(k) as u64;
             let v = read_elem(image, r, k);
@@ -248,7 +290,7 @@ fn assemble_one(spec: &WeightSpec, runs: &[&Run], image: &[u8]) -> WeightValues 
                 continue;
             }
             let prev = unpack(*slot, kept[idx as usize]);
-            if !agree(prev, v) {
+            if !agree(spec.dtype, prev, v) {
                 wv.disagreements += 1;
                 wv.first_disagreement = Some(wv.first_disagreement.map_or(idx, |f| f.min(idx)));
             }

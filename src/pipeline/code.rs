@@ -8,9 +8,9 @@
 //! | class  | refit dtypes                  | stored as            | digits per pass            |
 //! |--------|-------------------------------|----------------------|----------------------------|
 //! | float  | FLOAT, HALF, BF16             | fp32, fp16, bf16     | 256: ±(128 + 0..127)       |
-//! | byte   | INT8, UINT8, FP8, E8M0        | the same byte        | 242 byte values            |
-//! | wide   | INT32, INT64                  | int32, int64         | the whole id (g + 1)       |
-//! | nibble | INT4, FP4 (packed)            | the same nibble      | 14 nibble values           |
+//! | byte   | INT8, UINT8, FP8, E8M0        | the same byte        | 227 byte values            |
+//! | wide   | INT32, INT64                  | int32, int64         | the whole id (g + 2)       |
+//! | nibble | INT4, FP4 (packed)            | the same nibble      | 13 nibble values           |
 //! | bit    | BOOL                          | one byte, 0 or 1     | 2 (bits of g + 1)          |
 //!
 //! Why these values:
@@ -20,9 +20,13 @@
 //!   reverse, and an fp32 marker's upper half is its bf16 marker.
 //! - The byte code book leaves out those ten "float high bytes", so no pair of byte markers can be
 //!   read as a float marker; it also leaves out 0x00 (the baseline), 0x7F and 0xFF (NaN in fp8 and
-//!   e8m0) and 0x80 (negative zero in fp8, which a conversion may fold into +0).
-//! - Int32/int64 markers are small positive numbers (g + 1), so their high bytes are zero, which no
-//!   float or byte marker has; both widths hold them, so int64 weights stored as int32 decode.
+//!   e8m0), 0x80 (negative zero in fp8, which a conversion may fold into +0), and 0x01..0x0F, so a
+//!   byte marker never looks like a bool's 1 or a lone int4 nibble beside a zero nibble.
+//! - Nibble markers are 2..7 and 9..15: not 0 (baseline), 1 (a bool's 1) or 8 (fp4's -0).
+//! - Int32/int64 markers are ±(g + 2), negative in pass 0 and positive after: small magnitudes,
+//!   so their high bytes are 0x00 or 0xFF, which no float or byte marker has; never ±1, which a
+//!   lone bool beside zero bytes would read as; both widths hold them, so int64 weights stored as
+//!   int32 decode; and the sign tells an int64 element from an int32 one followed by zero bytes.
 //! - In the first pass an fp32 refit value also carries [`EPSILON`] in its low 12 mantissa bits.
 //!   fp16/bf16 rounding (to nearest or towards zero) removes it, fp32 storage keeps it: that is how
 //!   an fp32-stored element is told apart from a bf16 one that happens to follow two zero bytes.
@@ -39,9 +43,9 @@ pub const EPSILON: u32 = 0x0B6D;
 /// Number of distinct markers per pass for the float class.
 pub const FLOAT_BASE: u64 = 256;
 /// Number of distinct markers per pass for the byte class.
-pub const BYTE_BASE: u64 = 242;
+pub const BYTE_BASE: u64 = 227;
 /// Number of distinct markers per pass for the nibble class.
-pub const NIBBLE_BASE: u64 = 14;
+pub const NIBBLE_BASE: u64 = 13;
 
 /// A code book shared by refit dtypes whose markers are read back the same way.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -227,7 +231,7 @@ pub fn is_float_high_byte(b: u8) -> bool {
 
 const fn byte_excluded(b: u8) -> bool {
     let m = b & 0x7F;
-    b == 0x00 || b == 0x7F || b == 0x80 || b == 0xFF || m == 0x43 || (m >= 0x58 && m <= 0x5B)
+    b <= 0x0F || b == 0x7F || b == 0x80 || b == 0xFF || m == 0x43 || (m >= 0x58 && m <= 0x5B)
 }
 
 const BYTE_TABLES: ([u8; 256], [u8; 256]) = {
@@ -260,22 +264,36 @@ pub fn decode_byte(b: u8) -> Option<u64> {
 
 // ---- nibble class -----------------------------------------------------------------------------
 
-/// Nibble value of digit `d` (0..14): 1..7 and 9..15 (8 is fp4's negative zero).
+/// Nibble value of digit `d` (0..13): 2..7 and 9..15.
 pub fn nibble_marker(d: u64) -> u8 {
     let d = d as u8;
-    if d < 7 {
-        d + 1
-    } else {
+    if d < 6 {
         d + 2
+    } else {
+        d + 3
     }
 }
 
 #[inline]
 pub fn decode_nibble(n: u8) -> Option<u64> {
     match n {
-        1..=7 => Some(u64::from(n - 1)),
-        9..=15 => Some(u64::from(n - 2)),
+        2..=7 => Some(u64::from(n - 2)),
+        9..=15 => Some(u64::from(n - 3)),
         _ => None,
+    }
+}
+
+/// Int32/int64 markers are `g + WIDE_OFFSET`, negated in pass 0.
+pub const WIDE_OFFSET: u64 = 2;
+
+/// The int32/int64 marker of magnitude `m` in pass `pass`. Negative in pass 0: a true int64
+/// element then has its upper half all ones, while an int32 element followed by zero bytes reads
+/// as a positive int64, so the two widths cannot be confused even for a one-element weight.
+pub fn wide_marker(m: u64, pass: u32) -> i64 {
+    if pass == 0 {
+        -(m as i64)
+    } else {
+        m as i64
     }
 }
 
@@ -291,7 +309,7 @@ pub fn fill_markers(dtype: DataType, first_id: u64, count: u64, pass: u32, out: 
             Class::Byte => nth_digit(g, BYTE_BASE, pass),
             Class::Nibble => nth_digit(g, NIBBLE_BASE, pass),
             Class::Bit => ((g + 1) >> pass) & 1,
-            Class::Wide => g + 1,
+            Class::Wide => g + WIDE_OFFSET,
         }
     };
     let n = count as usize;
@@ -324,12 +342,12 @@ pub fn fill_markers(dtype: DataType, first_id: u64, count: u64, pass: u32, out: 
         }
         DataType::Int32 => {
             for (i, c) in out.chunks_exact_mut(4).take(n).enumerate() {
-                c.copy_from_slice(&(digit(first_id + i as u64) as u32).to_le_bytes());
+                c.copy_from_slice(&(wide_marker(digit(first_id + i as u64), pass) as i32).to_le_bytes());
             }
         }
         DataType::Int64 => {
             for (i, c) in out.chunks_exact_mut(8).take(n).enumerate() {
-                c.copy_from_slice(&digit(first_id + i as u64).to_le_bytes());
+                c.copy_from_slice(&wide_marker(digit(first_id + i as u64), pass).to_le_bytes());
             }
         }
         DataType::Int4 | DataType::Fp4 => {
@@ -354,12 +372,14 @@ pub fn nth_digit(g: u64, base: u64, pass: u32) -> u64 {
 
 // ---- value conversions used when reading stored values back ----------------------------------
 
-/// Mantissa bits kept by a stored float format: the copy with the most wins when copies differ.
+/// How much a stored format keeps: the copy with the most wins when copies differ (fp32 over
+/// fp16 over bf16 by mantissa bits; int64 over int32).
 pub fn precision_rank(stored: DataType) -> u8 {
     match stored {
         DataType::Float => 3,
         DataType::Half => 2,
         DataType::Bf16 => 1,
+        DataType::Int64 => 4,
         _ => 3,
     }
 }
@@ -418,6 +438,7 @@ mod tests {
             let b = byte_marker(d);
             assert!(!is_float_high_byte(b), "{b:#04x}");
             assert!(![0x00, 0x7F, 0x80, 0xFF].contains(&b));
+            assert!(b > 0x0F, "{b:#04x} looks like a bool 1 or a lone nibble");
             assert_eq!(decode_byte(b), Some(d));
             assert!(seen.insert(b));
         }
@@ -431,7 +452,8 @@ mod tests {
     #[test]
     fn nibble_markers_skip_zero_and_negative_zero() {
         let vals: Vec<u8> = (0..NIBBLE_BASE).map(nibble_marker).collect();
-        assert!(!vals.contains(&0) && !vals.contains(&8));
+        assert!(!vals.contains(&0) && !vals.contains(&1) && !vals.contains(&8));
+        assert!(vals.iter().all(|v| *v < 16));
         for (d, v) in vals.iter().enumerate() {
             assert_eq!(decode_nibble(*v), Some(d as u64));
         }
@@ -448,8 +470,9 @@ mod tests {
         assert_eq!(Class::Bit.passes_needed(1), 1);
         assert_eq!(Class::Bit.passes_needed(3), 2);
         assert_eq!(Class::Bit.passes_needed(4), 3);
-        assert_eq!(Class::Nibble.passes_needed(14), 1);
-        assert_eq!(Class::Nibble.passes_needed(15), 2);
+        assert_eq!(Class::Nibble.passes_needed(13), 1);
+        assert_eq!(Class::Nibble.passes_needed(14), 2);
+        assert_eq!(Class::Nibble.passes_needed(1 << 31), 9);
         assert_eq!(Class::Float.passes_needed(0), 0);
     }
 
@@ -460,7 +483,9 @@ mod tests {
         assert_eq!(buf, vec![nibble_marker(0) | nibble_marker(1) << 4, nibble_marker(2)]);
         let mut buf = vec![0u8; 16];
         fill_markers(DataType::Int64, 41, 2, 3, &mut buf);
-        assert_eq!(u64::from_le_bytes(buf[8..].try_into().unwrap()), 43);
+        assert_eq!(i64::from_le_bytes(buf[8..].try_into().unwrap()), 42 + WIDE_OFFSET as i64);
+        fill_markers(DataType::Int64, 41, 2, 0, &mut buf);
+        assert_eq!(i64::from_le_bytes(buf[8..].try_into().unwrap()), -(42 + WIDE_OFFSET as i64));
         let mut buf = vec![0u8; 4];
         fill_markers(DataType::Bool, 4, 4, 1, &mut buf);
         // g+1 = 5,6,7,8 -> bit 1 = 0,1,1,0

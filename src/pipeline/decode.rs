@@ -114,20 +114,21 @@ impl<'a> Decoder<'a> {
                 }
             }
             Store::I32 | Store::I64 => {
-                let mut v0 = None;
-                for img in &self.img.passes {
+                let mut m0 = None;
+                for (p, img) in self.img.passes.iter().enumerate() {
                     let b = &img[off..off + nb];
                     let v = if nb == 4 {
-                        u64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                        i64::from(i32::from_le_bytes([b[0], b[1], b[2], b[3]]))
                     } else {
-                        u64::from_le_bytes(b.try_into().ok()?)
+                        i64::from_le_bytes(b.try_into().ok()?)
                     };
-                    if v == 0 || v0.is_some_and(|v0| v0 != v) {
+                    let m = if p == 0 { v.checked_neg()? } else { v };
+                    if m < code::WIDE_OFFSET as i64 || m0.is_some_and(|m0| m0 != m) {
                         return None;
                     }
-                    v0 = Some(v);
+                    m0 = Some(m);
                 }
-                g = v0? - 1;
+                g = m0? as u64 - code::WIDE_OFFSET;
             }
             Store::Bool => {
                 let mut bits: u64 = 0;
@@ -317,29 +318,40 @@ pub fn decode(
     Some(Decoded { runs, unexplained })
 }
 
-/// A lone element that decodes as an element already found inside a longer run is not a copy but
-/// a coincidence: a non-weight value computed from the weights (a buffer's max |x|, a checksum)
-/// that happens to read as a marker in every pass. Such strays are moved to the unexplained bytes
-/// rather than reported as disagreeing copies. Lone elements of elements found nowhere else stay
-/// (a scattered permutation is made of them).
+/// A run is *supported* when it holds at least two elements or touches another run of the same
+/// weight and stored dtype: that is what a stored buffer looks like, however permuted. An unsupported run whose
+/// elements are all found in supported runs is not a copy but a coincidence: a non-weight value
+/// computed from the weights (a buffer's max |x|, a checksum) that happens to read as markers in
+/// every pass. Such strays are moved to the unexplained bytes rather than reported as disagreeing
+/// copies (or, worse, read). Unsupported runs of elements found nowhere else stay.
 fn drop_stray_singletons(runs: Vec<Run>, weights: &[WeightSpec]) -> (Vec<Run>, Vec<(u64, u64)>) {
-    let mut has_single = vec![false; weights.len()];
-    let mut has_long = vec![false; weights.len()];
-    for r in &runs {
-        if r.len == 1 {
-            has_single[r.weight as usize] = true;
+    let nib = |r: &Run| r.offset * 2 + u64::from(r.nibble);
+    let end = |r: &Run| nib(r) + r.len * u64::from(r.stored.bits() / 4);
+    let supported: Vec<bool> = (0..runs.len())
+        .map(|i| {
+            let r = &runs[i];
+            let touches =
+                |o: &Run| o.weight == r.weight && o.stored == r.stored && (end(o) == nib(r) || end(r) == nib(o));
+            r.len > 1 || (i > 0 && touches(&runs[i - 1])) || runs.get(i + 1).is_some_and(touches)
+        })
+        .collect();
+    let mut has_weak = vec![false; weights.len()];
+    let mut has_strong = vec![false; weights.len()];
+    for (r, s) in runs.iter().zip(&supported) {
+        if *s {
+            has_strong[r.weight as usize] = true;
         } else {
-            has_long[r.weight as usize] = true;
+            has_weak[r.weight as usize] = true;
         }
     }
-    let suspects: Vec<usize> = (0..weights.len()).filter(|w| has_single[*w] && has_long[*w]).collect();
+    let suspects: Vec<usize> = (0..weights.len()).filter(|w| has_weak[*w] && has_strong[*w]).collect();
     if suspects.is_empty() {
         return (runs, Vec::new());
     }
-    // Indices covered by runs of two or more elements, for the suspect weights only.
+    // Indices covered by supported runs, for the suspect weights only.
     let mut covered: std::collections::HashMap<u32, Vec<bool>> =
         suspects.iter().map(|w| (*w as u32, vec![false; weights[*w].count as usize])).collect();
-    for r in runs.iter().filter(|r| r.len > 1) {
+    for (r, _) in runs.iter().zip(&supported).filter(|(_, s)| **s) {
         if let Some(bits) = covered.get_mut(&r.weight) {
             for k in 0..r.len {
                 bits[r.index_at(k) as usize] = true;
@@ -348,8 +360,9 @@ fn drop_stray_singletons(runs: Vec<Run>, weights: &[WeightSpec]) -> (Vec<Run>, V
     }
     let mut kept = Vec::with_capacity(runs.len());
     let mut dropped = Vec::new();
-    for r in runs {
-        let stray = r.len == 1 && covered.get(&r.weight).is_some_and(|bits| bits[r.index as usize]);
+    for (r, s) in runs.into_iter().zip(supported) {
+        let stray = !s
+            && covered.get(&r.weight).is_some_and(|bits| (0..r.len).all(|k| bits[r.index_at(k) as usize]));
         if stray {
             if let Some(range) = r.byte_range() {
                 dropped.push(range);

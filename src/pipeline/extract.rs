@@ -143,12 +143,13 @@ pub enum Proof {
     Skipped,
     /// Refitting the extracted values reproduced the original serialization byte for byte.
     Identical { bytes: u64 },
-    /// Every weight byte and every other byte matched; `layout_bytes` differ only because the
-    /// original serialization's layout differs from a refitted one's (they differ in the zero
-    /// baseline too).
-    Equivalent { bytes: u64, layout_bytes: u64 },
+    /// Every weight byte and every other byte that could be compared matched; `layout_bytes`
+    /// differ only because the original serialization's layout differs from a refitted one's
+    /// (they differ in the zero baseline too); `unverified_bytes` change with the weights but sit
+    /// where the two layouts could not be lined up (their values were taken from another copy).
+    Equivalent { bytes: u64, layout_bytes: u64, unverified_bytes: u64 },
     /// Everything matched except bytes belonging to weights that could not be extracted.
-    ExceptMissing { bytes: u64, missing_bytes: u64, layout_bytes: u64 },
+    ExceptMissing { bytes: u64, missing_bytes: u64, layout_bytes: u64, unverified_bytes: u64 },
     /// Bytes differ that should not: the extracted values are not trustworthy.
     Failed { differing: u64, first_offsets: Vec<u64>, reason: String },
 }
@@ -353,8 +354,12 @@ pub fn extract(
 
     let unexplained = decoded.unexplained_bytes();
     let any_weight_bytes = !decoded.runs.is_empty() || unexplained > 0;
+    // Weight-stripped: nothing changes with the markers, or the refitted serializations hold
+    // weights that the original, shorter by about as many bytes, does not.
+    let run_bytes: u64 = decoded.runs.iter().filter_map(|r| r.byte_range()).map(|(a, b)| b - a).sum();
+    let shrink = (base.bytes().len() as u64).saturating_sub(original.bytes().len() as u64);
     let stripped = weights.iter().any(|w| w.count > 0)
-        && (!any_weight_bytes || (original_runs.is_empty() && !decoded.runs.is_empty()));
+        && (!any_weight_bytes || (original_runs.is_empty() && run_bytes > 0 && shrink >= run_bytes / 2));
     let results: Vec<WeightResult> = weights
         .iter()
         .zip(values)
@@ -454,41 +459,29 @@ fn compare(
         let i = decoded.unexplained.partition_point(|r| r.1 <= x);
         decoded.unexplained.get(i).is_some_and(|r| r.0 <= x)
     };
-    let (mut layout, mut missing_bytes, mut bad) = (0u64, 0u64, 0u64);
-    let mut first_bad: Vec<u64> = Vec::new();
-    let mut reason = String::new();
-    let mut classify = |x: u64, layout_only: bool| {
-        match owner(x) {
-            Some(true) => {
-                bad += 1;
-                if first_bad.len() < 8 {
-                    first_bad.push(x);
-                }
-                if reason.is_empty() {
-                    reason = "an extracted weight's bytes differ from the original".into();
-                }
-            }
-            Some(false) => missing_bytes += 1,
-            None if in_unexplained(x) && missing_any => missing_bytes += 1,
-            None if layout_only => layout += 1,
-            None => {
-                bad += 1;
-                if first_bad.len() < 8 {
-                    first_bad.push(x);
-                }
-                if reason.is_empty() {
-                    reason = "bytes outside every weight differ from the original".into();
-                }
-            }
-        }
+    let mut t = Tally::default();
+    let classify = |t: &mut Tally, x: u64, layout_only: bool| match owner(x) {
+        Some(true) => t.bad(x, "an extracted weight's bytes differ from the original"),
+        Some(false) => t.missing_bytes += 1,
+        None if in_unexplained(x) && missing_any => t.missing_bytes += 1,
+        None if layout_only => t.layout += 1,
+        None => t.bad(x, "bytes outside every weight differ from the original"),
     };
     let mut mapped_y = 0u64;
     let mut cursor = 0u64;
-    for s in &al.segments {
-        // Bytes of the refitted image with no counterpart: fine when the baseline has them too.
-        for x in cursor..s.x0 {
-            classify(x, refitted[x as usize] == base[x as usize]);
+    // Bytes of the refitted image with no counterpart in the original: layout when the baseline
+    // has them too, otherwise weight-dependent bytes that cannot be compared.
+    let unmapped = |t: &mut Tally, a: u64, b: u64| {
+        for x in a..b {
+            if refitted[x as usize] == base[x as usize] {
+                t.layout += 1;
+            } else {
+                t.unverified += 1;
+            }
         }
+    };
+    for s in &al.segments {
+        unmapped(&mut t, cursor, s.x0);
         let (x0, x1) = (s.x0 as usize, s.x1 as usize);
         let (y0, y1) = ((s.x0 as i64 + s.shift) as usize, (s.x1 as i64 + s.shift) as usize);
         mapped_y += s.x1 - s.x0;
@@ -501,7 +494,7 @@ fn compare(
                 for (k, (u, v)) in a.iter().zip(b).enumerate() {
                     if u != v {
                         let x = (x0 + p + k) as u64;
-                        classify(x, refitted[x as usize] == base[x as usize]);
+                        classify(&mut t, x, refitted[x as usize] == base[x as usize]);
                     }
                 }
             }
@@ -510,19 +503,41 @@ fn compare(
         debug_assert!(y1 <= original.len());
         cursor = s.x1;
     }
-    for x in cursor..refitted.len() as u64 {
-        classify(x, refitted[x as usize] == base[x as usize]);
-    }
-    layout += original.len() as u64 - mapped_y;
+    unmapped(&mut t, cursor, refitted.len() as u64);
+    t.layout += original.len() as u64 - mapped_y;
     let bytes = original.len() as u64;
-    if bad > 0 {
-        Proof::Failed { differing: bad, first_offsets: first_bad, reason }
-    } else if missing_bytes > 0 {
-        Proof::ExceptMissing { bytes, missing_bytes, layout_bytes: layout }
-    } else if layout > 0 || refitted.len() != original.len() {
-        Proof::Equivalent { bytes, layout_bytes: layout }
+    let (layout_bytes, unverified_bytes) = (t.layout, t.unverified);
+    if t.bad > 0 {
+        Proof::Failed { differing: t.bad, first_offsets: t.first_bad, reason: t.reason }
+    } else if t.missing_bytes > 0 {
+        Proof::ExceptMissing { bytes, missing_bytes: t.missing_bytes, layout_bytes, unverified_bytes }
+    } else if layout_bytes > 0 || unverified_bytes > 0 || refitted.len() != original.len() {
+        Proof::Equivalent { bytes, layout_bytes, unverified_bytes }
     } else {
         Proof::Identical { bytes }
+    }
+}
+
+/// How the bytes that differ between the refitted extraction and the original are accounted for.
+#[derive(Default)]
+struct Tally {
+    layout: u64,
+    missing_bytes: u64,
+    unverified: u64,
+    bad: u64,
+    first_bad: Vec<u64>,
+    reason: String,
+}
+
+impl Tally {
+    fn bad(&mut self, x: u64, why: &str) {
+        self.bad += 1;
+        if self.first_bad.len() < 8 {
+            self.first_bad.push(x);
+        }
+        if self.reason.is_empty() {
+            self.reason = why.to_string();
+        }
     }
 }
 
