@@ -302,7 +302,9 @@ pub fn decode(
         }
     }
     let _ = progress(len as u64);
-    let (runs, dropped) = drop_stray_singletons(out.runs, weights);
+    let (runs, mut dropped) = trim_boundary_duplicates(out.runs, weights);
+    let (runs, more) = drop_stray_singletons(runs, weights);
+    dropped.extend(more);
     if !dropped.is_empty() {
         unexplained.extend(dropped);
         unexplained.sort_unstable();
@@ -316,6 +318,81 @@ pub fn decode(
         unexplained = merged;
     }
     Some(Decoded { runs, unexplained })
+}
+
+/// Nibble position of a run's first element and one past its last.
+fn nib_span(r: &Run) -> (u64, u64) {
+    let start = r.offset * 2 + u64::from(r.nibble);
+    (start, start + r.len * u64::from(r.stored.bits() / 4))
+}
+
+/// A stored buffer's first or last element may be a neighbour's byte that happens to decode as an
+/// element of the same weight (a checksum nibble before a packed buffer, say): the run extends one
+/// element too far. Small code books (bytes, nibbles, bools) make this likely, large ones (floats,
+/// int32/int64) do not. So for those small classes, when an element is seen twice and one sighting
+/// sits at the very start or end of a block of touching runs while another sits inside a block,
+/// the edge one is trimmed off. Nothing is lost: every copy of such a weight has one stored dtype.
+fn trim_boundary_duplicates(mut runs: Vec<Run>, weights: &[WeightSpec]) -> (Vec<Run>, Vec<(u64, u64)>) {
+    let mut sightings = vec![0u64; weights.len()];
+    for r in &runs {
+        sightings[r.weight as usize] += r.len;
+    }
+    let small_alphabet = |d: crate::dtype::DataType| matches!(Class::of(d), Class::Byte | Class::Nibble | Class::Bit);
+    let dup: Vec<bool> =
+        weights.iter().zip(&sightings).map(|(w, s)| *s > w.count && small_alphabet(w.dtype)).collect();
+    if !dup.iter().any(|d| *d) {
+        return (runs, Vec::new());
+    }
+    let n = runs.len();
+    let touches = |a: &Run, b: &Run| a.weight == b.weight && a.stored == b.stored && nib_span(a).1 == nib_span(b).0;
+    let block_start: Vec<bool> = (0..n).map(|i| i == 0 || !touches(&runs[i - 1], &runs[i])).collect();
+    let block_end: Vec<bool> = (0..n).map(|i| i + 1 == n || !touches(&runs[i], &runs[i + 1])).collect();
+    // Per duplicated weight and element: sightings at an edge, sightings inside.
+    let mut edge: std::collections::HashMap<(u32, u64), u32> = std::collections::HashMap::new();
+    let mut inner: std::collections::HashSet<(u32, u64)> = std::collections::HashSet::new();
+    for (i, r) in runs.iter().enumerate() {
+        if !dup[r.weight as usize] {
+            continue;
+        }
+        for k in 0..r.len {
+            let idx = r.index_at(k) as u64;
+            let at_edge = (block_start[i] && k == 0) || (block_end[i] && k + 1 == r.len);
+            if at_edge {
+                *edge.entry((r.weight, idx)).or_default() += 1;
+            } else {
+                inner.insert((r.weight, idx));
+            }
+        }
+    }
+    let mut dropped = Vec::new();
+    for i in 0..n {
+        let r = runs[i];
+        if !dup[r.weight as usize] || r.len == 0 {
+            continue;
+        }
+        let size = u64::from(r.stored.bits() / 4);
+        let (start, _) = nib_span(&r);
+        let trim_first = block_start[i] && inner.contains(&(r.weight, r.index));
+        let last_idx = r.index_at(r.len - 1) as u64;
+        let trim_last = block_end[i] && r.len > u64::from(trim_first) && inner.contains(&(r.weight, last_idx));
+        let mut t = r;
+        if trim_first {
+            dropped.push((start / 2, (start + size).div_ceil(2)));
+            let ns = start + size;
+            t = Run { offset: ns / 2, nibble: (ns % 2) as u8, len: r.len - 1, index: r.index_at(1).max(0) as u64, ..r };
+        }
+        if trim_last && t.len > 0 {
+            let (_, end) = nib_span(&t);
+            dropped.push(((end - size) / 2, end.div_ceil(2)));
+            t.len -= 1;
+        }
+        if t.len == 1 {
+            t.index_stride = 1;
+        }
+        runs[i] = t;
+    }
+    runs.retain(|r| r.len > 0);
+    (runs, dropped)
 }
 
 /// A run is *supported* when it holds at least two elements or touches another run of the same

@@ -52,4 +52,9 @@ pub trait Engine {
     /// Deserializes a fresh instance of the engine file. Extraction uses one instance per
     /// serialization, so every refitted serialization it compares has seen exactly one refit.
     fn instance(&self) -> anyhow::Result<Box<dyn Instance + '_>>;
+
+    /// Deserializes a fresh instance of a plan this engine serialized (a refitted one), so that it
+    /// can be serialized again without a refit: how a refitted image is brought back to the layout
+    /// of a never-refitted one when TensorRT's layout changes after a refit.
+    fn instance_of(&self, plan: &[u8]) -> anyhow::Result<Box<dyn Instance + '_>>;
 }

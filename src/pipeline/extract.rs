@@ -160,6 +160,20 @@ impl Proof {
     }
 }
 
+/// How positions found in refitted serializations relate to the original's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LayoutMode {
+    /// Refitted serializations have the original's length: positions carry over (checked by
+    /// alignment, which is then the identity in all but changed bytes).
+    Direct,
+    /// Refitted serializations differ in length, but a fresh instance of one serializes in the
+    /// original's layout: every refitted image is taken through that round trip first.
+    Renormalised,
+    /// Neither: positions are carried over by aligning the images (see `align.rs`).
+    Aligned,
+}
+
 #[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct PassCounts {
     /// Refit + serialize passes (baseline, markers, proof).
@@ -189,6 +203,7 @@ pub struct Extraction {
     /// How the original serialization relates to the engine file.
     pub original_vs_file: Alignment,
     pub original_len: u64,
+    pub layout_mode: LayoutMode,
 }
 
 impl Extraction {
@@ -285,7 +300,40 @@ pub fn extract(
     let base = refit_pass(engine, &weights, &mut |_, _| {}).context("zero baseline: refit all weights to 0")?;
     passes.refit_serialize += 1;
     obs.serialized(Stage::Baseline, base.bytes().len() as u64);
+    // When the refitted layout differs from the original's, try bringing refitted images back to
+    // the never-refitted layout by a round trip through a fresh instance (0 refits, like the
+    // original); only if that does not give the original's length are positions aligned instead.
+    let mut layout_mode = LayoutMode::Direct;
+    let base = if base.bytes().len() == original.bytes().len() {
+        base
+    } else {
+        // A runtime that cannot deserialize its own refitted plan leaves alignment as the way.
+        match engine.instance_of(base.bytes()).and_then(|mut i| i.serialize()) {
+            Ok(again) if again.bytes().len() == original.bytes().len() => {
+                passes.serialize_only += 1;
+                layout_mode = LayoutMode::Renormalised;
+                again
+            }
+            Ok(_) => {
+                passes.serialize_only += 1;
+                layout_mode = LayoutMode::Aligned;
+                base
+            }
+            Err(_) => {
+                layout_mode = LayoutMode::Aligned;
+                base
+            }
+        }
+    };
     let base = scratch.keep("baseline", base)?;
+    let renormalise = |img: Box<dyn PlanBytes>, passes: &mut PassCounts| -> anyhow::Result<Box<dyn PlanBytes>> {
+        if layout_mode != LayoutMode::Renormalised {
+            return Ok(img);
+        }
+        let again = engine.instance_of(img.bytes())?.serialize()?;
+        passes.serialize_only += 1;
+        Ok(again)
+    };
 
     let mut marked: Vec<Box<dyn PlanBytes>> = Vec::new();
     for p in 0..ids.passes {
@@ -297,6 +345,7 @@ pub fn extract(
         .with_context(|| format!("marker pass {} of {}", p + 1, ids.passes))?;
         passes.refit_serialize += 1;
         passes.marker += 1;
+        let img = renormalise(img, &mut passes).with_context(|| format!("marker pass {}: serializing it again", p + 1))?;
         obs.serialized(Stage::Markers(p, ids.passes), img.bytes().len() as u64);
         let (lb, li) = (base.bytes().len(), img.bytes().len());
         if li != lb {
@@ -392,6 +441,7 @@ pub fn extract(
         })
         .context("round-trip proof: refitting the extracted values")?;
         passes.refit_serialize += 1;
+        let refitted = renormalise(refitted, &mut passes).context("round-trip proof: serializing it again")?;
         obs.serialized(Stage::Proof, refitted.bytes().len() as u64);
         compare(refitted.bytes(), base.bytes(), original.bytes(), &refit_vs_original, &decoded, &results)
     } else if stripped && opts.verify {
@@ -416,6 +466,7 @@ pub fn extract(
         refit_vs_original,
         original_vs_file,
         original_len: original.bytes().len() as u64,
+        layout_mode,
     })
 }
 
@@ -622,6 +673,9 @@ mod tests {
         }
         fn instance(&self) -> anyhow::Result<Box<dyn Instance + '_>> {
             Ok(Box::new(ToyInstance { toy: self, values: self.values.clone(), refitted: false }))
+        }
+        fn instance_of(&self, _plan: &[u8]) -> anyhow::Result<Box<dyn Instance + '_>> {
+            anyhow::bail!("the toy engine cannot deserialize other plans")
         }
     }
 

@@ -222,6 +222,13 @@ impl Session {
     pub fn runtime(&self) -> &Rc<Runtime> {
         &self.runtime
     }
+
+    /// Deserializes plan bytes other than the file's (a serialization TensorRT made earlier).
+    pub fn deserialize_bytes(&self, plan: &[u8], what: &str) -> anyhow::Result<Rc<CudaEngine>> {
+        self.runtime.deserialize(plan).map_err(|f| {
+            failure_error(f, &format!("deserialize {what}"), &LibFacts::of(&self.lib), gpu_facts(&self.gpu), None)
+        })
+    }
 }
 
 /// Registers each `--plugin` library with TensorRT before deserialization.
@@ -479,6 +486,12 @@ impl Engine for TrtEngine {
 
     fn instance(&self) -> anyhow::Result<Box<dyn Instance + '_>> {
         let engine = self.session.deserialize(&self.file)?;
+        let refitter = engine.create_refitter(refit_threads())?;
+        Ok(Box::new(TrtInstance { refitter, engine: self }))
+    }
+
+    fn instance_of(&self, plan: &[u8]) -> anyhow::Result<Box<dyn Instance + '_>> {
+        let engine = self.session.deserialize_bytes(plan, "a refitted serialization")?;
         let refitter = engine.create_refitter(refit_threads())?;
         Ok(Box::new(TrtInstance { refitter, engine: self }))
     }

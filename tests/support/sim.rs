@@ -154,6 +154,11 @@ pub struct Layout {
     pub strip: bool,
     /// Bytes 12..16 of a serialization count the refits the instance has had.
     pub refit_counter: bool,
+    /// A refitted serialization, deserialized and serialized again without a refit, keeps the
+    /// refitted layout (the length change is part of the plan). When false it goes back to the
+    /// fresh layout (the change belongs to the refitted instance only).
+    #[serde(default)]
+    pub persist_refit_form: bool,
     pub faults: Faults,
 }
 
@@ -687,6 +692,7 @@ impl SimSpec {
                 segments: Vec::new(),
                 strip: false,
                 refit_counter: false,
+                persist_refit_form: false,
                 faults: Faults::default(),
             },
             values: Vec::new(),
@@ -1117,6 +1123,27 @@ impl Engine for SimEngine {
 
     fn instance(&self) -> Result<Box<dyn Instance + '_>> {
         Ok(Box::new(self.instance_owned()?))
+    }
+
+    fn instance_of(&self, plan: &[u8]) -> Result<Box<dyn Instance + '_>> {
+        let sh = &self.sh;
+        let call = sh.instance_calls.fetch_add(1, Ordering::SeqCst) + 1;
+        if sh.faults.fail_instance == Some(call) {
+            bail!("IRuntime::deserializeCudaEngine: Error Code 1: Serialization (injected failure on deserialization #{call})");
+        }
+        let layout = parse_layout(plan)?;
+        ensure!(layout.weights == sh.layout.weights, "IRuntime::deserializeCudaEngine: a plan of another engine");
+        let n = plan.len() as u64;
+        let (image, form) = if n == sh.fresh_pos.total {
+            (plan.to_vec(), Form::Fresh)
+        } else if n == sh.refit_pos.total && sh.layout.persist_refit_form {
+            (plan.to_vec(), Form::Refitted)
+        } else if n == sh.refit_pos.total {
+            (relayout(&sh.layout, plan, &sh.refit_pos, &sh.fresh_pos), Form::Fresh)
+        } else {
+            bail!("IRuntime::deserializeCudaEngine: plan of {n} bytes fits neither layout");
+        };
+        Ok(Box::new(SimInstance { sh: sh.clone(), image: Arc::new(image), form, refits: 0, broken: None }))
     }
 }
 

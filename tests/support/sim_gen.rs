@@ -366,6 +366,7 @@ pub fn random_spec(seed: u64, n: usize, cfg: &GenConfig) -> SimSpec {
             let fill = filler(&mut rng);
             insert_segment(&mut spec, at, Segment::Volatile { fresh, refitted, fill });
         }
+        spec.layout.persist_refit_form = rng.chance(30);
     }
     if cfg.strip && cfg.unrecoverable && rng.chance(8) {
         spec.layout.strip = true;
