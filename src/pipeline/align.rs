@@ -57,6 +57,13 @@ impl Alignment {
                     && self.segments[0] == Segment { x0: 0, x1: self.len_x, shift: 0 }))
     }
 
+    /// Whether every position maps to itself (lengths equal; bytes may still differ in place).
+    pub fn is_unshifted(&self) -> bool {
+        self.len_x == self.len_y
+            && (self.len_x == 0
+                || (self.segments.len() == 1 && self.segments[0].shift == 0 && self.segments[0].x0 == 0 && self.segments[0].x1 == self.len_x))
+    }
+
     /// Where `[a, b)` of X lies in Y, if all of it lies in one mapped segment.
     pub fn map_range(&self, a: u64, b: u64) -> Option<u64> {
         let i = self.segments.partition_point(|s| s.x1 <= a);
@@ -270,7 +277,9 @@ pub fn align(x: &[u8], y: &[u8], mask: &[(u64, u64)]) -> Alignment {
             }
             p += 1;
         }
-        m >= RESUME || (m > 0 && n == 0 && p >= limit)
+        // Reaching the end of both images counts as matching: the ends line up.
+        let both_end = p >= lx && (p as i64 + shift) as usize == ly;
+        m >= RESUME || (m > 0 && n == 0 && p >= limit) || (both_end && n <= TOLERANCE)
     };
     let resumes_back = |at: usize, limit: usize, shift: i64| -> bool {
         let (mut p, mut m, mut n) = (at, 0u32, 0usize);
@@ -291,7 +300,8 @@ pub fn align(x: &[u8], y: &[u8], mask: &[(u64, u64)]) -> Alignment {
             }
             p -= 1;
         }
-        m >= RESUME || (m > 0 && n == 0 && p <= limit)
+        let both_start = p == 0 && shift == 0;
+        m >= RESUME || (m > 0 && n == 0 && p <= limit) || (both_start && n <= TOLERANCE)
     };
     // Extension from an unverified origin (the start or end of the images) may not step over
     // masked bytes until it has matched informative bytes itself: uniform padding matches under
@@ -473,28 +483,37 @@ pub fn align(x: &[u8], y: &[u8], mask: &[(u64, u64)]) -> Alignment {
                 let y_hi = segs.get(i).map_or(ly as u64, |s| (s.x0 as i64 + s.shift) as u64);
                 let clen = c1 - c0;
                 if y_hi >= y_lo + clen && y_hi - y_lo - clen <= MAX_SLACK {
-                    let fits = |shift: i64| -> bool {
-                        // Unmasked bytes between the masked ranges of the cluster.
-                        inside.windows(2).all(|w| {
-                            let (a, b) = (w[0].1 as usize, w[1].0 as usize);
-                            let q = (a as i64 + shift) as usize;
-                            x[a..b] == y[q..q + (b - a)]
-                        })
+                    // Unmasked bytes between the masked ranges of the cluster that differ.
+                    let misfit = |shift: i64| -> usize {
+                        inside
+                            .windows(2)
+                            .map(|w| {
+                                let (a, b) = (w[0].1 as usize, w[1].0 as usize);
+                                let q = (a as i64 + shift) as usize;
+                                x[a..b].iter().zip(&y[q..q + (b - a)]).filter(|(u, v)| u != v).count()
+                            })
+                            .sum()
                     };
-                    let mut found: Option<i64> = None;
-                    let mut count = 0;
+                    // The best shift must fit with at most a few in-place differences (a checksum
+                    // between buffers), and strictly better than every other.
+                    let mut best: Option<(usize, i64)> = None;
+                    let mut tie = false;
                     for yy in y_lo..=y_hi - clen {
                         let shift = yy as i64 - c0 as i64;
-                        if fits(shift) {
-                            count += 1;
-                            found = Some(shift);
-                            if count > 1 {
-                                break;
+                        let m = misfit(shift);
+                        match best {
+                            Some((bm, _)) if m > bm => {}
+                            Some((bm, _)) if m == bm => tie = true,
+                            _ => {
+                                best = Some((m, shift));
+                                tie = false;
                             }
                         }
                     }
-                    if count == 1 {
-                        extra.push(Segment { x0: c0, x1: c1, shift: found.expect("counted") });
+                    if let (Some((m, shift)), false) = (best, tie) {
+                        if m <= TOLERANCE {
+                            extra.push(Segment { x0: c0, x1: c1, shift });
+                        }
                     }
                 }
             }

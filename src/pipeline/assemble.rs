@@ -32,6 +32,11 @@ pub struct WeightValues {
     pub first_disagreement: Option<u64>,
     /// Elements whose stored value has no exact representation in the refit dtype.
     pub inexact: u64,
+    /// Lone sightings that disagreed with a sighting inside a stored buffer and were ignored
+    /// (non-weight values that happened to read as markers).
+    pub strays: u64,
+    /// Every sighting was a lone element and they contradicted each other: nothing trustworthy.
+    pub ambiguous: bool,
 }
 
 impl WeightValues {
@@ -151,7 +156,17 @@ fn agree(refit: DataType, a: Stored, b: Stored) -> bool {
             if hi_dtype != refit && hi_dtype != DataType::Float {
                 return true;
             }
-            float_to(lo_dtype, hi).0 == lo_raw
+            let (bits, _) = float_to(lo_dtype, hi);
+            // A value beyond the narrow format's range may be stored as infinity or saturated to
+            // its largest finite value; either is a faithful copy.
+            let saturated = match lo_dtype {
+                DataType::Half => (f16::MAX.to_bits() | if hi.is_sign_negative() { 0x8000 } else { 0 }) as u32,
+                DataType::Bf16 => (bf16::MAX.to_bits() | if hi.is_sign_negative() { 0x8000 } else { 0 }) as u32,
+                _ => bits,
+            };
+            let overflows = hi.is_finite() && float_to(lo_dtype, hi).0 & 0x7FFF == 0x7C00 && lo_dtype == DataType::Half
+                || hi.is_finite() && lo_dtype == DataType::Bf16 && float_to(lo_dtype, hi).0 & 0x7FFF == 0x7F80;
+            bits == lo_raw || (overflows && lo_raw == saturated)
         }
         (Stored::Int(da, x), Stored::Int(db, y)) if da == db => x == y,
         // An int32 copy of an int64 weight holds the value saturated to int32.
@@ -209,9 +224,10 @@ pub fn assemble(weights: &[WeightSpec], runs: &[Run], image: &[u8]) -> Result<Ve
     for (i, r) in runs.iter().enumerate() {
         validate(r, i, weights, image.len() as u64)?;
     }
-    let mut by_weight: Vec<Vec<&Run>> = vec![Vec::new(); weights.len()];
-    for r in runs {
-        by_weight[r.weight as usize].push(r);
+    let strong = strength(runs);
+    let mut by_weight: Vec<Vec<(&Run, bool)>> = vec![Vec::new(); weights.len()];
+    for (r, s) in runs.iter().zip(strong) {
+        by_weight[r.weight as usize].push((r, s));
     }
     Ok(weights
         .iter()
@@ -220,7 +236,30 @@ pub fn assemble(weights: &[WeightSpec], runs: &[Run], image: &[u8]) -> Result<Ve
         .collect())
 }
 
-fn assemble_one(spec: &WeightSpec, runs: &[&Run], image: &[u8]) -> WeightValues {
+/// Whether each run looks like part of a stored buffer: two or more elements, or touching another
+/// run of the same stored dtype (of any weight: buffers may interleave weights). A lone element
+/// with no such neighbour may be a non-weight value computed from the weights (a buffer's max |x|)
+/// that happens to read as markers in every pass.
+fn strength(runs: &[Run]) -> Vec<bool> {
+    let span = |r: &Run| {
+        let start = r.offset * 2 + u64::from(r.nibble);
+        (start, start + r.len * u64::from(r.stored.bits() / 4))
+    };
+    let mut order: Vec<usize> = (0..runs.len()).collect();
+    order.sort_by_key(|i| span(&runs[*i]).0);
+    let mut strong = vec![false; runs.len()];
+    for (k, &i) in order.iter().enumerate() {
+        let r = &runs[i];
+        let touches = |j: usize| {
+            let o = &runs[j];
+            o.stored == r.stored && (span(o).1 == span(r).0 || span(r).1 == span(o).0)
+        };
+        strong[i] = r.len > 1 || (k > 0 && touches(order[k - 1])) || order.get(k + 1).is_some_and(|j| touches(*j));
+    }
+    strong
+}
+
+fn assemble_one(spec: &WeightSpec, runs: &[(&Run, bool)], image: &[u8]) -> WeightValues {
     let mut wv = WeightValues::default();
     if runs.is_empty() {
         wv.values = (spec.count == 0).then(Vec::new);
@@ -231,15 +270,20 @@ fn assemble_one(spec: &WeightSpec, runs: &[&Run], image: &[u8]) -> WeightValues 
     let mut seen = vec![0u8; spec.count as usize];
     // The raw bits of the kept copy of each element, to compare later copies with; only needed
     // when some element is stored more than once, which a first counting sweep finds out.
-    for r in runs {
+    for (r, _) in runs {
         for k in 0..r.len {
             let s = &mut seen[r.index_at(k) as usize];
             *s = s.saturating_add(1);
         }
     }
+    // Per element, whether the kept sighting is part of a buffer (see `strength`).
+    let mut kept_strong: Vec<bool> = Vec::new();
     let multi_copy = seen.iter().any(|c| *c > 1);
     seen.fill(0);
     let mut kept: Vec<u64> = if multi_copy { vec![0; spec.count as usize] } else { Vec::new() };
+    if multi_copy {
+        kept_strong = vec![false; spec.count as usize];
+    }
     let is_float = Class::of(spec.dtype) == Class::Float;
     let unpack = |rank: u8, raw: u64| -> Stored {
         let dtype = match rank {
@@ -268,7 +312,8 @@ fn assemble_one(spec: &WeightSpec, runs: &[&Run], image: &[u8]) -> WeightValues 
             Stored::Int(_, x) => x as u64,
         }
     };
-    for r in runs {
+    for (r, strong) in runs {
+        let (r, strong) = (*r, *strong);
         if !wv.stored.contains(&r.stored) {
             wv.stored.push(r.stored);
         }
@@ -286,20 +331,37 @@ fn assemble_one(spec: &WeightSpec, runs: &[&Run], image: &[u8]) -> WeightValues 
                 }
                 if multi_copy {
                     kept[idx as usize] = pack(v);
+                    kept_strong[idx as usize] = strong;
                 }
                 continue;
             }
             let prev = unpack(*slot, kept[idx as usize]);
-            if !agree(spec.dtype, prev, v) {
+            let prev_strong = kept_strong[idx as usize];
+            let replace = if agree(spec.dtype, prev, v) {
+                rank > *slot
+            } else if prev_strong != strong {
+                // A lone element against one inside a buffer: the lone one is a stray.
+                wv.strays += 1;
+                strong
+            } else {
                 wv.disagreements += 1;
                 wv.first_disagreement = Some(wv.first_disagreement.map_or(idx, |f| f.min(idx)));
-            }
-            if rank > *slot {
+                rank > *slot
+            };
+            if replace {
                 *slot = rank;
                 write_value(spec.dtype, &mut out, idx, v);
                 kept[idx as usize] = pack(v);
+                kept_strong[idx as usize] = strong;
             }
         }
+    }
+    // Only lone sightings, and they contradict each other: markers read out of someone else's
+    // bytes (a folded weight's scaled markers can look like a small code book's), not a copy.
+    let any_strong = runs.iter().any(|(_, s)| *s);
+    if !any_strong && wv.disagreements > 0 {
+        wv.ambiguous = true;
+        return wv;
     }
     if wv.found == spec.count {
         wv.values = Some(out);

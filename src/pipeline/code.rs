@@ -42,6 +42,19 @@ pub const EPSILON: u32 = 0x0B6D;
 
 /// Number of distinct markers per pass for the float class.
 pub const FLOAT_BASE: u64 = 256;
+/// Markers of the float class in pass 0: the positive ones only. A weight TensorRT stores negated
+/// (a folded `Neg`) would otherwise read as other elements' markers, every sign flipped.
+pub const FLOAT_FIRST_BASE: u64 = 128;
+
+/// Digit `pass` of float identity `g`: base 128 in pass 0, base 256 after.
+#[inline]
+pub fn float_digit(g: u64, pass: u32) -> u64 {
+    if pass == 0 {
+        g % FLOAT_FIRST_BASE
+    } else {
+        nth_digit(g / FLOAT_FIRST_BASE, FLOAT_BASE, pass - 1)
+    }
+}
 /// Number of distinct markers per pass for the byte class.
 pub const BYTE_BASE: u64 = 227;
 /// Number of distinct markers per pass for the nibble class.
@@ -76,7 +89,14 @@ impl Class {
             return 0;
         }
         match self {
-            Class::Float => digits(count, FLOAT_BASE),
+            // Pass 0 carries only positive markers (128 of them), later passes 256.
+            Class::Float => {
+                if count <= FLOAT_FIRST_BASE {
+                    1
+                } else {
+                    1 + digits(count.div_ceil(FLOAT_FIRST_BASE), FLOAT_BASE)
+                }
+            }
             Class::Byte => digits(count, BYTE_BASE),
             Class::Nibble => digits(count, NIBBLE_BASE),
             Class::Wide => 1,
@@ -305,7 +325,7 @@ pub fn fill_markers(dtype: DataType, first_id: u64, count: u64, pass: u32, out: 
     let class = Class::of(dtype);
     let digit = |g: u64| -> u64 {
         match class {
-            Class::Float => nth_digit(g, FLOAT_BASE, pass),
+            Class::Float => float_digit(g, pass),
             Class::Byte => nth_digit(g, BYTE_BASE, pass),
             Class::Nibble => nth_digit(g, NIBBLE_BASE, pass),
             Class::Bit => ((g + 1) >> pass) & 1,
@@ -462,9 +482,15 @@ mod tests {
     #[test]
     fn pass_counts() {
         assert_eq!(Class::Float.passes_needed(7312), 2);
-        assert_eq!(Class::Float.passes_needed(256), 1);
-        assert_eq!(Class::Float.passes_needed(257), 2);
+        assert_eq!(Class::Float.passes_needed(128), 1);
+        assert_eq!(Class::Float.passes_needed(129), 2);
+        assert_eq!(Class::Float.passes_needed(128 * 256), 2);
+        assert_eq!(Class::Float.passes_needed(128 * 256 + 1), 3);
         assert_eq!(Class::Float.passes_needed(1 << 31), 4);
+        assert_eq!(Class::Float.passes_needed((1 << 31) + 1), 5);
+        // BERT-base's 110M elements and a 1B decoder fit in four.
+        assert_eq!(Class::Float.passes_needed(110_000_000), 4);
+        assert_eq!(Class::Float.passes_needed(1_000_000_000), 4);
         assert_eq!(Class::Byte.passes_needed(1 << 31), 4);
         assert_eq!(Class::Wide.passes_needed(1 << 40), 1);
         assert_eq!(Class::Bit.passes_needed(1), 1);
@@ -474,6 +500,15 @@ mod tests {
         assert_eq!(Class::Nibble.passes_needed(14), 2);
         assert_eq!(Class::Nibble.passes_needed(1 << 31), 9);
         assert_eq!(Class::Float.passes_needed(0), 0);
+    }
+
+    #[test]
+    fn float_identities_round_trip_through_their_digits() {
+        for g in [0u64, 1, 127, 128, 129, 40_000, (1 << 31) - 1] {
+            let back = float_digit(g, 0) + FLOAT_FIRST_BASE * (0..4).map(|p| float_digit(g, p + 1) << (8 * p)).sum::<u64>();
+            assert_eq!(back, g);
+            assert!(float_digit(g, 0) < FLOAT_FIRST_BASE, "pass-0 markers are positive");
+        }
     }
 
     #[test]

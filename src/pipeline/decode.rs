@@ -101,8 +101,11 @@ impl<'a> Decoder<'a> {
                         Store::F16 => code::decode_f16(u16::from_le_bytes([b[0], b[1]]))?,
                         _ => code::decode_bf16(u16::from_le_bytes([b[0], b[1]]))?,
                     };
+                    if p == 0 && d >= code::FLOAT_FIRST_BASE {
+                        return None;
+                    }
                     g = g.checked_add(d.checked_mul(scale)?)?;
-                    scale = scale.saturating_mul(code::FLOAT_BASE);
+                    scale = scale.saturating_mul(if p == 0 { code::FLOAT_FIRST_BASE } else { code::FLOAT_BASE });
                 }
             }
             Store::Byte => {
@@ -258,7 +261,9 @@ pub fn decode(
             // Starts whose element covers a nibble of byte x at or after `lo`; one element of the
             // previous run may be taken back when a run starting inside it is better.
             let earliest = (lo + 1).saturating_sub(size);
-            let floor = prev_last.map_or(covered, |(_, last_n)| last_n.min(covered));
+            // A run may end a couple of elements too late (small code books read a neighbour's
+            // bytes): a better candidate may start inside its last two elements.
+            let floor = prev_last.map_or(covered, |(ps, last_n)| last_n.saturating_sub(ps.nibbles()).min(covered));
             let mut start = earliest.max(floor);
             if step == 2 && start % 2 == 1 {
                 start += 1;
@@ -267,8 +272,15 @@ pub fn decode(
                 if start + size > lo && dec.element(s, start).is_some() {
                     let cov = dec.coverage(s, start, lookahead);
                     let overlaps_prev = start < covered;
-                    // Taking an element back needs a clearly better run: at least two elements.
-                    if !overlaps_prev || cov >= 2 * size {
+                    // Taking the previous run's last element back needs a clearly better run: twice
+                    // that element's size, and two elements of its own or much wider ones.
+                    let popped = prev_last.map_or(0, |(ps, _)| ps.nibbles());
+                    let overlap = covered.saturating_sub(start);
+                    // ...or wider elements that take in the overlapped ones and explain more bytes
+                    // after them (an int64 whose low half read as int32).
+                    let clearly_better = (cov >= 2 * overlap && (cov >= 2 * size || size >= 4 * popped))
+                        || (size >= popped && popped > 0 && cov >= overlap + popped && start + size >= covered);
+                    if !overlaps_prev || clearly_better {
                         let key = (cov, size, std::cmp::Reverse(start));
                         if best.as_ref().is_none_or(|b| key > b.0) {
                             best = Some((key, start, s));
@@ -277,6 +289,9 @@ pub fn decode(
                 }
                 start += step;
             }
+        }
+        if std::env::var("TRT_DUMP_DEBUG_DECODE").is_ok_and(|v| v.parse::<u64>().is_ok_and(|b| b.abs_diff(x) < 4)) {
+            eprintln!("decode x={x} covered={covered} prev_last={prev_last:?} best={best:?}");
         }
         match best {
             None => {
@@ -288,7 +303,7 @@ pub fn decode(
             }
             Some((_, start, s)) => {
                 let size = s.nibbles();
-                if start < covered {
+                while out.last_start().is_some_and(|n| n >= start) {
                     out.pop();
                 }
                 let mut n = start;
@@ -302,9 +317,7 @@ pub fn decode(
         }
     }
     let _ = progress(len as u64);
-    let (runs, mut dropped) = trim_boundary_duplicates(out.runs, weights);
-    let (runs, more) = drop_stray_singletons(runs, weights);
-    dropped.extend(more);
+    let (runs, dropped) = trim_boundary_duplicates(out.runs, weights);
     if !dropped.is_empty() {
         unexplained.extend(dropped);
         unexplained.sort_unstable();
@@ -393,62 +406,6 @@ fn trim_boundary_duplicates(mut runs: Vec<Run>, weights: &[WeightSpec]) -> (Vec<
     }
     runs.retain(|r| r.len > 0);
     (runs, dropped)
-}
-
-/// A run is *supported* when it holds at least two elements or touches another run of the same
-/// weight and stored dtype: that is what a stored buffer looks like, however permuted. An unsupported run whose
-/// elements are all found in supported runs is not a copy but a coincidence: a non-weight value
-/// computed from the weights (a buffer's max |x|, a checksum) that happens to read as markers in
-/// every pass. Such strays are moved to the unexplained bytes rather than reported as disagreeing
-/// copies (or, worse, read). Unsupported runs of elements found nowhere else stay.
-fn drop_stray_singletons(runs: Vec<Run>, weights: &[WeightSpec]) -> (Vec<Run>, Vec<(u64, u64)>) {
-    let nib = |r: &Run| r.offset * 2 + u64::from(r.nibble);
-    let end = |r: &Run| nib(r) + r.len * u64::from(r.stored.bits() / 4);
-    let supported: Vec<bool> = (0..runs.len())
-        .map(|i| {
-            let r = &runs[i];
-            let touches =
-                |o: &Run| o.weight == r.weight && o.stored == r.stored && (end(o) == nib(r) || end(r) == nib(o));
-            r.len > 1 || (i > 0 && touches(&runs[i - 1])) || runs.get(i + 1).is_some_and(touches)
-        })
-        .collect();
-    let mut has_weak = vec![false; weights.len()];
-    let mut has_strong = vec![false; weights.len()];
-    for (r, s) in runs.iter().zip(&supported) {
-        if *s {
-            has_strong[r.weight as usize] = true;
-        } else {
-            has_weak[r.weight as usize] = true;
-        }
-    }
-    let suspects: Vec<usize> = (0..weights.len()).filter(|w| has_weak[*w] && has_strong[*w]).collect();
-    if suspects.is_empty() {
-        return (runs, Vec::new());
-    }
-    // Indices covered by supported runs, for the suspect weights only.
-    let mut covered: std::collections::HashMap<u32, Vec<bool>> =
-        suspects.iter().map(|w| (*w as u32, vec![false; weights[*w].count as usize])).collect();
-    for (r, _) in runs.iter().zip(&supported).filter(|(_, s)| **s) {
-        if let Some(bits) = covered.get_mut(&r.weight) {
-            for k in 0..r.len {
-                bits[r.index_at(k) as usize] = true;
-            }
-        }
-    }
-    let mut kept = Vec::with_capacity(runs.len());
-    let mut dropped = Vec::new();
-    for (r, s) in runs.into_iter().zip(supported) {
-        let stray = !s
-            && covered.get(&r.weight).is_some_and(|bits| (0..r.len).all(|k| bits[r.index_at(k) as usize]));
-        if stray {
-            if let Some(range) = r.byte_range() {
-                dropped.push(range);
-            }
-        } else {
-            kept.push(r);
-        }
-    }
-    (kept, dropped)
 }
 
 #[cfg(test)]
@@ -552,7 +509,8 @@ mod tests {
 
     #[test]
     fn a_stray_copy_of_a_found_element_is_not_a_copy() {
-        // A 4-byte "max |x|" stat next to a buffer: equals one of the markers in every pass.
+        // A 4-byte "max |x|" stat next to a buffer: equals one of the markers in every pass, and
+        // in the original holds the max of the real values, not element 7.
         let ws = vec![w("a", DataType::Float, 40)];
         let (base, mut passes, ids) = images(&ws, &[16], 400);
         for img in passes.iter_mut() {
@@ -563,7 +521,36 @@ mod tests {
         base[300..304].fill(0);
         let img = Images { base: &base, passes: passes.iter().map(|p| p.as_slice()).collect() };
         let dec = decode(&img, &ws, &ids, &mut |_| true).unwrap();
+        assert_eq!(dec.runs.len(), 2, "{:?}", dec.runs);
+        let mut original = base.clone();
+        for i in 0..40u32 {
+            original[16 + 4 * i as usize..20 + 4 * i as usize].copy_from_slice(&(i as f32).to_le_bytes());
+        }
+        original[300..304].copy_from_slice(&39f32.to_le_bytes());
+        let got = &crate::pipeline::assemble::assemble(&ws, &dec.runs, &original).unwrap()[0];
+        assert_eq!(got.values.as_deref(), Some(&original[16..176]));
+        assert_eq!((got.strays, got.disagreements), (1, 0));
+    }
+
+    #[test]
+    fn an_fp16_weight_stored_as_fp32_is_read_as_fp32() {
+        let ws = vec![w("h", DataType::Half, 1)];
+        let ids = IdSpace::new(&ws);
+        let filler: Vec<u8> = (0..64u32).map(|i| (i * 37 + 11) as u8).collect();
+        let mut base = filler.clone();
+        base[20..24].fill(0);
+        let mut passes = Vec::new();
+        for p in 0..ids.passes {
+            let mut img = base.clone();
+            let mut m = [0u8; 2];
+            fill_markers(DataType::Half, 0, 1, p, &mut m);
+            let v = half::f16::from_bits(u16::from_le_bytes(m)).to_f32();
+            img[20..24].copy_from_slice(&v.to_le_bytes());
+            passes.push(img);
+        }
+        let img = Images { base: &base, passes: passes.iter().map(|p| p.as_slice()).collect() };
+        let dec = decode(&img, &ws, &ids, &mut |_| true).unwrap();
         assert_eq!(dec.runs.len(), 1, "{:?}", dec.runs);
-        assert_eq!(dec.unexplained, vec![(300, 304)]);
+        assert_eq!((dec.runs[0].stored, dec.runs[0].offset), (DataType::Float, 20));
     }
 }

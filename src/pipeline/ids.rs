@@ -4,6 +4,9 @@
 use super::code::Class;
 use super::engine::WeightSpec;
 
+/// Marker passes made for any engine with at least one element.
+pub const MIN_PASSES: u32 = 2;
+
 /// Where each weight's elements sit in its class's id space.
 #[derive(Clone, Debug)]
 pub struct IdSpace {
@@ -40,7 +43,11 @@ impl IdSpace {
             }
             counts[s] += spec.count;
         }
-        let passes = Class::ALL.iter().map(|c| c.passes_needed(counts[slot(*c)])).max().unwrap_or(0);
+        // At least two passes: with one, a digit is an identity with no redundancy at all, and a
+        // few bytes of one small code book can read as elements of another. Only engines of under
+        // 256 elements per class would otherwise get one.
+        let needed = Class::ALL.iter().map(|c| c.passes_needed(counts[slot(*c)])).max().unwrap_or(0);
+        let passes = if needed == 0 { 0 } else { needed.max(MIN_PASSES) };
         IdSpace { first, counts, starts, passes }
     }
 

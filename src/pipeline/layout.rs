@@ -85,6 +85,13 @@ impl RunBuilder {
         self.runs.push(Run { weight, stored, offset: nib / 2, nibble: (nib % 2) as u8, len: 1, index, index_stride: 1 });
     }
 
+    /// Nibble position of the last element pushed.
+    pub fn last_start(&self) -> Option<u64> {
+        let r = self.runs.last()?;
+        let size = u64::from(r.stored.bits() / 4);
+        Some(r.offset * 2 + u64::from(r.nibble) + (r.len - 1) * size)
+    }
+
     /// Removes the last element pushed.
     pub fn pop(&mut self) {
         if let Some(last) = self.runs.last_mut() {

@@ -31,6 +31,11 @@ pub struct GenConfig {
     pub header_quirks: bool,
     /// Largest filler block between buffers.
     pub max_filler: u64,
+    /// fp16/bf16 weights stored widened to fp32. Their markers then leave the low half zero, so
+    /// such an element followed by a bf16 buffer reads equally well as two zero bytes and a bf16
+    /// run: only the original's bytes tell, and the tool may take the narrower reading (the proof
+    /// then fails or says it was not independent).
+    pub widened_halves: bool,
 }
 
 impl GenConfig {
@@ -48,6 +53,7 @@ impl GenConfig {
             special_values: true,
             header_quirks: true,
             max_filler: 200,
+            widened_halves: true,
         }
     }
 
@@ -58,13 +64,29 @@ impl GenConfig {
 
     /// The plainest engines: verbatim-ish layouts, no length change, no statistics.
     pub fn plain() -> GenConfig {
-        GenConfig { length_change: false, stats: false, header_quirks: false, special_values: false, ..GenConfig::recoverable() }
+        GenConfig {
+            length_change: false,
+            stats: false,
+            header_quirks: false,
+            special_values: false,
+            widened_halves: false,
+            ..GenConfig::recoverable()
+        }
     }
 }
 
 /// Stored dtypes a weight of dtype `dt` may have.
 pub fn storage_choices(dt: DataType) -> Vec<DataType> {
     DataType::ALL.iter().copied().filter(|&s| storable(dt, s)).collect()
+}
+
+/// Storage dtypes for a weight under `cfg`.
+pub fn storage_for(cfg: &GenConfig, dt: DataType) -> Vec<DataType> {
+    let mut v = storage_choices(dt);
+    if !cfg.widened_halves && matches!(dt, DataType::Half | DataType::Bf16) {
+        v.retain(|s| *s != DataType::Float);
+    }
+    v
 }
 
 /// Random orders fitting a weight of `shape` (`count` elements).
@@ -244,13 +266,25 @@ pub fn random_spec(seed: u64, n: usize, cfg: &GenConfig) -> SimSpec {
             0..=6 => {} // constant-folded away: not stored at all
             7..=10 => push(&mut rng, &mut buffers, Content::Baked(w), dt, Order::Verbatim),
             11..=15 if float(w) && count > 0 => {
-                let st = *rng.pick(&storage_choices(dt));
+                let st = *rng.pick(&storage_for(cfg, dt));
                 let content = match rng.below(3) {
                     0 => Content::Reciprocal(w),
                     1 => {
                         let divs: Vec<u64> = (1..=count.min(8)).filter(|d| count.is_multiple_of(*d)).collect();
                         let k = *rng.pick(&divs);
-                        Content::ChannelScale { weight: w, scales: (0..k).map(|_| (0.5 + rng.unit() as f32).to_bits()).collect() }
+                        // Scales away from 1: a weight folded with a factor near 1 keeps its
+                        // markers valid (fp16/bf16 round them back) and reads like a stored copy
+                        // of scaled values, a limitation the tool documents (SPEC.md, "What
+                        // cannot be recovered"); the generator tests the rest.
+                        Content::ChannelScale {
+                            weight: w,
+                            scales: (0..k)
+                                .map(|_| {
+                                    let u = rng.unit() as f32;
+                                    if rng.chance(50) { 0.2 + 0.25 * u } else { 2.5 + u }.to_bits()
+                                })
+                                .collect(),
+                        }
                     }
                     _ => Content::Join { parts: vec![super::Part { weight: w, scale: Some(0.125f32.to_bits()) }], chunk: 0 },
                 };
@@ -259,7 +293,7 @@ pub fn random_spec(seed: u64, n: usize, cfg: &GenConfig) -> SimSpec {
             16..=19 if count > 1 => {
                 let start = rng.below(count);
                 let len = rng.range(0, count - start - 1);
-                let st = *rng.pick(&storage_choices(dt));
+                let st = *rng.pick(&storage_for(cfg, dt));
                 push(&mut rng, &mut buffers, Content::Slice { weight: w, start, len }, st, Order::Verbatim);
             }
             20..=23 if float(w) => {
@@ -278,7 +312,7 @@ pub fn random_spec(seed: u64, n: usize, cfg: &GenConfig) -> SimSpec {
                     _ => 3,
                 };
                 for _ in 0..copies {
-                    let st = *rng.pick(&storage_choices(dt));
+                    let st = *rng.pick(&storage_for(cfg, dt));
                     let order = random_order(&mut rng, &shapes[w], count);
                     push(&mut rng, &mut buffers, Content::Copy(w), st, order);
                 }
@@ -311,7 +345,7 @@ pub fn random_spec(seed: u64, n: usize, cfg: &GenConfig) -> SimSpec {
                 })
                 .collect();
             let total: u64 = members.iter().map(|&m| ws[m].count).sum();
-            let st = *rng.pick(&storage_choices(dt));
+            let st = *rng.pick(&storage_for(cfg, dt));
             let st = if parts.iter().any(|p| p.scale.is_some()) && !num::is_float16_32(st) { dt } else { st };
             let order = if equal && c > 0 && rng.chance(40) {
                 Order::Transpose { rows: members.len() as u64, cols: c }
