@@ -320,6 +320,8 @@ fn safetensors_layout_is_the_crates_and_aligned() {
     );
 }
 
+type Mutation = Box<dyn Fn(&mut Vec<Sample>)>;
+
 /// The Python checker must fail on a wrong value, dtype, name or shape, or its passes mean nothing.
 #[test]
 fn python_readback_detects_mismatches() {
@@ -332,7 +334,7 @@ fn python_readback_detects_mismatches() {
         let samples = every_dtype();
         write(&path, &opts(format), &samples).unwrap();
         let i = samples.iter().position(|s| s.plan.name == "fp8").unwrap();
-        let mutations: Vec<(&str, Box<dyn Fn(&mut Vec<Sample>)>)> = vec![
+        let mutations: Vec<(&str, Mutation)> = vec![
             (
                 "values differ",
                 Box::new(move |v: &mut Vec<Sample>| v[i].data[77] ^= 1),

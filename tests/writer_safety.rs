@@ -129,9 +129,7 @@ fn an_existing_output_is_refused_without_force_and_left_untouched() {
         let path = output_path(dir.path(), format);
         write(&path, &opts(format), &small()).unwrap();
         let before = snapshot(&path);
-        let e = write(&path, &opts(format), &other())
-            .err()
-            .expect("refused");
+        let e = write(&path, &opts(format), &other()).expect_err("refused");
         assert_eq!(kind(&e), Some(ErrorKind::OutputNotWritten), "{format:?}");
         assert_eq!(
             error::exit_code_of(&e),
@@ -490,4 +488,29 @@ fn outputs_get_ordinary_permissions() {
         };
         assert_eq!(mode(&path), want, "{format:?}: {:o}", mode(&path));
     }
+}
+
+#[test]
+fn a_trailing_slash_means_a_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let slash = format!("{}/w/", dir.path().display());
+    let w = write(
+        Path::new(&slash),
+        &WriterOptions {
+            format: None,
+            ..opts(Format::Npy)
+        },
+        &small(),
+    )
+    .unwrap();
+    assert_eq!(w.format, Format::Npy);
+    check_rust(&dir.path().join("w"), Format::Npy, &small(), &metadata());
+    let e = write(
+        Path::new(&format!("{}/x/", dir.path().display())),
+        &opts(Format::Safetensors),
+        &small(),
+    )
+    .unwrap_err();
+    assert!(format!("{e:#}").contains("names a folder"), "{e:#}");
+    assert_eq!(entries(dir.path()), ["w"]);
 }

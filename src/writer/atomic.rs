@@ -169,6 +169,13 @@ fn refuse_existing(path: &Path, what: &str) -> anyhow::Error {
 
 /// Checks a path for a single-file output (safetensors, npz).
 pub(crate) fn file_target(path: &Path, force: bool) -> anyhow::Result<Target> {
+    if super::ends_with_separator(path) {
+        return Err(not_written(
+            path,
+            "a path ending in `/` names a folder, but this format writes a single file",
+            "drop the trailing `/`, or use --format npy for a folder of .npy files",
+        ));
+    }
     let parent = check_parent(path)?;
     match inspect(path)? {
         Existing::Nothing => {}

@@ -27,7 +27,7 @@ use crate::dtype::DataType;
 /// The low nibble holds the even element (TensorRT's packing).
 fn nibble(data: &[u8], i: usize) -> u8 {
     let b = data[i / 2];
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         b & 0x0f
     } else {
         b >> 4

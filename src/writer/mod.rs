@@ -153,7 +153,7 @@ pub fn format_name(f: Format) -> &'static str {
     }
 }
 
-fn ends_with_separator(path: &Path) -> bool {
+pub(crate) fn ends_with_separator(path: &Path) -> bool {
     let s = path.as_os_str().to_string_lossy();
     s.ends_with('/') || (cfg!(windows) && s.ends_with('\\'))
 }

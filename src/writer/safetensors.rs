@@ -98,7 +98,10 @@ pub(super) fn open(
             t.name.clone()
         };
         let count = plan.counts[i] as u64;
-        let bytes = (count * dtype.bitsize() as u64).div_ceil(8);
+        let bytes = count
+            .checked_mul(dtype.bitsize() as u64)
+            .map(|bits| bits.div_ceil(8))
+            .ok_or_else(|| anyhow::anyhow!("weight {:?} is too large", t.name))?;
         entries.push(Entry {
             key,
             dtype,
