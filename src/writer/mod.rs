@@ -199,6 +199,24 @@ pub fn resolve_format(path: &Path, format: Option<Format>) -> anyhow::Result<For
     ))
 }
 
+/// Writes `bytes` to `path` all at once or not at all (maps, reports). An existing file is replaced
+/// only with `force`; links and folders are refused as for the tensor outputs.
+pub fn write_file(path: &Path, force: bool, bytes: &[u8]) -> anyhow::Result<u64> {
+    use std::io::Write;
+    let target = atomic::file_target(path, force)?;
+    let (staged, mut out) = atomic::StagedFile::create(target, &atomic::buffered())?;
+    out.write_all(bytes).map_err(|e| atomic::io_failure(path, "writing it", &e))?;
+    staged.commit(out)
+}
+
+/// Checks, before any long work, that `path` can receive `format` (`force` allowing replacement).
+pub fn check_target(path: &Path, format: Format, force: bool) -> anyhow::Result<()> {
+    match format {
+        Format::Npy => atomic::dir_target(path, force, npy::is_ours).map(|_| ()),
+        _ => atomic::file_target(path, force).map(|_| ()),
+    }
+}
+
 /// The dtype a refit tensor is stored as in `format` (a safetensors or NumPy dtype name).
 pub fn stored_dtype(format: Format, dtype: DataType, shape: &[u64]) -> &'static str {
     match format {

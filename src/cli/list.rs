@@ -1,0 +1,171 @@
+//! `trt-dump list ENGINE`: every refittable weight with its refit dtype and element count.
+//!
+//! Text: one line per weight (name, dtype, count), then totals. `--json`: one object, keys
+//! documented in docs/binding.md ("list --json").
+
+use std::io::Write;
+
+use serde::Serialize;
+
+use super::args::{GlobalArgs, ListArgs};
+use super::Outcome;
+use crate::pipeline::{Engine, WeightSpec};
+use crate::trt::{self, TrtEngine};
+
+pub const FORMAT: &str = "trt-dump.list/1";
+
+#[derive(Debug, Serialize)]
+pub struct ListReport<'a> {
+    pub format: &'static str,
+    pub engine: String,
+    pub weights: Vec<ListedWeight<'a>>,
+    pub totals: Totals,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ListedWeight<'a> {
+    pub name: &'a str,
+    pub dtype: &'static str,
+    pub count: u64,
+    /// Bytes in the refit dtype (packed types: two elements per byte, rounded up).
+    pub bytes: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Totals {
+    pub weights: usize,
+    pub elements: u64,
+    pub bytes: u64,
+}
+
+pub fn run(g: &GlobalArgs, a: ListArgs) -> anyhow::Result<Outcome> {
+    if a.map.is_some() {
+        anyhow::bail!("`list --map` is not available in this build yet: map support arrives with the map module");
+    }
+    let opts = trt::Options::from_global(g);
+    let engine = TrtEngine::open(&opts, &a.engine)?;
+    let report = report(&a.engine.display().to_string(), engine.weights());
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    if a.json {
+        serde_json::to_writer_pretty(&mut out, &report)?;
+        writeln!(out)?;
+    } else {
+        write_text(&mut out, &report)?;
+    }
+    out.flush()?;
+    Ok(Outcome::Success)
+}
+
+pub fn report<'a>(engine: &str, specs: &'a [WeightSpec]) -> ListReport<'a> {
+    let weights: Vec<ListedWeight<'a>> = specs
+        .iter()
+        .map(|s| ListedWeight {
+            name: &s.name,
+            dtype: s.dtype.name(),
+            count: s.count,
+            bytes: s.refit_bytes(),
+        })
+        .collect();
+    let totals = Totals {
+        weights: weights.len(),
+        elements: weights.iter().map(|w| w.count).sum(),
+        bytes: weights.iter().map(|w| w.bytes).sum(),
+    };
+    ListReport {
+        format: FORMAT,
+        engine: engine.to_string(),
+        weights,
+        totals,
+    }
+}
+
+pub fn write_text(out: &mut impl Write, r: &ListReport<'_>) -> std::io::Result<()> {
+    let name_w = r
+        .weights
+        .iter()
+        .map(|w| w.name.len())
+        .max()
+        .unwrap_or(0)
+        .max("NAME".len());
+    let count_w = r
+        .weights
+        .iter()
+        .map(|w| w.count.to_string().len())
+        .max()
+        .unwrap_or(0)
+        .max("COUNT".len());
+    writeln!(out, "{:<name_w$}  {:<9}  {:>count_w$}", "NAME", "DTYPE", "COUNT")?;
+    for w in &r.weights {
+        writeln!(out, "{:<name_w$}  {:<9}  {:>count_w$}", w.name, w.dtype, w.count)?;
+    }
+    writeln!(
+        out,
+        "{} weights, {} elements, {} bytes ({})",
+        r.totals.weights,
+        r.totals.elements,
+        r.totals.bytes,
+        crate::trt::gpu::human_bytes(r.totals.bytes)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dtype::DataType;
+
+    fn specs() -> Vec<WeightSpec> {
+        vec![
+            WeightSpec {
+                name: "fc1.weight".into(),
+                dtype: DataType::Float,
+                count: 2048,
+            },
+            WeightSpec {
+                name: "fc1.bias".into(),
+                dtype: DataType::Half,
+                count: 64,
+            },
+            WeightSpec {
+                name: "q".into(),
+                dtype: DataType::Int4,
+                count: 3,
+            },
+        ]
+    }
+
+    #[test]
+    fn totals_add_refit_bytes() {
+        let s = specs();
+        let r = report("m.engine", &s);
+        assert_eq!(r.totals.weights, 3);
+        assert_eq!(r.totals.elements, 2048 + 64 + 3);
+        assert_eq!(r.totals.bytes, 8192 + 128 + 2);
+    }
+
+    #[test]
+    fn text_has_one_line_per_weight_and_totals() {
+        let s = specs();
+        let mut buf = Vec::new();
+        write_text(&mut buf, &report("m.engine", &s)).unwrap();
+        let text = String::from_utf8(buf).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 5);
+        assert!(
+            lines[1].starts_with("fc1.weight  float32") && lines[1].ends_with("2048"),
+            "{text}"
+        );
+        assert!(lines[4].starts_with("3 weights, 2115 elements, 8322 bytes"), "{text}");
+    }
+
+    #[test]
+    fn json_keys_are_stable() {
+        let s = specs();
+        let v = serde_json::to_value(report("m.engine", &s)).unwrap();
+        assert_eq!(v["format"], FORMAT);
+        assert_eq!(v["weights"][1]["name"], "fc1.bias");
+        assert_eq!(v["weights"][1]["dtype"], "float16");
+        assert_eq!(v["weights"][2]["bytes"], 2);
+        assert_eq!(v["totals"]["weights"], 3);
+    }
+}
