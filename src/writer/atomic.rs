@@ -38,14 +38,21 @@ impl Output for BufWriter<File> {
 pub(crate) type Wrap = Arc<dyn Fn(File) -> Box<dyn Output> + Send + Sync>;
 
 pub(crate) fn buffered() -> Wrap {
-    Arc::new(|f| Box::new(BufWriter::with_capacity(1 << 20, f)))
+    Arc::new(|f| Box::new(BufWriter::with_capacity(1 << 16, f)))
 }
 
 /// An [`Error`] of kind `OutputNotWritten` naming the output.
-pub(crate) fn not_written(path: &Path, what: impl std::fmt::Display, hint: impl Into<String>) -> anyhow::Error {
+pub(crate) fn not_written(
+    path: &Path,
+    what: impl std::fmt::Display,
+    hint: impl Into<String>,
+) -> anyhow::Error {
     anyhow::Error::new(
-        Error::new(ErrorKind::OutputNotWritten, format!("output `{}` not written: {what}", path.display()))
-            .with_hint(hint),
+        Error::new(
+            ErrorKind::OutputNotWritten,
+            format!("output `{}` not written: {what}", path.display()),
+        )
+        .with_hint(hint),
     )
 }
 
@@ -54,10 +61,16 @@ pub(crate) fn io_failure(path: &Path, doing: &str, err: &io::Error) -> anyhow::E
     let folder = parent_of(path);
     let hint = match err.kind() {
         io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded | io::ErrorKind::FileTooLarge => {
-            format!("free space on the disk holding `{}`, or write elsewhere; nothing was left behind", folder.display())
+            format!(
+                "free space on the disk holding `{}`, or write elsewhere; nothing was left behind",
+                folder.display()
+            )
         }
         io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem => {
-            format!("choose a folder you can write to (`{}` is not writable)", folder.display())
+            format!(
+                "choose a folder you can write to (`{}` is not writable)",
+                folder.display()
+            )
         }
         _ => "check the output path and the disk; nothing was left behind".to_string(),
     };
@@ -96,7 +109,11 @@ pub(crate) fn inspect(path: &Path) -> anyhow::Result<Existing> {
         Existing::File
     } else if ft.is_dir() {
         let mut entries = fs::read_dir(path).map_err(|e| io_failure(path, "cannot list it", &e))?;
-        if entries.next().is_none() { Existing::EmptyDir } else { Existing::Dir }
+        if entries.next().is_none() {
+            Existing::EmptyDir
+        } else {
+            Existing::Dir
+        }
     } else {
         Existing::Special
     })
@@ -112,18 +129,33 @@ pub(crate) struct Target {
 
 fn check_parent(path: &Path) -> anyhow::Result<PathBuf> {
     if path.file_name().is_none() {
-        return Err(not_written(path, "it names no file or folder", "give a path such as `out/weights.safetensors`"));
+        return Err(not_written(
+            path,
+            "it names no file or folder",
+            "give a path such as `out/weights.safetensors`",
+        ));
     }
     let parent = parent_of(path);
     match fs::metadata(&parent) {
         Ok(m) if m.is_dir() => Ok(parent),
-        Ok(_) => Err(not_written(path, format!("`{}` is not a folder", parent.display()), "choose an output path inside a folder")),
+        Ok(_) => Err(not_written(
+            path,
+            format!("`{}` is not a folder", parent.display()),
+            "choose an output path inside a folder",
+        )),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Err(not_written(
             path,
             format!("folder `{}` does not exist", parent.display()),
-            format!("create it first (mkdir -p {}), or choose another path", parent.display()),
+            format!(
+                "create it first (mkdir -p {}), or choose another path",
+                parent.display()
+            ),
         )),
-        Err(e) => Err(io_failure(path, &format!("cannot reach folder `{}`", parent.display()), &e)),
+        Err(e) => Err(io_failure(
+            path,
+            &format!("cannot reach folder `{}`", parent.display()),
+            &e,
+        )),
     }
 }
 
@@ -137,6 +169,13 @@ fn refuse_existing(path: &Path, what: &str) -> anyhow::Error {
 
 /// Checks a path for a single-file output (safetensors, npz).
 pub(crate) fn file_target(path: &Path, force: bool) -> anyhow::Result<Target> {
+    if super::ends_with_separator(path) {
+        return Err(not_written(
+            path,
+            "a path ending in `/` names a folder, but this format writes a single file",
+            "drop the trailing `/`, or use --format npy for a folder of .npy files",
+        ));
+    }
     let parent = check_parent(path)?;
     match inspect(path)? {
         Existing::Nothing => {}
@@ -162,12 +201,20 @@ pub(crate) fn file_target(path: &Path, force: bool) -> anyhow::Result<Target> {
             return Err(not_written(path, "it is not a regular file (a device, fifo or socket)", "choose another output path"))
         }
     }
-    Ok(Target { path: path.to_path_buf(), parent, force })
+    Ok(Target {
+        path: path.to_path_buf(),
+        parent,
+        force,
+    })
 }
 
 /// Checks a path for a folder output (npy). `is_ours` says whether an existing non-empty folder
 /// was written by trt-dump, the only kind `--force` may delete.
-pub(crate) fn dir_target(path: &Path, force: bool, is_ours: impl Fn(&Path) -> bool) -> anyhow::Result<Target> {
+pub(crate) fn dir_target(
+    path: &Path,
+    force: bool,
+    is_ours: impl Fn(&Path) -> bool,
+) -> anyhow::Result<Target> {
     let parent = check_parent(path)?;
     match inspect(path)? {
         // An empty folder holds nothing to lose: replaced without --force.
@@ -193,7 +240,11 @@ pub(crate) fn dir_target(path: &Path, force: bool, is_ours: impl Fn(&Path) -> bo
             return Err(not_written(path, "it exists and is not a folder", "choose another output path for the .npy folder"))
         }
     }
-    Ok(Target { path: path.to_path_buf(), parent, force })
+    Ok(Target {
+        path: path.to_path_buf(),
+        parent,
+        force,
+    })
 }
 
 fn temp_builder() -> tempfile::Builder<'static, 'static> {
@@ -224,7 +275,11 @@ impl StagedFile {
             b.permissions(fs::Permissions::from_mode(0o666));
         }
         let temp = b.tempfile_in(&target.parent).map_err(|e| {
-            io_failure(&target.path, &format!("cannot create a file in `{}`", target.parent.display()), &e)
+            io_failure(
+                &target.path,
+                &format!("cannot create a file in `{}`", target.parent.display()),
+                &e,
+            )
         })?;
         let (file, temp) = temp.into_parts();
         Ok((StagedFile { temp, target }, wrap(file)))
@@ -235,9 +290,13 @@ impl StagedFile {
     pub fn commit(self, mut out: Box<dyn Output>) -> anyhow::Result<u64> {
         let path = &self.target.path;
         out.sync().map_err(|e| io_failure(path, "writing it", &e))?;
-        let bytes = out.stream_position().map_err(|e| io_failure(path, "writing it", &e))?;
+        let bytes = out
+            .stream_position()
+            .map_err(|e| io_failure(path, "writing it", &e))?;
         drop(out);
-        let len = fs::metadata(&self.temp).map_err(|e| io_failure(path, "writing it", &e))?.len();
+        let len = fs::metadata(&self.temp)
+            .map_err(|e| io_failure(path, "writing it", &e))?
+            .len();
         debug_assert!(len >= bytes);
         let persisted = if self.target.force {
             self.temp.persist(path)
@@ -273,7 +332,11 @@ pub(crate) struct StagedDir {
 impl StagedDir {
     pub fn create(target: Target) -> anyhow::Result<StagedDir> {
         let temp = temp_builder().tempdir_in(&target.parent).map_err(|e| {
-            io_failure(&target.path, &format!("cannot create a folder in `{}`", target.parent.display()), &e)
+            io_failure(
+                &target.path,
+                &format!("cannot create a folder in `{}`", target.parent.display()),
+                &e,
+            )
         })?;
         Ok(StagedDir { temp, target })
     }
@@ -305,7 +368,10 @@ impl StagedDir {
                 // Renaming onto a non-empty folder or a file fails (ENOTEMPTY, ENOTDIR), so what
                 // appeared since the check is never clobbered.
                 fs::rename(self.temp.path(), &path).map_err(|e| {
-                    if matches!(e.kind(), io::ErrorKind::DirectoryNotEmpty | io::ErrorKind::NotADirectory) {
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::DirectoryNotEmpty | io::ErrorKind::NotADirectory
+                    ) {
                         refuse_existing(&path, "something")
                     } else {
                         moved(&e)
@@ -317,7 +383,8 @@ impl StagedDir {
                     .tempdir_in(&self.target.parent)
                     .map_err(|e| io_failure(&path, "making room to replace the old output", &e))?;
                 let old = trash.path().join("old");
-                fs::rename(&path, &old).map_err(|e| io_failure(&path, "moving the old output aside", &e))?;
+                fs::rename(&path, &old)
+                    .map_err(|e| io_failure(&path, "moving the old output aside", &e))?;
                 if let Err(e) = fs::rename(self.temp.path(), &path) {
                     let restored = fs::rename(&old, &path);
                     return Err(moved(&e)).with_context(|| match restored {

@@ -27,7 +27,11 @@ use crate::dtype::DataType;
 /// The low nibble holds the even element (TensorRT's packing).
 fn nibble(data: &[u8], i: usize) -> u8 {
     let b = data[i / 2];
-    if i % 2 == 0 { b & 0x0f } else { b >> 4 }
+    if i.is_multiple_of(2) {
+        b & 0x0f
+    } else {
+        b >> 4
+    }
 }
 
 pub fn int4_to_i8(code: u8) -> i8 {
@@ -37,7 +41,11 @@ pub fn int4_to_i8(code: u8) -> i8 {
 pub fn fp4_to_f32(code: u8) -> f32 {
     const MAGNITUDE: [f32; 8] = [0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0];
     let m = MAGNITUDE[usize::from(code & 7)];
-    if code & 8 != 0 { -m } else { m }
+    if code & 8 != 0 {
+        -m
+    } else {
+        m
+    }
 }
 
 /// fp8 E4M3 "FN" (TensorRT's kFP8, torch's float8_e4m3fn): bias 7, no infinities, S.1111.111 is
@@ -53,7 +61,11 @@ pub fn fp8_e4m3_to_f32(b: u8) -> f32 {
     } else {
         (1.0 + m / 8.0) * 2f32.powi(e - 7)
     };
-    if negative { -v } else { v }
+    if negative {
+        -v
+    } else {
+        v
+    }
 }
 
 /// E8M0 (OCP MX scale): 2^(code−127), code 255 is NaN. f32 bits: the code is the exponent field
@@ -73,7 +85,11 @@ pub fn bf16_to_f32(lo: u8, hi: u8) -> f32 {
 /// An f32 known to be exactly representable in f16, as f16; keeps the sign of NaN.
 fn exact_f16(v: f32) -> F16 {
     if v.is_nan() {
-        F16(f16::from_bits(if v.is_sign_negative() { 0xfe00 } else { 0x7e00 }))
+        F16(f16::from_bits(if v.is_sign_negative() {
+            0xfe00
+        } else {
+            0x7e00
+        }))
     } else {
         let h = f16::from_f32(v);
         debug_assert_eq!(h.to_f32().to_bits(), v.to_bits(), "{v} is not exact in f16");
@@ -136,7 +152,9 @@ pub fn numpy_dtype(dtype: DataType) -> &'static str {
 /// `dtype.bytes_for(count)` bytes) into NumPy's representation.
 pub fn to_numpy(dtype: DataType, data: &[u8], count: usize) -> NpValues {
     fn le<const N: usize, T>(data: &[u8], f: impl Fn([u8; N]) -> T) -> Vec<T> {
-        data.chunks_exact(N).map(|c| f(c.try_into().expect("chunks_exact gives N bytes"))).collect()
+        data.chunks_exact(N)
+            .map(|c| f(c.try_into().expect("chunks_exact gives N bytes")))
+            .collect()
     }
     match dtype {
         DataType::Float => NpValues::F32(le(data, f32::from_le_bytes)),
@@ -147,12 +165,18 @@ pub fn to_numpy(dtype: DataType, data: &[u8], count: usize) -> NpValues {
         DataType::Bool => NpValues::Bool(data.iter().map(|&b| b != 0).collect()),
         DataType::Int32 => NpValues::I32(le(data, i32::from_le_bytes)),
         DataType::Int64 => NpValues::I64(le(data, i64::from_le_bytes)),
-        DataType::Fp8 => NpValues::F16(data.iter().map(|&b| exact_f16(fp8_e4m3_to_f32(b))).collect()),
+        DataType::Fp8 => NpValues::F16(
+            data.iter()
+                .map(|&b| exact_f16(fp8_e4m3_to_f32(b)))
+                .collect(),
+        ),
         DataType::E8m0 => NpValues::F32(data.iter().map(|&b| e8m0_to_f32(b)).collect()),
         DataType::Int4 => NpValues::I8((0..count).map(|i| int4_to_i8(nibble(data, i))).collect()),
-        DataType::Fp4 => {
-            NpValues::F16((0..count).map(|i| exact_f16(fp4_to_f32(nibble(data, i)))).collect())
-        }
+        DataType::Fp4 => NpValues::F16(
+            (0..count)
+                .map(|i| exact_f16(fp4_to_f32(nibble(data, i))))
+                .collect(),
+        ),
     }
 }
 
@@ -261,10 +285,18 @@ mod tests {
     #[test]
     fn packed_types_take_the_low_nibble_first() {
         // 0x8F: element 0 = 0xF (−1 / −6.0), element 1 = 0x8 (−8 / −0.0)
-        assert_eq!(to_numpy(DataType::Int4, &[0x8f, 0x07], 3), NpValues::I8(vec![-1, -8, 7]));
-        let NpValues::F16(v) = to_numpy(DataType::Fp4, &[0x8f, 0x01], 3) else { panic!() };
+        assert_eq!(
+            to_numpy(DataType::Int4, &[0x8f, 0x07], 3),
+            NpValues::I8(vec![-1, -8, 7])
+        );
+        let NpValues::F16(v) = to_numpy(DataType::Fp4, &[0x8f, 0x01], 3) else {
+            panic!()
+        };
         let v: Vec<u32> = v.iter().map(|h| h.0.to_f32().to_bits()).collect();
-        assert_eq!(v, [(-6.0f32).to_bits(), (-0.0f32).to_bits(), 0.5f32.to_bits()]);
+        assert_eq!(
+            v,
+            [(-6.0f32).to_bits(), (-0.0f32).to_bits(), 0.5f32.to_bits()]
+        );
         for c in 0..16u8 {
             assert_eq!(exact_f16(fp4_to_f32(c)).0.to_f32(), fp4_to_f32(c));
         }
@@ -281,23 +313,41 @@ mod tests {
     #[test]
     fn safetensors_chunked_conversion_matches_numpy_conversion() {
         let count: usize = (1 << 16) * 2 + 3; // crosses chunk boundaries, odd
-        let data: Vec<u8> = (0..count.div_ceil(2)).map(|i| (i * 37 % 256) as u8).collect();
+        let data: Vec<u8> = (0..count.div_ceil(2))
+            .map(|i| (i * 37 % 256) as u8)
+            .collect();
         let mut out = Vec::new();
         write_safetensors_data(StLayout::Int4AsI8, &data, count, &mut out).unwrap();
-        let NpValues::I8(want) = to_numpy(DataType::Int4, &data, count) else { panic!() };
+        let NpValues::I8(want) = to_numpy(DataType::Int4, &data, count) else {
+            panic!()
+        };
         assert_eq!(out, want.iter().map(|&v| v as u8).collect::<Vec<_>>());
         out.clear();
         write_safetensors_data(StLayout::Fp4AsF16, &data, count, &mut out).unwrap();
-        let NpValues::F16(want) = to_numpy(DataType::Fp4, &data, count) else { panic!() };
-        let want: Vec<u8> = want.iter().flat_map(|h| h.0.to_bits().to_le_bytes()).collect();
+        let NpValues::F16(want) = to_numpy(DataType::Fp4, &data, count) else {
+            panic!()
+        };
+        let want: Vec<u8> = want
+            .iter()
+            .flat_map(|h| h.0.to_bits().to_le_bytes())
+            .collect();
         assert_eq!(out, want);
     }
 
     #[test]
     fn fp4_stays_packed_only_with_an_even_last_dimension() {
-        assert_eq!(safetensors_dtype(DataType::Fp4, &[4, 6]).0, safetensors::Dtype::F4);
-        assert_eq!(safetensors_dtype(DataType::Fp4, &[2, 3]).1, StLayout::Fp4AsF16);
+        assert_eq!(
+            safetensors_dtype(DataType::Fp4, &[4, 6]).0,
+            safetensors::Dtype::F4
+        );
+        assert_eq!(
+            safetensors_dtype(DataType::Fp4, &[2, 3]).1,
+            StLayout::Fp4AsF16
+        );
         assert_eq!(safetensors_dtype(DataType::Fp4, &[]).1, StLayout::Fp4AsF16);
-        assert_eq!(safetensors_dtype(DataType::Fp4, &[0]).0, safetensors::Dtype::F4);
+        assert_eq!(
+            safetensors_dtype(DataType::Fp4, &[0]).0,
+            safetensors::Dtype::F4
+        );
     }
 }

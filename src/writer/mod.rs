@@ -19,13 +19,34 @@ macro_rules! with_np_array {
         use $crate::writer::convert::NpValues;
         let shape = ndarray::IxDyn($shape);
         match $vals {
-            NpValues::Bool(v) => { let $a = ndarray::ArrayD::from_shape_vec(shape, v)?; $body }
-            NpValues::U8(v) => { let $a = ndarray::ArrayD::from_shape_vec(shape, v)?; $body }
-            NpValues::I8(v) => { let $a = ndarray::ArrayD::from_shape_vec(shape, v)?; $body }
-            NpValues::I32(v) => { let $a = ndarray::ArrayD::from_shape_vec(shape, v)?; $body }
-            NpValues::I64(v) => { let $a = ndarray::ArrayD::from_shape_vec(shape, v)?; $body }
-            NpValues::F16(v) => { let $a = ndarray::ArrayD::from_shape_vec(shape, v)?; $body }
-            NpValues::F32(v) => { let $a = ndarray::ArrayD::from_shape_vec(shape, v)?; $body }
+            NpValues::Bool(v) => {
+                let $a = ndarray::ArrayD::from_shape_vec(shape, v)?;
+                $body
+            }
+            NpValues::U8(v) => {
+                let $a = ndarray::ArrayD::from_shape_vec(shape, v)?;
+                $body
+            }
+            NpValues::I8(v) => {
+                let $a = ndarray::ArrayD::from_shape_vec(shape, v)?;
+                $body
+            }
+            NpValues::I32(v) => {
+                let $a = ndarray::ArrayD::from_shape_vec(shape, v)?;
+                $body
+            }
+            NpValues::I64(v) => {
+                let $a = ndarray::ArrayD::from_shape_vec(shape, v)?;
+                $body
+            }
+            NpValues::F16(v) => {
+                let $a = ndarray::ArrayD::from_shape_vec(shape, v)?;
+                $body
+            }
+            NpValues::F32(v) => {
+                let $a = ndarray::ArrayD::from_shape_vec(shape, v)?;
+                $body
+            }
         }
     }};
 }
@@ -132,7 +153,7 @@ pub fn format_name(f: Format) -> &'static str {
     }
 }
 
-fn ends_with_separator(path: &Path) -> bool {
+pub(crate) fn ends_with_separator(path: &Path) -> bool {
     let s = path.as_os_str().to_string_lossy();
     s.ends_with('/') || (cfg!(windows) && s.ends_with('\\'))
 }
@@ -147,7 +168,9 @@ pub fn resolve_format(path: &Path, format: Option<Format>) -> anyhow::Result<For
     if ends_with_separator(path) {
         return Ok(Format::Npy);
     }
-    let ext = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase());
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase());
     match ext.as_deref() {
         Some("safetensors") => return Ok(Format::Safetensors),
         Some("npz") => return Ok(Format::Npz),
@@ -162,11 +185,17 @@ pub fn resolve_format(path: &Path, format: Option<Format>) -> anyhow::Result<For
         "its name does not say which format to write".to_string()
     };
     Err(anyhow::Error::new(
-        Error::new(ErrorKind::Usage, format!("cannot choose an output format for `{}`: {why}", path.display()))
-            .with_hint(
-                "name a file `*.safetensors` or `*.npz`, a folder ending in `/` (or an existing \
-                 folder) for .npy files, or say --format safetensors|npz|npy",
+        Error::new(
+            ErrorKind::Usage,
+            format!(
+                "cannot choose an output format for `{}`: {why}",
+                path.display()
             ),
+        )
+        .with_hint(
+            "name a file `*.safetensors` or `*.npz`, a folder ending in `/` (or an existing \
+                 folder) for .npy files, or say --format safetensors|npz|npy",
+        ),
     ))
 }
 
@@ -199,7 +228,11 @@ pub fn stored_dtype(format: Format, dtype: DataType, shape: &[u64]) -> &'static 
 /// Opens a sink writing `planned` to `path`. Checks everything that can be checked before any
 /// tensor is computed: the format, the plan, the target (exists? link? folder? parent missing?),
 /// and creates the temporary output, so a bad path fails before a long extraction.
-pub fn open(path: &Path, opts: &WriterOptions, planned: &[PlannedTensor]) -> anyhow::Result<Box<dyn TensorSink>> {
+pub fn open(
+    path: &Path,
+    opts: &WriterOptions,
+    planned: &[PlannedTensor],
+) -> anyhow::Result<Box<dyn TensorSink>> {
     open_with(path, opts, planned, atomic::buffered())
 }
 
@@ -212,8 +245,14 @@ pub(crate) fn open_with(
     let format = resolve_format(path, opts.format)?;
     if opts.compress && format != Format::Npz {
         return Err(anyhow::Error::new(
-            Error::new(ErrorKind::Usage, format!("--compress applies to .npz only, not {}", format_name(format)))
-                .with_hint("drop --compress, or write an .npz file"),
+            Error::new(
+                ErrorKind::Usage,
+                format!(
+                    "--compress applies to .npz only, not {}",
+                    format_name(format)
+                ),
+            )
+            .with_hint("drop --compress, or write an .npz file"),
         ));
     }
     if let Some(k) = opts.metadata.keys().find(|k| k.starts_with("trt_dump.")) {
@@ -250,12 +289,23 @@ impl Plan {
             let count = t.shape.iter().try_fold(1u64, |a, &d| a.checked_mul(d));
             let size = count.and_then(|c| t.dtype.bytes_for(c));
             let (Some(count), Some(size)) = (count, size) else {
-                anyhow::bail!("weight {:?}: shape {:?} of {} is too large", t.name, t.shape, t.dtype);
+                anyhow::bail!(
+                    "weight {:?}: shape {:?} of {} is too large",
+                    t.name,
+                    t.shape,
+                    t.dtype
+                );
             };
             counts.push(usize::try_from(count)?);
             sizes.push(usize::try_from(size)?);
         }
-        Ok(Plan { tensors: planned.to_vec(), counts, sizes, index, added: vec![false; planned.len()] })
+        Ok(Plan {
+            tensors: planned.to_vec(),
+            counts,
+            sizes,
+            index,
+            added: vec![false; planned.len()],
+        })
     }
 
     /// Checks `t` against the plan and returns its index. Marks it added only via
@@ -266,17 +316,37 @@ impl Plan {
         };
         let p = &self.tensors[i];
         anyhow::ensure!(!self.added[i], "weight {:?} was added twice", t.name);
-        anyhow::ensure!(t.dtype == p.dtype, "weight {:?} is {}, planned as {}", t.name, t.dtype, p.dtype);
-        anyhow::ensure!(t.shape == p.shape.as_slice(), "weight {:?} has shape {:?}, planned {:?}", t.name, t.shape, p.shape);
+        anyhow::ensure!(
+            t.dtype == p.dtype,
+            "weight {:?} is {}, planned as {}",
+            t.name,
+            t.dtype,
+            p.dtype
+        );
+        anyhow::ensure!(
+            t.shape == p.shape.as_slice(),
+            "weight {:?} has shape {:?}, planned {:?}",
+            t.name,
+            t.shape,
+            p.shape
+        );
         anyhow::ensure!(
             t.data.len() == self.sizes[i],
             "weight {:?}: {} bytes given, {} elements of {} need {}",
-            t.name, t.data.len(), self.counts[i], t.dtype, self.sizes[i]
+            t.name,
+            t.data.len(),
+            self.counts[i],
+            t.dtype,
+            self.sizes[i]
         );
         if t.dtype == DataType::Bool {
             // Any other byte would not survive as a NumPy bool, nor mean anything as one.
             if let Some(at) = t.data.iter().position(|&b| b > 1) {
-                anyhow::bail!("weight {:?}: bool element {at} holds byte {}, not 0 or 1", t.name, t.data[at]);
+                anyhow::bail!(
+                    "weight {:?}: bool element {at} holds byte {}, not 0 or 1",
+                    t.name,
+                    t.data[at]
+                );
             }
         }
         Ok(i)
@@ -288,8 +358,13 @@ impl Plan {
 
     /// An error naming the tensors never added, if any.
     fn check_complete(&self, path: &Path) -> anyhow::Result<()> {
-        let missing: Vec<&str> =
-            self.tensors.iter().zip(&self.added).filter(|(_, a)| !**a).map(|(t, _)| t.name.as_str()).collect();
+        let missing: Vec<&str> = self
+            .tensors
+            .iter()
+            .zip(&self.added)
+            .filter(|(_, a)| !**a)
+            .map(|(t, _)| t.name.as_str())
+            .collect();
         if missing.is_empty() {
             return Ok(());
         }
@@ -334,7 +409,12 @@ pub(crate) fn shape_source_fields(s: &ShapeSource) -> (&'static str, Option<&str
 }
 
 /// Builds the index of `.npz`/`.npy` outputs; `files[i]` is where `plan.tensors[i]` is stored.
-pub(crate) fn index_json(format: &'static str, metadata: &BTreeMap<String, String>, plan: &Plan, files: &[String]) -> Vec<u8> {
+pub(crate) fn index_json(
+    format: &'static str,
+    metadata: &BTreeMap<String, String>,
+    plan: &Plan,
+    files: &[String],
+) -> Vec<u8> {
     let mut weights: Vec<IndexEntry<'_>> = plan
         .tensors
         .iter()
@@ -353,16 +433,22 @@ pub(crate) fn index_json(format: &'static str, metadata: &BTreeMap<String, Strin
         })
         .collect();
     weights.sort_by(|a, b| a.name.cmp(b.name));
-    let index = Index { format, version: 1, metadata, weights };
+    let index = Index {
+        format,
+        version: 1,
+        metadata,
+        weights,
+    };
     serde_json::to_vec_pretty(&index).expect("the index is plain data")
 }
 
 /// Shape as ndarray wants it.
 pub(crate) fn usize_shape(shape: &[u64]) -> anyhow::Result<Vec<usize>> {
-    shape.iter().map(|&d| usize::try_from(d).map_err(anyhow::Error::from)).collect()
+    shape
+        .iter()
+        .map(|&d| usize::try_from(d).map_err(anyhow::Error::from))
+        .collect()
 }
-
-
 
 /// The I/O error behind a library error, if there is one (for a hint that fits, like a full disk).
 pub(crate) fn io_cause<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a std::io::Error> {
@@ -377,10 +463,18 @@ pub(crate) fn io_cause<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&
 }
 
 /// A writer library's error as an `OutputNotWritten` error.
-pub(crate) fn lib_failure(path: &Path, doing: &str, e: &(dyn std::error::Error + 'static)) -> anyhow::Error {
+pub(crate) fn lib_failure(
+    path: &Path,
+    doing: &str,
+    e: &(dyn std::error::Error + 'static),
+) -> anyhow::Error {
     match io_cause(e) {
         Some(io) => atomic::io_failure(path, doing, io),
-        None => atomic::not_written(path, format!("{doing}: {e}"), "this is likely a bug in trt-dump; please report it"),
+        None => atomic::not_written(
+            path,
+            format!("{doing}: {e}"),
+            "this is likely a bug in trt-dump; please report it",
+        ),
     }
 }
 

@@ -86,7 +86,10 @@ impl Seek for ZipOut {
             SeekFrom::End(d) => self.len.checked_add_signed(d),
         };
         let Some(want) = want else {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "seek before the start"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "seek before the start",
+            ));
         };
         match self.live().map(|w| w.seek(SeekFrom::Start(want))) {
             None => Ok(self.pos),
@@ -117,43 +120,83 @@ impl Drop for Sink {
     }
 }
 
-pub(super) fn open(path: &Path, opts: &WriterOptions, plan: Plan, wrap: Wrap) -> anyhow::Result<Box<dyn TensorSink>> {
+pub(super) fn open(
+    path: &Path,
+    opts: &WriterOptions,
+    plan: Plan,
+    wrap: Wrap,
+) -> anyhow::Result<Box<dyn TensorSink>> {
     let target = atomic::file_target(path, opts.force)?;
     let refs: Vec<&str> = plan.tensors.iter().map(|t| t.name.as_str()).collect();
     let index_member = format!("{INDEX_MEMBER}.npy");
     let members = names::assign(&refs, ".npy", &[&index_member]);
 
-    let method = if opts.compress { CompressionMethod::Deflated } else { CompressionMethod::Stored };
+    let method = if opts.compress {
+        CompressionMethod::Deflated
+    } else {
+        CompressionMethod::Stored
+    };
     // A fixed time (the zip epoch) so the same weights give the same bytes.
-    let options = SimpleFileOptions::default().compression_method(method).last_modified_time(DateTime::default());
+    let options = SimpleFileOptions::default()
+        .compression_method(method)
+        .last_modified_time(DateTime::default());
 
     let (staged, out) = StagedFile::create(target, &wrap)?;
     let dead = Arc::new(AtomicBool::new(false));
-    let out = ZipOut { inner: Some(out), dead: dead.clone(), pos: 0, len: 0 };
+    let out = ZipOut {
+        inner: Some(out),
+        dead: dead.clone(),
+        pos: 0,
+        len: 0,
+    };
     let zip = ndarray_npy::NpzWriter::new_with_options(out, options);
-    let mut sink =
-        Sink { plan, members, staged: Some(staged), zip: Some(zip), options, dead, path: path.to_path_buf() };
-    let index = ndarray::Array1::from(index_json("trt-dump-npz", &opts.metadata, &sink.plan, &sink.members));
+    let mut sink = Sink {
+        plan,
+        members,
+        staged: Some(staged),
+        zip: Some(zip),
+        options,
+        dead,
+        path: path.to_path_buf(),
+    };
+    let index = ndarray::Array1::from(index_json(
+        "trt-dump-npz",
+        &opts.metadata,
+        &sink.plan,
+        &sink.members,
+    ));
     let zip = sink.zip.as_mut().expect("just set");
-    zip.add_array(INDEX_MEMBER, &index).map_err(|e| lib_failure(path, "writing the index", &e))?;
+    zip.add_array(INDEX_MEMBER, &index)
+        .map_err(|e| lib_failure(path, "writing the index", &e))?;
     Ok(Box::new(sink))
 }
 
 impl TensorSink for Sink {
     fn add(&mut self, t: &TensorView<'_>) -> anyhow::Result<()> {
         let path = self.path.clone();
-        anyhow::ensure!(!self.dead.load(Ordering::SeqCst), "an earlier write to `{}` failed", path.display());
+        anyhow::ensure!(
+            !self.dead.load(Ordering::SeqCst),
+            "an earlier write to `{}` failed",
+            path.display()
+        );
         let i = self.plan.check(t)?;
         let zip = self.zip.as_mut().expect("present until finish");
         let shape = usize_shape(t.shape)?;
         let values = convert::to_numpy(t.dtype, t.data, self.plan.counts[i]);
-        let stem = self.members[i].strip_suffix(".npy").expect("names end in .npy");
+        let stem = self.members[i]
+            .strip_suffix(".npy")
+            .expect("names end in .npy");
         let stored_bytes = self.plan.counts[i].saturating_mul(element_bytes(t.dtype));
         let options = self.options.large_file(stored_bytes >= LARGE_MEMBER);
-        let r = with_np_array!(values, &shape, |a| zip.add_array_with_options(stem, &a, options));
+        let r = with_np_array!(values, &shape, |a| zip
+            .add_array_with_options(stem, &a, options));
         if let Err(e) = r {
             self.dead.store(true, Ordering::SeqCst);
-            return Err(lib_failure(&path, &format!("writing weight {:?}", t.name), &e));
+            return Err(lib_failure(
+                &path,
+                &format!("writing weight {:?}", t.name),
+                &e,
+            ));
         }
         self.plan.mark_added(i);
         Ok(())
@@ -167,7 +210,9 @@ impl TensorSink for Sink {
         }
         self.plan.check_complete(&path)?;
         let zip = self.zip.take().expect("present until finish");
-        let out = zip.finish().map_err(|e| lib_failure(&path, "writing the zip directory", &e))?;
+        let out = zip
+            .finish()
+            .map_err(|e| lib_failure(&path, "writing the zip directory", &e))?;
         // `dead` may have been set by an error the zip crate did not pass on.
         let Some(out) = out.inner.filter(|_| !self.dead.load(Ordering::SeqCst)) else {
             return Err(earlier());
@@ -180,9 +225,18 @@ impl TensorSink for Sink {
             .tensors
             .iter()
             .zip(members)
-            .map(|(t, m)| WrittenTensor { name: t.name.clone(), stored_as: m, stored_dtype: convert::numpy_dtype(t.dtype) })
+            .map(|(t, m)| WrittenTensor {
+                name: t.name.clone(),
+                stored_as: m,
+                stored_dtype: convert::numpy_dtype(t.dtype),
+            })
             .collect();
-        Ok(Written { path, format: Format::Npz, bytes, tensors })
+        Ok(Written {
+            path,
+            format: Format::Npz,
+            bytes,
+            tensors,
+        })
     }
 }
 

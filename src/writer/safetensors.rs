@@ -18,7 +18,10 @@ use serde::Serialize;
 
 use super::atomic::{self, io_failure, not_written, Output, StagedFile, Wrap};
 use super::convert::{self, StLayout};
-use super::{shape_source_fields, usize_shape, Format, Plan, TensorSink, TensorView, WriterOptions, Written, WrittenTensor};
+use super::{
+    shape_source_fields, usize_shape, Format, Plan, TensorSink, TensorView, WriterOptions, Written,
+    WrittenTensor,
+};
 
 /// safetensors readers refuse larger headers (`MAX_HEADER_SIZE` in the crate).
 const MAX_HEADER_BYTES: usize = 100_000_000;
@@ -75,7 +78,12 @@ struct Sink {
     failed: bool,
 }
 
-pub(super) fn open(path: &Path, opts: &WriterOptions, plan: Plan, wrap: Wrap) -> anyhow::Result<Box<dyn TensorSink>> {
+pub(super) fn open(
+    path: &Path,
+    opts: &WriterOptions,
+    plan: Plan,
+    wrap: Wrap,
+) -> anyhow::Result<Box<dyn TensorSink>> {
     let target = atomic::file_target(path, opts.force)?;
 
     let mut entries = Vec::with_capacity(plan.tensors.len());
@@ -90,25 +98,43 @@ pub(super) fn open(path: &Path, opts: &WriterOptions, plan: Plan, wrap: Wrap) ->
             t.name.clone()
         };
         let count = plan.counts[i] as u64;
-        let bytes = (count * dtype.bitsize() as u64).div_ceil(8);
-        entries.push(Entry { key, dtype, layout, begin: 0, end: bytes });
+        let bytes = count
+            .checked_mul(dtype.bitsize() as u64)
+            .map(|bits| bits.div_ceil(8))
+            .ok_or_else(|| anyhow::anyhow!("weight {:?} is too large", t.name))?;
+        entries.push(Entry {
+            key,
+            dtype,
+            layout,
+            begin: 0,
+            end: bytes,
+        });
     }
 
     // The crate's order: widest dtype first, then by key.
     let mut order: Vec<usize> = (0..entries.len()).collect();
-    order.sort_by(|&a, &b| entries[b].dtype.cmp(&entries[a].dtype).then_with(|| entries[a].key.cmp(&entries[b].key)));
+    order.sort_by(|&a, &b| {
+        entries[b]
+            .dtype
+            .cmp(&entries[a].dtype)
+            .then_with(|| entries[a].key.cmp(&entries[b].key))
+    });
     let mut offset = 0u64;
     for &i in &order {
         let len = entries[i].end;
         entries[i].begin = offset;
-        offset = offset.checked_add(len).ok_or_else(|| anyhow::anyhow!("tensors too large"))?;
+        offset = offset
+            .checked_add(len)
+            .ok_or_else(|| anyhow::anyhow!("tensors too large"))?;
         entries[i].end = offset;
     }
 
     let mut metadata = opts.metadata.clone();
     // transformers refuses safetensors whose metadata lacks a known `format`; the dtypes here are
     // torch's.
-    metadata.entry("format".into()).or_insert_with(|| "pt".into());
+    metadata
+        .entry("format".into())
+        .or_insert_with(|| "pt".into());
     metadata.insert("trt_dump.format_version".into(), "1".into());
     let weights: BTreeMap<&str, WeightMeta<'_>> = plan
         .tensors
@@ -117,7 +143,16 @@ pub(super) fn open(path: &Path, opts: &WriterOptions, plan: Plan, wrap: Wrap) ->
         .map(|(t, e)| {
             let (shape, shape_from) = shape_source_fields(&t.shape_source);
             let key = (e.key != t.name).then_some(e.key.as_str());
-            (t.name.as_str(), WeightMeta { refit_dtype: t.dtype.name(), stored_dtype: dtype_name(e.dtype), shape, shape_from, key })
+            (
+                t.name.as_str(),
+                WeightMeta {
+                    refit_dtype: t.dtype.name(),
+                    stored_dtype: dtype_name(e.dtype),
+                    shape,
+                    shape_from,
+                    key,
+                },
+            )
         })
         .collect();
     metadata.insert("trt_dump.weights".into(), serde_json::to_string(&weights)?);
@@ -149,17 +184,30 @@ pub(super) fn open(path: &Path, opts: &WriterOptions, plan: Plan, wrap: Wrap) ->
     }
 
     let (staged, mut out) = StagedFile::create(target, &wrap)?;
-    let written = out.write_all(&(header.len() as u64).to_le_bytes()).and_then(|()| out.write_all(&header));
+    let written = out
+        .write_all(&(header.len() as u64).to_le_bytes())
+        .and_then(|()| out.write_all(&header));
     if let Err(e) = written {
         return Err(io_failure(path, "writing the header", &e));
     }
-    Ok(Box::new(Sink { plan, entries, data_start: 8 + header.len() as u64, staged, out, failed: false }))
+    Ok(Box::new(Sink {
+        plan,
+        entries,
+        data_start: 8 + header.len() as u64,
+        staged,
+        out,
+        failed: false,
+    }))
 }
 
 impl TensorSink for Sink {
     fn add(&mut self, t: &TensorView<'_>) -> anyhow::Result<()> {
         let path = self.staged.target.path.clone();
-        anyhow::ensure!(!self.failed, "an earlier write to `{}` failed", path.display());
+        anyhow::ensure!(
+            !self.failed,
+            "an earlier write to `{}` failed",
+            path.display()
+        );
         let i = self.plan.check(t)?;
         let e = &self.entries[i];
         let count = self.plan.counts[i];
@@ -169,28 +217,49 @@ impl TensorSink for Sink {
             .and_then(|_| convert::write_safetensors_data(e.layout, t.data, count, out));
         if let Err(err) = r {
             self.failed = true;
-            return Err(io_failure(&path, &format!("writing weight {:?}", t.name), &err));
+            return Err(io_failure(
+                &path,
+                &format!("writing weight {:?}", t.name),
+                &err,
+            ));
         }
         self.plan.mark_added(i);
         Ok(())
     }
 
     fn finish(self: Box<Self>) -> anyhow::Result<Written> {
-        let Sink { plan, entries, data_start, staged, mut out, failed } = *self;
+        let Sink {
+            plan,
+            entries,
+            data_start,
+            staged,
+            mut out,
+            failed,
+        } = *self;
         let path = staged.target.path.clone();
         anyhow::ensure!(!failed, "an earlier write to `{}` failed", path.display());
         plan.check_complete(&path)?;
         let end = data_start + entries.iter().map(|e| e.end).max().unwrap_or(0);
         // Leave the position at the end, where `commit` reads the size from.
-        out.seek(SeekFrom::Start(end)).map_err(|e| io_failure(&path, "writing it", &e))?;
+        out.seek(SeekFrom::Start(end))
+            .map_err(|e| io_failure(&path, "writing it", &e))?;
         let bytes = staged.commit(out)?;
         debug_assert_eq!(bytes, end);
         let tensors = plan
             .tensors
             .iter()
             .zip(entries)
-            .map(|(t, e)| WrittenTensor { name: t.name.clone(), stored_as: e.key, stored_dtype: dtype_name(e.dtype) })
+            .map(|(t, e)| WrittenTensor {
+                name: t.name.clone(),
+                stored_as: e.key,
+                stored_dtype: dtype_name(e.dtype),
+            })
             .collect();
-        Ok(Written { path, format: Format::Safetensors, bytes, tensors })
+        Ok(Written {
+            path,
+            format: Format::Safetensors,
+            bytes,
+            tensors,
+        })
     }
 }

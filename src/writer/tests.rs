@@ -54,7 +54,13 @@ impl Output for FailAfter {
 
 fn failing(budget: u64, fail_sync: bool) -> Wrap {
     let budget = Arc::new(AtomicU64::new(budget));
-    Arc::new(move |f| Box::new(FailAfter { inner: BufWriter::new(f), budget: budget.clone(), fail_sync }))
+    Arc::new(move |f| {
+        Box::new(FailAfter {
+            inner: BufWriter::new(f),
+            budget: budget.clone(),
+            fail_sync,
+        })
+    })
 }
 
 fn plan() -> (Vec<PlannedTensor>, Vec<Vec<u8>>) {
@@ -80,7 +86,10 @@ fn plan() -> (Vec<PlannedTensor>, Vec<Vec<u8>>) {
 }
 
 fn only_entries(dir: &Path) -> Vec<String> {
-    std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect()
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect()
 }
 
 fn targets(dir: &Path) -> [(Format, std::path::PathBuf); 3] {
@@ -94,10 +103,19 @@ fn targets(dir: &Path) -> [(Format, std::path::PathBuf); 3] {
 /// Runs the whole write with `wrap`; Ok(()) only if it succeeded.
 fn write_all(path: &Path, format: Format, compress: bool, wrap: Wrap) -> anyhow::Result<Written> {
     let (p, data) = plan();
-    let opts = WriterOptions { format: Some(format), compress, ..Default::default() };
+    let opts = WriterOptions {
+        format: Some(format),
+        compress,
+        ..Default::default()
+    };
     let mut sink = open_with(path, &opts, &p, wrap)?;
     for (t, d) in p.iter().zip(&data).rev() {
-        sink.add(&TensorView { name: &t.name, dtype: t.dtype, shape: &t.shape, data: d })?;
+        sink.add(&TensorView {
+            name: &t.name,
+            dtype: t.dtype,
+            shape: &t.shape,
+            data: d,
+        })?;
     }
     sink.finish()
 }
@@ -111,24 +129,44 @@ fn a_full_disk_at_any_point_fails_cleanly_and_leaves_nothing() {
             }
             // Size of the complete output, to place failures all through it.
             let dir = tempfile::tempdir().unwrap();
-            let path = targets(dir.path()).into_iter().find(|t| t.0 == format).unwrap().1;
-            let full = write_all(&path, format, compress, failing(u64::MAX, false)).unwrap().bytes;
+            let path = targets(dir.path())
+                .into_iter()
+                .find(|t| t.0 == format)
+                .unwrap()
+                .1;
+            let full = write_all(&path, format, compress, failing(u64::MAX, false))
+                .unwrap()
+                .bytes;
             let mut budgets: Vec<u64> = (0..full).step_by((full as usize / 40).max(1)).collect();
             budgets.extend([1, 8, full.saturating_sub(1)]);
             for budget in budgets {
                 for fail_sync in [false, true] {
                     let dir = tempfile::tempdir().unwrap();
-                    let path = targets(dir.path()).into_iter().find(|t| t.0 == format).unwrap().1;
+                    let path = targets(dir.path())
+                        .into_iter()
+                        .find(|t| t.0 == format)
+                        .unwrap()
+                        .1;
                     let err = write_all(&path, format, compress, failing(budget, fail_sync))
-                        .expect_err(&format!("{format:?} budget {budget} sync-fails {fail_sync}: should fail"));
+                        .expect_err(&format!(
+                            "{format:?} budget {budget} sync-fails {fail_sync}: should fail"
+                        ));
                     let kind = crate::error::find(&err).map(|e| e.kind);
-                    assert_eq!(kind, Some(ErrorKind::OutputNotWritten), "{format:?} {budget}: {err:#}");
+                    assert_eq!(
+                        kind,
+                        Some(ErrorKind::OutputNotWritten),
+                        "{format:?} {budget}: {err:#}"
+                    );
                     let msg = format!("{err:#}");
                     assert!(msg.contains(&path.display().to_string()), "{msg}");
                     assert!(msg.contains("No space left on device"), "{msg}");
                     let hint = crate::error::find(&err).unwrap().hint.clone().unwrap();
                     assert!(hint.contains("free space"), "{hint}");
-                    assert!(only_entries(dir.path()).is_empty(), "{format:?} {budget}: left {:?}", only_entries(dir.path()));
+                    assert!(
+                        only_entries(dir.path()).is_empty(),
+                        "{format:?} {budget}: left {:?}",
+                        only_entries(dir.path())
+                    );
                 }
             }
         }
@@ -140,13 +178,28 @@ fn a_failed_sink_refuses_more_work() {
     let dir = tempfile::tempdir().unwrap();
     for (format, path) in targets(dir.path()) {
         let (p, data) = plan();
-        let opts = WriterOptions { format: Some(format), ..Default::default() };
+        let opts = WriterOptions {
+            format: Some(format),
+            ..Default::default()
+        };
         // Enough for headers and the index, not for the 1200-byte f32 tensor.
         let mut sink = open_with(&path, &opts, &p, failing(1000, false)).unwrap();
         let t = &p[0];
-        assert!(sink.add(&TensorView { name: &t.name, dtype: t.dtype, shape: &t.shape, data: &data[0] }).is_err());
+        assert!(sink
+            .add(&TensorView {
+                name: &t.name,
+                dtype: t.dtype,
+                shape: &t.shape,
+                data: &data[0]
+            })
+            .is_err());
         let t = &p[2];
-        let again = sink.add(&TensorView { name: &t.name, dtype: t.dtype, shape: &t.shape, data: &data[2] });
+        let again = sink.add(&TensorView {
+            name: &t.name,
+            dtype: t.dtype,
+            shape: &t.shape,
+            data: &data[2],
+        });
         assert!(format!("{:#}", again.unwrap_err()).contains("an earlier write"));
         assert!(sink.finish().is_err());
         assert!(only_entries(dir.path()).is_empty(), "{format:?}");
