@@ -651,10 +651,10 @@ mod tests {
     fn copies_are_kept_and_too_many_or_overlapping_are_ambiguous() {
         let a = f32_tensor("a", &[8], &vals(8, 2.0));
         let e = engine(1024, &[(64, a.data.clone()), (512, a.data.clone())]);
-        let r = locate(&e, &[a.clone()], &opts());
+        let r = locate(&e, std::slice::from_ref(&a), &opts());
         let offs: Vec<_> = r.found[0].placements.iter().map(|p| p.offset).collect();
         assert_eq!(offs, [64, 512]);
-        let r = locate(&e, &[a.clone()], &LocateOptions { max_copies: 1, ..opts() });
+        let r = locate(&e, std::slice::from_ref(&a), &LocateOptions { max_copies: 1, ..opts() });
         assert_eq!(r.missing[0].reason, MissReason::Ambiguous { copies: 2, overlapping: false });
         // Periodic data: [x y x y x y x y] found at two overlapping offsets.
         let p = f32_tensor("p", &[8], &[1.5, 2.5, 1.5, 2.5, 1.5, 2.5, 1.5, 2.5]);
