@@ -84,7 +84,8 @@ impl fmt::Display for Form {
 pub struct LocateOptions {
     /// Tensors with fewer elements are not placed (they would match by chance).
     pub min_elements: u64,
-    /// A tensor found more often than this is reported ambiguous instead of placed.
+    /// A tensor found more often than this is reported ambiguous instead of placed (16 by
+    /// default: map files refuse more copies than that).
     pub max_copies: usize,
     /// Forms to search for.
     pub forms: Vec<Form>,
@@ -94,7 +95,7 @@ pub struct LocateOptions {
 
 impl Default for LocateOptions {
     fn default() -> Self {
-        LocateOptions { min_elements: 8, max_copies: 64, forms: Form::ALL.to_vec(), threads: 0 }
+        LocateOptions { min_elements: 8, max_copies: 16, forms: Form::ALL.to_vec(), threads: 0 }
     }
 }
 
