@@ -84,7 +84,8 @@ impl fmt::Display for Form {
 pub struct LocateOptions {
     /// Tensors with fewer elements are not placed (they would match by chance).
     pub min_elements: u64,
-    /// A tensor found more often than this is reported ambiguous instead of placed.
+    /// A tensor found more often than this is reported ambiguous instead of placed (16 by
+    /// default: map files refuse more copies than that).
     pub max_copies: usize,
     /// Forms to search for.
     pub forms: Vec<Form>,
@@ -94,7 +95,7 @@ pub struct LocateOptions {
 
 impl Default for LocateOptions {
     fn default() -> Self {
-        LocateOptions { min_elements: 8, max_copies: 64, forms: Form::ALL.to_vec(), threads: 0 }
+        LocateOptions { min_elements: 8, max_copies: 16, forms: Form::ALL.to_vec(), threads: 0 }
     }
 }
 
@@ -344,20 +345,43 @@ fn choose_anchor(n: &Needle) -> u64 {
 
 const HASH_K: u64 = 0x9E37_79B9_7F4A_7C15;
 
+/// Anchors are 8 bytes of weight data, already close to random, and the map is only consulted
+/// after the bitset said yes; a multiply is all the hashing they need (SipHash costs more than
+/// the rest of the hit path).
+#[derive(Default, Clone, Copy)]
+struct MulHasher(u64);
+
+impl std::hash::Hasher for MulHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(HASH_K);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0 ^ v).wrapping_mul(HASH_K);
+    }
+}
+
+type AnchorMap = HashMap<u64, Vec<u32>, std::hash::BuildHasherDefault<MulHasher>>;
+
 /// Anchors of every needle: a bitset to reject most engine offsets with one load, then a map.
 struct Index {
     bits: u32,
     bitset: Vec<u64>,
-    map: HashMap<u64, Vec<u32>>,
+    map: AnchorMap,
 }
 
 impl Index {
     fn new(needles: &[Needle]) -> Index {
-        // About 64 bits per anchor keeps chance hits rare; capped at 2^26 bits (8 MiB).
-        let want = (needles.len() as u64 * 64).next_power_of_two();
-        let bits = want.trailing_zeros().clamp(16, 26);
+        // About 256 bits per anchor keeps chance hits under 0.5%; capped at 2^24 bits (2 MiB) so
+        // the bitset stays in cache.
+        let want = (needles.len() as u64 * 256).next_power_of_two();
+        let bits = want.trailing_zeros().clamp(16, 24);
         let mut bitset = vec![0u64; 1usize << (bits - 6)];
-        let mut map: HashMap<u64, Vec<u32>> = HashMap::with_capacity(needles.len());
+        let mut map = AnchorMap::with_capacity_and_hasher(needles.len(), Default::default());
         let mut w = [0u8; 8];
         for (i, n) in needles.iter().enumerate() {
             n.bytes_at(n.anchor_at, &mut w);
@@ -628,10 +652,10 @@ mod tests {
     fn copies_are_kept_and_too_many_or_overlapping_are_ambiguous() {
         let a = f32_tensor("a", &[8], &vals(8, 2.0));
         let e = engine(1024, &[(64, a.data.clone()), (512, a.data.clone())]);
-        let r = locate(&e, &[a.clone()], &opts());
+        let r = locate(&e, std::slice::from_ref(&a), &opts());
         let offs: Vec<_> = r.found[0].placements.iter().map(|p| p.offset).collect();
         assert_eq!(offs, [64, 512]);
-        let r = locate(&e, &[a.clone()], &LocateOptions { max_copies: 1, ..opts() });
+        let r = locate(&e, std::slice::from_ref(&a), &LocateOptions { max_copies: 1, ..opts() });
         assert_eq!(r.missing[0].reason, MissReason::Ambiguous { copies: 2, overlapping: false });
         // Periodic data: [x y x y x y x y] found at two overlapping offsets.
         let p = f32_tensor("p", &[8], &[1.5, 2.5, 1.5, 2.5, 1.5, 2.5, 1.5, 2.5]);

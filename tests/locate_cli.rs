@@ -13,24 +13,46 @@ fn path(case: &str, file: &str) -> PathBuf {
 }
 
 #[test]
-fn prints_where_each_tensor_is_and_says_the_map_is_not_written() {
+fn prints_where_each_tensor_is_and_writes_a_map_that_fits_the_engine() {
+    use trt_dump::map::MapFile;
     let d = tempfile::tempdir().unwrap();
     let map = d.path().join("m.trtmap");
+    let engine_path = path("tiny_mlp", "model.engine");
     cargo_bin_cmd!("trt-dump")
         .arg("locate")
-        .arg(path("tiny_mlp", "model.engine"))
+        .arg(&engine_path)
         .arg("--reference")
         .arg(path("tiny_mlp", "weights.safetensors"))
         .arg("-o")
         .arg(&map)
         .assert()
-        // Exit 13 until the map writer is connected (see write_locate_map).
-        .code(13)
+        .success()
         .stdout(predicate::str::contains("net.0.weight  float32 [64, 32]  transposed at 181108, 32 runs"))
         .stdout(predicate::str::contains("net.4.bias    float32 [16]  verbatim at 210036"))
         .stdout(predicate::str::contains("6 of 6 tensors found"))
-        .stderr(predicate::str::contains("not written"));
-    assert!(!map.exists());
+        .stderr(predicate::str::contains("map written"));
+    let m = MapFile::read(&map).unwrap();
+    let names: Vec<_> = m.header.weights.iter().map(|w| w.name.as_str()).collect();
+    assert_eq!(names, ["net.0.bias", "net.0.weight", "net.2.bias", "net.2.weight", "net.4.bias", "net.4.weight"]);
+    // Transposed weights fold into one two-level record each.
+    assert_eq!(m.runs.len(), 6);
+    let runs = m.runs().unwrap();
+    let mut engine = std::fs::read(&engine_path).unwrap();
+    m.check_engine(&engine, &runs).unwrap();
+    // Each run reads back the reference values.
+    let refs = trt_dump::reference::load(&path("tiny_mlp", "weights.safetensors")).unwrap();
+    for r in &runs {
+        let t = refs.iter().find(|t| t.name == m.header.weights[r.weight as usize].name).unwrap();
+        for k in 0..r.len {
+            let (i, o) = (r.index_at(k) as usize * 4, (r.offset + k * 4) as usize);
+            assert_eq!(engine[o..o + 4], t.data[i..i + 4]);
+        }
+    }
+    // Weight bytes may change (a refitted engine), other bytes may not.
+    engine[runs[0].offset as usize] ^= 0xff;
+    m.check_engine(&engine, &runs).unwrap();
+    engine[100] ^= 0xff;
+    assert!(m.check_engine(&engine, &runs).is_err());
 }
 
 #[test]
@@ -46,6 +68,7 @@ fn json_report_lists_found_and_missing() {
         .arg("--json")
         .output()
         .unwrap();
+    assert!(out.status.success());
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let found: Vec<_> = v["found"].as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap()).collect();
     assert_eq!(found, ["fc.weight", "fc.bias", "onnx::Conv_20"]);
@@ -95,7 +118,7 @@ fn not_an_engine_is_exit_4_and_unreadable_inputs_exit_3() {
 }
 
 #[test]
-fn existing_output_and_the_engine_itself_are_never_overwritten() {
+fn existing_output_is_replaced_only_with_force_and_the_engine_never() {
     let d = tempfile::tempdir().unwrap();
     let engine = d.path().join("model.engine");
     std::fs::copy(path("tiny_mlp", "model.engine"), &engine).unwrap();
@@ -111,8 +134,19 @@ fn existing_output_and_the_engine_itself_are_never_overwritten() {
         .arg(&map)
         .assert()
         .code(13)
-        .stderr(predicate::str::contains("already exists").and(predicate::str::contains("--force")));
+        .stderr(predicate::str::contains("--force"));
     assert_eq!(std::fs::read(&map).unwrap(), b"keep me");
+    cargo_bin_cmd!("trt-dump")
+        .arg("locate")
+        .arg(&engine)
+        .arg("--reference")
+        .arg(path("tiny_mlp", "model.onnx"))
+        .arg("-o")
+        .arg(&map)
+        .arg("--force")
+        .assert()
+        .success();
+    assert!(trt_dump::map::MapFile::read(&map).is_ok());
     cargo_bin_cmd!("trt-dump")
         .arg("locate")
         .arg(&engine)
@@ -143,4 +177,25 @@ fn run_locate_returns_weights_and_runs_numbered_for_the_map() {
         assert_eq!(n, w.count, "{}", w.name);
     }
     assert_eq!(o.engine_len, 210108);
+    let m = o.to_map();
+    assert_eq!(m.header.weights, o.weights);
+    assert_eq!(m.runs().unwrap(), o.runs);
+}
+
+#[test]
+fn nothing_found_writes_no_map() {
+    let d = tempfile::tempdir().unwrap();
+    let map = d.path().join("m.trtmap");
+    cargo_bin_cmd!("trt-dump")
+        .arg("locate")
+        .arg(path("tiny_mlp_stripped", "model.engine"))
+        .arg("--reference")
+        .arg(path("tiny_mlp_stripped", "model.onnx"))
+        .arg("-o")
+        .arg(&map)
+        .assert()
+        .code(13)
+        .stdout(predicate::str::contains("0 of 6 tensors found"))
+        .stderr(predicate::str::contains("no map was written").and(predicate::str::contains("STRIP_PLAN")));
+    assert!(!map.exists());
 }

@@ -1,10 +1,11 @@
 //! `trt-dump locate ENGINE --reference REF -o MAP`: find the reference's tensors in the engine's
-//! bytes on the CPU alone, print where each one is (or why not), and hand the runs to the map
-//! writer.
+//! bytes on the CPU alone, print where each one is (or why not), and write what was found as a
+//! map file.
 //!
-//! The engine is opened read-only and only read. Its header is sniffed before anything else, so a
-//! file that is not an engine fails fast (exit 4) without being read whole.
+//! The engine is opened read-only and mapped, never written. Its header is sniffed before anything
+//! else, so a file that is not an engine fails fast (exit 4) without being mapped or read.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -15,6 +16,7 @@ use super::args::{GlobalArgs, LocateArgs};
 use super::Outcome;
 use crate::error::{Error, ErrorKind};
 use crate::locate::{self, LocateOptions, LocateReport, MissReason, Missing};
+use crate::map::{self, MapFile};
 use crate::pipeline::{Run, WeightSpec};
 use crate::plan::PlanHeader;
 use crate::reference::{self, Format};
@@ -37,11 +39,42 @@ pub struct LocateOutcome {
     /// Per-tensor detail. `found[i]` describes `weights[i]` and its runs use the same numbering;
     /// tensors the reader left out (dtypes TensorRT lacks) are listed in `missing` as unsupported.
     pub report: LocateReport,
+    /// [`map::fingerprint`] of the engine outside `runs`, for the map header.
+    pub fingerprint: String,
+}
+
+impl LocateOutcome {
+    /// The map of what was found. Its weights are the *found* reference tensors, in reference
+    /// order, with the reference's dtype as refit dtype: without TensorRT the engine's own weight
+    /// list is unknown, so the map cannot list weights it holds but the reference search missed
+    /// (the fingerprint covers their bytes, so a map never matches an engine where they differ).
+    pub fn to_map(&self) -> MapFile {
+        let mut meta = BTreeMap::new();
+        meta.insert("tool".to_string(), format!("trt-dump {}", env!("CARGO_PKG_VERSION")));
+        meta.insert("made_by".to_string(), "locate (reference search, no TensorRT)".to_string());
+        meta.insert("reference".to_string(), self.reference.display().to_string());
+        let built = self.header.built_by.map(|v| format!(" {v}")).unwrap_or_default();
+        meta.insert("engine_built_by".to_string(), format!("{}{built}", self.header.flavour));
+        meta.insert(
+            "not_located".to_string(),
+            format!("{} reference tensors (see `trt-dump locate --json`)", self.report.missing.len()),
+        );
+        let header = map::Header {
+            engine_len: self.engine_len,
+            fingerprint: self.fingerprint.clone(),
+            weights: self.weights.clone(),
+            missing: Vec::new(),
+            volatile: Vec::new(),
+            meta,
+        };
+        MapFile { header, runs: map::compress(&self.runs) }
+    }
 }
 
 /// Reads the engine (after sniffing its header) and the reference, and locates every tensor.
 pub fn run_locate(engine: &Path, reference_path: &Path, opts: &LocateOptions) -> anyhow::Result<LocateOutcome> {
-    let (header, bytes) = read_engine(engine)?;
+    let (header, mapped) = open_engine(engine)?;
+    let bytes: &[u8] = &mapped;
     let loaded = reference::load_all(reference_path)?;
     crate::detail!(
         "reference `{}`: {} tensors ({} left out)",
@@ -49,7 +82,7 @@ pub fn run_locate(engine: &Path, reference_path: &Path, opts: &LocateOptions) ->
         loaded.tensors.len(),
         loaded.skipped.len()
     );
-    let mut report = locate::locate(&bytes, &loaded.tensors, opts);
+    let mut report = locate::locate(bytes, &loaded.tensors, opts);
 
     // Renumber: runs name a position in `weights` (found tensors only), not in the reference.
     let mut weights = Vec::with_capacity(report.found.len());
@@ -70,6 +103,7 @@ pub fn run_locate(engine: &Path, reference_path: &Path, opts: &LocateOptions) ->
     for s in loaded.skipped {
         report.missing.push(Missing { name: s.name, reason: MissReason::Unsupported { why: s.reason } });
     }
+    let fingerprint = map::fingerprint(bytes, &runs, &[]);
     Ok(LocateOutcome {
         engine: engine.to_path_buf(),
         engine_len: bytes.len() as u64,
@@ -80,10 +114,13 @@ pub fn run_locate(engine: &Path, reference_path: &Path, opts: &LocateOptions) ->
         shapes,
         runs,
         report,
+        fingerprint,
     })
 }
 
-fn read_engine(path: &Path) -> anyhow::Result<(PlanHeader, Vec<u8>)> {
+/// Opens the engine read-only, sniffs its header from the first bytes, then maps it (engines are
+/// tens of GB; the mapping is read-only and only read, see `crate::mmap`).
+fn open_engine(path: &Path) -> anyhow::Result<(PlanHeader, memmap2::Mmap)> {
     let unreadable = |what: String| {
         anyhow::Error::new(Error::new(ErrorKind::InputUnreadable, format!("engine `{}`: {what}", path.display())))
     };
@@ -97,23 +134,17 @@ fn read_engine(path: &Path) -> anyhow::Result<(PlanHeader, Vec<u8>)> {
         err.hint = e.hint;
         anyhow::Error::new(err)
     })?;
-    f.read_to_end(&mut head).map_err(|e| unreadable(format!("cannot read: {e}")))?;
-    Ok((header, head))
+    let mapped = crate::mmap::map_readonly(&f).map_err(|e| unreadable(format!("cannot map: {e}")))?;
+    Ok((header, mapped))
 }
 
-/// The single place where `locate` hands its result to the map writer.
-///
-/// TODO(lead): connect to `crate::map::write_map` once the map module is merged; until then the
-/// command prints its report and fails with exit 13 (`OutputNotWritten`), so nobody takes a
-/// missing map file for a written one.
-fn write_locate_map(output: &Path, _force: bool, _outcome: &LocateOutcome) -> anyhow::Result<()> {
-    Err(anyhow::Error::new(
-        Error::new(
-            ErrorKind::OutputNotWritten,
-            format!("map `{}` not written: this build cannot write map files yet", output.display()),
-        )
-        .with_hint("the report above lists where each tensor was found"),
-    ))
+/// Writes the map atomically (nothing is left behind on failure; an existing file is replaced
+/// only with `force`).
+fn write_locate_map(output: &Path, force: bool, outcome: &LocateOutcome) -> anyhow::Result<()> {
+    let bytes = outcome.to_map().to_bytes()?;
+    crate::writer::write_file(output, force, &bytes)?;
+    crate::note!("map written to `{}` ({} weights, {} runs)", output.display(), outcome.weights.len(), outcome.runs.len());
+    Ok(())
 }
 
 fn output_not_written(msg: String, hint: &str) -> anyhow::Error {
@@ -121,8 +152,9 @@ fn output_not_written(msg: String, hint: &str) -> anyhow::Error {
 }
 
 pub fn run(_g: &GlobalArgs, args: LocateArgs) -> anyhow::Result<Outcome> {
-    // Refuse before doing any work: an existing map without --force, or a map path that is one of
-    // the inputs (never overwrite the engine, even with --force).
+    // Refuse before doing any work: a map path that is one of the inputs (never overwrite the
+    // engine, even with --force), then whatever the writer refuses (an existing file without
+    // --force, a folder, a link, a missing parent). A map is one file, checked as one.
     if let Ok(out) = args.output.canonicalize() {
         for input in [&args.engine, &args.reference] {
             if input.canonicalize().is_ok_and(|i| i == out) {
@@ -132,13 +164,8 @@ pub fn run(_g: &GlobalArgs, args: LocateArgs) -> anyhow::Result<Outcome> {
                 ));
             }
         }
-        if !args.force {
-            return Err(output_not_written(
-                format!("`{}` already exists", args.output.display()),
-                "pass --force to replace it",
-            ));
-        }
     }
+    crate::writer::check_target(&args.output, crate::writer::Format::Safetensors, args.force)?;
     let outcome = run_locate(&args.engine, &args.reference, &LocateOptions::default())?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
@@ -150,11 +177,16 @@ pub fn run(_g: &GlobalArgs, args: LocateArgs) -> anyhow::Result<Outcome> {
     }
     out.flush()?;
     if outcome.weights.is_empty() {
-        crate::warn!(
-            "no tensor of `{}` was found in `{}` (a weight-stripped engine, or another model?)",
-            outcome.reference.display(),
-            outcome.engine.display()
-        );
+        // A map with no weights would only make a later `dump --map` write an empty file.
+        return Err(output_not_written(
+            format!(
+                "no tensor of `{}` was found in `{}`, so no map was written to `{}`",
+                outcome.reference.display(),
+                outcome.engine.display(),
+                args.output.display()
+            ),
+            "is the engine weight-stripped (STRIP_PLAN), or built from another model?",
+        ));
     }
     write_locate_map(&args.output, args.force, &outcome)?;
     Ok(Outcome::Success)

@@ -10,7 +10,7 @@ use std::fs::File;
 use std::io::{Seek, SeekFrom};
 use std::path::{Component, Path, PathBuf};
 
-use super::protobuf::{decode_varints, encode_varint, Reader, FIXED32, LEN, VARINT};
+use super::protobuf::{decode_varints, encode_varint, for_each_varint, Reader, FIXED32, LEN, VARINT};
 use super::{limits, read_exact_vec, unreadable, Loaded, RefTensor, Skipped, TensorShape};
 use crate::dtype::DataType;
 
@@ -149,8 +149,24 @@ fn read_tensor(r: &mut Rd, end: u64, with_data: bool) -> Result<RawTensor, Strin
         let at = r.pos();
         match field {
             T_DIMS => {
-                let mut packed = Vec::new();
-                repeated(r, wire, VARINT, end, true, &mut packed)?;
+                let packed = match wire {
+                    // Packed: at most MAX_RANK varints of at most 10 bytes; a longer field is
+                    // refused before it is read.
+                    LEN => {
+                        let e = r.len_end(end)?;
+                        let len = e - r.pos();
+                        if len > (limits::MAX_RANK * 10) as u64 {
+                            return Err(format!("a tensor's dims field at byte {at} is {len} bytes long"));
+                        }
+                        r.bytes(len)?
+                    }
+                    VARINT => {
+                        let mut b = Vec::new();
+                        encode_varint(r.varint(end)?, &mut b);
+                        b
+                    }
+                    _ => return Err(format!("field {field} at byte {at} has wire type {wire}")),
+                };
                 for d in decode_varints(&packed)? {
                     // int64 on the wire: a negative dimension arrives as a huge u64.
                     if d > i64::MAX as u64 {
@@ -344,24 +360,27 @@ pub(super) fn load(path: &Path) -> anyhow::Result<Loaded> {
 /// types pack two elements into each entry's low byte (low nibble first), and 16-bit floats keep
 /// their bit pattern in the low 16 bits.
 fn typed_data(t: &RawTensor, dtype: DataType, tname: &str, bytes: u64) -> Result<Vec<u8>, String> {
+    let too_many = |field: &str| format!("{field} holds more data than shape {:?} of {tname} needs ({bytes} bytes)", t.dims);
     let (field, data): (&str, Vec<u8>) = match dtype {
         DataType::Float => ("float_data", t.float_data.clone()),
-        DataType::Int64 => {
-            let v = decode_varints(&t.int64_data)?;
-            ("int64_data", v.iter().flat_map(|x| x.to_le_bytes()).collect())
-        }
         _ => {
-            let unit = match dtype {
-                DataType::Int32 => 4,
-                DataType::Half | DataType::Bf16 => 2,
-                _ => 1,
+            let (field, packed, unit) = match dtype {
+                DataType::Int64 => ("int64_data", &t.int64_data, 8),
+                DataType::Int32 => ("int32_data", &t.int32_data, 4),
+                DataType::Half | DataType::Bf16 => ("int32_data", &t.int32_data, 2),
+                _ => ("int32_data", &t.int32_data, 1),
             };
-            let v = decode_varints(&t.int32_data)?;
-            let mut out = Vec::with_capacity(v.len() * unit);
-            for x in v {
-                out.extend_from_slice(&(x as u32).to_le_bytes()[..unit]);
-            }
-            ("int32_data", out)
+            // Each varint is at least one byte, so the output is at most `unit` times the input;
+            // stopping once it passes `bytes` keeps a lying field from costing more.
+            let mut out = Vec::with_capacity(packed.len().min(bytes as usize));
+            for_each_varint(packed, |x| {
+                out.extend_from_slice(&x.to_le_bytes()[..unit]);
+                if out.len() as u64 > bytes {
+                    return Err(too_many(field));
+                }
+                Ok(())
+            })?;
+            (field, out)
         }
     };
     if t.other_typed || data.len() as u64 != bytes {

@@ -152,8 +152,18 @@ pub fn encode_varint(mut v: u64, out: &mut Vec<u8>) {
 }
 
 /// Decodes a packed run of varints (bytes already read and bounded).
-pub fn decode_varints(mut b: &[u8]) -> Result<Vec<u64>, String> {
-    let mut out = Vec::with_capacity(b.len());
+pub fn decode_varints(b: &[u8]) -> Result<Vec<u64>, String> {
+    let mut out = Vec::new();
+    for_each_varint(b, |v| {
+        out.push(v);
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// Calls `f` with each varint of a packed run, stopping at the first error (so a caller can stop
+/// as soon as the values exceed what it expects, without building a list 8 times the input).
+pub fn for_each_varint(mut b: &[u8], mut f: impl FnMut(u64) -> Result<(), String>) -> Result<(), String> {
     while !b.is_empty() {
         let mut v = 0u64;
         let mut i = 0;
@@ -171,9 +181,9 @@ pub fn decode_varints(mut b: &[u8]) -> Result<Vec<u64>, String> {
                 break;
             }
         }
-        out.push(v);
+        f(v)?;
     }
-    Ok(out)
+    Ok(())
 }
 
 #[cfg(test)]
