@@ -9,9 +9,16 @@
 pub mod cli;
 pub mod dtype;
 pub mod error;
+pub mod locate;
+pub mod map;
+pub mod mmap;
 pub mod pipeline;
 pub mod plan;
+pub mod reference;
+pub mod scratch;
+pub mod shapes;
 #[allow(unsafe_code)]
 pub mod trt;
+pub mod writer;
 
 pub use error::{Error, ErrorKind};

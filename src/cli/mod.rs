@@ -3,7 +3,9 @@
 pub mod args;
 pub mod info;
 pub mod list;
+pub mod locate;
 pub mod messages;
+pub mod progress;
 
 use std::process::ExitCode;
 
@@ -55,7 +57,7 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Map(a) => not_yet("map", &g, a.engine),
         Command::Verify(a) => not_yet("verify", &g, a.engine),
         Command::Diff(a) => not_yet("diff", &g, a.a),
-        Command::Locate(a) => not_yet("locate", &g, a.engine),
+        Command::Locate(a) => locate::run(&g, a),
     }
 }
 

@@ -58,6 +58,46 @@ impl Run {
     }
 }
 
+/// Collects stored elements, in position order, into [`Run`]s; the last element can be taken back.
+#[derive(Default)]
+pub struct RunBuilder {
+    pub runs: Vec<Run>,
+}
+
+impl RunBuilder {
+    /// Adds element `index` of weight `weight`, stored as `stored` at nibble position `nib`.
+    pub fn push(&mut self, weight: u32, stored: DataType, nib: u64, index: u64) {
+        let size = u64::from(stored.bits() / 4);
+        if let Some(last) = self.runs.last_mut() {
+            let next_nib = last.offset * 2 + u64::from(last.nibble) + last.len * size;
+            if last.stored == stored && last.weight == weight && next_nib == nib {
+                if last.len == 1 {
+                    last.index_stride = index as i64 - last.index as i64;
+                    last.len = 2;
+                    return;
+                }
+                if last.index_at(last.len) == i128::from(index) {
+                    last.len += 1;
+                    return;
+                }
+            }
+        }
+        self.runs.push(Run { weight, stored, offset: nib / 2, nibble: (nib % 2) as u8, len: 1, index, index_stride: 1 });
+    }
+
+    /// Removes the last element pushed.
+    pub fn pop(&mut self) {
+        if let Some(last) = self.runs.last_mut() {
+            last.len -= 1;
+            if last.len == 0 {
+                self.runs.pop();
+            } else if last.len == 1 {
+                last.index_stride = 1;
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,6 +117,21 @@ mod tests {
         assert_eq!(r.byte_range(), Some((100, 108)));
         let packed = Run { stored: DataType::Int4, nibble: 1, len: 3, ..r };
         assert_eq!(packed.byte_range(), Some((100, 102)));
+    }
+
+    #[test]
+    fn builder_merges_constant_strides_and_splits_elsewhere() {
+        let mut b = RunBuilder::default();
+        for (k, idx) in [0u64, 3, 6, 9, 1, 4].iter().enumerate() {
+            b.push(0, DataType::Half, 2 * 100 + 4 * k as u64, *idx);
+        }
+        let got: Vec<(u64, u64, u64, i64)> = b.runs.iter().map(|r| (r.offset, r.len, r.index, r.index_stride)).collect();
+        assert_eq!(got, vec![(100, 4, 0, 3), (108, 2, 1, 3)]);
+        b.pop();
+        b.pop();
+        b.pop();
+        assert_eq!(b.runs.len(), 1);
+        assert_eq!(b.runs[0].len, 3);
     }
 
     #[test]

@@ -1,0 +1,218 @@
+//! `trt-dump dump ENGINE -o OUT`: the heart of the tool.
+
+use std::collections::BTreeMap;
+
+use anyhow::Context;
+use sha2::{Digest, Sha256};
+
+use super::args::{DumpArgs, GlobalArgs, MapArgs};
+use super::report::{self, Report};
+use super::source::{self, Extracted, Via};
+use super::Outcome;
+use crate::error::{Error, ErrorKind};
+use crate::writer::{self, PlannedTensor, ShapeSource, TensorView, WriterOptions};
+
+pub fn run(g: &GlobalArgs, a: &DumpArgs) -> anyhow::Result<Outcome> {
+    super::progress::install_interrupt_handler();
+    // Refuse a bad output before hours of work.
+    let format = writer::resolve_format(&a.out.output, a.out.format)?;
+    writer::check_target(&a.out.output, format, a.out.force)?;
+    if let Some(p) = &a.save_map {
+        writer::check_target(p, writer::Format::Safetensors, a.out.force)
+            .with_context(|| format!("--save-map `{}`", p.display()))?;
+    }
+    let via = match (&a.map, a.no_sidecar) {
+        (Some(m), _) => Via::Map(m),
+        (None, false) => Via::SidecarOrGpu,
+        (None, true) => Via::Gpu,
+    };
+    let ex = source::obtain(g, &a.engine, via, &a.extract)?;
+    super::progress::check_interrupted()?;
+
+    let mut rep = build_report(a.engine.as_path(), &ex)?;
+    if !ex.proof.passed() && ex.proof != crate::pipeline::extract::Proof::Skipped {
+        finish_report(&rep, a.json)?;
+        return Err(anyhow::Error::new(
+            Error::new(
+                ErrorKind::ProofFailed,
+                format!("{}; nothing was written", report::proof_line(&ex.proof)),
+            )
+            .with_hint("the extracted values do not reproduce the engine; --no-verify writes them unproven (for forensics only)"),
+        ));
+    }
+
+    let shapes = match &a.out.shapes_from {
+        Some(p) => {
+            let r = crate::shapes::from_file(&ex.weights, p)?;
+            for u in &r.unmatched {
+                crate::detail!("--shapes-from: `{}` stays flat: {}", u.name, u.why);
+            }
+            if !r.unmatched.is_empty() {
+                crate::note!("--shapes-from: {} of {} weights keep their flat shape (-v lists them)", r.unmatched.len(), ex.weights.len());
+            }
+            Some((r, p.display().to_string()))
+        }
+        None => None,
+    };
+    let sha = sha256_file(&a.engine)?;
+
+    let mut planned = Vec::new();
+    for (i, (w, r)) in ex.weights.iter().zip(&ex.results).enumerate() {
+        if r.values.values.is_none() {
+            continue;
+        }
+        let (shape, shape_source) = match &shapes {
+            Some((res, from)) if !res.unmatched.iter().any(|u| u.index == i) => {
+                (res.shapes[i].clone(), ShapeSource::Recovered { from: from.clone() })
+            }
+            _ => (vec![w.count], ShapeSource::Flat),
+        };
+        planned.push((i, PlannedTensor { name: w.name.clone(), dtype: w.dtype, shape, shape_source }));
+    }
+    let mut metadata = BTreeMap::new();
+    metadata.insert("source_engine_sha256".to_string(), sha);
+    metadata.insert("source_engine".to_string(), a.engine.display().to_string());
+    metadata.insert("tool".to_string(), format!("trt-dump {}", env!("CARGO_PKG_VERSION")));
+    match &ex.source {
+        report::Source::Tensorrt { version, .. } => metadata.insert("tensorrt".to_string(), version.clone()),
+        report::Source::Map { path } => metadata.insert("read_through_map".to_string(), path.clone()),
+    };
+    metadata.insert("proof".to_string(), report::proof_line(&ex.proof));
+    let stored: BTreeMap<&str, String> = ex
+        .weights
+        .iter()
+        .zip(&ex.results)
+        .map(|(w, r)| (w.name.as_str(), r.values.stored.iter().map(|d| d.name()).collect::<Vec<_>>().join("+")))
+        .collect();
+    metadata.insert("stored_dtypes".to_string(), serde_json::to_string(&stored)?);
+    let opts = WriterOptions { format: Some(format), compress: a.out.compress, force: a.out.force, metadata };
+    let plan: Vec<PlannedTensor> = planned.iter().map(|(_, p)| p.clone()).collect();
+    let mut sink = writer::open(&a.out.output, &opts, &plan)?;
+    for (i, p) in &planned {
+        super::progress::check_interrupted()?;
+        let data = ex.results[*i].values.values.as_deref().expect("planned tensors have values");
+        sink.add(&TensorView { name: &p.name, dtype: p.dtype, shape: &p.shape, data })?;
+    }
+    let written = sink.finish()?;
+    crate::note!(
+        "wrote {} tensors to `{}` ({}, {} bytes)",
+        written.tensors.len(),
+        written.path.display(),
+        writer::format_name(written.format),
+        written.bytes
+    );
+    rep.output = Some(written.path.display().to_string());
+
+    if let Some(p) = &a.save_map {
+        match &ex.map {
+            Some(m) => {
+                source::save_map(m, p, a.out.force)?;
+                crate::note!("saved the map to `{}`", p.display());
+                rep.map = Some(p.display().to_string());
+            }
+            None => crate::warn!("--save-map: values were read through a map; no new map to save"),
+        }
+    }
+    finish_report(&rep, a.json)?;
+    incomplete(&ex, a.extract.allow_missing)
+}
+
+/// `trt-dump map ENGINE -o MAP`.
+pub fn run_map(g: &GlobalArgs, a: &MapArgs) -> anyhow::Result<Outcome> {
+    super::progress::install_interrupt_handler();
+    writer::check_target(&a.output, writer::Format::Safetensors, a.force)?;
+    let ex = source::obtain(g, &a.engine, Via::Gpu, &a.extract)?;
+    let rep = build_report(a.engine.as_path(), &ex)?;
+    if !ex.proof.passed() && ex.proof != crate::pipeline::extract::Proof::Skipped {
+        finish_report(&rep, a.json)?;
+        return Err(anyhow::Error::new(Error::new(
+            ErrorKind::ProofFailed,
+            format!("{}; no map was written", report::proof_line(&ex.proof)),
+        )));
+    }
+    let m = ex.map.as_ref().expect("the GPU path always learns a map");
+    source::save_map(m, &a.output, a.force)?;
+    crate::note!("saved the map to `{}` ({} run records)", a.output.display(), m.runs.len());
+    let mut rep = rep;
+    rep.map = Some(a.output.display().to_string());
+    finish_report(&rep, a.json)?;
+    incomplete(&ex, a.extract.allow_missing)
+}
+
+pub fn build_report(engine: &std::path::Path, ex: &Extracted) -> anyhow::Result<Report> {
+    let weights: Vec<_> = ex.weights.iter().zip(&ex.results).map(|(w, r)| report::weight_report(w, r)).collect();
+    let totals = report::totals(&weights);
+    let engine_bytes = std::fs::metadata(engine).map(|m| m.len()).unwrap_or(0);
+    Ok(Report {
+        engine: engine.display().to_string(),
+        engine_bytes,
+        source: ex.source.clone(),
+        weights,
+        totals,
+        passes: ex.passes.clone(),
+        proof: ex.proof.clone(),
+        seconds: ex.seconds,
+        output: None,
+        map: None,
+    })
+}
+
+pub fn finish_report(rep: &Report, json: bool) -> anyhow::Result<()> {
+    report::print_weight_lines(&rep.weights);
+    report::print_summary(rep);
+    if json {
+        let mut out = std::io::stdout().lock();
+        serde_json::to_writer_pretty(&mut out, rep)?;
+        use std::io::Write;
+        writeln!(out)?;
+    }
+    Ok(())
+}
+
+/// Exit status 11 when weights are missing, unless the user allowed it.
+pub fn incomplete(ex: &Extracted, allow_missing: bool) -> anyhow::Result<Outcome> {
+    let missing: Vec<&str> = ex
+        .weights
+        .iter()
+        .zip(&ex.results)
+        .filter(|(_, r)| r.missing.is_some())
+        .map(|(w, _)| w.name.as_str())
+        .collect();
+    if missing.is_empty() || allow_missing {
+        return Ok(Outcome::Success);
+    }
+    let list: Vec<&str> = missing.iter().take(5).copied().collect();
+    Err(anyhow::Error::new(
+        Error::new(
+            ErrorKind::Incomplete,
+            format!(
+                "{} of {} weights could not be recovered ({}{}); everything else was written",
+                missing.len(),
+                ex.weights.len(),
+                list.join(", "),
+                if missing.len() > 5 { ", ..." } else { "" }
+            ),
+        )
+        .with_hint("the report above says why for each; pass --allow-missing to accept this and exit 0"),
+    ))
+}
+
+/// sha256 of a file, streamed (engines can be larger than memory).
+pub fn sha256_file(path: &std::path::Path) -> anyhow::Result<String> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path).with_context(|| format!("reading `{}` for its checksum", path.display()))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).with_context(|| format!("reading `{}` for its checksum", path.display()))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(hex(&h.finalize()))
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}

@@ -1,0 +1,262 @@
+//! `trt-dump locate ENGINE --reference REF -o MAP`: find the reference's tensors in the engine's
+//! bytes on the CPU alone, print where each one is (or why not), and hand the runs to the map
+//! writer.
+//!
+//! The engine is opened read-only and only read. Its header is sniffed before anything else, so a
+//! file that is not an engine fails fast (exit 4) without being read whole.
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::args::{GlobalArgs, LocateArgs};
+use super::Outcome;
+use crate::error::{Error, ErrorKind};
+use crate::locate::{self, LocateOptions, LocateReport, MissReason, Missing};
+use crate::pipeline::{Run, WeightSpec};
+use crate::plan::PlanHeader;
+use crate::reference::{self, Format};
+
+/// What `locate` learned, ready for the map writer.
+#[derive(Clone, Debug)]
+pub struct LocateOutcome {
+    pub engine: PathBuf,
+    pub engine_len: u64,
+    pub header: PlanHeader,
+    pub reference: PathBuf,
+    pub format: Option<Format>,
+    /// The tensors that were found, in reference-file order: name, dtype of the reference (taken
+    /// as the refit dtype; the refitter is not asked), element count.
+    pub weights: Vec<WeightSpec>,
+    /// Shapes of `weights`, from the reference.
+    pub shapes: Vec<Vec<u64>>,
+    /// Every run of every placement (copies included), `weight` indexing `weights`.
+    pub runs: Vec<Run>,
+    /// Per-tensor detail. `found[i]` describes `weights[i]` and its runs use the same numbering;
+    /// tensors the reader left out (dtypes TensorRT lacks) are listed in `missing` as unsupported.
+    pub report: LocateReport,
+}
+
+/// Reads the engine (after sniffing its header) and the reference, and locates every tensor.
+pub fn run_locate(engine: &Path, reference_path: &Path, opts: &LocateOptions) -> anyhow::Result<LocateOutcome> {
+    let (header, bytes) = read_engine(engine)?;
+    let loaded = reference::load_all(reference_path)?;
+    crate::detail!(
+        "reference `{}`: {} tensors ({} left out)",
+        reference_path.display(),
+        loaded.tensors.len(),
+        loaded.skipped.len()
+    );
+    let mut report = locate::locate(&bytes, &loaded.tensors, opts);
+
+    // Renumber: runs name a position in `weights` (found tensors only), not in the reference.
+    let mut weights = Vec::with_capacity(report.found.len());
+    let mut shapes = Vec::with_capacity(report.found.len());
+    let mut runs = Vec::new();
+    for (w, found) in report.found.iter_mut().enumerate() {
+        let t = &loaded.tensors[found.index];
+        weights.push(WeightSpec { name: t.name.clone(), dtype: t.dtype, count: t.count() });
+        shapes.push(t.shape.clone());
+        let w = u32::try_from(w).unwrap_or(u32::MAX); // at most limits::MAX_TENSORS
+        for p in &mut found.placements {
+            for r in &mut p.runs {
+                r.weight = w;
+            }
+            runs.extend_from_slice(&p.runs);
+        }
+    }
+    for s in loaded.skipped {
+        report.missing.push(Missing { name: s.name, reason: MissReason::Unsupported { why: s.reason } });
+    }
+    Ok(LocateOutcome {
+        engine: engine.to_path_buf(),
+        engine_len: bytes.len() as u64,
+        header,
+        reference: reference_path.to_path_buf(),
+        format: loaded.format,
+        weights,
+        shapes,
+        runs,
+        report,
+    })
+}
+
+fn read_engine(path: &Path) -> anyhow::Result<(PlanHeader, Vec<u8>)> {
+    let unreadable = |what: String| {
+        anyhow::Error::new(Error::new(ErrorKind::InputUnreadable, format!("engine `{}`: {what}", path.display())))
+    };
+    // Read-only: File::open never creates, truncates or writes.
+    let mut f = File::open(path).map_err(|e| unreadable(format!("cannot open: {e}")))?;
+    let mut head = Vec::with_capacity(64);
+    (&mut f).take(64).read_to_end(&mut head).map_err(|e| unreadable(format!("cannot read: {e}")))?;
+    let header = PlanHeader::sniff(&head).map_err(|e| {
+        let msg = format!("`{}`: {}", path.display(), e.message);
+        let mut err = Error::new(e.kind, msg);
+        err.hint = e.hint;
+        anyhow::Error::new(err)
+    })?;
+    f.read_to_end(&mut head).map_err(|e| unreadable(format!("cannot read: {e}")))?;
+    Ok((header, head))
+}
+
+/// The single place where `locate` hands its result to the map writer.
+///
+/// TODO(lead): connect to `crate::map::write_map` once the map module is merged; until then the
+/// command prints its report and fails with exit 13 (`OutputNotWritten`), so nobody takes a
+/// missing map file for a written one.
+fn write_locate_map(output: &Path, _force: bool, _outcome: &LocateOutcome) -> anyhow::Result<()> {
+    Err(anyhow::Error::new(
+        Error::new(
+            ErrorKind::OutputNotWritten,
+            format!("map `{}` not written: this build cannot write map files yet", output.display()),
+        )
+        .with_hint("the report above lists where each tensor was found"),
+    ))
+}
+
+fn output_not_written(msg: String, hint: &str) -> anyhow::Error {
+    anyhow::Error::new(Error::new(ErrorKind::OutputNotWritten, msg).with_hint(hint))
+}
+
+pub fn run(_g: &GlobalArgs, args: LocateArgs) -> anyhow::Result<Outcome> {
+    // Refuse before doing any work: an existing map without --force, or a map path that is one of
+    // the inputs (never overwrite the engine, even with --force).
+    if let Ok(out) = args.output.canonicalize() {
+        for input in [&args.engine, &args.reference] {
+            if input.canonicalize().is_ok_and(|i| i == out) {
+                return Err(output_not_written(
+                    format!("`{}` is an input of this command; refusing to write the map over it", args.output.display()),
+                    "choose another -o path, e.g. ENGINE.trtmap",
+                ));
+            }
+        }
+        if !args.force {
+            return Err(output_not_written(
+                format!("`{}` already exists", args.output.display()),
+                "pass --force to replace it",
+            ));
+        }
+    }
+    let outcome = run_locate(&args.engine, &args.reference, &LocateOptions::default())?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &JsonReport::new(&outcome))?;
+        writeln!(out)?;
+    } else {
+        print_human(&mut out, &outcome)?;
+    }
+    out.flush()?;
+    if outcome.weights.is_empty() {
+        crate::warn!(
+            "no tensor of `{}` was found in `{}` (a weight-stripped engine, or another model?)",
+            outcome.reference.display(),
+            outcome.engine.display()
+        );
+    }
+    write_locate_map(&args.output, args.force, &outcome)?;
+    Ok(Outcome::Success)
+}
+
+fn print_human(out: &mut impl Write, o: &LocateOutcome) -> std::io::Result<()> {
+    let built = o.header.built_by.map(|v| format!(", built by {v}")).unwrap_or_default();
+    writeln!(out, "engine     {} ({}{built}, {} bytes)", o.engine.display(), o.header.flavour, o.engine_len)?;
+    writeln!(
+        out,
+        "reference  {} ({})",
+        o.reference.display(),
+        o.format.map(|f| f.to_string()).unwrap_or_default()
+    )?;
+    let width = o
+        .report
+        .found
+        .iter()
+        .map(|f| f.name.len())
+        .chain(o.report.missing.iter().map(|m| m.name.len()))
+        .max()
+        .unwrap_or(0);
+    for (f, (w, shape)) in o.report.found.iter().zip(o.weights.iter().zip(&o.shapes)) {
+        let places: Vec<String> = f
+            .placements
+            .iter()
+            .map(|p| {
+                let runs = if p.runs.len() > 1 { format!(", {} runs", p.runs.len()) } else { String::new() };
+                format!("{} at {}{runs}", p.form, p.offset)
+            })
+            .collect();
+        writeln!(
+            out,
+            "found    {:width$}  {} {:?}  {}{}",
+            f.name,
+            w.dtype,
+            shape,
+            places.join("; "),
+            if f.placements.len() > 1 { format!("  ({} copies)", f.placements.len()) } else { String::new() },
+        )?;
+    }
+    for m in &o.report.missing {
+        writeln!(out, "missing  {:width$}  {}", m.name, m.reason)?;
+    }
+    let total = o.report.found.len() + o.report.missing.len();
+    writeln!(out, "{} of {total} tensors found", o.report.found.len())
+}
+
+#[derive(Serialize)]
+struct JsonFound<'a> {
+    name: &'a str,
+    dtype: &'static str,
+    shape: &'a [u64],
+    count: u64,
+    placements: Vec<JsonPlacement>,
+}
+
+#[derive(Serialize)]
+struct JsonPlacement {
+    form: locate::Form,
+    offset: u64,
+    bytes: u64,
+    runs: usize,
+}
+
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    engine: String,
+    engine_bytes: u64,
+    flavour: crate::plan::Flavour,
+    built_by: Option<String>,
+    reference: String,
+    found: Vec<JsonFound<'a>>,
+    missing: &'a [Missing],
+}
+
+impl<'a> JsonReport<'a> {
+    fn new(o: &'a LocateOutcome) -> JsonReport<'a> {
+        JsonReport {
+            engine: o.engine.display().to_string(),
+            engine_bytes: o.engine_len,
+            flavour: o.header.flavour,
+            built_by: o.header.built_by.map(|v| v.to_string()),
+            reference: o.reference.display().to_string(),
+            found: o
+                .report
+                .found
+                .iter()
+                .zip(o.weights.iter().zip(&o.shapes))
+                .map(|(f, (w, shape))| JsonFound {
+                    name: &f.name,
+                    dtype: w.dtype.name(),
+                    shape,
+                    count: w.count,
+                    placements: f
+                        .placements
+                        .iter()
+                        .map(|p| JsonPlacement { form: p.form, offset: p.offset, bytes: p.bytes, runs: p.runs.len() })
+                        .collect(),
+                })
+                .collect(),
+            missing: &o.report.missing,
+        }
+    }
+}

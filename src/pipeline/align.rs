@@ -1,0 +1,464 @@
+//! Lining up two serializations whose layouts may differ.
+//!
+//! TensorRT may serialize a refitted engine with a different length than a fresh one (and the file
+//! on disk may differ from what the runtime serializes). Positions learned on one image (the zero
+//! baseline) must then be translated into another (the normalised original, or the engine file).
+//! Their weight bytes differ by design (zeros vs real values), so those are masked out; everything
+//! else is the same plan and lines up piecewise with a constant shift, broken only where bytes were
+//! inserted or removed (and, in place, where a header field such as the plan length changed).
+//!
+//! Method: anchors are 32-byte windows of unmasked, non-uniform bytes of X, every few KiB. Each is
+//! looked for in Y at the current shift, then at the other shifts seen, then by a bounded search
+//! near where it should be, keeping Y positions increasing. Between two anchors with the same shift
+//! everything maps with that shift; between anchors whose shifts differ, matching is extended
+//! forward from the first and backward from the second, and what neither reaches is the edit.
+//! Masked bytes that the two extensions both claim cannot be placed and stay unmapped, so a weight
+//! stored right where the layout changed is reported, never read from the wrong place.
+
+/// Anchor window length.
+const K: usize = 32;
+/// Distance between anchors inside a long unmasked stretch.
+const STEP: usize = 4096;
+/// How far from its expected place an anchor is looked for, beyond the length difference.
+const SLACK: usize = 1 << 16;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Segment {
+    pub x0: u64,
+    pub x1: u64,
+    pub shift: i64,
+}
+
+/// A monotone, piecewise-constant mapping from positions of X to positions of Y.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Alignment {
+    pub segments: Vec<Segment>,
+    /// Unmasked bytes inside mapped segments that differ between X and Y (a changed header field,
+    /// bytes of a fused buffer that happened not to change with the markers, ...).
+    pub in_place_mismatches: u64,
+    pub len_x: u64,
+    pub len_y: u64,
+}
+
+impl Alignment {
+    pub fn identity(len: u64) -> Alignment {
+        Alignment {
+            segments: if len > 0 { vec![Segment { x0: 0, x1: len, shift: 0 }] } else { vec![] },
+            in_place_mismatches: 0,
+            len_x: len,
+            len_y: len,
+        }
+    }
+
+    pub fn is_identity(&self) -> bool {
+        self.len_x == self.len_y
+            && (self.len_x == 0
+                || (self.segments.len() == 1
+                    && self.segments[0] == Segment { x0: 0, x1: self.len_x, shift: 0 }))
+    }
+
+    /// Where `[a, b)` of X lies in Y, if all of it lies in one mapped segment.
+    pub fn map_range(&self, a: u64, b: u64) -> Option<u64> {
+        let i = self.segments.partition_point(|s| s.x1 <= a);
+        let s = self.segments.get(i)?;
+        (s.x0 <= a && b <= s.x1).then(|| (a as i64 + s.shift) as u64)
+    }
+
+    /// Where byte `a` of X lies in Y.
+    pub fn map(&self, a: u64) -> Option<u64> {
+        self.map_range(a, a + 1)
+    }
+
+    /// Bytes of X that map nowhere.
+    pub fn unmapped_x(&self) -> u64 {
+        self.len_x - self.segments.iter().map(|s| s.x1 - s.x0).sum::<u64>()
+    }
+
+    /// Bytes of Y that nothing maps to.
+    pub fn unmapped_y(&self) -> u64 {
+        self.len_y - self.segments.iter().map(|s| s.x1 - s.x0).sum::<u64>()
+    }
+}
+
+/// Sorted, disjoint byte ranges of X that are expected to differ (weights).
+struct Mask<'m> {
+    ranges: &'m [(u64, u64)],
+}
+
+impl Mask<'_> {
+    /// Index of the first range ending after `x`.
+    fn first_after(&self, x: u64) -> usize {
+        self.ranges.partition_point(|r| r.1 <= x)
+    }
+
+    fn any_in(&self, a: u64, b: u64) -> bool {
+        self.ranges.get(self.first_after(a)).is_some_and(|r| r.0 < b)
+    }
+}
+
+fn distinct_enough(w: &[u8]) -> bool {
+    let mut seen = [false; 256];
+    let mut n = 0;
+    for b in w {
+        if !seen[*b as usize] {
+            seen[*b as usize] = true;
+            n += 1;
+            if n >= 4 {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+/// Anchor candidates: positions of X whose K bytes are unmasked and varied.
+fn anchors(x: &[u8], mask: &Mask<'_>) -> Vec<usize> {
+    let mut out = Vec::new();
+    let mut gap_start = 0usize;
+    let push_gap = |a: usize, b: usize, out: &mut Vec<usize>| {
+        let mut p = a;
+        while p + K <= b {
+            if distinct_enough(&x[p..p + K]) {
+                out.push(p);
+            }
+            p += K;
+        }
+    };
+    for r in mask.ranges {
+        let (a, b) = (r.0 as usize, (r.1 as usize).min(x.len()));
+        if a > gap_start {
+            push_gap(gap_start, a.min(x.len()), &mut out);
+        }
+        gap_start = gap_start.max(b);
+    }
+    if gap_start < x.len() {
+        push_gap(gap_start, x.len(), &mut out);
+    }
+    out
+}
+
+fn find_near(y: &[u8], w: &[u8], lo: usize, hi: usize, expected: usize) -> Option<usize> {
+    let hi = hi.min(y.len());
+    if lo + w.len() > hi {
+        return None;
+    }
+    let mut best: Option<usize> = None;
+    let first = w[0];
+    let mut i = lo;
+    while i + w.len() <= hi {
+        if y[i] == first && &y[i..i + w.len()] == w {
+            let better = best.is_none_or(|b| i.abs_diff(expected) < b.abs_diff(expected));
+            if better {
+                best = Some(i);
+            }
+            if i > expected {
+                break;
+            }
+        }
+        i += 1;
+    }
+    best
+}
+
+/// Aligns X to Y, ignoring bytes of X inside `mask` (sorted, disjoint `[start, end)` ranges).
+pub fn align(x: &[u8], y: &[u8], mask: &[(u64, u64)]) -> Alignment {
+    let mask = Mask { ranges: mask };
+    let (lx, ly) = (x.len(), y.len());
+    let delta = ly as i64 - lx as i64;
+
+    // 1. Anchors with their shifts, Y positions strictly increasing.
+    let mut placed: Vec<(usize, i64)> = Vec::new();
+    let mut shifts_seen: Vec<i64> = vec![0, delta];
+    let mut last_y_end: usize = 0;
+    let mut cur: i64 = 0;
+    let mut next_anchor = 0usize;
+    for a in anchors(x, &mask) {
+        // Candidates come every K bytes; once one is placed, the next is tried STEP bytes on.
+        if a < next_anchor {
+            continue;
+        }
+        let w = &x[a..a + K];
+        let try_shift = |s: i64| -> Option<usize> {
+            let q = a as i64 + s;
+            (q >= last_y_end as i64 && (q as usize) + K <= ly && &y[q as usize..q as usize + K] == w)
+                .then_some(q as usize)
+        };
+        let mut found = try_shift(cur);
+        if found.is_none() {
+            found = shifts_seen.iter().find_map(|s| try_shift(*s));
+        }
+        if found.is_none() {
+            let expected = (a as i64 + cur).max(0) as usize;
+            let reach = delta.unsigned_abs() as usize + SLACK;
+            let lo = expected.saturating_sub(reach).max(last_y_end);
+            found = find_near(y, w, lo, expected + reach + K, expected);
+        }
+        if let Some(q) = found {
+            let s = q as i64 - a as i64;
+            if !shifts_seen.contains(&s) {
+                shifts_seen.push(s);
+            }
+            cur = s;
+            placed.push((a, s));
+            last_y_end = q + K;
+            next_anchor = a + STEP;
+        }
+    }
+
+    // Matching extended from a placed anchor tolerates short in-place differences (a length field
+    // in a header) but stops where a long mismatch starts (an insertion or deletion). Masked bytes
+    // count as matching and are stepped over a range at a time.
+    const TOLERANCE: usize = 16;
+    let in_y = |p: usize, shift: i64| -> bool {
+        let q = p as i64 + shift;
+        q >= 0 && (q as usize) < ly
+    };
+    let extend_fwd = |from: usize, limit: usize, shift: i64| -> usize {
+        let (mut p, mut good) = (from, from);
+        let mut mi = mask.first_after(p as u64);
+        while p < limit && in_y(p, shift) {
+            if let Some(r) = mask.ranges.get(mi).filter(|r| r.0 as usize <= p) {
+                let end = (r.1 as usize).min(limit);
+                let y_room = (ly as i64 - shift).max(0) as usize;
+                p = end.min(y_room);
+                good = p;
+                mi += 1;
+                continue;
+            }
+            let stop = mask.ranges.get(mi).map_or(limit, |r| (r.0 as usize).min(limit));
+            let q = (p as i64 + shift) as usize;
+            if p + 64 <= stop && q + 64 <= ly && x[p..p + 64] == y[q..q + 64] {
+                p += 64;
+                good = p;
+            } else if x[p] == y[q] {
+                p += 1;
+                good = p;
+            } else if p - good < TOLERANCE {
+                p += 1;
+            } else {
+                break;
+            }
+        }
+        good
+    };
+    let extend_back = |from: usize, limit: usize, shift: i64| -> usize {
+        let (mut p, mut good) = (from, from);
+        while p > limit && in_y(p - 1, shift) {
+            let i = mask.first_after((p - 1) as u64);
+            if let Some(r) = mask.ranges.get(i).filter(|r| r.0 as usize <= p - 1) {
+                let start = (r.0 as usize).max(limit);
+                let y_floor = (-shift).max(0) as usize;
+                p = start.max(y_floor);
+                good = p;
+                continue;
+            }
+            let q = (p as i64 - 1 + shift) as usize;
+            if x[p - 1] == y[q] {
+                p -= 1;
+                good = p;
+            } else if good - p < TOLERANCE {
+                p -= 1;
+            } else {
+                break;
+            }
+        }
+        good
+    };
+    // Unmasked bytes of [a, b) that differ under `shift`.
+    let mismatches = |a: usize, b: usize, shift: i64| -> u64 {
+        let mut n = 0u64;
+        let mut p = a;
+        let mut mi = mask.first_after(a as u64);
+        while p < b {
+            if let Some(r) = mask.ranges.get(mi).filter(|r| r.0 as usize <= p) {
+                p = (r.1 as usize).max(p);
+                mi += 1;
+                continue;
+            }
+            let stop = mask.ranges.get(mi).map_or(b, |r| (r.0 as usize).min(b));
+            let (q0, q1) = (p as i64 + shift, stop as i64 + shift);
+            if q0 < 0 || q1 > ly as i64 {
+                n += (stop - p) as u64;
+            } else if x[p..stop] != y[q0 as usize..q1 as usize] {
+                n += x[p..stop].iter().zip(&y[q0 as usize..q1 as usize]).filter(|(u, v)| u != v).count() as u64;
+            }
+            p = stop;
+        }
+        n
+    };
+
+    // 2. Segments between anchors.
+    let mut segs: Vec<Segment> = Vec::new();
+    let push = |x0: usize, x1: usize, shift: i64, segs: &mut Vec<Segment>| {
+        if x1 <= x0 {
+            return;
+        }
+        if let Some(last) = segs.last_mut() {
+            if last.shift == shift && last.x1 == x0 as u64 {
+                last.x1 = x1 as u64;
+                return;
+            }
+        }
+        segs.push(Segment { x0: x0 as u64, x1: x1 as u64, shift });
+    };
+    if placed.is_empty() {
+        // Nothing to anchor on: only an identical-length image with matching bytes maps.
+        if lx == ly && mismatches(0, lx, 0) == 0 {
+            push(0, lx, 0, &mut segs);
+        }
+    } else {
+        // Before the first anchor: extend backwards.
+        let (a0, s0) = placed[0];
+        let b = extend_back(a0, 0, s0);
+        push(b, a0, s0, &mut segs);
+        for win in placed.windows(2) {
+            let ((a, sa), (c, sc)) = (win[0], win[1]);
+            if sa == sc {
+                push(a, c, sa, &mut segs);
+                continue;
+            }
+            // Forward from a with sa, backward from c with sc.
+            let f = extend_fwd(a + K, c, sa);
+            let g = extend_back(c, a + K, sc);
+            if f <= g {
+                // [f, g) is the edit: bytes of X with no counterpart.
+                push(a, f, sa, &mut segs);
+                push(g, c, sc, &mut segs);
+            } else if !mask.any_in(g as u64, f as u64) {
+                // Both shifts fit the overlap: any split point is right.
+                let mid = g + (f - g) / 2;
+                push(a, mid, sa, &mut segs);
+                push(mid, c, sc, &mut segs);
+            } else {
+                // Weight bytes that could sit on either side of the edit: leave them unmapped.
+                push(a, g, sa, &mut segs);
+                push(f, c, sc, &mut segs);
+            }
+        }
+        // After the last anchor: extend forwards.
+        let (an, sn) = *placed.last().unwrap_or(&(0, 0));
+        let f = extend_fwd(an, lx, sn);
+        push(an, f, sn, &mut segs);
+    }
+    // Y ranges must not overlap (an over-eager extension across an edit could make them).
+    let mut fixed: Vec<Segment> = Vec::with_capacity(segs.len());
+    for s in segs {
+        let mut s = s;
+        if let Some(prev) = fixed.last() {
+            let prev_y_end = prev.x1 as i64 + prev.shift;
+            let y0 = s.x0 as i64 + s.shift;
+            if y0 < prev_y_end {
+                s.x0 = (prev_y_end - s.shift) as u64;
+            }
+        }
+        if s.x0 < s.x1 {
+            fixed.push(s);
+        }
+    }
+    let in_place: u64 = fixed.iter().map(|s| mismatches(s.x0 as usize, s.x1 as usize, s.shift)).sum();
+    Alignment { segments: fixed, in_place_mismatches: in_place, len_x: lx as u64, len_y: ly as u64 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Deterministic "kernel" bytes.
+    fn noise(n: usize, seed: u64) -> Vec<u8> {
+        let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        (0..n)
+            .map(|_| {
+                s ^= s << 13;
+                s ^= s >> 7;
+                s ^= s << 17;
+                (s >> 24) as u8
+            })
+            .collect()
+    }
+
+    #[test]
+    fn identical_images_align_as_identity() {
+        let x = noise(100_000, 1);
+        let a = align(&x, &x, &[]);
+        assert!(a.is_identity(), "{a:?}");
+        assert_eq!(a.in_place_mismatches, 0);
+    }
+
+    #[test]
+    fn masked_weights_are_ignored_and_mapped() {
+        let mut x = noise(50_000, 2);
+        let y = x.clone();
+        x[10_000..12_000].fill(0); // baseline zeros where Y holds real values
+        let a = align(&x, &y, &[(10_000, 12_000)]);
+        assert!(a.is_identity());
+        assert_eq!(a.map_range(10_000, 12_000), Some(10_000));
+    }
+
+    #[test]
+    fn an_inserted_block_and_a_changed_length_field_are_handled() {
+        // Y (original) = header | A | W1 | B | W2 | C ; X (refitted) has 3000 extra bytes after
+        // B and a different length field in the header.
+        let header = noise(64, 3);
+        let (a, w1, b, w2, c) = (noise(9000, 4), noise(4000, 5), noise(7000, 6), noise(5000, 7), noise(8000, 8));
+        let mut y = Vec::new();
+        for part in [&header, &a, &w1, &b, &w2, &c] {
+            y.extend_from_slice(part);
+        }
+        let mut x = Vec::new();
+        let mut hx = header.clone();
+        hx[16..24].copy_from_slice(&(12345u64).to_le_bytes());
+        x.extend_from_slice(&hx);
+        x.extend_from_slice(&a);
+        let w1_at = x.len();
+        x.extend(std::iter::repeat_n(0u8, w1.len()));
+        x.extend_from_slice(&b);
+        x.extend_from_slice(&noise(3000, 9));
+        let w2_at = x.len();
+        x.extend(std::iter::repeat_n(0u8, w2.len()));
+        x.extend_from_slice(&c);
+        let mask = [(w1_at as u64, (w1_at + w1.len()) as u64), (w2_at as u64, (w2_at + w2.len()) as u64)];
+        let al = align(&x, &y, &mask);
+        assert_eq!(al.map_range(mask[0].0, mask[0].1), Some(w1_at as u64));
+        assert_eq!(al.map_range(mask[1].0, mask[1].1), Some(w2_at as u64 - 3000));
+        assert_eq!(al.unmapped_x(), 3000);
+        assert!(al.in_place_mismatches <= 8, "{}", al.in_place_mismatches);
+    }
+
+    #[test]
+    fn weights_next_to_the_edit_are_placed_by_their_neighbours() {
+        // X: K0 | W | INS | K1 ; Y: K0 | W | K1  -- W masked, right before the insertion.
+        let (k0, k1) = (noise(10_000, 10), noise(10_000, 11));
+        let w = noise(3000, 12);
+        let mut y = k0.clone();
+        y.extend_from_slice(&w);
+        y.extend_from_slice(&k1);
+        let mut x = k0.clone();
+        x.extend(std::iter::repeat_n(0u8, 3000));
+        x.extend_from_slice(&noise(500, 13));
+        x.extend_from_slice(&k1);
+        let mask = [(10_000u64, 13_000u64)];
+        let al = align(&x, &y, &mask);
+        assert_eq!(al.map_range(10_000, 13_000), Some(10_000));
+    }
+
+    #[test]
+    fn weights_absent_from_y_map_nowhere() {
+        // Stripped original: Y lacks the weight bytes entirely.
+        let (k0, k1) = (noise(10_000, 14), noise(10_000, 15));
+        let mut y = k0.clone();
+        y.extend_from_slice(&k1);
+        let mut x = k0.clone();
+        x.extend(std::iter::repeat_n(0u8, 4000));
+        x.extend_from_slice(&k1);
+        let al = align(&x, &y, &[(10_000, 14_000)]);
+        assert_eq!(al.map_range(10_000, 14_000), None);
+        assert_eq!(al.map(500), Some(500));
+        assert_eq!(al.map(15_000), Some(11_000));
+    }
+
+    #[test]
+    fn unrelated_images_map_nothing() {
+        let al = align(&noise(20_000, 16), &noise(20_000, 17), &[]);
+        assert!(al.segments.iter().map(|s| s.x1 - s.x0).sum::<u64>() < 100, "{al:?}");
+    }
+}

@@ -1,0 +1,346 @@
+//! Reading values through runs: the last step of extraction, shared by the GPU path (runs just
+//! decoded) and the CPU path (runs from a map file or from `locate`).
+//!
+//! Every element is read from the image at the place a run says, converted exactly into the refit
+//! dtype (fp16/bf16 widen to fp32 exactly; an int32 copy of an int64 weight sign-extends), and put
+//! at its index. A weight is complete only when every index was seen; a weight with holes is
+//! reported with what was found and never written, so no value is ever made up. When an element is
+//! stored more than once, the copy with the most mantissa bits wins (fp32 > fp16 > bf16), and every
+//! other copy must equal the winner rounded to its own dtype; elements where that fails are counted
+//! as disagreements.
+
+use half::{bf16, f16};
+
+use super::code::{precision_rank, Class};
+use super::engine::WeightSpec;
+use super::layout::Run;
+use crate::dtype::DataType;
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WeightValues {
+    /// The values in the refit dtype (packed types two per byte), when every element was found.
+    pub values: Option<Vec<u8>>,
+    /// Distinct elements found.
+    pub found: u64,
+    /// Element sightings (found × copies, for a weight stored in full several times).
+    pub sightings: u64,
+    /// Stored dtypes seen, in order of first sight.
+    pub stored: Vec<DataType>,
+    /// Elements whose copies do not agree.
+    pub disagreements: u64,
+    /// Index of the first such element.
+    pub first_disagreement: Option<u64>,
+    /// Elements whose stored value has no exact representation in the refit dtype.
+    pub inexact: u64,
+}
+
+impl WeightValues {
+    /// How many full copies of the weight the plan holds (sightings / count, rounded down).
+    pub fn copies(&self, count: u64) -> u64 {
+        if count == 0 {
+            0
+        } else {
+            self.sightings / count
+        }
+    }
+}
+
+/// A run that cannot be read: it points outside the image or the weight, or stores a dtype the
+/// weight cannot have. Only maps read from disk can hold such runs.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("run {run} ({detail})")]
+pub struct BadRun {
+    pub run: usize,
+    pub detail: String,
+}
+
+/// One stored element, read.
+#[derive(Clone, Copy)]
+enum Stored {
+    /// A float of the given stored dtype, widened exactly, with its raw bits.
+    Float(DataType, f32, u32),
+    /// An integer (or byte pattern) of the stored dtype.
+    Int(i64),
+}
+
+fn read_elem(image: &[u8], run: &Run, k: u64) -> Stored {
+    let bits = u64::from(run.stored.bits());
+    let bit_pos = run.offset * 8 + u64::from(run.nibble) * 4 + k * bits;
+    let at = (bit_pos / 8) as usize;
+    match run.stored {
+        DataType::Float => {
+            let b = u32::from_le_bytes(image[at..at + 4].try_into().unwrap_or([0; 4]));
+            Stored::Float(DataType::Float, f32::from_bits(b), b)
+        }
+        DataType::Half => {
+            let b = u16::from_le_bytes([image[at], image[at + 1]]);
+            Stored::Float(DataType::Half, f16::from_bits(b).to_f32(), u32::from(b))
+        }
+        DataType::Bf16 => {
+            let b = u16::from_le_bytes([image[at], image[at + 1]]);
+            Stored::Float(DataType::Bf16, bf16::from_bits(b).to_f32(), u32::from(b))
+        }
+        DataType::Int32 => Stored::Int(i64::from(i32::from_le_bytes(image[at..at + 4].try_into().unwrap_or([0; 4])))),
+        DataType::Int64 => Stored::Int(i64::from_le_bytes(image[at..at + 8].try_into().unwrap_or([0; 8]))),
+        DataType::Int4 | DataType::Fp4 => Stored::Int(i64::from((image[at] >> ((bit_pos % 8) as u32)) & 0xF)),
+        _ => Stored::Int(i64::from(image[at])),
+    }
+}
+
+/// Rounds an exact f32 to `dtype`'s bits (round to nearest even), and whether that was exact.
+fn float_to(dtype: DataType, v: f32) -> (u32, bool) {
+    match dtype {
+        DataType::Float => (v.to_bits(), true),
+        DataType::Half => {
+            let h = f16::from_f32(v);
+            (u32::from(h.to_bits()), h.to_f32().to_bits() == v.to_bits() || (v.is_nan() && h.is_nan()))
+        }
+        DataType::Bf16 => {
+            let h = bf16::from_f32(v);
+            (u32::from(h.to_bits()), h.to_f32().to_bits() == v.to_bits() || (v.is_nan() && h.is_nan()))
+        }
+        _ => unreachable!(),
+    }
+}
+
+/// Writes element `index` of a refit-dtype buffer. Returns whether the value was exact.
+fn write_value(refit: DataType, out: &mut [u8], index: u64, v: Stored) -> bool {
+    let i = index as usize;
+    match (refit, v) {
+        (DataType::Float | DataType::Half | DataType::Bf16, Stored::Float(stored, f, raw)) => {
+            let (bits, exact) = if stored == refit { (raw, true) } else { float_to(refit, f) };
+            match refit {
+                DataType::Float => out[4 * i..4 * i + 4].copy_from_slice(&bits.to_le_bytes()),
+                _ => out[2 * i..2 * i + 2].copy_from_slice(&(bits as u16).to_le_bytes()),
+            }
+            exact
+        }
+        (DataType::Int32, Stored::Int(x)) => {
+            out[4 * i..4 * i + 4].copy_from_slice(&(x as i32).to_le_bytes());
+            i32::try_from(x).is_ok()
+        }
+        (DataType::Int64, Stored::Int(x)) => {
+            out[8 * i..8 * i + 8].copy_from_slice(&x.to_le_bytes());
+            true
+        }
+        (DataType::Int4 | DataType::Fp4, Stored::Int(x)) => {
+            let shift = (i % 2) * 4;
+            out[i / 2] = (out[i / 2] & !(0xF << shift)) | (((x as u8) & 0xF) << shift);
+            true
+        }
+        (_, Stored::Int(x)) => {
+            out[i] = x as u8;
+            true
+        }
+        (_, Stored::Float(..)) => false,
+    }
+}
+
+/// Whether two copies of one element agree: the lower-precision one must be the higher-precision
+/// one rounded to its dtype.
+fn agree(a: Stored, b: Stored) -> bool {
+    match (a, b) {
+        (Stored::Float(da, fa, ra), Stored::Float(db, fb, rb)) => {
+            if da == db {
+                return ra == rb;
+            }
+            let (hi, lo_dtype, lo_raw) =
+                if precision_rank(da) >= precision_rank(db) { (fa, db, rb) } else { (fb, da, ra) };
+            float_to(lo_dtype, hi).0 == lo_raw
+        }
+        (Stored::Int(x), Stored::Int(y)) => x == y,
+        _ => false,
+    }
+}
+
+fn validate(run: &Run, i: usize, weights: &[WeightSpec], image_len: u64) -> Result<(), BadRun> {
+    let bad = |detail: String| BadRun { run: i, detail };
+    let spec = weights.get(run.weight as usize).ok_or_else(|| bad(format!("weight number {} does not exist", run.weight)))?;
+    let compatible = match Class::of(spec.dtype) {
+        Class::Float => matches!(run.stored, DataType::Float | DataType::Half | DataType::Bf16),
+        Class::Wide => matches!(run.stored, DataType::Int32 | DataType::Int64),
+        _ => run.stored == spec.dtype,
+    };
+    if !compatible {
+        return Err(bad(format!("`{}` is {} and cannot be stored as {}", spec.name, spec.dtype, run.stored)));
+    }
+    if run.nibble > 1 || (run.nibble == 1 && !run.stored.is_packed()) {
+        return Err(bad(format!("nibble {} is not valid for {}", run.nibble, run.stored)));
+    }
+    let (_, end) = run.byte_range().ok_or_else(|| bad("its extent overflows".into()))?;
+    if end > image_len {
+        return Err(bad(format!("it ends at byte {end}, past the end of the {image_len}-byte engine")));
+    }
+    let (_, hi) = run.index_bounds().ok_or_else(|| bad("its element indices overflow or go negative".into()))?;
+    if run.len > 0 && hi > spec.count {
+        return Err(bad(format!("it reaches element {} of `{}`, which has {}", hi - 1, spec.name, spec.count)));
+    }
+    Ok(())
+}
+
+/// Reads every weight through `runs` from `image`.
+pub fn assemble(weights: &[WeightSpec], runs: &[Run], image: &[u8]) -> Result<Vec<WeightValues>, BadRun> {
+    for (i, r) in runs.iter().enumerate() {
+        validate(r, i, weights, image.len() as u64)?;
+    }
+    let mut by_weight: Vec<Vec<&Run>> = vec![Vec::new(); weights.len()];
+    for r in runs {
+        by_weight[r.weight as usize].push(r);
+    }
+    Ok(weights
+        .iter()
+        .zip(by_weight)
+        .map(|(spec, runs)| assemble_one(spec, &runs, image))
+        .collect())
+}
+
+fn assemble_one(spec: &WeightSpec, runs: &[&Run], image: &[u8]) -> WeightValues {
+    let mut wv = WeightValues::default();
+    if runs.is_empty() {
+        wv.values = (spec.count == 0).then(Vec::new);
+        return wv;
+    }
+    let mut out = vec![0u8; spec.refit_bytes() as usize];
+    // Per element: 0 = not seen, else the rank of the copy kept (fp32 3, fp16 2, bf16 1, others 3).
+    let mut seen = vec![0u8; spec.count as usize];
+    // The raw bits of the kept copy of each element, to compare later copies with; only needed
+    // when the runs hold more elements than the weight (copies).
+    let multi_copy = runs.iter().map(|r| r.len).sum::<u64>() > spec.count;
+    let mut kept: Vec<u64> = if multi_copy { vec![0; spec.count as usize] } else { Vec::new() };
+    let is_float = Class::of(spec.dtype) == Class::Float;
+    let unpack = |rank: u8, raw: u64| -> Stored {
+        if is_float {
+            let (dtype, f) = match rank {
+                3 => (DataType::Float, f32::from_bits(raw as u32)),
+                2 => (DataType::Half, f16::from_bits(raw as u16).to_f32()),
+                _ => (DataType::Bf16, bf16::from_bits(raw as u16).to_f32()),
+            };
+            Stored::Float(dtype, f, raw as u32)
+        } else {
+            Stored::Int(raw as i64)
+        }
+    };
+    let pack = |v: Stored| -> u64 {
+        match v {
+            Stored::Float(_, _, raw) => u64::from(raw),
+            Stored::Int(x) => x as u64,
+        }
+    };
+    for r in runs {
+        if !wv.stored.contains(&r.stored) {
+            wv.stored.push(r.stored);
+        }
+        let rank = precision_rank(r.stored);
+        for k in 0..r.len {
+            let idx = r.index_at(k) as u64;
+            let v = read_elem(image, r, k);
+            wv.sightings += 1;
+            let slot = &mut seen[idx as usize];
+            if *slot == 0 {
+                *slot = rank;
+                wv.found += 1;
+                if !write_value(spec.dtype, &mut out, idx, v) {
+                    wv.inexact += 1;
+                }
+                if multi_copy {
+                    kept[idx as usize] = pack(v);
+                }
+                continue;
+            }
+            let prev = unpack(*slot, kept[idx as usize]);
+            if !agree(prev, v) {
+                wv.disagreements += 1;
+                wv.first_disagreement = Some(wv.first_disagreement.map_or(idx, |f| f.min(idx)));
+            }
+            if rank > *slot {
+                *slot = rank;
+                write_value(spec.dtype, &mut out, idx, v);
+                kept[idx as usize] = pack(v);
+            }
+        }
+    }
+    if wv.found == spec.count {
+        wv.values = Some(out);
+    }
+    wv
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(dtype: DataType, count: u64) -> WeightSpec {
+        WeightSpec { name: "w".into(), dtype, count }
+    }
+
+    fn run(stored: DataType, offset: u64, len: u64, index: u64, stride: i64) -> Run {
+        Run { weight: 0, stored, offset, nibble: 0, len, index, index_stride: stride }
+    }
+
+    #[test]
+    fn transposed_fp32_weight_is_put_back_in_order() {
+        // 2x3 weight [[1,2,3],[4,5,6]] stored transposed: 1 4 2 5 3 6.
+        let stored: Vec<f32> = vec![1., 4., 2., 5., 3., 6.];
+        let image: Vec<u8> = stored.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let runs: Vec<Run> = (0..3).map(|c| run(DataType::Float, 8 * c, 2, c, 3)).collect();
+        let got = assemble(&[spec(DataType::Float, 6)], &runs, &image).unwrap();
+        let vals: Vec<f32> =
+            got[0].values.as_ref().unwrap().chunks(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect();
+        assert_eq!(vals, vec![1., 2., 3., 4., 5., 6.]);
+    }
+
+    #[test]
+    fn fp32_and_fp16_copies_keep_fp32_and_agree() {
+        let v = [1.0009765625f32, -3.5];
+        let mut image: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+        image.extend(v.iter().flat_map(|x| f16::from_f32(*x).to_bits().to_le_bytes()));
+        let runs = [run(DataType::Half, 8, 2, 0, 1), run(DataType::Float, 0, 2, 0, 1)];
+        let got = &assemble(&[spec(DataType::Float, 2)], &runs, &image).unwrap()[0];
+        assert_eq!(got.values.as_deref(), Some(&image[..8]));
+        assert_eq!((got.disagreements, got.copies(2), got.stored.len()), (0, 2, 2));
+    }
+
+    #[test]
+    fn disagreeing_copies_are_counted() {
+        let mut image: Vec<u8> = [1.0f32, 2.0].iter().flat_map(|x| x.to_le_bytes()).collect();
+        image.extend([1.0f32, 7.0].iter().flat_map(|x| x.to_le_bytes()));
+        let runs = [run(DataType::Float, 0, 2, 0, 1), run(DataType::Float, 8, 2, 0, 1)];
+        let got = &assemble(&[spec(DataType::Float, 2)], &runs, &image).unwrap()[0];
+        assert_eq!((got.disagreements, got.first_disagreement), (1, Some(1)));
+    }
+
+    #[test]
+    fn partial_weights_have_no_values() {
+        let image = vec![1u8; 16];
+        let got = &assemble(&[spec(DataType::Int8, 10)], &[run(DataType::Int8, 0, 6, 0, 1)], &image).unwrap()[0];
+        assert_eq!((got.found, got.values.is_none()), (6, true));
+    }
+
+    #[test]
+    fn int32_copy_of_int64_sign_extends_and_int4_packs() {
+        let image: Vec<u8> = (-5i32).to_le_bytes().into_iter().chain([0x9Fu8]).collect();
+        let ws = [spec(DataType::Int64, 1), WeightSpec { name: "q".into(), dtype: DataType::Int4, count: 2 }];
+        let runs = [
+            run(DataType::Int32, 0, 1, 0, 1),
+            Run { weight: 1, stored: DataType::Int4, offset: 4, nibble: 1, len: 1, index: 0, index_stride: 1 },
+            Run { weight: 1, stored: DataType::Int4, offset: 4, nibble: 0, len: 1, index: 1, index_stride: 1 },
+        ];
+        let got = assemble(&ws, &runs, &image).unwrap();
+        assert_eq!(got[0].values.as_deref(), Some(&(-5i64).to_le_bytes()[..]));
+        assert_eq!(got[1].values.as_deref(), Some(&[0xF9u8][..]));
+    }
+
+    #[test]
+    fn bad_runs_are_rejected_with_the_reason() {
+        let ws = [spec(DataType::Float, 4)];
+        let image = vec![0u8; 16];
+        let e = assemble(&ws, &[run(DataType::Float, 8, 4, 0, 1)], &image).unwrap_err();
+        assert!(e.detail.contains("past the end"), "{e}");
+        let e = assemble(&ws, &[run(DataType::Float, 0, 2, 3, 1)], &image).unwrap_err();
+        assert!(e.detail.contains("element 4"), "{e}");
+        let e = assemble(&ws, &[run(DataType::Int8, 0, 2, 0, 1)], &image).unwrap_err();
+        assert!(e.detail.contains("cannot be stored"), "{e}");
+        let e = assemble(&ws, &[Run { weight: 3, ..run(DataType::Float, 0, 1, 0, 1) }], &image).unwrap_err();
+        assert!(e.detail.contains("does not exist"), "{e}");
+    }
+}
