@@ -71,10 +71,7 @@ impl EngineFile {
                 format!("engine `{}` is a folder, not a file", path.display()),
             )));
         }
-        // SAFETY: the map is read-only and private to this process. If another process truncates
-        // the file while it is mapped, reads past the new end fault (SIGBUS): the same risk every
-        // tool that maps its input takes (ripgrep), accepted for engines of many GiB.
-        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(unreadable)?;
+        let map = crate::mmap::map_readonly(&file).map_err(unreadable)?;
         let header = PlanHeader::sniff(&map)
             .map_err(anyhow::Error::new)
             .with_context(|| format!("reading `{}`", path.display()))?;
