@@ -17,8 +17,8 @@ pub mod plan;
 pub mod reference;
 pub mod scratch;
 pub mod shapes;
+pub mod writer;
 #[allow(unsafe_code)]
 pub mod trt;
-pub mod writer;
 
 pub use error::{Error, ErrorKind};

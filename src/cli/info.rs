@@ -125,14 +125,14 @@ pub fn run(g: &GlobalArgs, a: InfoArgs) -> anyhow::Result<Outcome> {
             path: lib.path.display().to_string(),
             abi: lib.layout.abi,
         },
-        gpu: session.gpu.gpu().map(|g| GpuSection {
+        gpu: session.gpu.as_ref().ok().map(|g| GpuSection {
             ordinal: g.ordinal,
             name: g.name.clone(),
             compute_capability: format!("{}.{}", g.compute_capability.0, g.compute_capability.1),
             free_bytes: g.free_bytes,
             total_bytes: g.total_bytes,
         }),
-        gpu_problem: session.gpu.problem().map(|e| e.to_string()),
+        gpu_problem: session.gpu.as_ref().err().map(|e| e.to_string()),
         io_tensors: engine
             .io_tensors()
             .into_iter()

@@ -1,11 +1,14 @@
 //! The command-line front end: parse, dispatch, and turn failures into messages and exit codes.
 
 pub mod args;
+pub mod dump;
 pub mod info;
 pub mod list;
 pub mod locate;
 pub mod messages;
 pub mod progress;
+pub mod report;
+pub mod source;
 
 use std::process::ExitCode;
 
@@ -53,8 +56,8 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
         Command::List(a) => list::run(&g, a),
         Command::Info(a) => info::run(&g, a),
-        Command::Dump(a) => not_yet("dump", &g, a.engine),
-        Command::Map(a) => not_yet("map", &g, a.engine),
+        Command::Dump(a) => dump::run(&g, &a),
+        Command::Map(a) => dump::run_map(&g, &a),
         Command::Verify(a) => not_yet("verify", &g, a.engine),
         Command::Diff(a) => not_yet("diff", &g, a.a),
         Command::Locate(a) => locate::run(&g, a),

@@ -118,7 +118,7 @@ pub fn from_map(file: &EngineFile, map_path: &Path) -> anyhow::Result<Extracted>
 pub fn from_gpu(g: &GlobalArgs, engine_path: &Path, x: &ExtractArgs) -> anyhow::Result<Extracted> {
     super::progress::install_interrupt_handler();
     let engine = trt::TrtEngine::open(&trt_options(g), engine_path)?;
-    let weights = engine.weights_list().to_vec();
+    let weights = crate::pipeline::Engine::weights(&engine).to_vec();
     let ids = crate::pipeline::ids::IdSpace::new(&weights);
     let images = u64::from(ids.passes) + 2;
     let steps = u64::from(ids.passes) + 2 + u64::from(!x.no_verify);
@@ -137,7 +137,7 @@ pub fn from_gpu(g: &GlobalArgs, engine_path: &Path, x: &ExtractArgs) -> anyhow::
     let source = Source::Tensorrt {
         library: engine.session.lib.path.display().to_string(),
         version: engine.session.lib.describe(),
-        gpu: engine.session.gpu.describe(),
+        gpu: engine.session.gpu.as_ref().ok().map(|g| g.describe()),
     };
     let map = learned_map(&ex, engine.file.bytes(), &source, &engine.file);
     Ok(Extracted {

@@ -76,57 +76,20 @@ impl std::fmt::Display for NoGpu {
     }
 }
 
-/// The GPU selected, or why there is none.
-#[derive(Debug)]
-pub enum GpuStatus {
-    Ready(Gpu),
-    Unavailable(NoGpu),
-}
-
-impl GpuStatus {
-    pub fn gpu(&self) -> Option<&Gpu> {
-        match self {
-            GpuStatus::Ready(g) => Some(g),
-            GpuStatus::Unavailable(_) => None,
-        }
-    }
-
-    pub fn problem(&self) -> Option<&NoGpu> {
-        match self {
-            GpuStatus::Ready(_) => None,
-            GpuStatus::Unavailable(p) => Some(p),
-        }
-    }
-
-    /// The GPU in one line ([`Gpu::describe`]), or None without one.
-    pub fn describe(&self) -> Option<String> {
-        self.gpu().map(Gpu::describe)
-    }
-
-    pub fn as_result(&self) -> Result<&Gpu, &NoGpu> {
-        match self {
-            GpuStatus::Ready(g) => Ok(g),
-            GpuStatus::Unavailable(p) => Err(p),
-        }
-    }
-}
+pub type GpuStatus = Result<Gpu, NoGpu>;
 
 /// Selects GPU `ordinal` (binding its primary context to this thread), or says why not.
 pub fn select(ordinal: usize) -> GpuStatus {
     // SAFETY: is_culib_present only tries to dlopen libcuda under its known names; it must come
     // before any other cudarc call, which would panic without the library.
     if !unsafe { cudarc::driver::sys::is_culib_present() } {
-        return GpuStatus::Unavailable(NoGpu::NoDriver);
+        return Err(NoGpu::NoDriver);
     }
     // cudarc panics on a driver lacking one of its symbols; keep such a panic a diagnosis.
-    match quiet_catch(|| probe(ordinal)) {
-        Ok(Ok(g)) => GpuStatus::Ready(g),
-        Ok(Err(p)) => GpuStatus::Unavailable(p),
-        Err(msg) => GpuStatus::Unavailable(NoGpu::DriverError(msg)),
-    }
+    quiet_catch(|| probe(ordinal)).unwrap_or_else(|msg| Err(NoGpu::DriverError(msg)))
 }
 
-fn probe(ordinal: usize) -> Result<Gpu, NoGpu> {
+fn probe(ordinal: usize) -> GpuStatus {
     let count = CudaContext::device_count().map_err(|e| NoGpu::DriverError(e.to_string()))?;
     let count = usize::try_from(count).unwrap_or(0);
     if ordinal >= count {
@@ -206,8 +169,7 @@ mod tests {
     fn select_never_panics_here() {
         // On a machine without a driver this is NoDriver; with one, anything but a panic.
         let s = select(usize::MAX);
-        assert!(s.problem().is_some());
-        assert_eq!(s.describe(), None);
+        assert!(s.is_err());
     }
 
     #[test]

@@ -149,7 +149,7 @@ impl Session {
         }
 
         let gpu = gpu::select(opts.device);
-        match gpu.as_result() {
+        match &gpu {
             Ok(g) => crate::detail!("GPU: {}", g.describe()),
             // Other GPUs exist: TensorRT would quietly run on its default one, so say so.
             Err(why @ gpu::NoGpu::NoSuchDevice { count: 1.., .. }) => {
@@ -157,7 +157,7 @@ impl Session {
             }
             Err(why) => crate::detail!("GPU: {why} (asking TensorRT anyway)"),
         }
-        if let Some(g) = gpu.gpu() {
+        if let Ok(g) = &gpu {
             if file.len() > g.free_bytes {
                 return Err(anyhow::Error::new(
                     Error::new(
@@ -180,7 +180,7 @@ impl Session {
         }
 
         let sink = LogSink::new();
-        let keep: Option<Box<dyn std::any::Any>> = gpu.gpu().map(|g| Box::new(g.context()) as Box<dyn std::any::Any>);
+        let keep: Option<Box<dyn std::any::Any>> = gpu.as_ref().ok().map(|g| Box::new(g.context()) as Box<dyn std::any::Any>);
         let runtime = Runtime::new(lib.clone(), sink.clone(), keep).map_err(|f| {
             failure_error(
                 f,
@@ -282,7 +282,7 @@ impl<'a> LibFacts<'a> {
 type GpuFacts<'a> = Result<(&'a str, (i32, i32)), &'a gpu::NoGpu>;
 
 fn gpu_facts(g: &gpu::GpuStatus) -> GpuFacts<'_> {
-    g.as_result().map(|g| (g.name.as_str(), g.compute_capability))
+    g.as_ref().map(|g| (g.name.as_str(), g.compute_capability))
 }
 
 /// True when TensorRT's words or the GPU show TensorRT-RTX refusing this GPU generation.
