@@ -71,10 +71,7 @@ impl EngineFile {
                 format!("engine `{}` is a folder, not a file", path.display()),
             )));
         }
-        // SAFETY: the map is read-only and private to this process. If another process truncates
-        // the file while it is mapped, reads past the new end fault (SIGBUS): the same risk every
-        // tool that maps its input takes (ripgrep), accepted for engines of many GiB.
-        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(unreadable)?;
+        let map = crate::mmap::map_readonly(&file).map_err(unreadable)?;
         let header = PlanHeader::sniff(&map)
             .map_err(anyhow::Error::new)
             .with_context(|| format!("reading `{}`", path.display()))?;
@@ -183,10 +180,7 @@ impl Session {
         }
 
         let sink = LogSink::new();
-        let keep: Option<Box<dyn std::any::Any>> = gpu
-            .as_ref()
-            .ok()
-            .map(|g| Box::new(g.context()) as Box<dyn std::any::Any>);
+        let keep: Option<Box<dyn std::any::Any>> = gpu.as_ref().ok().map(|g| Box::new(g.context()) as Box<dyn std::any::Any>);
         let runtime = Runtime::new(lib.clone(), sink.clone(), keep).map_err(|f| {
             failure_error(
                 f,
@@ -476,6 +470,11 @@ impl TrtEngine {
 
     pub fn names(&self) -> &[CString] {
         &self.names
+    }
+
+    /// The refittable weights (the same as [`Engine::weights`], without importing the trait).
+    pub fn weights_list(&self) -> &[WeightSpec] {
+        &self.weights
     }
 }
 

@@ -10,7 +10,8 @@
 // calls.
 //
 // Behaviour is driven by the plan bytes: "MOCK-INCOMPATIBLE" makes deserialization fail with a
-// logged error, "MOCK-NOT-REFITTABLE" gives a non-refittable engine. A weight buffer whose first
+// logged error, "MOCK-NOT-REFITTABLE" gives a non-refittable engine. The serialized engine holds
+// the weights' raw bytes (see EngineImpl::image), so `dump` can extract them. A weight buffer whose first
 // byte is 0xEE is refused by setNamedWeights. `mock_events()` returns what happened, one line each.
 #include <NvInferRuntime.h>
 
@@ -89,16 +90,15 @@ WeightInfo const* findWeight(char const* name)
     return nullptr;
 }
 
-std::string hex(std::vector<uint8_t> const& v)
+// The weights an engine holds before any refit: w.float = [0.5, -1.25, 3, 42] (f32 LE),
+// w.half = [1, -2, 0.5] (f16 LE), w.int4 = [1, 2, 3, 4, 5] (two per byte, low nibble first).
+std::map<std::string, std::vector<uint8_t>> originalWeights()
 {
-    static char const* digits = "0123456789abcdef";
-    std::string s;
-    for (uint8_t b : v)
-    {
-        s += digits[b >> 4];
-        s += digits[b & 15];
-    }
-    return s;
+    return {
+        {"w.float", {0x00, 0x00, 0x00, 0x3f, 0x00, 0x00, 0xa0, 0xbf, 0x00, 0x00, 0x40, 0x40, 0x00, 0x00, 0x28, 0x42}},
+        {"w.half", {0x00, 0x3c, 0x00, 0xc0, 0x00, 0x38}},
+        {"w.int4", {0x21, 0x43, 0x05}},
+    };
 }
 
 // ---- IHostMemory ----
@@ -181,18 +181,22 @@ struct EngineImpl : apiv::StubVCudaEngine
     std::vector<uint8_t> plan;
     bool refittable{true};
     int refits{0};
-    std::map<std::string, std::vector<uint8_t>> values;
+    std::map<std::string, std::vector<uint8_t>> values = originalWeights();
 
+    // The serialized engine: the plan as given, the refit count, then every weight's raw bytes in a
+    // fixed order (so an extraction can find them, as in a real plan), then `extra`.
     std::vector<uint8_t> image(std::string const& extra) const
     {
         std::vector<uint8_t> out = plan;
-        std::string text = "|refits=" + std::to_string(refits);
-        for (auto const& [name, v] : values)
+        auto put = [&out](std::string const& s) { out.insert(out.end(), s.begin(), s.end()); };
+        put("|refits=" + std::to_string(refits));
+        for (auto const& w : kWeights)
         {
-            text += "|" + name + "=" + hex(v);
+            put(std::string("|") + w.name + "=");
+            auto const& v = values.at(w.name);
+            out.insert(out.end(), v.begin(), v.end());
         }
-        text += extra;
-        out.insert(out.end(), text.begin(), text.end());
+        put(extra);
         return out;
     }
 
