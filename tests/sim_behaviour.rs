@@ -393,3 +393,19 @@ proptest! {
         prop_assert!(SimEngine::new(f).is_err());
     }
 }
+
+#[test]
+fn weights_validation_rejects_non_finite_floats() {
+    let spec = small();
+    let ws = &spec.layout.weights;
+    let good: Vec<&[u8]> = spec.values.iter().map(|v| v.as_slice()).collect();
+    sim::validate_values(ws, &good).unwrap();
+    let nan = f32s(&[1.0, f32::NAN, 0.0, 0.0, 0.0, 0.0]);
+    let e = sim::validate_values(ws, &[&nan, good[1]]).unwrap_err().to_string();
+    assert!(e.contains("\"fc.weight\"") && e.contains("element 1"), "{e}");
+    let inf = f32s(&[f32::NEG_INFINITY, 0.0]);
+    assert!(sim::validate_values(ws, &[good[0], &inf]).is_err());
+    // Without validation (the tool's setting) the same values refit fine.
+    let (engine, _) = spec.engine().unwrap();
+    engine.instance().unwrap().refit(&[&nan, &inf]).unwrap();
+}
