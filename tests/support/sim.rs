@@ -44,8 +44,8 @@ use num::{convert, from_f32, get, is_float16_32, put, storable, to_f32};
 pub const HEADER_LEN: u64 = 64;
 pub const TAG: &[u8; 4] = b"ftrt";
 pub const MAGIC: &[u8; 8] = b"simplan\0";
-/// TensorRT 11.4.0.7 (what the stand-in library reports).
-pub const DEFAULT_VERSION: [u8; 4] = [11, 4, 0, 7];
+/// TensorRT 11.4.0.106, the version of the headers the stand-in library is built against.
+pub const DEFAULT_VERSION: [u8; 4] = [11, 4, 0, 106];
 
 // ---------------------------------------------------------------------------------------------
 // Description types
@@ -160,6 +160,9 @@ pub struct Layout {
     #[serde(default)]
     pub persist_refit_form: bool,
     pub faults: Faults,
+    /// Built without kREFIT: every refit fails (the stand-in refuses to create a refitter).
+    #[serde(default)]
+    pub not_refittable: bool,
 }
 
 /// Flips bits of one stored slot in the engine file only (a damaged copy).
@@ -694,6 +697,7 @@ impl SimSpec {
                 refit_counter: false,
                 persist_refit_form: false,
                 faults: Faults::default(),
+                not_refittable: false,
             },
             values: Vec::new(),
             trailer: 0,
@@ -855,9 +859,13 @@ impl SimSpec {
                 if let Some(bi) = best {
                     let c = &copies[bi];
                     read_copy(layout, img, rpos, c.segment, w, &mut v);
-                    // Every other copy must equal the preferred one narrowed to its dtype.
+                    // Every other copy must equal the preferred one narrowed to its dtype, where
+                    // that is decidable: the preferred copy holds the refit values exactly, or the
+                    // other has its dtype (an fp16 and a bf16 copy of an fp32 weight are each
+                    // rounded from values neither holds, so neither predicts the other).
+                    let best_exact = holds_exactly(c.stored, spec.dtype);
                     for (oi, o) in copies.iter().enumerate() {
-                        if oi == bi {
+                        if oi == bi || !(best_exact || o.stored == c.stored) {
                             continue;
                         }
                         let mut other = vec![0u8; spec.dtype.bytes_for(spec.count).unwrap() as usize];
@@ -905,6 +913,12 @@ impl Default for SimSpec {
     fn default() -> Self {
         SimSpec::new()
     }
+}
+
+/// Whether every value of `inner` is exactly a value of `outer`.
+pub fn holds_exactly(outer: DataType, inner: DataType) -> bool {
+    use DataType::*;
+    outer == inner || matches!((outer, inner), (Float, Half) | (Float, Bf16) | (Int64, Int32))
 }
 
 /// The slot of buffer `b` that holds element `e` of weight `w` (a pure copy).
@@ -995,6 +1009,14 @@ fn write_stats(layout: &Layout, img: &mut [u8], pos: &Positions) {
 // Runtime: engine and instances
 // ---------------------------------------------------------------------------------------------
 
+/// Call counters for fault injection; shared by every engine given the same `Arc`.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub instance: AtomicU64,
+    pub refit: AtomicU64,
+    pub serialize: AtomicU64,
+}
+
 struct Shared {
     layout: Layout,
     fresh_pos: Positions,
@@ -1002,9 +1024,7 @@ struct Shared {
     /// A fresh instance's serialization (the file without its trailer, length patched).
     fresh: Arc<Vec<u8>>,
     faults: Faults,
-    instance_calls: AtomicU64,
-    refit_calls: AtomicU64,
-    serialize_calls: AtomicU64,
+    counters: Arc<Counters>,
 }
 
 /// An engine file, deserializable any number of times.
@@ -1055,15 +1075,12 @@ impl SimEngine {
                 refit_pos,
                 fresh,
                 faults,
-                instance_calls: AtomicU64::new(0),
-                refit_calls: AtomicU64::new(0),
-                serialize_calls: AtomicU64::new(0),
+                counters: Arc::default(),
             }),
         })
     }
 
-    /// Replaces the fault plan (counters restart).
-    pub fn with_faults(self, faults: Faults) -> SimEngine {
+    fn rebuild(&self, faults: Faults, counters: Arc<Counters>) -> SimEngine {
         let sh = &self.sh;
         SimEngine {
             sh: Arc::new(Shared {
@@ -1072,11 +1089,33 @@ impl SimEngine {
                 refit_pos: sh.refit_pos.clone(),
                 fresh: sh.fresh.clone(),
                 faults,
-                instance_calls: AtomicU64::new(0),
-                refit_calls: AtomicU64::new(0),
-                serialize_calls: AtomicU64::new(0),
+                counters,
             }),
         }
+    }
+
+    /// Replaces the fault plan (counters restart).
+    pub fn with_faults(self, faults: Faults) -> SimEngine {
+        self.rebuild(faults, Arc::default())
+    }
+
+    /// Counts calls in `counters` (e.g. one set for a whole process, as the stand-in does).
+    pub fn with_counters(self, counters: Arc<Counters>) -> SimEngine {
+        let faults = self.sh.faults.clone();
+        self.rebuild(faults, counters)
+    }
+
+    /// Byte sizes of refittable weights: (all buffers of a refitted serialization, those absent
+    /// from the file because the plan is weight-stripped).
+    pub fn weight_sizes(&self) -> (u64, u64) {
+        let sh = &self.sh;
+        let mut total = 0;
+        let mut stripped = 0;
+        for (i, _) in sh.layout.buffers() {
+            total += sh.refit_pos.seg[i].1;
+            stripped += sh.refit_pos.seg[i].1 - sh.fresh_pos.seg[i].1;
+        }
+        (total, stripped)
     }
 
     pub fn layout(&self) -> &Layout {
@@ -1086,15 +1125,15 @@ impl SimEngine {
     /// Calls made so far: (instance, refit, serialize).
     pub fn calls(&self) -> (u64, u64, u64) {
         (
-            self.sh.instance_calls.load(Ordering::SeqCst),
-            self.sh.refit_calls.load(Ordering::SeqCst),
-            self.sh.serialize_calls.load(Ordering::SeqCst),
+            self.sh.counters.instance.load(Ordering::SeqCst),
+            self.sh.counters.refit.load(Ordering::SeqCst),
+            self.sh.counters.serialize.load(Ordering::SeqCst),
         )
     }
 
     /// A fresh instance with a `'static` lifetime (for FFI wrappers).
     pub fn instance_owned(&self) -> Result<SimInstance> {
-        let call = self.sh.instance_calls.fetch_add(1, Ordering::SeqCst) + 1;
+        let call = self.sh.counters.instance.fetch_add(1, Ordering::SeqCst) + 1;
         if self.sh.faults.fail_instance == Some(call) {
             bail!("IRuntime::deserializeCudaEngine: Error Code 1: Serialization (injected failure on deserialization #{call})");
         }
@@ -1188,9 +1227,26 @@ impl SimInstance {
     }
 }
 
+/// TensorRT's refit weights validation (on by default; the tool turns it off): NaN or inf in a
+/// floating-point weight fails the refit.
+pub fn validate_values(weights: &[WeightSpec], values: &[&[u8]]) -> Result<()> {
+    for (w, v) in weights.iter().zip(values) {
+        if !is_float16_32(w.dtype) || v.len() as u64 != w.refit_bytes() {
+            continue;
+        }
+        if let Some(e) = (0..w.count).find(|&e| !to_f32(get(v, e, w.dtype), w.dtype).is_finite()) {
+            bail!(
+                "IRefitter::refitCudaEngine: Error Code 3: API Usage Error (weights \"{}\" hold a NaN or infinite value at element {e}; refit weights validation is on)",
+                w.name
+            );
+        }
+    }
+    Ok(())
+}
+
 impl Instance for SimInstance {
     fn serialize(&mut self) -> Result<Box<dyn PlanBytes>> {
-        let call = self.sh.serialize_calls.fetch_add(1, Ordering::SeqCst) + 1;
+        let call = self.sh.counters.serialize.fetch_add(1, Ordering::SeqCst) + 1;
         if let Some(why) = &self.broken {
             bail!("ICudaEngine::serialize: Error Code 2: Internal Error (engine unusable: {why})");
         }
@@ -1201,9 +1257,12 @@ impl Instance for SimInstance {
     }
 
     fn refit(&mut self, values: &[&[u8]]) -> Result<()> {
-        let call = self.sh.refit_calls.fetch_add(1, Ordering::SeqCst) + 1;
+        let call = self.sh.counters.refit.fetch_add(1, Ordering::SeqCst) + 1;
         let sh = self.sh.clone();
         let ws = &sh.layout.weights;
+        if sh.layout.not_refittable {
+            bail!("IRefitter::refitCudaEngine: Error Code 3: API Usage Error (engine was not built with kREFIT: it is not refittable)");
+        }
         if let Some(why) = &self.broken {
             bail!("IRefitter::refitCudaEngine: Error Code 2: Internal Error (engine unusable: {why})");
         }
