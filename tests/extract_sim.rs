@@ -215,8 +215,21 @@ fn check_contract(x: &Extraction, plan: &sim::SimPlan) -> Result<(), String> {
     Ok(())
 }
 
+/// Fixed seed: CI runs the same 64 engines every time (so a failure is a regression, not luck);
+/// `PROPTEST_RNG_SEED` and `PROPTEST_CASES` explore more. `tests/extract_stress.rs` (ignored)
+/// runs thousands and prints how often each kind of outcome happens.
+fn config() -> ProptestConfig {
+    let seed = std::env::var("PROPTEST_RNG_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(20261123);
+    ProptestConfig {
+        cases: 64,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(seed),
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    }
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+    #![proptest_config(config())]
 
     /// Random engines with everything the simulator models: layouts, dtypes, copies, fusion,
     /// folding, stripping, length changes, statistics, damaged copies, special values.
@@ -243,8 +256,14 @@ proptest! {
             return Err(TestCaseError::fail(e));
         }
         prop_assert!(x.results.iter().all(|r| r.missing.is_none()), "{:?}", x.results.iter().map(|r| &r.missing).collect::<Vec<_>>());
-        // Copies that disagree in the plan itself cannot all be reproduced by one refit.
-        if !plan.truth.weights.iter().any(|w| w.copies_disagree) {
+        // Copies that disagree in the plan itself cannot all be reproduced by one refit; nor can an
+        // fp16 and a bf16 copy of an fp32 weight with no fp32 copy (each is a rounding of a value
+        // the plan does not hold: refitting either one rounds differently into the other).
+        let unreproducible = plan.truth.weights.iter().any(|w| {
+            let has = |d: DataType| w.copies.iter().any(|c| c.stored == d);
+            w.copies_disagree || (w.spec.dtype == DataType::Float && has(DataType::Half) && has(DataType::Bf16) && !has(DataType::Float))
+        });
+        if !unreproducible {
             prop_assert!(matches!(x.proof, Proof::Identical { .. }), "proof: {:?}", x.proof);
         }
     }

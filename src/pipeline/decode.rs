@@ -290,9 +290,6 @@ pub fn decode(
                 start += step;
             }
         }
-        if std::env::var("TRT_DUMP_DEBUG_DECODE").is_ok_and(|v| v.parse::<u64>().is_ok_and(|b| b.abs_diff(x) < 4)) {
-            eprintln!("decode x={x} covered={covered} prev_last={prev_last:?} best={best:?}");
-        }
         match best {
             None => {
                 match unexplained.last_mut() {

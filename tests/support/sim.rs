@@ -1166,7 +1166,7 @@ impl Engine for SimEngine {
 
     fn instance_of(&self, plan: &[u8]) -> Result<Box<dyn Instance + '_>> {
         let sh = &self.sh;
-        let call = sh.instance_calls.fetch_add(1, Ordering::SeqCst) + 1;
+        let call = sh.counters.instance.fetch_add(1, Ordering::SeqCst) + 1;
         if sh.faults.fail_instance == Some(call) {
             bail!("IRuntime::deserializeCudaEngine: Error Code 1: Serialization (injected failure on deserialization #{call})");
         }
