@@ -159,7 +159,7 @@ else
     expect=("TensorRT: TensorRT-RTX 1\.7\.1")
     run_check "TRT_DUMP_TRT_LIB=LIBDIR picks libtensorrt_rtx.so.1 for a TensorRT-RTX engine" "$code" \
         env TRT_DUMP_TRT_LIB="$libdir" "$bin" info "$first" -v
-    expect=("TensorRT: TensorRT-RTX 1\.7\.1 from /" "dynamic loader: libtensorrt_rtx\.so\.1: loaded")
+    expect=("TensorRT: TensorRT-RTX 1\.7\.1[0-9.]* from /" "dynamic loader: libtensorrt_rtx\.so\.1: loaded")
     run_check "LD_LIBRARY_PATH=LIBDIR: found by soname, real path reported" "$code" \
         env -u TRT_DUMP_TRT_LIB LD_LIBRARY_PATH="$libdir" "$bin" info "$first" -v
 
