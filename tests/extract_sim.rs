@@ -9,7 +9,7 @@ mod sim_prop;
 use proptest::prelude::*;
 use sim::gen::GenConfig;
 use sim::models::{self, Storage};
-use sim::{Content, DataType, Fill, Order, Recovery, SimSpec, Why};
+use sim::{Content, DataType, Fill, Order, Recovery, SimSpec};
 use trt_dump::pipeline::extract::{self, Extraction, InMemory, Missing, Options, Proof, Quiet};
 
 fn extract_spec(spec: &SimSpec, verify: bool) -> (Extraction, sim::SimPlan) {

@@ -180,9 +180,7 @@ impl MapFile {
             for v in [r.offset, r.len, r.index] {
                 out.extend_from_slice(&v.to_le_bytes());
             }
-            for v in [r.index_stride] {
-                out.extend_from_slice(&v.to_le_bytes());
-            }
+            out.extend_from_slice(&r.index_stride.to_le_bytes());
             out.extend_from_slice(&m.outer.to_le_bytes());
             out.extend_from_slice(&m.outer_offset_stride.to_le_bytes());
             out.extend_from_slice(&m.outer_index_stride.to_le_bytes());
@@ -229,7 +227,7 @@ impl MapFile {
         let at = 20 + hlen;
         let n = u64_at(at, "run count")?;
         let avail = (body.len().saturating_sub(at + 8) / RECORD) as u64;
-        if n != avail || (body.len() - at - 8) % RECORD != 0 {
+        if n != avail || !(body.len() - at - 8).is_multiple_of(RECORD) {
             return Err(bad(format!("map declares {n} run records but holds {avail}")));
         }
         let mut runs = Vec::with_capacity(n as usize);

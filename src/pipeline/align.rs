@@ -285,7 +285,7 @@ pub fn align(x: &[u8], y: &[u8], mask: &[(u64, u64)]) -> Alignment {
         let (mut p, mut m, mut n) = (at, 0u32, 0usize);
         while p > limit && m < RESUME && n <= TOLERANCE {
             let i = mask.first_after((p - 1) as u64);
-            if let Some(r) = mask.ranges.get(i).filter(|r| r.0 as usize <= p - 1) {
+            if let Some(r) = mask.ranges.get(i).filter(|r| (r.0 as usize) < p) {
                 p = (r.0 as usize).min(p - 1).max(limit);
                 continue;
             }
@@ -354,7 +354,7 @@ pub fn align(x: &[u8], y: &[u8], mask: &[(u64, u64)]) -> Alignment {
         let mut ev = Evidence::new(verified);
         while p > limit && in_y(p - 1, shift) {
             let i = mask.first_after((p - 1) as u64);
-            if let Some(r) = mask.ranges.get(i).filter(|r| r.0 as usize <= p - 1) {
+            if let Some(r) = mask.ranges.get(i).filter(|r| (r.0 as usize) < p) {
                 if p != good || !ev.enough() {
                     break;
                 }

@@ -42,11 +42,7 @@ pub struct WeightValues {
 impl WeightValues {
     /// How many full copies of the weight the plan holds (sightings / count, rounded down).
     pub fn copies(&self, count: u64) -> u64 {
-        if count == 0 {
-            0
-        } else {
-            self.sightings / count
-        }
+        self.sightings.checked_div(count).unwrap_or(0)
     }
 }
 
@@ -395,7 +391,7 @@ mod tests {
 
     #[test]
     fn fp32_and_fp16_copies_keep_fp32_and_agree() {
-        let v = [1.0009765625f32, -3.5];
+        let v = [1.000_976_6_f32, -3.5];
         let mut image: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
         image.extend(v.iter().flat_map(|x| f16::from_f32(*x).to_bits().to_le_bytes()));
         let runs = [run(DataType::Half, 8, 2, 0, 1), run(DataType::Float, 0, 2, 0, 1)];
