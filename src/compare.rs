@@ -46,7 +46,7 @@ impl Tolerance {
     /// Checks the values (negative or NaN tolerances make no sense).
     pub fn validate(&self) -> Result<(), String> {
         for (name, v) in [("--rtol", self.rtol), ("--atol", self.atol)] {
-            if !(v >= 0.0) || v.is_infinite() {
+            if v.is_nan() || v < 0.0 || v.is_infinite() {
                 return Err(format!("{name} {v}: must be a finite number >= 0"));
             }
         }
@@ -119,7 +119,7 @@ impl Num {
 
 fn nibble(data: &[u8], i: usize) -> u8 {
     let b = data[i / 2];
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         b & 0x0f
     } else {
         b >> 4
@@ -161,7 +161,7 @@ fn convert(dtype: DataType, v: Num) -> Option<(u64, bool)> {
     let exact_int = |lo: i64, hi: i64| -> Option<(u64, bool)> {
         let i = match v {
             Num::I(i) => i,
-            Num::F(f) if f.fract() == 0.0 && f >= -9.3e18 && f <= 9.3e18 => f as i64,
+            Num::F(f) if f.fract() == 0.0 && (-9.3e18..=9.3e18).contains(&f) => f as i64,
             Num::F(_) => return None,
         };
         (lo..=hi).contains(&i).then_some((i as u64, true))

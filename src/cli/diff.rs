@@ -192,27 +192,27 @@ pub fn verdict_line(r: &DiffReport) -> String {
         _ => {
             let mut bad = Vec::new();
             if s.differ > 0 {
-                bad.push(format!("{} differ", s.differ));
+                bad.push(format!("changed: {}", s.differ));
             }
             if s.dtype_mismatch > 0 {
-                bad.push(format!("{} have another dtype", s.dtype_mismatch));
+                bad.push(format!("another dtype: {}", s.dtype_mismatch));
             }
             if s.count_mismatch > 0 {
-                bad.push(format!("{} have another element count", s.count_mismatch));
+                bad.push(format!("another element count: {}", s.count_mismatch));
             }
             if s.only_in_first > 0 {
-                bad.push(format!("{} only in A", s.only_in_first));
+                bad.push(format!("only in A: {}", s.only_in_first));
             }
             if s.only_in_second > 0 {
-                bad.push(format!("{} only in B", s.only_in_second));
+                bad.push(format!("only in B: {}", s.only_in_second));
             }
             if s.unreadable > 0 {
-                bad.push(format!("{} could not be compared", s.unreadable));
+                bad.push(format!("not comparable: {}", s.unreadable));
             }
             if bad.is_empty() {
                 bad.push("none could be compared".into());
             }
-            format!("verdict: DIFFERENT: of {names} weights, {}; {} identical{tol}{missing}", bad.join(", "), s.matched())
+            format!("verdict: DIFFERENT: {} of {names} weights identical{tol}; {}{missing}", s.matched(), bad.join(", "))
         }
     }
 }

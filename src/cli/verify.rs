@@ -240,7 +240,7 @@ pub fn weight_line(c: &Compared, first: &str, second: &str, name_w: usize) -> St
         (Status::OnlyInFirst, _) => format!("{}: only in the {first} (the {second} has no tensor of this name)", head(&format!("ONLY-{}", tag(first)))),
         (Status::OnlyInSecond, _) => format!("{}: only in the {second}", head(&format!("ONLY-{}", tag(second)))),
         (Status::NotRecovered { side, why }, _) => {
-            format!("{}: not compared: the {side} could not be recovered: {why}", head("MISSING"))
+            format!("{}: not compared: not recovered from the {side}: {why}", head("MISSING"))
         }
         (_, None) => format!("{}: {:?}", head("?"), c.status),
     }
@@ -319,25 +319,25 @@ pub fn verdict_line(r: &VerifyReport) -> String {
         _ => {
             let mut bad = Vec::new();
             if s.differ > 0 {
-                bad.push(format!("{} differ", s.differ));
+                bad.push(format!("differing: {}", s.differ));
             }
             if s.count_mismatch > 0 {
-                bad.push(format!("{} have another element count", s.count_mismatch));
+                bad.push(format!("another element count: {}", s.count_mismatch));
             }
             if s.only_in_first > 0 {
-                bad.push(format!("{} are not in the reference", s.only_in_first));
+                bad.push(format!("not in the reference: {}", s.only_in_first));
             }
             if s.unreadable > 0 {
-                bad.push(format!("{} could not be compared", s.unreadable));
+                bad.push(format!("not comparable: {}", s.unreadable));
             }
             if bad.is_empty() {
                 bad.push("none could be compared".into());
             }
             format!(
-                "verdict: DIFFERS: of {} engine weights, {}; {} match{how}{tol}{tail}",
+                "verdict: DIFFERS: {} of {} engine weights match the reference{how}{tol}; {}{tail}",
+                s.matched(),
                 engine_weights,
-                bad.join(", "),
-                s.matched()
+                bad.join(", ")
             )
         }
     }
