@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use assert_cmd::cargo::cargo_bin_cmd;
 use predicates::prelude::*;
 
-const DIR: &str = "/work/shared/fixtures/trt-rtx-1.7.1-h100";
+/// The real fixtures: CI checks the repository out with `shared/` beside it.
+const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/trt-rtx-1.7.1-h100");
 
 fn path(case: &str, file: &str) -> PathBuf {
     Path::new(DIR).join(case).join(file)

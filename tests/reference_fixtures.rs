@@ -10,7 +10,8 @@ use trt_dump::reference::{self, Format, RefTensor};
 const CASES: [&str; 5] = ["tiny_mlp", "tiny_mlp_fp16", "tiny_mlp_stripped", "small_cnn", "bert_mini"];
 
 fn fixture(case: &str, file: &str) -> PathBuf {
-    Path::new("/work/shared/fixtures/trt-rtx-1.7.1-h100").join(case).join(file)
+    // CI checks the repository out with `shared/` beside it.
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/trt-rtx-1.7.1-h100")).join(case).join(file)
 }
 
 fn by_name(v: Vec<RefTensor>) -> BTreeMap<String, RefTensor> {

@@ -64,7 +64,8 @@ fn hammer(orig: &[u8], ext: &str, rounds: usize, seed: u64) {
     assert!(bad > 0 && ok > 0, "{ext}: {ok} read, {bad} refused: mutations too weak or too strong");
 }
 
-const DIR: &str = "/work/shared/fixtures/trt-rtx-1.7.1-h100/tiny_mlp";
+/// The real fixtures: CI checks the repository out with `shared/` beside it.
+const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/trt-rtx-1.7.1-h100/tiny_mlp");
 
 #[test]
 fn mutated_onnx() {

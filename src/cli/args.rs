@@ -82,7 +82,7 @@ pub enum Command {
         long_about = "List every refittable weight the engine's refitter names, with its refit \
                       dtype and element count, and totals. Needs TensorRT (and a GPU it can \
                       deserialize the engine on), or a map file made earlier (--map).",
-        after_help = "EXAMPLES:\n    trt-dump list model.engine\n    trt-dump list model.engine --json | jq '.weights[].name'"
+        after_help = "EXAMPLES:\n    trt-dump list model.engine\n    trt-dump list model.engine --json | jq '.weights[].name'\n    trt-dump list model.engine --map model.engine.trtmap"
     )]
     List(ListArgs),
 
@@ -115,12 +115,27 @@ pub enum Command {
 
     /// Check the engine's weights against a reference (safetensors, npz or ONNX)
     #[command(
+        long_about = "Read the engine's weights as dump does (--map, a matching sidecar \
+                      ENGINE.trtmap, or TensorRT on the GPU) and compare each with the reference \
+                      tensor of the same name. Exact by default: equal bits after rounding the \
+                      reference to the engine's refit dtype; --rtol/--atol accept \
+                      |engine - reference| <= atol + rtol * |reference|. Errors are reported against \
+                      the reference's own values. Reference tensors the engine does not name are \
+                      listed but do not fail the check; engine weights missing from the reference, \
+                      with another element count, or not recovered (unless --allow-missing) do. \
+                      Exit 0: everything matches; 1: a difference; 11: weights not recovered.",
         after_help = "EXAMPLES:\n    trt-dump verify model.engine --against checkpoint.safetensors\n    trt-dump verify model.engine --against model.onnx --atol 1e-3 --json"
     )]
     Verify(VerifyArgs),
 
     /// Which weights differ between two engines of the same architecture, and by how much
     #[command(
+        long_about = "Read both engines' weights (--map-a/--map-b, matching sidecars, or TensorRT \
+                      on the GPU) and compare them by name: per weight, the elements whose bits \
+                      differ and the largest absolute difference; names found in only one engine; \
+                      dtype or element-count changes. --rtol/--atol accept \
+                      |a - b| <= atol + rtol * max(|a|, |b|). Exit 0: identical; 1: different; \
+                      11: weights not recovered (see --allow-missing).",
         after_help = "EXAMPLES:\n    trt-dump diff old.engine new.engine\n    trt-dump diff old.engine new.engine --map-a old.trtmap --map-b new.trtmap --json"
     )]
     Diff(DiffArgs),
@@ -139,7 +154,8 @@ pub struct ListArgs {
     /// Machine-readable output on stdout
     #[arg(long)]
     pub json: bool,
-    /// Read the weight list from this map instead of TensorRT
+    /// Read the weight list from this map instead of TensorRT (no GPU needed; the map must fit
+    /// the engine)
     #[arg(long, value_name = "FILE")]
     pub map: Option<PathBuf>,
 }

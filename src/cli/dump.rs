@@ -30,7 +30,7 @@ pub fn run(g: &GlobalArgs, a: &DumpArgs) -> anyhow::Result<Outcome> {
     super::progress::check_interrupted()?;
 
     let mut rep = build_report(a.engine.as_path(), &ex)?;
-    if !ex.proof.passed() && ex.proof != crate::pipeline::extract::Proof::Skipped {
+    if proof_refutes(&ex.proof) {
         finish_report(&rep, a.json)?;
         return Err(anyhow::Error::new(
             Error::new(
@@ -39,6 +39,11 @@ pub fn run(g: &GlobalArgs, a: &DumpArgs) -> anyhow::Result<Outcome> {
             )
             .with_hint("the extracted values do not reproduce the engine; --no-verify writes them unproven (for forensics only)"),
         ));
+    }
+    if !a.extract.allow_missing && ex.results.iter().all(|r| r.values.values.is_none()) && ex.any_missing() {
+        // Nothing to write: say so before creating an empty output.
+        finish_report(&rep, a.json)?;
+        return incomplete(&ex, false, false);
     }
 
     let shapes = match &a.out.shapes_from {
@@ -114,7 +119,13 @@ pub fn run(g: &GlobalArgs, a: &DumpArgs) -> anyhow::Result<Outcome> {
         }
     }
     finish_report(&rep, a.json)?;
-    incomplete(&ex, a.extract.allow_missing)
+    incomplete(&ex, a.extract.allow_missing, true)
+}
+
+/// Whether the round-trip proof refutes the values: bytes differ that should not. A proof that had
+/// nothing to compare (a weight-stripped plan) refutes nothing; its weights are reported missing.
+pub fn proof_refutes(p: &crate::pipeline::extract::Proof) -> bool {
+    matches!(p, crate::pipeline::extract::Proof::Failed { differing, .. } if *differing > 0)
 }
 
 /// `trt-dump map ENGINE -o MAP`.
@@ -123,7 +134,7 @@ pub fn run_map(g: &GlobalArgs, a: &MapArgs) -> anyhow::Result<Outcome> {
     writer::check_target(&a.output, writer::Format::Safetensors, a.force)?;
     let ex = source::obtain(g, &a.engine, Via::Gpu, &a.extract)?;
     let rep = build_report(a.engine.as_path(), &ex)?;
-    if !ex.proof.passed() && ex.proof != crate::pipeline::extract::Proof::Skipped {
+    if proof_refutes(&ex.proof) {
         finish_report(&rep, a.json)?;
         return Err(anyhow::Error::new(Error::new(
             ErrorKind::ProofFailed,
@@ -136,7 +147,7 @@ pub fn run_map(g: &GlobalArgs, a: &MapArgs) -> anyhow::Result<Outcome> {
     let mut rep = rep;
     rep.map = Some(a.output.display().to_string());
     finish_report(&rep, a.json)?;
-    incomplete(&ex, a.extract.allow_missing)
+    incomplete(&ex, a.extract.allow_missing, true)
 }
 
 pub fn build_report(engine: &std::path::Path, ex: &Extracted) -> anyhow::Result<Report> {
@@ -151,6 +162,7 @@ pub fn build_report(engine: &std::path::Path, ex: &Extracted) -> anyhow::Result<
         totals,
         passes: ex.passes.clone(),
         proof: ex.proof.clone(),
+        proof_independent: ex.proof_independent,
         seconds: ex.seconds,
         output: None,
         map: None,
@@ -169,24 +181,39 @@ pub fn finish_report(rep: &Report, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Exit status 11 when weights are missing, unless the user allowed it.
-pub fn incomplete(ex: &Extracted, allow_missing: bool) -> anyhow::Result<Outcome> {
-    let missing: Vec<&str> = ex
+/// Exit status 11 when weights are missing, unless the user allowed it. `written`: whether the
+/// recovered weights were written (false when there were none to write).
+pub fn incomplete(ex: &Extracted, allow_missing: bool, written: bool) -> anyhow::Result<Outcome> {
+    use crate::pipeline::extract::Missing;
+    let missing: Vec<(&str, Option<&Missing>)> = ex
         .weights
         .iter()
         .zip(&ex.results)
-        .filter(|(_, r)| r.missing.is_some())
-        .map(|(w, _)| w.name.as_str())
+        .filter(|(_, r)| r.values.values.is_none())
+        .map(|(w, r)| (w.name.as_str(), r.missing.as_ref()))
         .collect();
     if missing.is_empty() || allow_missing {
         return Ok(Outcome::Success);
     }
-    let list: Vec<&str> = missing.iter().take(5).copied().collect();
+    let after = if written { "everything else was written" } else { "nothing was written" };
+    if missing.len() == ex.weights.len() && missing.iter().all(|(_, m)| *m == Some(&Missing::Stripped)) {
+        return Err(anyhow::Error::new(
+            Error::new(
+                ErrorKind::Incomplete,
+                format!(
+                    "this plan holds no weights; refit it first: it is a weight-stripped engine (built with STRIP_PLAN), so none of its {} weights is stored in it; {after}",
+                    missing.len()
+                ),
+            )
+            .with_hint("refit the engine with the weights it was built from (TensorRT's IRefitter), serialize it, and dump that file; --allow-missing accepts an empty result"),
+        ));
+    }
+    let list: Vec<&str> = missing.iter().take(5).map(|(n, _)| *n).collect();
     Err(anyhow::Error::new(
         Error::new(
             ErrorKind::Incomplete,
             format!(
-                "{} of {} weights could not be recovered ({}{}); everything else was written",
+                "{} of {} weights could not be recovered ({}{}); {after}",
                 missing.len(),
                 ex.weights.len(),
                 list.join(", "),

@@ -1,16 +1,20 @@
 //! `trt-dump list ENGINE`: every refittable weight with its refit dtype and element count.
 //!
 //! Text: one line per weight (name, dtype, count), then totals. `--json`: one object, keys
-//! documented in docs/binding.md ("list --json").
+//! documented in docs/binding.md ("list --json"). With `--map FILE`, the weights the map records,
+//! on the CPU alone, once the map is known to fit the engine.
 
 use std::io::Write;
+use std::path::Path;
 
+use anyhow::Context;
 use serde::Serialize;
 
 use super::args::{GlobalArgs, ListArgs};
 use super::Outcome;
 use crate::pipeline::{Engine, WeightSpec};
-use crate::trt::{self, TrtEngine};
+use crate::map::MapFile;
+use crate::trt::{self, EngineFile, TrtEngine};
 
 pub const FORMAT: &str = "trt-dump.list/1";
 
@@ -39,19 +43,42 @@ pub struct Totals {
 }
 
 pub fn run(g: &GlobalArgs, a: ListArgs) -> anyhow::Result<Outcome> {
-    if a.map.is_some() {
-        anyhow::bail!("`list --map` is not available in this build yet: map support arrives with the map module");
+    if let Some(m) = &a.map {
+        let specs = from_map(&a.engine, m)?;
+        return print(&report(&a.engine.display().to_string(), &specs), a.json);
     }
     let opts = trt::Options::from_global(g);
     let engine = TrtEngine::open(&opts, &a.engine)?;
-    let report = report(&a.engine.display().to_string(), engine.weights());
+    print(&report(&a.engine.display().to_string(), engine.weights()), a.json)
+}
+
+/// The weights a map records, after checking that it was made for this engine (exit 14 if not).
+/// No TensorRT, no GPU.
+pub fn from_map(engine: &Path, map_path: &Path) -> anyhow::Result<Vec<WeightSpec>> {
+    let file = EngineFile::open(engine)?;
+    let m = MapFile::read(map_path)?;
+    let runs = m.runs().with_context(|| format!("reading map `{}`", map_path.display()))?;
+    m.check_engine(file.bytes(), &runs)
+        .with_context(|| format!("map `{}` vs engine `{}`", map_path.display(), engine.display()))?;
+    if let Some(by) = m.header.meta.get("made_by").filter(|b| b.starts_with("locate")) {
+        crate::note!(
+            "the map was made by `{by}`: it lists the reference tensors found in the engine, with the reference's names and dtypes, not necessarily every weight the engine has"
+        );
+    }
+    for w in &m.header.missing {
+        crate::note!("`{}` is recorded in the map as not recoverable: {}", w.name, w.reason);
+    }
+    Ok(m.header.weights)
+}
+
+fn print(report: &ListReport<'_>, json: bool) -> anyhow::Result<Outcome> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    if a.json {
-        serde_json::to_writer_pretty(&mut out, &report)?;
+    if json {
+        serde_json::to_writer_pretty(&mut out, report)?;
         writeln!(out)?;
     } else {
-        write_text(&mut out, &report)?;
+        write_text(&mut out, report)?;
     }
     out.flush()?;
     Ok(Outcome::Success)

@@ -1,6 +1,7 @@
 //! The command-line front end: parse, dispatch, and turn failures into messages and exit codes.
 
 pub mod args;
+pub mod diff;
 pub mod dump;
 pub mod info;
 pub mod list;
@@ -9,6 +10,7 @@ pub mod messages;
 pub mod progress;
 pub mod report;
 pub mod source;
+pub mod verify;
 
 use std::process::ExitCode;
 
@@ -58,19 +60,18 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Info(a) => info::run(&g, a),
         Command::Dump(a) => dump::run(&g, &a),
         Command::Map(a) => dump::run_map(&g, &a),
-        Command::Verify(a) => not_yet("verify", &g, a.engine),
-        Command::Diff(a) => not_yet("diff", &g, a.a),
+        Command::Verify(a) => verify::run(&g, a),
+        Command::Diff(a) => diff::run(&g, a),
         Command::Locate(a) => locate::run(&g, a),
     }
-}
-
-fn not_yet(cmd: &str, _g: &args::GlobalArgs, _p: std::path::PathBuf) -> anyhow::Result<Outcome> {
-    Err(anyhow::anyhow!("`{cmd}` is not available in this build yet"))
 }
 
 /// A closed stdout (`trt-dump list x | head`) is not a failure (ripgrep does the same).
 fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain().any(|e| {
         e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            // `--json` output goes through serde_json, whose error hides the io::Error.
+            || e.downcast_ref::<serde_json::Error>()
+                .is_some_and(|j| j.io_error_kind() == Some(std::io::ErrorKind::BrokenPipe))
     })
 }

@@ -54,6 +54,9 @@ pub struct Report {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub passes: Option<PassCounts>,
     pub proof: Proof,
+    /// False when the proof could only compare through an alignment of two layouts (see
+    /// [`proof_alignment_warning`]).
+    pub proof_independent: bool,
     pub seconds: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub output: Option<String>,
@@ -127,11 +130,26 @@ pub fn proof_line(p: &Proof) -> String {
             "round-trip proof: all {bytes} engine bytes reproduced except {missing_bytes} bytes of the weights that could not be extracted{}",
             unverified(*unverified_bytes)
         ),
+        // Nothing was compared (a weight-stripped plan): the missing weights say why.
+        Proof::Failed { differing: 0, reason, .. } => format!("round-trip proof not made: {reason}"),
+        Proof::Failed { differing, first_offsets, reason } if first_offsets.is_empty() => {
+            format!("round-trip proof FAILED: {differing} bytes differ ({reason})")
+        }
         Proof::Failed { differing, first_offsets, reason } => format!(
-            "round-trip proof FAILED: {differing} bytes differ ({reason}); first at {}",
+            "round-trip proof FAILED: {differing} bytes differ ({reason}); first at offset{} {}",
+            if first_offsets.len() == 1 { "" } else { "s" },
             first_offsets.iter().map(|o| format!("{o:#x}")).collect::<Vec<_>>().join(", ")
         ),
     }
+}
+
+/// Said after a passed proof that compared through an alignment (`Extraction::proof_independent`
+/// false): the values were read, and the proof compared, through the same alignment.
+pub fn proof_alignment_warning() -> &'static str {
+    "the round-trip proof compared the engine with its refitted serialization through an alignment \
+     of their layouts (TensorRT laid the refitted engine out differently), and the values were read \
+     through that same alignment, so the proof could not be independent: a weight the alignment \
+     misplaced would pass it unnoticed"
 }
 
 fn unverified(n: u64) -> String {
@@ -171,5 +189,35 @@ pub fn print_summary(r: &Report) {
         passes,
         r.seconds
     );
-    crate::note!("{}", proof_line(&r.proof));
+    match (&r.source, &r.proof) {
+        (Source::Map { path }, Proof::Skipped) => {
+            crate::note!("values read through the map `{path}` on the CPU (no round-trip proof: that needs TensorRT)")
+        }
+        (_, p) => crate::note!("{}", proof_line(p)),
+    }
+    if r.proof.passed() && !r.proof_independent {
+        crate::warn!("{}", proof_alignment_warning());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failed_proof_lines_read_well() {
+        let stripped = Proof::Failed {
+            differing: 0,
+            first_offsets: vec![],
+            reason: "nothing to prove: the plan holds no weights".into(),
+        };
+        assert_eq!(proof_line(&stripped), "round-trip proof not made: nothing to prove: the plan holds no weights");
+        let length = Proof::Failed { differing: 12, first_offsets: vec![], reason: "lengths differ".into() };
+        assert_eq!(proof_line(&length), "round-trip proof FAILED: 12 bytes differ (lengths differ)");
+        let bad = Proof::Failed { differing: 3, first_offsets: vec![16, 255], reason: "weight bytes".into() };
+        assert_eq!(proof_line(&bad), "round-trip proof FAILED: 3 bytes differ (weight bytes); first at offsets 0x10, 0xff");
+        for p in [&stripped, &length, &bad] {
+            assert!(!proof_line(p).ends_with("at "), "{}", proof_line(p));
+        }
+    }
 }

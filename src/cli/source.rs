@@ -21,8 +21,13 @@ pub struct Extracted {
     pub weights: Vec<WeightSpec>,
     pub results: Vec<WeightResult>,
     pub proof: Proof,
+    /// False when the proof compared through an alignment of the original's layout with the
+    /// refitted one (see `Extraction::proof_independent`); true where there was no such alignment.
+    pub proof_independent: bool,
     pub passes: Option<PassCounts>,
     pub source: Source,
+    /// The `meta` notes of the map read (how it was made, from what), on the map path.
+    pub map_meta: Option<BTreeMap<String, String>>,
     /// What was learned, as a map (GPU path only).
     pub map: Option<MapFile>,
     pub seconds: f64,
@@ -107,8 +112,10 @@ pub fn from_map(file: &EngineFile, map_path: &Path) -> anyhow::Result<Extracted>
         weights,
         results,
         proof: Proof::Skipped,
+        proof_independent: true,
         passes: None,
         source: Source::Map { path: map_path.display().to_string() },
+        map_meta: Some(m.header.meta.clone()),
         map: None,
         seconds: started.elapsed().as_secs_f64(),
     })
@@ -144,8 +151,10 @@ pub fn from_gpu(g: &GlobalArgs, engine_path: &Path, x: &ExtractArgs) -> anyhow::
         weights: ex.weights.clone(),
         results: ex.results.clone(),
         proof: ex.proof.clone(),
+        proof_independent: ex.proof_independent(),
         passes: Some(ex.passes.clone()),
         source,
+        map_meta: None,
         map: Some(map),
         seconds: bars.elapsed(),
     })

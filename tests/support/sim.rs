@@ -1021,8 +1021,10 @@ struct Shared {
     layout: Layout,
     fresh_pos: Positions,
     refit_pos: Positions,
-    /// A fresh instance's serialization (the file without its trailer, length patched).
+    /// A new instance's serialization (the file without its trailer, length patched).
     fresh: Arc<Vec<u8>>,
+    /// Its form: `Refitted` only for a refitted plan whose layout persists.
+    form: Form,
     faults: Faults,
     counters: Arc<Counters>,
 }
@@ -1060,12 +1062,21 @@ impl SimEngine {
             fresh_pos.total,
             file.len()
         );
-        let fresh = if fresh_pos.total == file.len() as u64 {
-            Arc::new(file)
+        let n = file.len() as u64;
+        // A plan some instance serialized after a refit (what `Engine::instance_of` is given; the
+        // stand-in gets it through deserializeCudaEngine) is read as `instance_of` reads it: kept
+        // in the refitted layout when that layout persists, else brought back to the fresh one.
+        // Anything else longer than the fresh layout is a builder file with a trailer.
+        let (fresh, form) = if fresh_pos.total == n {
+            (Arc::new(file), Form::Fresh)
+        } else if refit_pos.total == n && layout.persist_refit_form {
+            (Arc::new(file), Form::Refitted)
+        } else if refit_pos.total == n {
+            (Arc::new(relayout(&layout, &file, &refit_pos, &fresh_pos)), Form::Fresh)
         } else {
             let mut f = file[..fresh_pos.total as usize].to_vec();
             set_len(&mut f, fresh_pos.total);
-            Arc::new(f)
+            (Arc::new(f), Form::Fresh)
         };
         let faults = layout.faults.clone();
         Ok(SimEngine {
@@ -1074,6 +1085,7 @@ impl SimEngine {
                 fresh_pos,
                 refit_pos,
                 fresh,
+                form,
                 faults,
                 counters: Arc::default(),
             }),
@@ -1088,6 +1100,7 @@ impl SimEngine {
                 fresh_pos: sh.fresh_pos.clone(),
                 refit_pos: sh.refit_pos.clone(),
                 fresh: sh.fresh.clone(),
+                form: sh.form,
                 faults,
                 counters,
             }),
@@ -1137,7 +1150,7 @@ impl SimEngine {
         if self.sh.faults.fail_instance == Some(call) {
             bail!("IRuntime::deserializeCudaEngine: Error Code 1: Serialization (injected failure on deserialization #{call})");
         }
-        Ok(SimInstance { sh: self.sh.clone(), image: self.sh.fresh.clone(), form: Form::Fresh, refits: 0, broken: None })
+        Ok(SimInstance { sh: self.sh.clone(), image: self.sh.fresh.clone(), form: self.sh.form, refits: 0, broken: None })
     }
 }
 
