@@ -1,0 +1,104 @@
+//! Regression tests for bugs found by fuzzing and by the reliability work (issue #6), each named
+//! after what it fixes. The inputs that found them are also kept in `fuzz/corpus/` (replayed by
+//! `tests/reliability_fuzz_corpus.rs`).
+
+use std::collections::BTreeMap;
+
+use trt_dump::dtype::DataType;
+use trt_dump::error::{self, ErrorKind};
+use trt_dump::map::{Header, MapFile, MapRun};
+use trt_dump::pipeline::align::align;
+use trt_dump::pipeline::assemble::assemble;
+use trt_dump::pipeline::{Run, WeightSpec};
+
+fn w(name: &str, dtype: DataType, count: u64) -> WeightSpec {
+    WeightSpec { name: name.into(), dtype, count }
+}
+
+fn noise(n: usize, seed: u64) -> Vec<u8> {
+    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..n)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s >> 24) as u8
+        })
+        .collect()
+}
+
+fn map_with(weights: Vec<WeightSpec>, runs: Vec<MapRun>, engine_len: u64) -> MapFile {
+    MapFile {
+        header: Header {
+            engine_len,
+            fingerprint: "0".repeat(16),
+            weights,
+            missing: vec![],
+            volatile: vec![],
+            meta: BTreeMap::new(),
+        },
+        runs,
+    }
+}
+
+fn kind(r: anyhow::Result<MapFile>) -> Option<ErrorKind> {
+    error::find(&r.expect_err("the map must be refused")).map(|e| e.kind)
+}
+
+/// `map::expand` materialised every repetition of every run record: a 200-byte map claiming a
+/// weight of 2^40 elements and one record repeated 2^40 times (within the old caps) would have made
+/// `dump --map` allocate terabytes. Validation now bounds what the records cover by the engine
+/// before anything is expanded.
+#[test]
+fn a_map_whose_runs_expand_to_billions_is_refused_before_expanding() {
+    let run = Run { weight: 0, stored: DataType::Int8, offset: 0, nibble: 0, len: 1, index: 0, index_stride: 1 };
+    // Repetitions stepping over the same byte: 2^40 runs over one byte of a 64-byte engine.
+    let same_byte = map_with(
+        vec![w("huge", DataType::Int8, 1 << 40)],
+        vec![MapRun { run, outer: 1 << 40, outer_offset_stride: 0, outer_index_stride: 1 }],
+        64,
+    );
+    assert_eq!(kind(MapFile::from_bytes(&same_byte.to_bytes().unwrap())), Some(ErrorKind::BadMap));
+    // Distinct bytes, but far more of them than the engine has (the end check only looks at the
+    // last repetition, which an engine length claimed as huge would allow).
+    let too_many = map_with(
+        vec![w("huge", DataType::Int8, 1 << 40)],
+        vec![MapRun { run, outer: 1 << 33, outer_offset_stride: 1, outer_index_stride: 1 }],
+        1 << 34,
+    );
+    let bytes = too_many.to_bytes().unwrap();
+    // Valid on its own (its engine would be 16 GiB) ...
+    let m = MapFile::from_bytes(&bytes).unwrap();
+    // ... but never expanded against an engine of another length.
+    let engine = vec![0u8; 4096];
+    let e = m.runs_for(&engine).unwrap_err();
+    assert_eq!(error::find(&e).map(|e| e.kind), Some(ErrorKind::BadMap));
+    assert!(format!("{e:#}").contains("17179869184-byte engine"), "{e:#}");
+    // Empty records would repeat without covering anything.
+    let empty = map_with(
+        vec![w("x", DataType::Int8, 4)],
+        vec![MapRun { run: Run { len: 0, ..run }, outer: 1 << 39, outer_offset_stride: 1, outer_index_stride: 0 }],
+        64,
+    );
+    assert_eq!(kind(MapFile::from_bytes(&empty.to_bytes().unwrap())), Some(ErrorKind::BadMap));
+    // Many records each covering the whole engine: more than 4 times over is corrupt.
+    let whole = Run { len: 64, ..run };
+    let stacked = map_with(
+        vec![w("x", DataType::Int8, 64)],
+        (0..5).map(|_| MapRun { run: whole, outer: 1, outer_offset_stride: 0, outer_index_stride: 0 }).collect(),
+        64,
+    );
+    let e = MapFile::from_bytes(&stacked.to_bytes().unwrap()).unwrap_err();
+    assert!(format!("{e:#}").contains("more than 4 times over"), "{e:#}");
+    // Tied weights at one place (a locate map of two identical tensors) remain fine.
+    let tied = map_with(
+        vec![w("x", DataType::Int8, 64), w("y", DataType::Int8, 64)],
+        vec![
+            MapRun { run: whole, outer: 1, outer_offset_stride: 0, outer_index_stride: 0 },
+            MapRun { run: Run { weight: 1, ..whole }, outer: 1, outer_offset_stride: 0, outer_index_stride: 0 },
+        ],
+        64,
+    );
+    MapFile::from_bytes(&tied.to_bytes().unwrap()).unwrap();
+}
+
