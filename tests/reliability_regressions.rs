@@ -102,3 +102,24 @@ fn a_map_whose_runs_expand_to_billions_is_refused_before_expanding() {
     MapFile::from_bytes(&tied.to_bytes().unwrap()).unwrap();
 }
 
+/// `assemble` allocated a weight's full element count before reading it, even when its runs held a
+/// handful of elements: a map claiming a 2^40-element weight with one short run (which passes the
+/// map's checks: the run is inside the engine and the weight) made it allocate terabytes. A
+/// weight with fewer sightings than elements cannot be complete, so it is now counted over the
+/// indices actually seen.
+#[test]
+fn a_weight_claiming_more_elements_than_its_runs_hold_allocates_by_the_runs() {
+    let image: Vec<u8> = (0..64u8).collect();
+    let weights = [w("huge", DataType::Float, 1 << 40), w("small", DataType::Int8, 4)];
+    let runs = [
+        Run { weight: 0, stored: DataType::Half, offset: 0, nibble: 0, len: 8, index: (1 << 40) - 16, index_stride: 2 },
+        Run { weight: 1, stored: DataType::Int8, offset: 40, nibble: 0, len: 4, index: 0, index_stride: 1 },
+        // A second, disagreeing copy of two elements of the huge weight.
+        Run { weight: 0, stored: DataType::Half, offset: 20, nibble: 0, len: 2, index: (1 << 40) - 16, index_stride: 2 },
+    ];
+    let got = assemble(&weights, &runs, &image).unwrap();
+    assert_eq!((got[0].found, got[0].sightings, got[0].values.is_none()), (8, 10, true));
+    assert_eq!(got[0].disagreements, 2);
+    assert_eq!(got[0].first_disagreement, Some((1 << 40) - 16));
+    assert_eq!(got[1].values.as_deref(), Some(&image[40..44]));
+}
