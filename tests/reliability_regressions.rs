@@ -27,6 +27,26 @@ fn noise(n: usize, seed: u64) -> Vec<u8> {
         .collect()
 }
 
+/// Found by the `align` fuzz target: when the last anchor ended exactly at the end of X, its own
+/// 32 bytes were never mapped (a 32-byte image mapped nothing at all), so a weight stored there
+/// would have been lost to "layout changed".
+#[test]
+fn align_maps_the_last_anchor_when_it_ends_at_the_image_end() {
+    let x: Vec<u8> = (0..32u8).collect();
+    let al = align(&x, &x, &[]);
+    assert!(al.is_identity(), "{al:?}");
+    // Anchors every 4 KiB: one ends exactly at the end of a 4096 + 32 byte image.
+    let x = noise(4096 + 32, 7);
+    let al = align(&x, &x, &[]);
+    assert!(al.is_identity(), "{al:?}");
+    assert_eq!(al.map_range(4096, 4128), Some(4096));
+    // The same with a weight masked in those last bytes, and Y one byte longer at its start.
+    let mut y = vec![0xA5];
+    y.extend_from_slice(&x);
+    let al = align(&x, &y, &[(4100, 4128)]);
+    assert_eq!(al.map_range(4100, 4128), Some(4101), "{al:?}");
+}
+
 fn map_with(weights: Vec<WeightSpec>, runs: Vec<MapRun>, engine_len: u64) -> MapFile {
     MapFile {
         header: Header {
