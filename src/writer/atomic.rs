@@ -264,6 +264,7 @@ fn temp_builder() -> tempfile::Builder<'static, 'static> {
 pub(crate) struct StagedFile {
     temp: TempPath,
     pub target: Target,
+    _registered: crate::cleanup::Registered,
 }
 
 impl StagedFile {
@@ -282,7 +283,8 @@ impl StagedFile {
             )
         })?;
         let (file, temp) = temp.into_parts();
-        Ok((StagedFile { temp, target }, wrap(file)))
+        let _registered = crate::cleanup::register(&temp);
+        Ok((StagedFile { temp, target, _registered }, wrap(file)))
     }
 
     /// Syncs `out` and renames the temporary file to the target. Without --force this never
@@ -327,6 +329,7 @@ fn sync_dir(dir: &Path) {
 pub(crate) struct StagedDir {
     temp: TempDir,
     pub target: Target,
+    _registered: crate::cleanup::Registered,
 }
 
 impl StagedDir {
@@ -338,7 +341,8 @@ impl StagedDir {
                 &e,
             )
         })?;
-        Ok(StagedDir { temp, target })
+        let _registered = crate::cleanup::register(temp.path());
+        Ok(StagedDir { temp, target, _registered })
     }
 
     pub fn path(&self) -> &Path {
