@@ -260,6 +260,15 @@ fn temp_builder() -> tempfile::Builder<'static, 'static> {
     b
 }
 
+/// Creates and removes a temporary file where the output's temporary will go: a folder that
+/// cannot be written (permissions, a read-only file system, an immutable folder) is found before
+/// the work that would fill it, not after.
+pub(crate) fn probe_writable(target: &Target) -> anyhow::Result<()> {
+    temp_builder().tempfile_in(&target.parent).map(drop).map_err(|e| {
+        io_failure(&target.path, &format!("cannot create a file in `{}`", target.parent.display()), &e)
+    })
+}
+
 /// A temporary file beside the target; deleted on drop unless committed.
 pub(crate) struct StagedFile {
     temp: TempPath,
