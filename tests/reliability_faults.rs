@@ -318,6 +318,40 @@ fn a_full_disk_exits_13_and_leaves_nothing() {
     }
 }
 
+/// The scratch disk filling up (serializations spilled to --work-dir): the run stops with the
+/// reason and removes the scratch folder. No exit status names this case (it is neither the
+/// output nor an input), so it is the "any other failure" status, 15.
+#[test]
+fn a_full_scratch_disk_stops_the_run_and_removes_the_scratch_folder() {
+    let Some((lib, tool)) = common::standin() else { return };
+    let d = Dirs::new();
+    let engine = d.engines().join("tiny.engine");
+    sim_plan(&tool, "tiny_mlp", &engine, &[]);
+    let work = d.root.path().join("work");
+    std::fs::create_dir(&work).unwrap();
+    let o = Command::new("sh")
+        .arg("-c")
+        .arg(r#"trap "" XFSZ; ulimit -f 100; exec "$@""#)
+        .arg("sh")
+        .arg(common::exe())
+        .arg("--trt-lib")
+        .arg(&lib)
+        .arg("dump")
+        .arg(&engine)
+        .arg("-o")
+        .arg(d.out().join("w.safetensors"))
+        .arg("--work-dir")
+        .arg(&work)
+        .env("TMPDIR", d.tmp())
+        .output()
+        .unwrap();
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(i32::from(trt_dump::error::EXIT_OTHER)), "{e}");
+    assert!(e.contains("writing a temporary serialization") && e.contains("is the disk full?"), "{e}");
+    assert!(common::listing(&work).is_empty(), "{:?}", common::listing(&work));
+    d.assert_nothing_left(&[], "full scratch disk");
+}
+
 /// Removes the immutable attribute on drop, so a failed test cannot leave a folder nobody can
 /// delete.
 struct Immutable<'a>(&'a Path);
