@@ -117,7 +117,7 @@ fn an_existing_output_is_replaced_whole_or_kept() {
         let after: Vec<Vec<u8>> =
             before.iter().map(|f| d.out().join(f)).filter(|f| f.is_file()).map(|f| std::fs::read(f).unwrap()).collect();
         assert!(contents == after, "{out}: the previous output changed");
-        assert!(common::temporaries(&d.root.path().to_path_buf()).is_empty());
+        assert!(common::temporaries(d.root.path()).is_empty());
     }
 }
 

@@ -48,7 +48,10 @@ fn spec_of(weights: &[(String, DataType, u64)]) -> SimSpec {
     s
 }
 
-fn safetensors_of(path: &Path) -> (HashMap<String, (String, Vec<u64>, Vec<u8>)>, BTreeMap<String, String>) {
+/// name -> (dtype, shape, data bytes)
+type Tensors = HashMap<String, (String, Vec<u64>, Vec<u8>)>;
+
+fn safetensors_of(path: &Path) -> (Tensors, BTreeMap<String, String>) {
     let bytes = std::fs::read(path).unwrap();
     let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
     let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();

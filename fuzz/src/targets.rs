@@ -23,8 +23,11 @@ use trt_dump::pipeline::decode::{decode, Images};
 use trt_dump::pipeline::ids::IdSpace;
 use trt_dump::pipeline::WeightSpec;
 
+/// A fuzz target: one input, panics when a property breaks.
+pub type Target = fn(&[u8]);
+
 /// Every target, by the name of its corpus folder and libFuzzer binary.
-pub const TARGETS: [(&str, fn(&[u8])); 7] = [
+pub const TARGETS: [(&str, Target); 7] = [
     ("map_file", map_file),
     ("decode", decode_images),
     ("align", align_images),
@@ -146,7 +149,7 @@ pub fn decode_images(data: &[u8]) {
     let ids = IdSpace::new(&weights);
     let len = 16 + (c.u16() % 2048) as usize;
     let n_passes = ids.passes as usize;
-    let (base, passes) = if mode % 2 == 0 {
+    let (base, passes) = if mode.is_multiple_of(2) {
         let filler = c.take(len);
         let mut base: Vec<u8> = (0..len).map(|i| filler.get(i % filler.len().max(1)).copied().unwrap_or(i as u8)).collect();
         let at: Vec<usize> = weights.iter().map(|_| c.u16() as usize % len).collect();
