@@ -6,6 +6,7 @@
 //! import `trt`; `cli` wires the pieces together.
 #![deny(unsafe_code)]
 
+pub mod cleanup;
 pub mod cli;
 pub mod compare;
 pub mod dtype;

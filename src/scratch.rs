@@ -23,6 +23,7 @@ impl PlanBytes for Mapped {
 pub struct DiskScratch {
     dir: tempfile::TempDir,
     written: u64,
+    _registered: crate::cleanup::Registered,
 }
 
 impl DiskScratch {
@@ -32,7 +33,8 @@ impl DiskScratch {
             .prefix("trt-dump-")
             .tempdir_in(&parent)
             .with_context(|| format!("creating a temporary folder in `{}` (use --work-dir to choose another)", parent.display()))?;
-        Ok(DiskScratch { dir, written: 0 })
+        let _registered = crate::cleanup::register(dir.path());
+        Ok(DiskScratch { dir, written: 0, _registered })
     }
 
     pub fn path(&self) -> &Path {

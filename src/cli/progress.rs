@@ -1,6 +1,7 @@
 //! Progress on stderr (indicatif) and Ctrl-C: bars for phases and bytes, hidden with `-q` or when
 //! stderr is not a terminal; the first Ctrl-C asks the running job to stop at the next safe point
-//! (temporary files are removed as their owners drop), a second one exits at once.
+//! (temporary files are removed as their owners drop), a second one removes every registered
+//! temporary ([`crate::cleanup`]) and exits at once.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -18,6 +19,8 @@ pub fn install_interrupt_handler() {
         let _ = ctrlc::set_handler(|| {
             if INTERRUPTED.swap(true, Ordering::SeqCst) {
                 eprintln!("trt-dump: interrupted again: exiting now");
+                // exit runs no destructors: remove the temporaries their owners would have.
+                crate::cleanup::remove_all();
                 std::process::exit(130);
             }
             eprintln!("trt-dump: interrupted: stopping at the next safe point (Ctrl-C again to exit now)");

@@ -85,7 +85,7 @@ pub fn obtain(g: &GlobalArgs, engine_path: &Path, via: Via<'_>, x: &ExtractArgs)
 pub fn from_map(file: &EngineFile, map_path: &Path) -> anyhow::Result<Extracted> {
     let started = std::time::Instant::now();
     let m = MapFile::read(map_path)?;
-    let runs = m.runs().with_context(|| format!("reading map `{}`", map_path.display()))?;
+    let runs = m.runs_for(file.bytes()).with_context(|| format!("reading map `{}`", map_path.display()))?;
     m.check_engine(file.bytes(), &runs)
         .with_context(|| format!("map `{}` vs engine `{}`", map_path.display(), file.path.display()))?;
     let weights = m.header.weights.clone();

@@ -35,6 +35,12 @@ pub const VERSION: u32 = 1;
 const RECORD: usize = 64;
 /// Caps on what a map file may declare, so a hostile file cannot make us allocate without bound.
 const MAX_HEADER: u64 = 1 << 30;
+/// How many times over the runs of a map may cover the engine's bytes, on average. A map made by
+/// marker passes covers each byte at most once, one made by `locate` more only where several
+/// reference tensors hold identical values; more than this is corrupt. It bounds the expanded run
+/// table (and what `assemble` allocates) by a small multiple of the engine's length, whatever
+/// counts the map claims.
+const MAX_COVER: u128 = 4;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MissingWeight {
@@ -265,6 +271,30 @@ impl MapFile {
                 return Err(bad(format!("weight `{}` claims {} elements", w.name, w.count)));
             }
         }
+        // Bytes the records cover (repetitions of one record never overlap, checked below): the
+        // expanded run table has at most that many entries, so it is checked before anything is
+        // expanded.
+        let mut footprint: u128 = 0;
+        for (i, m) in self.runs.iter().enumerate() {
+            if m.run.len == 0 {
+                return Err(bad(format!("run record {i} holds no elements")));
+            }
+            let bits = u128::from(m.run.nibble) * 4 + u128::from(m.run.len) * u128::from(m.run.stored.bits());
+            let bytes = bits.div_ceil(8);
+            if m.outer > 1 && u128::from(m.outer_offset_stride.unsigned_abs()) < bytes {
+                return Err(bad(format!(
+                    "run record {i} repeats every {} bytes but each repetition spans {bytes}",
+                    m.outer_offset_stride
+                )));
+            }
+            footprint = footprint.saturating_add(u128::from(m.outer).saturating_mul(bytes));
+        }
+        if footprint > MAX_COVER * u128::from(h.engine_len) {
+            return Err(bad(format!(
+                "map runs cover {footprint} bytes of a {}-byte engine (more than {MAX_COVER} times over)",
+                h.engine_len
+            )));
+        }
         let total: u128 = self.runs.iter().map(|m| u128::from(m.outer) * u128::from(m.run.len)).sum();
         let elements: u128 = h.weights.iter().map(|w| u128::from(w.count)).sum();
         // Copies make runs hold more elements than the weights; more than 16 copies is corrupt.
@@ -306,13 +336,19 @@ impl MapFile {
         Ok(())
     }
 
-    /// The runs, expanded.
+    /// The runs, expanded (at most `4 × engine_len` of them, as validated).
     pub fn runs(&self) -> anyhow::Result<Vec<Run>> {
         expand(&self.runs)
     }
 
-    /// Checks that this map was made for `engine` (same length, same non-weight bytes).
-    pub fn check_engine(&self, engine: &[u8], runs: &[Run]) -> anyhow::Result<()> {
+    /// The runs, expanded, once `engine` is known to have the length the map was made for: the
+    /// run table's size is bounded by the real engine, never by what the map claims.
+    pub fn runs_for(&self, engine: &[u8]) -> anyhow::Result<Vec<Run>> {
+        self.check_len(engine)?;
+        expand(&self.runs)
+    }
+
+    fn check_len(&self, engine: &[u8]) -> anyhow::Result<()> {
         let h = &self.header;
         if engine.len() as u64 != h.engine_len {
             return Err(bad(format!(
@@ -322,6 +358,13 @@ impl MapFile {
             ))
             .context("map does not match the engine"));
         }
+        Ok(())
+    }
+
+    /// Checks that this map was made for `engine` (same length, same non-weight bytes).
+    pub fn check_engine(&self, engine: &[u8], runs: &[Run]) -> anyhow::Result<()> {
+        let h = &self.header;
+        self.check_len(engine)?;
         let fp = fingerprint(engine, runs, &h.volatile);
         if fp != h.fingerprint {
             return Err(bad(format!(

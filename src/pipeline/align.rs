@@ -428,9 +428,9 @@ pub fn align(x: &[u8], y: &[u8], mask: &[(u64, u64)]) -> Alignment {
         all.push((0, 0, 0));
     }
     all.extend(placed.iter().map(|(a, s)| (*a, *s, K)));
-    if placed.last().is_none_or(|p| p.0 + K < lx) {
-        all.push((lx, delta, 0));
-    }
+    // Always, also after an anchor that ends right at the end of X: an anchor's own K bytes are
+    // mapped by the window that starts at it, so the last anchor needs one after it.
+    all.push((lx, delta, 0));
     for win in all.windows(2) {
         let ((a, sa, ka), (c, sc, kc)) = (win[0], win[1]);
         if sa == sc && ka > 0 && kc > 0 {

@@ -256,19 +256,42 @@ fn strength(runs: &[Run]) -> Vec<bool> {
 }
 
 fn assemble_one(spec: &WeightSpec, runs: &[(&Run, bool)], image: &[u8]) -> WeightValues {
-    let mut wv = WeightValues::default();
     if runs.is_empty() {
-        wv.values = (spec.count == 0).then(Vec::new);
-        return wv;
+        return WeightValues { values: (spec.count == 0).then(Vec::new), ..WeightValues::default() };
     }
-    let mut out = vec![0u8; spec.refit_bytes() as usize];
+    let sightings = runs.iter().fold(0u64, |a, (r, _)| a.saturating_add(r.len));
+    if sightings >= spec.count {
+        return assemble_slots(spec, runs, image, spec.count as usize, |i| i as usize);
+    }
+    // Fewer sightings than elements: the weight cannot be complete. Work over the indices seen, so
+    // that memory follows the runs (bounded by the image) and never the count a map file claims.
+    let mut seen: Vec<u64> = Vec::with_capacity(sightings as usize);
+    for (r, _) in runs {
+        seen.extend((0..r.len).map(|k| r.index_at(k) as u64));
+    }
+    seen.sort_unstable();
+    seen.dedup();
+    let slot = |i: u64| seen.binary_search(&i).unwrap_or_default();
+    assemble_slots(spec, runs, image, seen.len(), slot)
+}
+
+/// [`assemble_one`] with per-element state kept in `slots` places, element `i` at `slot(i)`.
+fn assemble_slots(
+    spec: &WeightSpec,
+    runs: &[(&Run, bool)],
+    image: &[u8],
+    slots: usize,
+    slot: impl Fn(u64) -> usize,
+) -> WeightValues {
+    let mut wv = WeightValues::default();
+    let mut out = vec![0u8; spec.dtype.bytes_for(slots as u64).unwrap_or(0) as usize];
     // Per element: 0 = not seen, else the rank of the copy kept (`copy_rank`).
-    let mut seen = vec![0u8; spec.count as usize];
+    let mut seen = vec![0u8; slots];
     // The raw bits of the kept copy of each element, to compare later copies with; only needed
     // when some element is stored more than once, which a first counting sweep finds out.
     for (r, _) in runs {
         for k in 0..r.len {
-            let s = &mut seen[r.index_at(k) as usize];
+            let s = &mut seen[slot(r.index_at(k) as u64)];
             *s = s.saturating_add(1);
         }
     }
@@ -276,9 +299,9 @@ fn assemble_one(spec: &WeightSpec, runs: &[(&Run, bool)], image: &[u8]) -> Weigh
     let mut kept_strong: Vec<bool> = Vec::new();
     let multi_copy = seen.iter().any(|c| *c > 1);
     seen.fill(0);
-    let mut kept: Vec<u64> = if multi_copy { vec![0; spec.count as usize] } else { Vec::new() };
+    let mut kept: Vec<u64> = if multi_copy { vec![0; slots] } else { Vec::new() };
     if multi_copy {
-        kept_strong = vec![false; spec.count as usize];
+        kept_strong = vec![false; slots];
     }
     let is_float = Class::of(spec.dtype) == Class::Float;
     let unpack = |rank: u8, raw: u64| -> Stored {
@@ -316,23 +339,24 @@ fn assemble_one(spec: &WeightSpec, runs: &[(&Run, bool)], image: &[u8]) -> Weigh
         let rank = copy_rank(spec.dtype, r.stored);
         for k in 0..r.len {
             let idx = r.index_at(k) as u64;
+            let at = slot(idx);
             let v = read_elem(image, r, k);
             wv.sightings += 1;
-            let slot = &mut seen[idx as usize];
+            let slot = &mut seen[at];
             if *slot == 0 {
                 *slot = rank;
                 wv.found += 1;
-                if !write_value(spec.dtype, &mut out, idx, v) {
+                if !write_value(spec.dtype, &mut out, at as u64, v) {
                     wv.inexact += 1;
                 }
                 if multi_copy {
-                    kept[idx as usize] = pack(v);
-                    kept_strong[idx as usize] = strong;
+                    kept[at] = pack(v);
+                    kept_strong[at] = strong;
                 }
                 continue;
             }
-            let prev = unpack(*slot, kept[idx as usize]);
-            let prev_strong = kept_strong[idx as usize];
+            let prev = unpack(*slot, kept[at]);
+            let prev_strong = kept_strong[at];
             let replace = if agree(spec.dtype, prev, v) {
                 rank > *slot
             } else if prev_strong != strong {
@@ -346,9 +370,9 @@ fn assemble_one(spec: &WeightSpec, runs: &[(&Run, bool)], image: &[u8]) -> Weigh
             };
             if replace {
                 *slot = rank;
-                write_value(spec.dtype, &mut out, idx, v);
-                kept[idx as usize] = pack(v);
-                kept_strong[idx as usize] = strong;
+                write_value(spec.dtype, &mut out, at as u64, v);
+                kept[at] = pack(v);
+                kept_strong[at] = strong;
             }
         }
     }

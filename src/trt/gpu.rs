@@ -48,6 +48,31 @@ impl Gpu {
     }
 }
 
+/// Whether an engine file of `engine_len` bytes may be loaded on a GPU with `free_bytes` free.
+/// TensorRT keeps an engine's weights and kernels in GPU memory, so an engine larger than the free
+/// memory cannot be deserialized: it is refused before TensorRT is asked, instead of failing
+/// midway with an allocation error. (Fitting is necessary, not sufficient: TensorRT may still run
+/// out of memory for its workspace; that is reported as TensorRT's refusal.)
+pub fn engine_fits(engine_len: u64, free_bytes: u64) -> bool {
+    engine_len <= free_bytes
+}
+
+/// The [`ErrorKind::GpuOutOfMemory`](crate::error::ErrorKind) error for an engine that does not
+/// fit (see [`engine_fits`]).
+pub fn out_of_memory(engine: &std::path::Path, engine_len: u64, ordinal: usize, name: &str, free_bytes: u64, total_bytes: u64) -> crate::error::Error {
+    crate::error::Error::new(
+        crate::error::ErrorKind::GpuOutOfMemory,
+        format!(
+            "engine `{}` is {} but GPU {ordinal} ({name}) has only {} free of {}",
+            engine.display(),
+            human_bytes(engine_len),
+            human_bytes(free_bytes),
+            human_bytes(total_bytes)
+        ),
+    )
+    .with_hint("free GPU memory (see nvidia-smi for other processes) or choose another GPU with --device N")
+}
+
 /// Why no GPU could be used.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum NoGpu {

@@ -158,24 +158,15 @@ impl Session {
             Err(why) => crate::detail!("GPU: {why} (asking TensorRT anyway)"),
         }
         if let Ok(g) = &gpu {
-            if file.len() > g.free_bytes {
-                return Err(anyhow::Error::new(
-                    Error::new(
-                        ErrorKind::GpuOutOfMemory,
-                        format!(
-                            "engine `{}` is {} but GPU {} ({}) has only {} free of {}",
-                            file.path.display(),
-                            gpu::human_bytes(file.len()),
-                            g.ordinal,
-                            g.name,
-                            gpu::human_bytes(g.free_bytes),
-                            gpu::human_bytes(g.total_bytes)
-                        ),
-                    )
-                    .with_hint(
-                        "free GPU memory (see nvidia-smi for other processes) or choose another GPU with --device N",
-                    ),
-                ));
+            if !gpu::engine_fits(file.len(), g.free_bytes) {
+                return Err(anyhow::Error::new(gpu::out_of_memory(
+                    &file.path,
+                    file.len(),
+                    g.ordinal,
+                    &g.name,
+                    g.free_bytes,
+                    g.total_bytes,
+                )));
             }
         }
 

@@ -260,10 +260,20 @@ fn temp_builder() -> tempfile::Builder<'static, 'static> {
     b
 }
 
+/// Creates and removes a temporary file where the output's temporary will go: a folder that
+/// cannot be written (permissions, a read-only file system, an immutable folder) is found before
+/// the work that would fill it, not after.
+pub(crate) fn probe_writable(target: &Target) -> anyhow::Result<()> {
+    temp_builder().tempfile_in(&target.parent).map(drop).map_err(|e| {
+        io_failure(&target.path, &format!("cannot create a file in `{}`", target.parent.display()), &e)
+    })
+}
+
 /// A temporary file beside the target; deleted on drop unless committed.
 pub(crate) struct StagedFile {
     temp: TempPath,
     pub target: Target,
+    _registered: crate::cleanup::Registered,
 }
 
 impl StagedFile {
@@ -282,7 +292,8 @@ impl StagedFile {
             )
         })?;
         let (file, temp) = temp.into_parts();
-        Ok((StagedFile { temp, target }, wrap(file)))
+        let _registered = crate::cleanup::register(&temp);
+        Ok((StagedFile { temp, target, _registered }, wrap(file)))
     }
 
     /// Syncs `out` and renames the temporary file to the target. Without --force this never
@@ -327,6 +338,7 @@ fn sync_dir(dir: &Path) {
 pub(crate) struct StagedDir {
     temp: TempDir,
     pub target: Target,
+    _registered: crate::cleanup::Registered,
 }
 
 impl StagedDir {
@@ -338,7 +350,8 @@ impl StagedDir {
                 &e,
             )
         })?;
-        Ok(StagedDir { temp, target })
+        let _registered = crate::cleanup::register(temp.path());
+        Ok(StagedDir { temp, target, _registered })
     }
 
     pub fn path(&self) -> &Path {

@@ -210,11 +210,14 @@ pub fn write_file(path: &Path, force: bool, bytes: &[u8]) -> anyhow::Result<u64>
 }
 
 /// Checks, before any long work, that `path` can receive `format` (`force` allowing replacement).
+/// Includes creating (and removing) a file in the output's folder, so that a folder that cannot be
+/// written is refused now and not after the extraction.
 pub fn check_target(path: &Path, format: Format, force: bool) -> anyhow::Result<()> {
-    match format {
-        Format::Npy => atomic::dir_target(path, force, npy::is_ours).map(|_| ()),
-        _ => atomic::file_target(path, force).map(|_| ()),
-    }
+    let target = match format {
+        Format::Npy => atomic::dir_target(path, force, npy::is_ours)?,
+        _ => atomic::file_target(path, force)?,
+    };
+    atomic::probe_writable(&target)
 }
 
 /// The dtype a refit tensor is stored as in `format` (a safetensors or NumPy dtype name).

@@ -140,6 +140,10 @@ pub struct Faults {
     pub fail_serialize: Option<u64>,
     /// setNamedWeights rejects this weight on every refit.
     pub reject_weight: Option<usize>,
+    /// Every serialization takes this many milliseconds more (a big engine), so that a test can
+    /// interrupt a run in the middle.
+    #[serde(default)]
+    pub delay_ms: Option<u64>,
 }
 
 /// The layout description stored inside the plan: everything but the weight values.
@@ -1265,6 +1269,9 @@ impl Instance for SimInstance {
         }
         if self.sh.faults.fail_serialize == Some(call) {
             bail!("ICudaEngine::serialize: Error Code 2: Internal Error (injected failure on serialization #{call})");
+        }
+        if let Some(ms) = self.sh.faults.delay_ms {
+            std::thread::sleep(std::time::Duration::from_millis(ms));
         }
         Ok(Box::new(SimBytes { buf: self.image.clone() }))
     }

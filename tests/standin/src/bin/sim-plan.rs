@@ -1,7 +1,7 @@
 //! Writes a simulator engine file (and optionally its ground truth) for the stand-in library.
 //!
 //! sim-plan MODEL OUT.engine [--storage fp32|fp16|fp32-as-fp16] [--truth TRUTH.json] [--values]
-//!          [--strip] [--length-change] [--not-refittable] [--fail-refit N] [--reject-weight K]
+//!          [--strip] [--length-change] [--not-refittable] [--fail-refit N] [--reject-weight K] [--slow MS]
 //!
 //! MODEL: tiny_mlp, bert_tiny, bert_base, decoder_1b, or random:SEED:N[:everything|recoverable|plain].
 //! The truth JSON lists every weight (name, dtype, count, recovery, copies, and with --values its
@@ -42,7 +42,7 @@ fn hex(b: &[u8]) -> String {
 fn run() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.len() < 2 {
-        bail!("usage: sim-plan MODEL OUT.engine [--storage fp32|fp16|fp32-as-fp16] [--truth T.json] [--values] [--strip] [--length-change] [--not-refittable] [--fail-refit N] [--reject-weight K]");
+        bail!("usage: sim-plan MODEL OUT.engine [--storage fp32|fp16|fp32-as-fp16] [--truth T.json] [--values] [--strip] [--length-change] [--not-refittable] [--fail-refit N] [--reject-weight K] [--slow MS]");
     }
     let mut storage = Storage::Fp32;
     let mut truth_path = None;
@@ -61,7 +61,7 @@ fn run() -> Result<()> {
             }
             "--truth" => truth_path = Some(it.next().context("--truth PATH")?.clone()),
             "--values" => values = true,
-            "--fail-refit" | "--reject-weight" => tweaks.push(format!("{a}={}", it.next().context("a number")?)),
+            "--fail-refit" | "--reject-weight" | "--slow" => tweaks.push(format!("{a}={}", it.next().context("a number")?)),
             "--strip" | "--length-change" | "--not-refittable" => tweaks.push(a.clone()),
             other => bail!("unknown option {other:?}"),
         }
@@ -71,6 +71,7 @@ fn run() -> Result<()> {
         match t.split_once('=') {
             Some(("--fail-refit", n)) => spec.layout.faults.fail_refit = Some(n.parse()?),
             Some(("--reject-weight", k)) => spec.layout.faults.reject_weight = Some(k.parse()?),
+            Some(("--slow", ms)) => spec.layout.faults.delay_ms = Some(ms.parse()?),
             _ if t == "--strip" => spec.layout.strip = true,
             _ if t == "--not-refittable" => spec.layout.not_refittable = true,
             _ if t == "--length-change" => {
