@@ -253,6 +253,36 @@ fn reset_peak() -> bool {
     std::fs::write("/proc/self/clear_refs", "5").is_ok()
 }
 
+/// Samples RssAnon (anonymous resident memory, not file-backed pages) every 2 ms on a thread,
+/// keeping the maximum.
+struct AnonPeak {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    handle: std::thread::JoinHandle<u64>,
+}
+
+impl AnonPeak {
+    fn start() -> AnonPeak {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let handle = std::thread::spawn(move || {
+            let mut max = 0;
+            loop {
+                max = max.max(proc_status_kb("RssAnon:").unwrap_or(0) * 1024);
+                if flag.load(std::sync::atomic::Ordering::Relaxed) {
+                    return max;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+        });
+        AnonPeak { stop, handle }
+    }
+
+    fn stop(self) -> u64 {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.handle.join().unwrap_or(0)
+    }
+}
+
 fn rss_bytes() -> u64 {
     proc_status_kb("VmRSS:").unwrap_or(0) * 1024
 }
@@ -311,6 +341,10 @@ struct Ours {
     /// Engine bytes decoded per second (each byte of the engine is read in all P passes and the
     /// baseline: P + 1 images).
     decode_gbps: f64,
+    /// The same work per marker pass: engine bytes × marker passes / decode seconds (each pass's
+    /// image is diffed against the baseline and decoded; this is the rate at which one pass's
+    /// worth of engine bytes goes through).
+    decode_pass_gbps: f64,
     /// Aligning, reading values through the runs, the file alignment.
     read_seconds: f64,
     /// The proof (engine refit+serialize excluded).
@@ -327,6 +361,18 @@ struct Ours {
     rss_before: u64,
     peak_rss: u64,
     peak_over_engine: f64,
+    /// One more extraction with the serializations spilled to files (`scratch::DiskScratch`, what
+    /// `dump` does for engines too large to keep several times over in memory, or with
+    /// --work-dir): the peak of anonymous resident memory (RssAnon, sampled every 2 ms) over the
+    /// engine size. File-backed pages of the spilled images are page cache the kernel can drop.
+    spill_peak_anon: u64,
+    spill_peak_over_engine: f64,
+    spill_seconds: f64,
+    /// Bytes of extracted values (the output) in that run.
+    spill_output_bytes: u64,
+    /// (peak RssAnon − RssAnon before the run − output) / engine: what the tool itself holds at
+    /// its peak beyond the engine (the simulator's, standing for TensorRT's) and the output.
+    spill_tool_over_engine: f64,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -355,6 +401,11 @@ struct MapRead {
     /// Parsing the map, expanding runs, fingerprinting the engine, reading every value, from the
     /// engine file mapped read-only and already in the page cache. Median over `repeats`.
     seconds: f64,
+    /// Of which: parsing the map and expanding its runs; checking the engine (length and the
+    /// fingerprint of every byte that is not a weight); reading the values (`assemble`).
+    parse_seconds: f64,
+    check_seconds: f64,
+    read_seconds: f64,
     gbps: f64,
     repeats: u64,
     records: u64,
@@ -510,6 +561,7 @@ fn run_case(a: &Args, model: &str, st_name: &str) -> Result<Row> {
     ours.host_seconds = ours.seconds - ours.engine_seconds;
     ours.decode_seconds = median(dec);
     ours.decode_gbps = gbps(row.engine_bytes, ours.decode_seconds);
+    ours.decode_pass_gbps = gbps(row.engine_bytes * u64::from(x.passes.marker), ours.decode_seconds);
     ours.read_seconds = median(rd);
     ours.proof_host_seconds = median(pf);
     ours.marker_host_seconds = median(mk);
@@ -541,6 +593,24 @@ fn run_case(a: &Args, model: &str, st_name: &str) -> Result<Row> {
         trt_dump::map::MapFile { header, runs: trt_dump::map::compress(&x.file_runs) }
     };
     drop(x);
+    {
+        let anon_before = proc_status_kb("RssAnon:").unwrap_or(0) * 1024;
+        let sampler = AnonPeak::start();
+        let t = Instant::now();
+        let mut scratch = trt_dump::scratch::DiskScratch::new(None)?;
+        let stats = EngineStats::default();
+        let timed = Timed { inner: &engine, stats: &stats };
+        let xs = extract::extract(&timed, file_bytes, &Options::default(), &mut scratch, &mut Clock::new(&stats))?;
+        let output: u64 = xs.results.iter().filter_map(|r| r.values.values.as_ref()).map(|v| v.len() as u64).sum();
+        drop(xs);
+        drop(scratch);
+        ours.spill_seconds = t.elapsed().as_secs_f64();
+        ours.spill_peak_anon = sampler.stop();
+        ours.spill_peak_over_engine = ours.spill_peak_anon as f64 / row.engine_bytes as f64;
+        ours.spill_output_bytes = output;
+        ours.spill_tool_over_engine =
+            ours.spill_peak_anon.saturating_sub(anon_before + output) as f64 / row.engine_bytes as f64;
+    }
     row.ours = Some(ours.clone());
 
     // --- the reference method ---
@@ -618,15 +688,19 @@ fn run_case(a: &Args, model: &str, st_name: &str) -> Result<Row> {
     drop(mapped);
     reset_peak();
     let mut times = vec![];
+    let mut split: Vec<[f64; 3]> = vec![];
     let started = Instant::now();
     loop {
         let t = Instant::now();
         let mapped = trt_dump::mmap::map_readonly(&f)?;
         let mf = trt_dump::map::MapFile::from_bytes(&map_bytes)?;
         let runs = mf.runs()?;
+        let t_parse = t.elapsed().as_secs_f64();
         mf.check_engine(&mapped, &runs)?;
+        let t_check = t.elapsed().as_secs_f64();
         let values = assemble::assemble(&mf.header.weights, &runs, &mapped).map_err(|e| anyhow::anyhow!("{e}"))?;
         times.push(t.elapsed().as_secs_f64());
+        split.push([t_parse, t_check - t_parse, t.elapsed().as_secs_f64() - t_check]);
         if m.repeats == 0 {
             m.peak_rss = peak_bytes();
             m.records = mf.runs.len() as u64;
@@ -639,6 +713,9 @@ fn run_case(a: &Args, model: &str, st_name: &str) -> Result<Row> {
         }
     }
     m.seconds = median(times);
+    m.parse_seconds = median(split.iter().map(|x| x[0]).collect());
+    m.check_seconds = median(split.iter().map(|x| x[1]).collect());
+    m.read_seconds = median(split.iter().map(|x| x[2]).collect());
     m.gbps = gbps(row.engine_bytes, m.seconds);
     m.peak_over_engine = m.peak_rss as f64 / row.engine_bytes as f64;
     row.map = Some(m);
@@ -685,7 +762,7 @@ fn table(rows: &[Row], m: &Machine) -> String {
     let mut out = String::new();
     let head = [
         "model", "store", "params", "engine", "passes ours", "passes ref", "ratio", "time ours s", "time ref s", "ratio",
-        "host ours s", "host ref s", "ratio", "decode GB/s", "map GB/s", "peak/engine", "proof",
+        "host ours s", "host ref s", "ratio", "decode GB/s", "per pass", "map GB/s", "peak/engine", "tool/engine", "proof",
     ];
     let mut cells: Vec<Vec<String>> = vec![head.iter().map(|s| s.to_string()).collect()];
     for r in rows {
@@ -707,8 +784,10 @@ fn table(rows: &[Row], m: &Machine) -> String {
         c.push(format!("{ext}{}", fmt_s(f.host_seconds)));
         c.push(format!("{ext}{:.1}x", r.host_time_ratio.unwrap_or(f64::NAN)));
         c.push(format!("{:.2}", o.decode_gbps));
+        c.push(format!("{:.2}", o.decode_pass_gbps));
         c.push(format!("{:.2}", mp.gbps));
-        c.push(format!("{:.2} / {:.2}", o.peak_over_engine, mp.peak_over_engine));
+        c.push(format!("{:.2} / {:.2} / {:.2}", o.peak_over_engine, o.spill_peak_over_engine, mp.peak_over_engine));
+        c.push(format!("{:.2}", o.spill_tool_over_engine));
         c.push(format!(
             "{} {}/{}{}",
             o.proof,
@@ -736,9 +815,12 @@ fn table(rows: &[Row], m: &Machine) -> String {
     out.push_str(&format!(
         "\n{} ({} cores, {:.0} GB). Simulated engine; one thread per case. passes = refit+serialize (+ plain serializations).\n\
          time = wall time of a whole extraction (median of repeats); host = time outside the engine's refit/serialize/deserialize calls.\n\
-         ~ = extrapolated from a sample of the reference method's passes. decode GB/s = engine bytes / decode() time (one core).\n\
-         map GB/s = engine bytes / (map parse + fingerprint + reading every value) from the page cache. peak/engine = VmHWM / engine bytes\n\
-         for our extraction / for map reading (whole process; it holds the simulated engine, 1x, while extracting).\n\
+         ~ = extrapolated from a sample of the reference method's passes. decode GB/s = engine bytes / decode() time (one core, all\n\
+         passes); per pass = engine bytes x marker passes / decode() time. map GB/s = engine bytes / (map parse + fingerprint +\n\
+         reading every value) from the page cache. peak/engine = VmHWM / engine bytes for our extraction with serializations in\n\
+         memory / peak RssAnon / engine bytes with serializations spilled to files (as dump does for large engines) / VmHWM for\n\
+         map reading. Whole process; it holds the simulated engine (TensorRT's copy), 1x, while extracting. tool/engine = spilled\n\
+         run's peak RssAnon less what was resident before it (the simulated engine) and less the output, over engine bytes.\n\
          proof: our round-trip proof verdict, then weights equal to the simulator's ground truth; (ref a/b agree) = of b weights the\n\
          reference method extracted, a equal ours.\n",
         m.cpu,
