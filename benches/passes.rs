@@ -60,6 +60,8 @@ struct Args {
     force: bool,
     /// Run cases in this process (no clean per-case peak memory).
     in_process: bool,
+    /// Skip the second extraction with spilled serializations (its memory figure).
+    no_spill: bool,
 }
 
 const HELP: &str = "\
@@ -75,6 +77,8 @@ cargo bench --bench passes -- [OPTIONS]
   --repeat-budget S      seconds per case for repeating small measurements (default 2)
   --force                run cases that look too large for the available memory
   --in-process           no child processes (peak memory then covers every case so far)
+  --no-spill             skip the extraction with serializations spilled to files (halves the
+                         time of a case; its memory columns then read 0)
 ";
 
 fn parse_args() -> Result<(Args, Option<(String, String)>)> {
@@ -87,6 +91,7 @@ fn parse_args() -> Result<(Args, Option<(String, String)>)> {
         repeat_budget_s: 2.0,
         force: false,
         in_process: false,
+        no_spill: false,
     };
     let mut child = None;
     let mut it = std::env::args().skip(1);
@@ -106,6 +111,7 @@ fn parse_args() -> Result<(Args, Option<(String, String)>)> {
             "--repeat-budget" => a.repeat_budget_s = it.next().context("--repeat-budget S")?.parse()?,
             "--force" => a.force = true,
             "--in-process" => a.in_process = true,
+            "--no-spill" => a.no_spill = true,
             "--child" => {
                 let m = it.next().context("--child MODEL STORAGE")?;
                 let s = it.next().context("--child MODEL STORAGE")?;
@@ -593,7 +599,7 @@ fn run_case(a: &Args, model: &str, st_name: &str) -> Result<Row> {
         trt_dump::map::MapFile { header, runs: trt_dump::map::compress(&x.file_runs) }
     };
     drop(x);
-    {
+    if !a.no_spill {
         let anon_before = proc_status_kb("RssAnon:").unwrap_or(0) * 1024;
         let sampler = AnonPeak::start();
         let t = Instant::now();

@@ -240,6 +240,88 @@ fn read_single_copy(refit: DataType, r: &Run, image: &[u8], out: &mut [u8], iden
     inexact
 }
 
+/// Whether every run covers a contiguous index range (stride ±1, or a single element) and no two
+/// ranges overlap.
+fn dense_and_disjoint(runs: &[(&Run, bool)]) -> bool {
+    let mut ranges = Vec::with_capacity(runs.len());
+    for (r, _) in runs {
+        if r.len > 1 && r.index_stride.unsigned_abs() != 1 {
+            return false;
+        }
+        match r.index_bounds() {
+            Some(b) => ranges.push(b),
+            None => return false,
+        }
+    }
+    ranges.sort_unstable();
+    ranges.windows(2).all(|w| w[0].1 <= w[1].0)
+}
+
+/// How many runs from `runs[i]` on form a transposed block: the same stored dtype, length and
+/// (non-unit) stride, first indices consecutive. That is how a matrix stored transposed comes out
+/// of decoding: stored row `t` holds column `t`.
+fn block_len(runs: &[(&Run, bool)], i: usize) -> usize {
+    const MAX: usize = 32;
+    let r = runs[i].0;
+    if r.index_stride.unsigned_abs() <= 1 {
+        return 1;
+    }
+    let mut g = 1;
+    while g < MAX && i + g < runs.len() {
+        let o = runs[i + g].0;
+        if o.stored != r.stored || o.len != r.len || o.index_stride != r.index_stride || o.nibble != r.nibble || o.index != r.index + g as u64 {
+            break;
+        }
+        g += 1;
+    }
+    g
+}
+
+/// Reads a transposed block (see [`block_len`]) of single-copy elements into `out` a stored row
+/// at a time across the block's runs, so that consecutive writes land side by side rather than a
+/// whole output row apart (a plain strided scatter touches a new cache line, and for wide
+/// matrices a new page, with every element). Handles what the common layouts need (the refit
+/// dtype itself, fp16/bf16 storage of fp32); returns false, reading nothing, for the rest.
+fn read_block(refit: DataType, block: &[(&Run, bool)], image: &[u8], out: &mut [u8]) -> bool {
+    let stored = block[0].0.stored;
+    if stored.is_packed() {
+        return false;
+    }
+    match (stored, refit) {
+        (DataType::Half, DataType::Float) => scatter_block::<2, 4>(block, image, out, |b| f16::from_bits(u16::from_le_bytes(b)).to_f32().to_le_bytes()),
+        (DataType::Bf16, DataType::Float) => scatter_block::<2, 4>(block, image, out, |b| bf16::from_bits(u16::from_le_bytes(b)).to_f32().to_le_bytes()),
+        (a, b) if a == b => match a.bits() {
+            8 => scatter_block::<1, 1>(block, image, out, |b| b),
+            16 => scatter_block::<2, 2>(block, image, out, |b| b),
+            32 => scatter_block::<4, 4>(block, image, out, |b| b),
+            64 => scatter_block::<8, 8>(block, image, out, |b| b),
+            _ => return false,
+        },
+        _ => return false,
+    }
+    true
+}
+
+fn scatter_block<const IN: usize, const OUT: usize>(
+    block: &[(&Run, bool)],
+    image: &[u8],
+    out: &mut [u8],
+    convert: impl Fn([u8; IN]) -> [u8; OUT],
+) {
+    let first = block[0].0;
+    let srcs: Vec<&[u8]> = block.iter().map(|(r, _)| &image[r.offset as usize..r.offset as usize + IN * r.len as usize]).collect();
+    let g = block.len();
+    let mut at = first.index as usize;
+    for k in 0..first.len as usize {
+        let row = &mut out[OUT * at..OUT * (at + g)];
+        for (d, src) in row.chunks_exact_mut(OUT).zip(&srcs) {
+            let x: [u8; IN] = src[IN * k..IN * k + IN].try_into().expect("IN bytes");
+            d.copy_from_slice(&convert(x));
+        }
+        at = at.wrapping_add_signed(first.index_stride as isize);
+    }
+}
+
 /// fp16 bytes to fp32 bytes (little-endian both), through half's slice conversion, which uses
 /// the CPU's conversion instructions several lanes at a time (bit-identical to `f16::to_f32`,
 /// tested over all 65,536 values).
@@ -357,17 +439,35 @@ fn assemble_slots(
 ) -> WeightValues {
     let mut wv = WeightValues::default();
     let mut out = vec![0u8; spec.dtype.bytes_for(slots as u64).unwrap_or(0) as usize];
+    // Runs over disjoint index ranges (verbatim buffers, rows): no element can be seen twice, which
+    // their ranges alone tell, so the per-element sweep below (a byte per element, several passes
+    // over it) is skipped.
+    let disjoint = identity && dense_and_disjoint(runs);
     // Per element: 0 = not seen, else the rank of the copy kept (`copy_rank`).
-    let mut seen = vec![0u8; slots];
+    let mut seen = if disjoint { Vec::new() } else { vec![0u8; slots] };
     // The raw bits of the kept copy of each element, to compare later copies with; only needed
     // when some element is stored more than once, which a first counting sweep finds out.
     // Indices step by the run's stride in u64: `validate` has checked they stay in range.
-    for (r, _) in runs {
+    let mut i = 0;
+    while i < runs.len() && !disjoint {
+        let r = runs[i].0;
         if identity && r.index_stride == 1 {
             let a = r.index as usize;
             seen[a..a + r.len as usize].iter_mut().for_each(|s| *s = s.saturating_add(1));
+            i += 1;
             continue;
         }
+        let g = if identity { block_len(runs, i) } else { 1 };
+        if g > 1 {
+            let mut at = r.index as usize;
+            for _ in 0..r.len {
+                seen[at..at + g].iter_mut().for_each(|s| *s = s.saturating_add(1));
+                at = at.wrapping_add_signed(r.index_stride as isize);
+            }
+            i += g;
+            continue;
+        }
+        i += 1;
         let mut idx = r.index;
         for _ in 0..r.len {
             let s = &mut seen[slot(idx)];
@@ -411,12 +511,26 @@ fn assemble_slots(
             Stored::Int(_, x) => x as u64,
         }
     };
-    for (r, strong) in runs {
+    let mut next = 0;
+    for (i, (r, strong)) in runs.iter().enumerate() {
         let (r, strong) = (*r, *strong);
         if !wv.stored.contains(&r.stored) {
             wv.stored.push(r.stored);
         }
         let rank = copy_rank(spec.dtype, r.stored);
+        if !multi_copy && i < next {
+            continue; // read with its block
+        }
+        if !multi_copy && identity {
+            let g = block_len(runs, i);
+            if g > 1 && read_block(spec.dtype, &runs[i..i + g], image, &mut out) {
+                let n = r.len * g as u64;
+                wv.sightings += n;
+                wv.found += n;
+                next = i + g;
+                continue;
+            }
+        }
         if !multi_copy {
             // Every element is seen once: nothing to compare, so no per-element bookkeeping.
             wv.sightings += r.len;
@@ -530,6 +644,60 @@ mod tests {
         let img: Vec<u8> = [1.0f32, 1.0 + 1e-6].iter().flat_map(|v| v.to_le_bytes()).collect();
         let got = assemble(&[spec(DataType::Half, 2)], &[run(DataType::Float, 0, 2, 0, 1)], &img).unwrap();
         assert_eq!((got[0].found, got[0].inexact), (2, 1));
+    }
+
+    #[test]
+    fn transposed_blocks_read_like_element_by_element() {
+        // A 37 x 70 matrix stored transposed (70 runs of 37, stride 70), in the refit dtype and
+        // as fp16/bf16 of fp32; then with one run missing (blocks split around it, weight partial)
+        // and with one element stored twice (the multi-copy path): all equal to per-element reads.
+        let (rows, cols) = (37u64, 70u64);
+        let vals: Vec<f32> = (0..rows * cols).map(|i| (i as f32 * 0.37).sin()).collect();
+        for stored in [DataType::Float, DataType::Half, DataType::Bf16] {
+            let size = u64::from(stored.bits() / 8);
+            let mut image = vec![0u8; 16];
+            for c in 0..cols {
+                for r in 0..rows {
+                    let v = vals[(r * cols + c) as usize];
+                    match stored {
+                        DataType::Float => image.extend(v.to_le_bytes()),
+                        DataType::Half => image.extend(f16::from_f32(v).to_bits().to_le_bytes()),
+                        _ => image.extend(bf16::from_f32(v).to_bits().to_le_bytes()),
+                    }
+                }
+            }
+            let runs: Vec<Run> = (0..cols).map(|c| run(stored, 16 + c * rows * size, rows, c, cols as i64)).collect();
+            for refit in [DataType::Float, stored] {
+                let sp = spec(refit, rows * cols);
+                let want: Vec<u8> = (0..rows * cols)
+                    .flat_map(|i| {
+                        let (c, r) = (i % cols, i / cols);
+                        let v = read_elem(&image, &runs[c as usize], r);
+                        let mut b = vec![0u8; (refit.bits() / 8) as usize];
+                        assert!(write_value(refit, &mut b, 0, v));
+                        b
+                    })
+                    .collect();
+                let got = assemble(&[sp.clone()], &runs, &image).unwrap();
+                assert_eq!(got[0].values.as_deref(), Some(&want[..]), "{stored:?} as {refit:?}");
+                assert_eq!((got[0].found, got[0].sightings), (rows * cols, rows * cols));
+                // Runs out of order: blocks end early and a run is read alone.
+                let mut shuffled = runs.clone();
+                shuffled.swap(10, 50);
+                shuffled.swap(0, 69);
+                let got = assemble(&[sp.clone()], &shuffled, &image).unwrap();
+                assert_eq!(got[0].values.as_deref(), Some(&want[..]), "{stored:?} as {refit:?}, shuffled");
+                let mut holed = runs.clone();
+                holed.remove(33);
+                let got = assemble(&[sp.clone()], &holed, &image).unwrap();
+                assert_eq!((got[0].values.is_none(), got[0].found), (true, rows * (cols - 1)), "{stored:?} with a hole");
+                let mut twice = runs.clone();
+                twice.push(run(stored, 16, 1, 0, 1));
+                let got = assemble(&[sp], &twice, &image).unwrap();
+                assert_eq!(got[0].values.as_deref(), Some(&want[..]), "{stored:?} with a second copy");
+                assert_eq!(got[0].disagreements, 0);
+            }
+        }
     }
 
     #[test]
