@@ -871,6 +871,9 @@ fn main() -> Result<()> {
                 if a.force {
                     cmd.arg("--force");
                 }
+                if a.no_spill {
+                    cmd.arg("--no-spill");
+                }
                 let out = cmd.stdout(Stdio::piped()).stderr(Stdio::inherit()).output()?;
                 let text = String::from_utf8_lossy(&out.stdout);
                 match text.lines().last().map(serde_json::from_str::<Row>) {
