@@ -678,18 +678,18 @@ mod tests {
                         b
                     })
                     .collect();
-                let got = assemble(&[sp.clone()], &runs, &image).unwrap();
+                let got = assemble(std::slice::from_ref(&sp), &runs, &image).unwrap();
                 assert_eq!(got[0].values.as_deref(), Some(&want[..]), "{stored:?} as {refit:?}");
                 assert_eq!((got[0].found, got[0].sightings), (rows * cols, rows * cols));
                 // Runs out of order: blocks end early and a run is read alone.
                 let mut shuffled = runs.clone();
                 shuffled.swap(10, 50);
                 shuffled.swap(0, 69);
-                let got = assemble(&[sp.clone()], &shuffled, &image).unwrap();
+                let got = assemble(std::slice::from_ref(&sp), &shuffled, &image).unwrap();
                 assert_eq!(got[0].values.as_deref(), Some(&want[..]), "{stored:?} as {refit:?}, shuffled");
                 let mut holed = runs.clone();
                 holed.remove(33);
-                let got = assemble(&[sp.clone()], &holed, &image).unwrap();
+                let got = assemble(std::slice::from_ref(&sp), &holed, &image).unwrap();
                 assert_eq!((got[0].values.is_none(), got[0].found), (true, rows * (cols - 1)), "{stored:?} with a hole");
                 let mut twice = runs.clone();
                 twice.push(run(stored, 16, 1, 0, 1));

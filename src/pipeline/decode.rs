@@ -95,7 +95,7 @@ impl<'a> Decoder<'a> {
         if s == Store::Nibble {
             return self.nibble_element(n);
         }
-        if n % 2 != 0 {
+        if !n.is_multiple_of(2) {
             return None;
         }
         let off = (n / 2) as usize;
@@ -251,7 +251,7 @@ impl<'a> Decoder<'a> {
     ///    with the current weight's id range (a binary search only when the weight changes) and
     ///    `RunBuilder::push` is called, which starts or continues runs exactly as it always does.
     fn follow_float(&self, s: Store, n: u64, out: &mut RunBuilder) -> u64 {
-        debug_assert!(n % 2 == 0, "float elements start on a byte");
+        debug_assert!(n.is_multiple_of(2), "float elements start on a byte");
         let esize = (s.nibbles() / 2) as usize;
         let stored = s.stored_dtype(crate::dtype::DataType::Float);
         let len = self.img.base.len();
@@ -858,7 +858,7 @@ mod tests {
                     break;
                 }
                 base[at..at + esize * n].fill(0);
-                for p in 0..passes {
+                for (p, img) in imgs.iter_mut().enumerate() {
                     let mut m = vec![0u8; spec.refit_bytes() as usize];
                     fill_markers(spec.dtype, ids.first[wi].1, spec.count, p as u32, &mut m);
                     for (k, &idx) in order.iter().enumerate() {
@@ -867,7 +867,7 @@ mod tests {
                             DataType::Half => half::f16::from_bits(u16::from_le_bytes([m[2 * idx], m[2 * idx + 1]])).to_f32(),
                             _ => half::bf16::from_bits(u16::from_le_bytes([m[2 * idx], m[2 * idx + 1]])).to_f32(),
                         };
-                        let dst = &mut imgs[p][at + esize * k..at + esize * (k + 1)];
+                        let dst = &mut img[at + esize * k..at + esize * (k + 1)];
                         match store {
                             Store::F32 => dst.copy_from_slice(&v.to_le_bytes()),
                             Store::F16 => dst.copy_from_slice(&half::f16::from_f32(v).to_bits().to_le_bytes()),
