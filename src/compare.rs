@@ -400,6 +400,17 @@ pub struct Summary {
     pub pass: bool,
 }
 
+/// "label: count" for every non-zero count, comma-separated; `none could be compared` when all
+/// are zero. `verify` and `diff` name the same counts in their own words.
+pub fn tally(counts: &[(&str, usize)]) -> String {
+    let parts: Vec<String> = counts.iter().filter(|(_, n)| *n > 0).map(|(l, n)| format!("{l}: {n}")).collect();
+    if parts.is_empty() {
+        "none could be compared".into()
+    } else {
+        parts.join(", ")
+    }
+}
+
 impl Summary {
     fn count(items: &[Compared]) -> Summary {
         let mut s = Summary::default();

@@ -190,29 +190,15 @@ pub fn verdict_line(r: &DiffReport) -> String {
         "identical" => format!("verdict: IDENTICAL: all {} weights are bit for bit equal{missing}", s.compared),
         "incomplete" => format!("verdict: INCOMPLETE: the {} weights compared are identical{missing}", s.compared),
         _ => {
-            let mut bad = Vec::new();
-            if s.differ > 0 {
-                bad.push(format!("changed: {}", s.differ));
-            }
-            if s.dtype_mismatch > 0 {
-                bad.push(format!("another dtype: {}", s.dtype_mismatch));
-            }
-            if s.count_mismatch > 0 {
-                bad.push(format!("another element count: {}", s.count_mismatch));
-            }
-            if s.only_in_first > 0 {
-                bad.push(format!("only in A: {}", s.only_in_first));
-            }
-            if s.only_in_second > 0 {
-                bad.push(format!("only in B: {}", s.only_in_second));
-            }
-            if s.unreadable > 0 {
-                bad.push(format!("not comparable: {}", s.unreadable));
-            }
-            if bad.is_empty() {
-                bad.push("none could be compared".into());
-            }
-            format!("verdict: DIFFERENT: {} of {names} weights identical{tol}; {}{missing}", s.matched(), bad.join(", "))
+            let bad = crate::compare::tally(&[
+                ("changed", s.differ),
+                ("another dtype", s.dtype_mismatch),
+                ("another element count", s.count_mismatch),
+                ("only in A", s.only_in_first),
+                ("only in B", s.only_in_second),
+                ("not comparable", s.unreadable),
+            ]);
+            format!("verdict: DIFFERENT: {} of {names} weights identical{tol}; {bad}{missing}", s.matched())
         }
     }
 }

@@ -317,27 +317,17 @@ pub fn verdict_line(r: &VerifyReport) -> String {
             s.compared
         ),
         _ => {
-            let mut bad = Vec::new();
-            if s.differ > 0 {
-                bad.push(format!("differing: {}", s.differ));
-            }
-            if s.count_mismatch > 0 {
-                bad.push(format!("another element count: {}", s.count_mismatch));
-            }
-            if s.only_in_first > 0 {
-                bad.push(format!("not in the reference: {}", s.only_in_first));
-            }
-            if s.unreadable > 0 {
-                bad.push(format!("not comparable: {}", s.unreadable));
-            }
-            if bad.is_empty() {
-                bad.push("none could be compared".into());
-            }
+            let bad = crate::compare::tally(&[
+                ("differing", s.differ),
+                ("another element count", s.count_mismatch),
+                ("not in the reference", s.only_in_first),
+                ("not comparable", s.unreadable),
+            ]);
             format!(
                 "verdict: DIFFERS: {} of {} engine weights match the reference{how}{tol}; {}{tail}",
                 s.matched(),
                 engine_weights,
-                bad.join(", ")
+                bad
             )
         }
     }
