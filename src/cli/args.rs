@@ -315,6 +315,9 @@ pub struct LocateArgs {
     /// Machine-readable report on stdout
     #[arg(long)]
     pub json: bool,
+    /// Write the map even when some reference tensors were not placed (it records them)
+    #[arg(long)]
+    pub allow_missing: bool,
 }
 
 /// The EXIT STATUS section of `--help`, built from [`ErrorKind`] so the two never drift apart.

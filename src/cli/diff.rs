@@ -34,7 +34,8 @@ pub struct DiffReport {
     pub b: Side,
     pub tolerance: Tolerance,
     pub allow_missing: bool,
-    /// `identical`, `different`, or `incomplete` (no difference found, but weights not recovered).
+    /// `identical`, `different`, or `incomplete` (no difference found, but weights not recovered;
+    /// never `identical` while a weight went uncompared, even when allowed).
     pub verdict: &'static str,
     pub summary: Summary,
     /// Every weight of A in A's order, then those only in B. `dtype` is A's, `other_dtype` B's
@@ -63,8 +64,11 @@ pub fn run(g: &GlobalArgs, a: DiffArgs) -> anyhow::Result<Outcome> {
     let result = compare::diff(&engine_weights(&xa), &engine_weights(&xb), &tol, a.extract.allow_missing);
     let s = &result.summary;
     let differs = s.differ + s.count_mismatch + s.unreadable + s.only_in_first + s.only_in_second + s.dtype_mismatch;
-    let verdict = if s.pass {
+    let verdict = if s.pass && s.not_recovered == 0 {
         "identical"
+    } else if s.pass {
+        // --allow-missing: exit 0, but weights not compared are not shown identical.
+        "incomplete"
     } else if differs > 0 || s.not_recovered == 0 {
         "different"
     } else {
@@ -95,6 +99,7 @@ pub fn run(g: &GlobalArgs, a: DiffArgs) -> anyhow::Result<Outcome> {
     match verdict {
         "identical" => Ok(Outcome::Success),
         "different" => Ok(Outcome::Differs),
+        _ if s.pass => Ok(Outcome::Success), // incomplete, and --allow-missing accepts it
         _ => Err(anyhow::Error::new(
             Error::new(
                 ErrorKind::Incomplete,

@@ -40,8 +40,10 @@ pub fn run(g: &GlobalArgs, a: &DumpArgs) -> anyhow::Result<Outcome> {
             .with_hint("the extracted values do not reproduce the engine; --no-verify writes them unproven (for forensics only)"),
         ));
     }
-    if !a.extract.allow_missing && ex.results.iter().all(|r| r.values.values.is_none()) && ex.any_missing() {
-        // Nothing to write: say so before creating an empty output.
+    note_map_knowledge(&ex);
+    if !a.extract.allow_missing && ex.any_missing() {
+        // All or nothing: a run that exits 11 writes no output (nor map), so a file on disk always
+        // means success.
         finish_report(&rep, a.json)?;
         return incomplete(&ex, false, false);
     }
@@ -90,6 +92,11 @@ pub fn run(g: &GlobalArgs, a: &DumpArgs) -> anyhow::Result<Outcome> {
         .map(|(w, r)| (w.name.as_str(), r.values.stored.iter().map(|d| d.name()).collect::<Vec<_>>().join("+")))
         .collect();
     metadata.insert("stored_dtypes".to_string(), serde_json::to_string(&stored)?);
+    let missing = missing_metadata(&ex);
+    if !missing.is_empty() {
+        // Only with --allow-missing (otherwise nothing is written): the output says what it lacks.
+        metadata.insert("missing_weights".to_string(), serde_json::to_string(&missing)?);
+    }
     let opts = WriterOptions { format: Some(format), compress: a.out.compress, force: a.out.force, metadata };
     let plan: Vec<PlannedTensor> = planned.iter().map(|(_, p)| p.clone()).collect();
     let mut sink = writer::open(&a.out.output, &opts, &plan)?;
@@ -107,6 +114,14 @@ pub fn run(g: &GlobalArgs, a: &DumpArgs) -> anyhow::Result<Outcome> {
         written.bytes
     );
     rep.output = Some(written.path.display().to_string());
+    if !missing.is_empty() {
+        crate::warn!(
+            "{} of {} weights are not in `{}` (--allow-missing); its metadata lists them under `missing_weights`",
+            missing.len(),
+            ex.weights.len(),
+            written.path.display()
+        );
+    }
 
     if let Some(p) = &a.save_map {
         match &ex.map {
@@ -140,6 +155,11 @@ pub fn run_map(g: &GlobalArgs, a: &MapArgs) -> anyhow::Result<Outcome> {
             ErrorKind::ProofFailed,
             format!("{}; no map was written", report::proof_line(&ex.proof)),
         )));
+    }
+    if !a.extract.allow_missing && ex.any_missing() {
+        // All or nothing, as for `dump`: a map that lacks weights is written only when asked.
+        finish_report(&rep, a.json)?;
+        return incomplete(&ex, false, false);
     }
     let m = ex.map.as_ref().expect("the GPU path always learns a map");
     source::save_map(m, &a.output, a.force)?;
@@ -181,6 +201,40 @@ pub fn finish_report(rep: &Report, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The weights not written, for the output's metadata (`missing_weights`): name, refit dtype,
+/// element count and why, in the engine's (or map's) order.
+#[derive(serde::Serialize)]
+pub struct MissingEntry<'a> {
+    pub name: &'a str,
+    pub dtype: &'static str,
+    pub count: u64,
+    pub reason: String,
+}
+
+pub fn missing_metadata(ex: &Extracted) -> Vec<MissingEntry<'_>> {
+    ex.weights
+        .iter()
+        .zip(&ex.results)
+        .filter(|(_, r)| r.values.values.is_none())
+        .map(|(w, r)| MissingEntry {
+            name: &w.name,
+            dtype: w.dtype.name(),
+            count: w.count,
+            reason: r.missing.as_ref().map(|m| m.to_string()).unwrap_or_else(|| "not recovered".into()),
+        })
+        .collect()
+}
+
+/// Through a map made by `locate`: says that it knows only the reference's names, so even a
+/// complete one says nothing of weights the reference does not hold.
+pub fn note_map_knowledge(ex: &Extracted) {
+    if ex.map_knows == Some(crate::map::Knows::ReferenceNamesOnly) {
+        crate::note!(
+            "the map was made by `locate`: it knows only the reference's tensor names, so the engine may hold weights it does not list"
+        );
+    }
+}
+
 /// Exit status 11 when weights are missing, unless the user allowed it. `written`: whether the
 /// recovered weights were written (false when there were none to write).
 pub fn incomplete(ex: &Extracted, allow_missing: bool, written: bool) -> anyhow::Result<Outcome> {
@@ -196,6 +250,7 @@ pub fn incomplete(ex: &Extracted, allow_missing: bool, written: bool) -> anyhow:
         return Ok(Outcome::Success);
     }
     let after = if written { "everything else was written" } else { "nothing was written" };
+    let through_map = matches!(ex.source, report::Source::Map { .. });
     if missing.len() == ex.weights.len() && missing.iter().all(|(_, m)| *m == Some(&Missing::Stripped)) {
         return Err(anyhow::Error::new(
             Error::new(
@@ -213,9 +268,10 @@ pub fn incomplete(ex: &Extracted, allow_missing: bool, written: bool) -> anyhow:
         Error::new(
             ErrorKind::Incomplete,
             format!(
-                "{} of {} weights could not be recovered ({}{}); {after}",
+                "{} of {} weights could not be {} ({}{}); {after}",
                 missing.len(),
                 ex.weights.len(),
+                if through_map { "read through the map" } else { "recovered" },
                 list.join(", "),
                 if missing.len() > 5 { ", ..." } else { "" }
             ),

@@ -33,42 +33,78 @@ pub struct ListedWeight<'a> {
     pub count: u64,
     /// Bytes in the refit dtype (packed types: two elements per byte, rounded up).
     pub bytes: u64,
+    /// `list --map` only: why the map cannot give this weight (it records it as missing, or holds
+    /// no bytes of it). Listing reads no values, so a weight placed only in part is not caught here.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub missing: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
 pub struct Totals {
     pub weights: usize,
+    /// Weights the map cannot give (`list --map`; 0 otherwise).
+    pub missing: usize,
     pub elements: u64,
     pub bytes: u64,
 }
 
 pub fn run(g: &GlobalArgs, a: ListArgs) -> anyhow::Result<Outcome> {
     if let Some(m) = &a.map {
-        let specs = from_map(&a.engine, m)?;
-        return print(&report(&a.engine.display().to_string(), &specs), a.json);
+        let (specs, missing) = from_map(&a.engine, m)?;
+        let mut r = report(&a.engine.display().to_string(), &specs);
+        for (w, why) in r.weights.iter_mut().zip(missing) {
+            w.missing = why;
+        }
+        r.totals.missing = r.weights.iter().filter(|w| w.missing.is_some()).count();
+        if r.totals.missing > 0 {
+            crate::warn!(
+                "the map is incomplete: it cannot give {} of the {} weights it lists (marked MISSING); `dump`, `verify` and `diff` through it exit 11 unless --allow-missing",
+                r.totals.missing,
+                r.totals.weights
+            );
+        }
+        return print(&r, a.json);
     }
     let opts = trt::Options::from_global(g);
     let engine = TrtEngine::open(&opts, &a.engine)?;
     print(&report(&a.engine.display().to_string(), engine.weights()), a.json)
 }
 
-/// The weights a map records, after checking that it was made for this engine (exit 14 if not).
+/// The weights a map records, after checking that it was made for this engine (exit 14 if not),
+/// each with why the map cannot give it, if it cannot (recorded as missing, or no bytes placed).
 /// No TensorRT, no GPU.
-pub fn from_map(engine: &Path, map_path: &Path) -> anyhow::Result<Vec<WeightSpec>> {
+pub fn from_map(engine: &Path, map_path: &Path) -> anyhow::Result<(Vec<WeightSpec>, Vec<Option<String>>)> {
     let file = EngineFile::open(engine)?;
     let m = MapFile::read(map_path)?;
     let runs = m.runs().with_context(|| format!("reading map `{}`", map_path.display()))?;
     m.check_engine(file.bytes(), &runs)
         .with_context(|| format!("map `{}` vs engine `{}`", map_path.display(), engine.display()))?;
-    if let Some(by) = m.header.meta.get("made_by").filter(|b| b.starts_with("locate")) {
+    if m.header.knows() == crate::map::Knows::ReferenceNamesOnly {
+        let by = m.header.meta.get("made_by").map(String::as_str).unwrap_or("locate");
         crate::note!(
-            "the map was made by `{by}`: it lists the reference tensors found in the engine, with the reference's names and dtypes, not necessarily every weight the engine has"
+            "the map was made by `{by}`: it lists the reference tensors it searched for, with the reference's names and dtypes, not necessarily every weight the engine has"
         );
     }
-    for w in &m.header.missing {
-        crate::note!("`{}` is recorded in the map as not recoverable: {}", w.name, w.reason);
+    let recorded: std::collections::BTreeMap<&str, String> =
+        m.header.missing.iter().map(|w| (w.name.as_str(), w.reason.to_string())).collect();
+    let mut placed = vec![false; m.header.weights.len()];
+    for r in &m.runs {
+        if let Some(p) = placed.get_mut(r.run.weight as usize) {
+            *p = true;
+        }
     }
-    Ok(m.header.weights)
+    let missing = m
+        .header
+        .weights
+        .iter()
+        .zip(&placed)
+        .map(|(w, &placed)| match recorded.get(w.name.as_str()) {
+            Some(why) => Some(why.clone()),
+            None if !placed => Some("not in the map: the map lists it but records no bytes of it".to_string()),
+            None => None,
+        })
+        .collect();
+    Ok((m.header.weights, missing))
 }
 
 fn print(report: &ListReport<'_>, json: bool) -> anyhow::Result<Outcome> {
@@ -92,10 +128,12 @@ pub fn report<'a>(engine: &str, specs: &'a [WeightSpec]) -> ListReport<'a> {
             dtype: s.dtype.name(),
             count: s.count,
             bytes: s.refit_bytes(),
+            missing: None,
         })
         .collect();
     let totals = Totals {
         weights: weights.len(),
+        missing: 0,
         elements: weights.iter().map(|w| w.count).sum(),
         bytes: weights.iter().map(|w| w.bytes).sum(),
     };
@@ -124,11 +162,19 @@ pub fn write_text(out: &mut impl Write, r: &ListReport<'_>) -> std::io::Result<(
         .max("COUNT".len());
     writeln!(out, "{:<name_w$}  {:<9}  {:>count_w$}", "NAME", "DTYPE", "COUNT")?;
     for w in &r.weights {
-        writeln!(out, "{:<name_w$}  {:<9}  {:>count_w$}", w.name, w.dtype, w.count)?;
+        match &w.missing {
+            None => writeln!(out, "{:<name_w$}  {:<9}  {:>count_w$}", w.name, w.dtype, w.count)?,
+            Some(why) => writeln!(out, "{:<name_w$}  {:<9}  {:>count_w$}  MISSING: {why}", w.name, w.dtype, w.count)?,
+        }
     }
+    let missing = if r.totals.missing > 0 {
+        format!("; {} of them not readable through the map", r.totals.missing)
+    } else {
+        String::new()
+    };
     writeln!(
         out,
-        "{} weights, {} elements, {} bytes ({})",
+        "{} weights, {} elements, {} bytes ({}){missing}",
         r.totals.weights,
         r.totals.elements,
         r.totals.bytes,

@@ -35,10 +35,15 @@ pub struct VerifyReport {
     /// The map's own account of how it was made, when read through a map.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub map_made_by: Option<String>,
+    /// What the map read knows of the engine's weights (`all-refittable`, or
+    /// `reference-names-only` for a map made by `locate`), map path only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub map_knows: Option<&'static str>,
     pub proof: Proof,
     pub tolerance: Tolerance,
     pub allow_missing: bool,
-    /// `match`, `differs`, or `incomplete` (no difference found, but weights not recovered).
+    /// `match`, `differs`, or `incomplete` (no difference found, but weights not recovered; never
+    /// `match` while a weight the engine or its map names went uncompared, even when allowed).
     pub verdict: &'static str,
     pub summary: Summary,
     pub weights: Vec<Compared>,
@@ -119,8 +124,11 @@ pub fn run(g: &GlobalArgs, a: VerifyArgs) -> anyhow::Result<Outcome> {
         .collect();
     let result = compare::verify(&engine_weights(&ex), &refs, &tol, a.extract.allow_missing);
     let s = &result.summary;
-    let verdict = if s.pass {
+    let verdict = if s.pass && s.not_recovered == 0 {
         "match"
+    } else if s.pass {
+        // --allow-missing: exit 0, but what was not compared is not a match.
+        "incomplete"
     } else if s.differ + s.count_mismatch + s.unreadable + s.only_in_first > 0 || s.not_recovered == 0 {
         "differs"
     } else {
@@ -133,6 +141,7 @@ pub fn run(g: &GlobalArgs, a: VerifyArgs) -> anyhow::Result<Outcome> {
         reference_format: loaded.format.map(|f| f.to_string()).unwrap_or_default(),
         reference_skipped: loaded.skipped.iter().map(|s| Skipped { name: s.name.clone(), reason: s.reason.clone() }).collect(),
         map_made_by: ex.map_meta.as_ref().and_then(|m| m.get("made_by").cloned()),
+        map_knows: ex.map_knows.map(|k| k.as_str()),
         source: ex.source.clone(),
         proof: ex.proof.clone(),
         tolerance: tol,
@@ -144,7 +153,7 @@ pub fn run(g: &GlobalArgs, a: VerifyArgs) -> anyhow::Result<Outcome> {
     if let Some(meta) = ex.map_meta.as_ref().filter(|m| m.get("made_by").is_some_and(|b| b.starts_with("locate"))) {
         let from = meta.get("reference").map(|r| format!(" from `{r}`")).unwrap_or_default();
         crate::note!(
-            "the map was made by `locate`{from}: it holds only the reference tensors found in the engine's bytes, so weights it missed are not checked, and a match against the reference it was made from shows that the map reads back what was found, nothing more"
+            "the map was made by `locate`{from}: it knows only that reference's tensor names, so weights of the engine the reference does not name are not checked, and a match against the reference it was made from shows that the map reads back what was found, nothing more"
         );
     }
     let line = verdict_line(&rep);
@@ -162,6 +171,7 @@ pub fn run(g: &GlobalArgs, a: VerifyArgs) -> anyhow::Result<Outcome> {
     match verdict {
         "match" => Ok(Outcome::Success),
         "differs" => Ok(Outcome::Differs),
+        _ if s.pass => Ok(Outcome::Success), // incomplete, and --allow-missing accepts it
         _ if s.compared == 0 => Err(anyhow::Error::new(
             Error::new(
                 ErrorKind::Incomplete,
@@ -172,10 +182,17 @@ pub fn run(g: &GlobalArgs, a: VerifyArgs) -> anyhow::Result<Outcome> {
         _ => Err(anyhow::Error::new(
             Error::new(
                 ErrorKind::Incomplete,
-                format!(
-                    "{} of the engine's weights could not be recovered, so they were not compared; the {} compared match",
-                    s.not_recovered, s.compared
-                ),
+                if rep.map_knows.is_some() {
+                    format!(
+                        "{} of the weights the map lists could not be read through it, so they were not compared; the {} compared match",
+                        s.not_recovered, s.compared
+                    )
+                } else {
+                    format!(
+                        "{} of the engine's weights could not be recovered, so they were not compared; the {} compared match",
+                        s.not_recovered, s.compared
+                    )
+                },
             )
             .with_hint("pass --allow-missing to verify only the recovered weights"),
         )),
@@ -272,7 +289,12 @@ pub fn write_text(out: &mut impl Write, r: &VerifyReport, all: bool) -> std::io:
         writeln!(out, "{}", weight_line(c, "engine", "reference", name_w))?;
     }
     if !all && !few {
-        writeln!(out, "({} reference tensors are not among the engine's weights; -v lists them)", r.summary.only_in_second)?;
+        let among = if r.map_knows == Some(crate::map::Knows::ReferenceNamesOnly.as_str()) {
+            "in the map"
+        } else {
+            "among the engine's weights"
+        };
+        writeln!(out, "({} reference tensors are not {among}; -v lists them)", r.summary.only_in_second)?;
     }
     Ok(())
 }
@@ -302,7 +324,13 @@ pub fn verdict_line(r: &VerifyReport) -> String {
         ));
     }
     if s.only_in_second > 0 {
-        tail.push(format!("{} reference tensors the engine does not name (not compared)", s.only_in_second));
+        // A map made by `locate` knows only its reference's names: a tensor it lacks says nothing
+        // of the engine.
+        if r.map_knows == Some(crate::map::Knows::ReferenceNamesOnly.as_str()) {
+            tail.push(format!("{} reference tensors not in the map (not compared)", s.only_in_second));
+        } else {
+            tail.push(format!("{} reference tensors the engine does not name (not compared)", s.only_in_second));
+        }
     }
     let tail = if tail.is_empty() { String::new() } else { format!("; {}", tail.join("; ")) };
     match r.verdict {
