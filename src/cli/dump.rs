@@ -99,6 +99,7 @@ pub fn run(g: &GlobalArgs, a: &DumpArgs) -> anyhow::Result<Outcome> {
     }
     let opts = WriterOptions { format: Some(format), compress: a.out.compress, force: a.out.force, metadata };
     let plan: Vec<PlannedTensor> = planned.iter().map(|(_, p)| p.clone()).collect();
+    let existed = std::fs::symlink_metadata(&a.out.output).is_ok();
     let mut sink = writer::open(&a.out.output, &opts, &plan)?;
     for (i, p) in &planned {
         super::progress::check_interrupted()?;
@@ -126,7 +127,22 @@ pub fn run(g: &GlobalArgs, a: &DumpArgs) -> anyhow::Result<Outcome> {
     if let Some(p) = &a.save_map {
         match &ex.map {
             Some(m) => {
-                source::save_map(m, p, a.out.force)?;
+                if let Err(e) = source::save_map(m, p, a.out.force) {
+                    // All or nothing: a run that fails leaves no new output behind.
+                    if !existed {
+                        let _ = if written.path.is_dir() {
+                            std::fs::remove_dir_all(&written.path)
+                        } else {
+                            std::fs::remove_file(&written.path)
+                        };
+                    }
+                    let kept = if existed { "was already replaced" } else { "was removed" };
+                    return Err(e.context(format!(
+                        "--save-map `{}` failed, so the run failed; `{}` {kept}",
+                        p.display(),
+                        written.path.display()
+                    )));
+                }
                 crate::note!("saved the map to `{}`", p.display());
                 rep.map = Some(p.display().to_string());
             }

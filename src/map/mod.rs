@@ -505,6 +505,45 @@ mod tests {
     }
 
     #[test]
+    fn what_a_map_knows_is_read_from_meta_or_from_who_made_an_old_one() {
+        let (m, _) = sample();
+        assert_eq!(m.header.knows(), Knows::AllRefittable, "an old map of marker passes");
+        assert!(m.header.is_complete());
+        let mut old_locate = m.clone();
+        old_locate.header.meta.insert("made_by".into(), "locate (reference search, no TensorRT)".into());
+        assert_eq!(old_locate.header.knows(), Knows::ReferenceNamesOnly);
+        for k in [Knows::AllRefittable, Knows::ReferenceNamesOnly] {
+            let mut n = old_locate.clone();
+            n.header.meta.insert(META_KNOWS.into(), k.as_str().into());
+            let back = MapFile::from_bytes(&n.to_bytes().unwrap()).unwrap();
+            assert_eq!(back.header.knows(), k);
+        }
+        // A weight recorded as missing: not complete, and it round-trips.
+        let mut partial = m.clone();
+        partial.header.missing.push(MissingWeight {
+            name: "b\nbias".into(),
+            reason: crate::pipeline::extract::Missing::NotInMap { why: "`locate` did not place it".into() },
+        });
+        assert!(!partial.header.is_complete());
+        let back = MapFile::from_bytes(&partial.to_bytes().unwrap()).unwrap();
+        assert_eq!(back.header.missing[0].reason.to_string(), "not in the map: `locate` did not place it");
+    }
+
+    #[test]
+    fn a_missing_entry_must_name_a_listed_weight_and_knows_a_known_value() {
+        let (m, _) = sample();
+        let mut evil = m.clone();
+        evil.header.missing.push(MissingWeight { name: "ghost".into(), reason: crate::pipeline::extract::Missing::NotInPlan });
+        let e = MapFile::from_bytes(&evil.to_bytes().unwrap()).unwrap_err();
+        assert!(format!("{e:#}").contains("records `ghost` as missing but lists no such weight"), "{e:#}");
+        assert_eq!(crate::error::exit_code_of(&e), ErrorKind::BadMap.exit_code());
+        let mut evil = m.clone();
+        evil.header.meta.insert(META_KNOWS.into(), "everything".into());
+        let e = MapFile::from_bytes(&evil.to_bytes().unwrap()).unwrap_err();
+        assert!(format!("{e:#}").contains("knows `everything`"), "{e:#}");
+    }
+
+    #[test]
     fn corrupt_and_hostile_maps_are_rejected() {
         let (m, _) = sample();
         let good = m.to_bytes().unwrap();
