@@ -70,8 +70,8 @@ impl LocateOutcome {
         let mut missing = Vec::new();
         for (w, why) in &self.not_placed {
             if w.dtype.bytes_for(w.count).is_none() {
-                // A shape claiming more elements than any weight can hold: reported by `locate`,
-                // refused by `--allow-missing`'s absence, but not a weight a map can list.
+                // Not for a loaded tensor (its data backs its count); kept out rather than make a
+                // map that fails validation.
                 continue;
             }
             weights.push(w.clone());
