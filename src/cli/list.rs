@@ -42,10 +42,16 @@ pub struct ListedWeight<'a> {
 #[derive(Debug, Serialize)]
 pub struct Totals {
     pub weights: usize,
-    /// Weights the map cannot give (`list --map`; 0 otherwise).
+    /// Weights the map cannot give (`list --map`); left out when 0, so `list` through TensorRT
+    /// prints what it always did.
+    #[serde(skip_serializing_if = "is_zero")]
     pub missing: usize,
     pub elements: u64,
     pub bytes: u64,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 pub fn run(g: &GlobalArgs, a: ListArgs) -> anyhow::Result<Outcome> {
