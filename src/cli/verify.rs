@@ -155,7 +155,7 @@ pub fn run(g: &GlobalArgs, a: VerifyArgs) -> anyhow::Result<Outcome> {
         writeln!(out)?;
         crate::note!("{line}");
     } else {
-        write_text(&mut out, &rep, super::messages::verbosity() >= 2)?;
+        write_text(&mut out, &rep, crate::messages::verbosity() >= 2)?;
         writeln!(out, "{line}")?;
     }
     out.flush()?;

@@ -27,7 +27,7 @@ pub fn count_warning() {
 #[macro_export]
 macro_rules! note {
     ($($arg:tt)+) => {
-        if $crate::cli::messages::verbosity() >= 1 {
+        if $crate::messages::verbosity() >= 1 {
             eprintln!("trt-dump: {}", format!($($arg)+));
         }
     };
@@ -37,7 +37,7 @@ macro_rules! note {
 #[macro_export]
 macro_rules! detail {
     ($($arg:tt)+) => {
-        if $crate::cli::messages::verbosity() >= 2 {
+        if $crate::messages::verbosity() >= 2 {
             eprintln!("trt-dump: {}", format!($($arg)+));
         }
     };
@@ -47,8 +47,8 @@ macro_rules! detail {
 #[macro_export]
 macro_rules! warn {
     ($($arg:tt)+) => {{
-        $crate::cli::messages::count_warning();
-        if $crate::cli::messages::verbosity() >= 1 {
+        $crate::messages::count_warning();
+        if $crate::messages::verbosity() >= 1 {
             eprintln!("trt-dump: warning: {}", format!($($arg)+));
         }
     }};
