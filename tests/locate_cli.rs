@@ -32,7 +32,7 @@ fn prints_where_each_tensor_is_and_writes_a_map_that_fits_the_engine() {
         .stdout(predicate::str::contains("net.4.bias    float32 [16]  verbatim at 210036"))
         .stdout(predicate::str::contains("6 of 6 tensors found"))
         .stderr(predicate::str::contains("map written"));
-    let m = MapFile::read(&map).unwrap();
+    let m = MapFile::from_bytes(&std::fs::read(&map).unwrap()).unwrap();
     let names: Vec<_> = m.header.weights.iter().map(|w| w.name.as_str()).collect();
     assert_eq!(names, ["net.0.bias", "net.0.weight", "net.2.bias", "net.2.weight", "net.4.bias", "net.4.weight"]);
     // Transposed weights fold into one two-level record each.
@@ -147,7 +147,7 @@ fn existing_output_is_replaced_only_with_force_and_the_engine_never() {
         .arg("--force")
         .assert()
         .success();
-    assert!(trt_dump::map::MapFile::read(&map).is_ok());
+    assert!(trt_dump::map::MapFile::from_bytes(&std::fs::read(&map).unwrap()).is_ok());
     cargo_bin_cmd!("trt-dump")
         .arg("locate")
         .arg(&engine)
