@@ -472,7 +472,7 @@ mod tests {
     /// A map whose bytes end 15 after the JSON header: the run count's last byte is the checksum's
     /// low byte, and the checksum is made to end in 0 so the count reads 0 and matches "no
     /// records". The record length was `body.len() - at - 8`, one below zero (issue 16, item 5).
-    pub(crate) fn header_then_15_bytes() -> Vec<u8> {
+    fn header_then_15_bytes() -> Vec<u8> {
         let (m, _) = sample();
         let json = serde_json::to_vec(&m.header).unwrap();
         for pad in 0..10_000 {
@@ -501,5 +501,19 @@ mod tests {
         let e = MapFile::from_bytes(&b).unwrap_err();
         assert_eq!(crate::error::find(&e).map(|e| e.kind), Some(ErrorKind::BadMap));
         assert!(format!("{e:#}").contains("truncated map file: 15 bytes after the header"), "{e:#}");
+    }
+
+    /// The same input is in the fuzz corpus (mode byte 0: the bytes as they are), so the
+    /// `map_file` target replays it in `tests/reliability_fuzz_corpus.rs`. To rewrite it:
+    /// `TRT_DUMP_WRITE_CORPUS=1 cargo test --lib map::tests::the_fuzz_corpus`.
+    #[test]
+    fn the_fuzz_corpus_holds_the_15_byte_input() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/map_file/regress-header-then-15-bytes");
+        let mut want = vec![0u8];
+        want.extend(header_then_15_bytes());
+        if std::env::var_os("TRT_DUMP_WRITE_CORPUS").is_some() {
+            std::fs::write(&path, &want).unwrap();
+        }
+        assert_eq!(std::fs::read(&path).unwrap(), want, "{}", path.display());
     }
 }
