@@ -46,7 +46,7 @@ pub fn run(g: &GlobalArgs, a: ListArgs) -> anyhow::Result<Outcome> {
         let specs = from_map(&a.engine, m)?;
         return print(&report(&a.engine.display().to_string(), &specs), a.json);
     }
-    let opts = trt::Options::from_global(g);
+    let opts = super::source::trt_options(g);
     let engine = TrtEngine::open(&opts, &a.engine)?;
     print(&report(&a.engine.display().to_string(), engine.weights()), a.json)
 }
