@@ -13,7 +13,7 @@ use serde::Serialize;
 use super::args::{GlobalArgs, ListArgs};
 use super::Outcome;
 use crate::pipeline::{Engine, WeightSpec};
-use crate::trt::{self, EngineFile, TrtEngine};
+use crate::trt::{EngineFile, TrtEngine};
 
 pub const FORMAT: &str = "trt-dump.list/1";
 
