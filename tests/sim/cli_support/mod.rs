@@ -1,8 +1,8 @@
-//! Shared by the `tests/cli_*.rs` end-to-end tests: the stand-in TensorRT library and its `sim-plan`
+//! Shared by the `tests/sim/cli_*.rs` end-to-end tests: the stand-in TensorRT library and its `sim-plan`
 //! tool, running the real binary, and reading outputs back.
 //!
-//! Include with `#[macro_use] mod cli_support;` beside `#[path = "support/sim.rs"] mod sim;` and
-//! `#[path = "support/standin.rs"] mod standin;`.
+//! Declared once, with `#[macro_use]`, in `tests/sim/main.rs` (beside `sim` and `standin`); the
+//! test modules `use crate::cli_support;`.
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
