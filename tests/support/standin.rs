@@ -4,7 +4,6 @@
 //!
 //! Everything returns `Err(reason)` instead of failing when the machine cannot build the stand-in (no
 //! C++ compiler, no headers): callers print `SKIPPED: {reason}` so a skipped test is loud.
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

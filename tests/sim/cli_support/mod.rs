@@ -3,7 +3,6 @@
 //!
 //! Declared once, with `#[macro_use]`, in `tests/sim/main.rs` (beside `sim` and `standin`); the
 //! test modules `use crate::cli_support;`.
-#![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -31,10 +30,6 @@ macro_rules! standin_or_skip {
             }
         }
     };
-}
-
-pub fn code(k: ErrorKind) -> Option<i32> {
-    Some(i32::from(k.exit_code()))
 }
 
 /// The real binary with no TensorRT reachable unless `--trt-lib` is passed: `TRT_DUMP_TRT_LIB`

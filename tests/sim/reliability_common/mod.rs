@@ -3,7 +3,6 @@
 //!
 //! Declared once in `tests/sim/main.rs` (beside `sim` and `standin`); the test modules
 //! `use crate::reliability_common as common;`.
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
