@@ -2,11 +2,10 @@
 //! often each outcome happens, so progress on the hard cases (length changes the runtime keeps,
 //! small code books next to each other, folded weights) can be measured.
 //!
-//!     cargo test --release --test extract_stress -- --ignored --nocapture
-//!     STRESS_SEEDS=5000 cargo test --release --test extract_stress -- --ignored --nocapture
+//!     cargo test --release --test sim extract_stress:: -- --ignored --nocapture
+//!     STRESS_SEEDS=5000 cargo test --release --test sim extract_stress:: -- --ignored --nocapture
 
-#[path = "support/sim.rs"]
-mod sim;
+use crate::sim;
 
 use sim::gen::{random_spec, GenConfig};
 use sim::Recovery;

@@ -4,12 +4,9 @@
 //! simulator's ground truth. Exit statuses, messages and "nothing written" are checked for each
 //! failure. Skipped loudly where the stand-in cannot be built (no C++ compiler or headers).
 
-#[path = "support/sim.rs"]
-mod sim;
-#[path = "support/standin.rs"]
-mod standin;
-#[macro_use]
-mod cli_support;
+use crate::sim;
+use crate::standin;
+use crate::cli_support;
 
 use std::path::Path;
 

@@ -4,12 +4,9 @@
 //! replaced whole or kept); every value written was read from the engine; the exit codes are the
 //! documented ones.
 
-#[path = "reliability_common/mod.rs"]
-mod common;
-#[path = "support/sim.rs"]
-mod sim;
-#[path = "support/standin.rs"]
-mod standin;
+use crate::reliability_common as common;
+use crate::sim;
+use crate::standin;
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;

@@ -6,12 +6,9 @@
 //! binary through the stand-in TensorRT library (skipped loudly without it; a failure in CI), or by
 //! the pipeline directly where the point is a count no test can allocate.
 
-#[path = "reliability_common/mod.rs"]
-mod common;
-#[path = "support/sim.rs"]
-mod sim;
-#[path = "support/standin.rs"]
-mod standin;
+use crate::reliability_common as common;
+use crate::sim;
+use crate::standin;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;

@@ -3,10 +3,8 @@
 //! a reference RNE converter built from tables of every fp16/bf16 value, closed-form inverses of
 //! the element orders, and a brute-force reader of plan bytes.
 
-#[path = "support/sim.rs"]
-mod sim;
-#[path = "support/sim_prop.rs"]
-mod sim_prop;
+use crate::sim;
+use crate::sim_prop;
 
 use proptest::prelude::*;
 use sim::gen::{random_spec, GenConfig, SPECIAL_F32};

@@ -1,7 +1,7 @@
 //! Every dtype and hostile names through every writer, read back in Rust and, when available (and
 //! always in CI), by the reference Python readers (tests/py/readback.py).
 
-mod writer_common;
+use crate::writer_common;
 
 use trt_dump::dtype::DataType;
 use trt_dump::writer::{Format, WriterOptions};

@@ -6,9 +6,9 @@
 //!
 //! `write_seed_corpus` (ignored) writes the hand-made seeds `seed-*`: valid inputs of each format,
 //! from which the fuzzer's mutations start. Run it after changing a format:
-//! `cargo test --test reliability_fuzz_corpus -- --ignored write_seed_corpus`.
+//! `cargo test --test io reliability_fuzz_corpus::write_seed_corpus -- --ignored`.
 
-#[path = "../fuzz/src/targets.rs"]
+#[path = "../../fuzz/src/targets.rs"]
 mod targets;
 
 use std::collections::BTreeMap;

@@ -2,7 +2,7 @@
 //! behind on failure. (A full disk at every point of every writer is simulated in
 //! src/writer/tests.rs, which can reach the writers' I/O.)
 
-mod writer_common;
+use crate::writer_common;
 
 use std::path::Path;
 
@@ -277,7 +277,8 @@ fn bad_plans_and_bool_bytes_are_rejected() {
         shape: vec![u64::MAX, 4],
         ..p("h")
     };
-    assert!(writer::open(&path, &opts(Format::Safetensors), &[huge]).is_err());
+    let e = writer::open(&path, &opts(Format::Safetensors), &[huge]).err().unwrap();
+    assert!(format!("{e:#}").contains("weight \"h\": shape") && format!("{e:#}").contains("is too large"), "{e:#}");
     let mut o = opts(Format::Safetensors);
     o.metadata.insert("trt_dump.weights".into(), "mine".into());
     assert!(
@@ -349,7 +350,9 @@ fn npy_writes_into_an_empty_folder_but_force_deletes_only_its_own_output() {
     std::fs::create_dir(&foreign).unwrap();
     std::fs::write(foreign.join("index.json"), b"{\"format\": \"other\"}").unwrap();
     std::fs::write(foreign.join("a.npy"), b"x").unwrap();
-    assert!(write(&foreign, &forced(Format::Npy), &other()).is_err());
+    let e = write(&foreign, &forced(Format::Npy), &other()).unwrap_err();
+    assert_eq!(kind(&e), Some(ErrorKind::OutputNotWritten));
+    assert!(format!("{e:#}").contains("not a trt-dump .npy output"), "{e:#}");
     assert_eq!(entries(&foreign), ["a.npy", "index.json"]);
     assert_eq!(entries(dir.path()), ["foreign", "w"]);
 }
@@ -463,7 +466,9 @@ fn links_are_not_written_through_and_force_replaces_the_link_itself() {
     let dir = tempfile::tempdir().unwrap();
     let link = dir.path().join("w.safetensors");
     symlink(dir.path().join("missing"), &link).unwrap();
-    assert!(write(&link, &opts(Format::Safetensors), &small()).is_err());
+    let e = write(&link, &opts(Format::Safetensors), &small()).unwrap_err();
+    assert_eq!(kind(&e), Some(ErrorKind::OutputNotWritten));
+    assert!(format!("{e:#}").contains("symbolic link"), "{e:#}");
     assert!(!dir.path().join("missing").exists());
 }
 

@@ -53,7 +53,9 @@ fn prints_where_each_tensor_is_and_writes_a_map_that_fits_the_engine() {
     engine[runs[0].offset as usize] ^= 0xff;
     m.check_engine(&engine, &runs).unwrap();
     engine[100] ^= 0xff;
-    assert!(m.check_engine(&engine, &runs).is_err());
+    let e = m.check_engine(&engine, &runs).unwrap_err();
+    assert_eq!(trt_dump::error::find(&e).map(|e| e.kind), Some(trt_dump::error::ErrorKind::BadMap));
+    assert!(format!("{e:#}").contains("non-weight bytes differ"), "{e:#}");
 }
 
 #[test]

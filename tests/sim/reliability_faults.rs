@@ -5,12 +5,8 @@
 //!
 //! Skipped (loudly) where the stand-in cannot be built; a failure in CI.
 
-#[path = "reliability_common/mod.rs"]
-mod common;
-#[path = "support/sim.rs"]
-mod sim;
-#[path = "support/standin.rs"]
-mod standin;
+use crate::reliability_common as common;
+use crate::sim;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;

@@ -1,5 +1,5 @@
 //! How long `locate` takes on a large engine. Ignored by default (it allocates ~1 GiB); run with
-//! `cargo test --release --test locate_speed -- --ignored --nocapture`.
+//! `cargo test --release --test io locate_speed:: -- --ignored --nocapture`.
 
 use std::time::Instant;
 

@@ -1,6 +1,6 @@
 //! Regression tests for bugs found by fuzzing and by the reliability work (issue #6), each named
 //! after what it fixes. The inputs that found them are also kept in `fuzz/corpus/` (replayed by
-//! `tests/reliability_fuzz_corpus.rs`).
+//! `tests/io/reliability_fuzz_corpus.rs`).
 
 use std::collections::BTreeMap;
 

@@ -4,8 +4,7 @@
 //! No TensorRT, CUDA or GPU is needed; headers and a C++ compiler are (skipped locally without
 //! them, a failure in CI).
 
-#[path = "abi/harness.rs"]
-mod harness;
+use crate::harness;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -578,7 +577,9 @@ fn refitter_echo_unset_and_missing() {
     assert_eq!(r.missing_weights().len(), 3);
     let err = r.refit_cuda_engine().unwrap_err();
     assert!(err.reason().contains("mock: refit with 3 weights missing"), "{err}");
-    assert!(r.weights_prototype(c"nope").is_err());
+    let e = r.weights_prototype(c"nope").unwrap_err();
+    assert_eq!(trt_dump::error::find(&e).map(|e| e.kind), Some(ErrorKind::TrtRefused));
+    assert!(format!("{e:#}").contains("getWeightsPrototype(`nope`)") && format!("{e:#}").contains("mock: no weights of that name"), "{e:#}");
 }
 
 #[test]

@@ -3,7 +3,6 @@
 //!
 //! The decoders here are the tests' own, written from the format definitions and independent of
 //! `trt_dump::writer::convert`, so a wrong conversion there cannot hide behind the same mistake.
-#![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::io::Read;

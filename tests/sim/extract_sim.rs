@@ -1,10 +1,8 @@
 //! Extraction against the TensorRT simulator: every recoverable weight bit-exact, every
 //! unrecoverable one named and never invented, the pass count as promised, the proof as expected.
 
-#[path = "support/sim.rs"]
-mod sim;
-#[path = "support/sim_prop.rs"]
-mod sim_prop;
+use crate::sim;
+use crate::sim_prop;
 
 use proptest::prelude::*;
 use sim::gen::GenConfig;
@@ -216,7 +214,7 @@ fn check_contract(x: &Extraction, plan: &sim::SimPlan) -> Result<(), String> {
 }
 
 /// Fixed seed: CI runs the same 64 engines every time (so a failure is a regression, not luck);
-/// `PROPTEST_RNG_SEED` and `PROPTEST_CASES` explore more. `tests/extract_stress.rs` (ignored)
+/// `PROPTEST_RNG_SEED` and `PROPTEST_CASES` explore more. `tests/sim/extract_stress.rs` (ignored)
 /// runs thousands and prints how often each kind of outcome happens.
 fn config() -> ProptestConfig {
     let seed = std::env::var("PROPTEST_RNG_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(20261123);

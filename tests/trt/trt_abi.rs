@@ -7,8 +7,7 @@
 //! With `CI` set, a missing one fails the test; otherwise it is skipped with the reason printed.
 //! `v10_tags_match_table` runs only when TRT_DUMP_TRT_MIRROR names a clone of NVIDIA/TensorRT.
 
-#[path = "abi/harness.rs"]
-mod harness;
+use crate::harness;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -2,12 +2,9 @@
 //! library (`--trt-lib`) or through map files on the CPU alone, on simulator engines. Skipped
 //! loudly where the stand-in cannot be built.
 
-#[path = "support/sim.rs"]
-mod sim;
-#[path = "support/standin.rs"]
-mod standin;
-#[macro_use]
-mod cli_support;
+use crate::sim;
+use crate::standin;
+use crate::cli_support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -1,9 +1,8 @@
-//! Helpers for the reliability tests (tests/reliability_*.rs): the stand-in TensorRT library, the
+//! Helpers for the reliability tests (tests/sim/reliability_*.rs): the stand-in TensorRT library, the
 //! real trt-dump binary run against it, and checks that nothing was left behind.
 //!
-//! Include with `#[path = "reliability_common/mod.rs"] mod common;` beside
-//! `#[path = "support/sim.rs"] mod sim;` and `#[path = "support/standin.rs"] mod standin;`.
-#![allow(dead_code)]
+//! Declared once in `tests/sim/main.rs` (beside `sim` and `standin`); the test modules
+//! `use crate::reliability_common as common;`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -2,10 +2,8 @@
 //! client (tests/standin/smoke.cpp): every call a weight extractor makes, through the real vtables,
 //! gives what the simulator gives in-process. Skipped loudly where no C++ compiler or headers exist.
 
-#[path = "support/sim.rs"]
-mod sim;
-#[path = "support/standin.rs"]
-mod standin;
+use crate::sim;
+use crate::standin;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,9 +1,8 @@
-//! Shared by the `tests/cli_*.rs` end-to-end tests: the stand-in TensorRT library and its `sim-plan`
+//! Shared by the `tests/sim/cli_*.rs` end-to-end tests: the stand-in TensorRT library and its `sim-plan`
 //! tool, running the real binary, and reading outputs back.
 //!
-//! Include with `#[macro_use] mod cli_support;` beside `#[path = "support/sim.rs"] mod sim;` and
-//! `#[path = "support/standin.rs"] mod standin;`.
-#![allow(dead_code)]
+//! Declared once, with `#[macro_use]`, in `tests/sim/main.rs` (beside `sim` and `standin`); the
+//! test modules `use crate::cli_support;`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -31,10 +30,6 @@ macro_rules! standin_or_skip {
             }
         }
     };
-}
-
-pub fn code(k: ErrorKind) -> Option<i32> {
-    Some(i32::from(k.exit_code()))
 }
 
 /// The real binary with no TensorRT reachable unless `--trt-lib` is passed: `TRT_DUMP_TRT_LIB`

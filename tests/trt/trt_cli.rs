@@ -2,8 +2,7 @@
 //! a message naming what was tried and how to fix it. No headers needed; the loader tests that
 //! build small shared libraries need a C compiler (`cc`; skipped without one unless CI is set).
 
-#[path = "abi/harness.rs"]
-mod harness;
+use crate::harness;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -264,7 +263,7 @@ fn automatic_search_lists_every_place() {
 
 #[test]
 fn list_map_reads_the_map_not_tensorrt() {
-    // (tests/cli_verify.rs lists through a real map; here: a missing map is an unreadable input,
+    // (tests/sim/cli_verify.rs lists through a real map; here: a missing map is an unreadable input,
     // not a TensorRT search.)
     let d = tempfile::tempdir().unwrap();
     let e = plan(d.path());

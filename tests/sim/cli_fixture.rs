@@ -7,13 +7,7 @@
 //! safetensors (`TRT_DUMP_PYTHON`, else `python3`), skip loudly without them, and fail instead
 //! when `CI` is set.
 
-#[path = "support/sim.rs"]
-mod sim;
-#[path = "support/standin.rs"]
-mod standin;
-#[macro_use]
-#[allow(unused_macros)]
-mod cli_support;
+use crate::cli_support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
