@@ -11,7 +11,8 @@ use serde::Serialize;
 use super::args::{GlobalArgs, InfoArgs};
 use super::Outcome;
 use crate::dtype::DataType;
-use crate::trt::{self, abi, gpu, EngineFile, Session};
+use crate::engine_file::EngineFile;
+use crate::trt::{self, abi, gpu, Session};
 
 pub const FORMAT: &str = "trt-dump.info/1";
 
@@ -86,7 +87,7 @@ pub struct WeightsSection {
 }
 
 pub fn run(g: &GlobalArgs, a: InfoArgs) -> anyhow::Result<Outcome> {
-    let opts = trt::Options::from_global(g);
+    let opts = super::source::trt_options(g);
     let file = EngineFile::open(&a.engine)?;
     let session = Session::open(&opts, &file)?;
     let engine = session.deserialize(&file)?;

@@ -14,7 +14,8 @@ use super::args::{GlobalArgs, ListArgs};
 use super::Outcome;
 use crate::pipeline::{Engine, WeightSpec};
 use crate::map::MapFile;
-use crate::trt::{self, EngineFile, TrtEngine};
+use crate::engine_file::EngineFile;
+use crate::trt::TrtEngine;
 
 pub const FORMAT: &str = "trt-dump.list/1";
 
@@ -47,7 +48,7 @@ pub fn run(g: &GlobalArgs, a: ListArgs) -> anyhow::Result<Outcome> {
         let specs = from_map(&a.engine, m)?;
         return print(&report(&a.engine.display().to_string(), &specs), a.json);
     }
-    let opts = trt::Options::from_global(g);
+    let opts = super::source::trt_options(g);
     let engine = TrtEngine::open(&opts, &a.engine)?;
     print(&report(&a.engine.display().to_string(), engine.weights()), a.json)
 }

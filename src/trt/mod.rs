@@ -22,6 +22,7 @@ use anyhow::Context;
 
 use crate::dtype::DataType;
 use crate::error::{Error, ErrorKind};
+use crate::engine_file::EngineFile;
 use crate::pipeline::{Engine, Instance, PlanBytes, WeightSpec};
 use crate::plan::{Flavour, PlanHeader};
 use handle::{CudaEngine, Refitter, Runtime, TrtFailure};
@@ -34,84 +35,6 @@ pub struct Options {
     pub trt_lib: Option<PathBuf>,
     pub plugins: Vec<PathBuf>,
     pub device: usize,
-}
-
-impl Options {
-    pub fn from_global(g: &crate::cli::args::GlobalArgs) -> Options {
-        Options {
-            trt_lib: g.trt_lib.clone(),
-            plugins: g.plugins.clone(),
-            device: g.device,
-        }
-    }
-}
-
-/// An engine file, mapped read-only, whose header has been read.
-pub struct EngineFile {
-    pub path: PathBuf,
-    pub header: PlanHeader,
-    map: memmap2::Mmap,
-}
-
-impl EngineFile {
-    /// Opens and maps `path`; fails with `InputUnreadable`, or `NotAnEngine` when the bytes do not
-    /// start like a TensorRT plan (before any library is loaded).
-    pub fn open(path: &Path) -> anyhow::Result<EngineFile> {
-        let unreadable = |e: std::io::Error| {
-            anyhow::Error::new(Error::new(
-                ErrorKind::InputUnreadable,
-                format!("cannot read engine `{}`: {e}", path.display()),
-            ))
-        };
-        let file = std::fs::File::open(path).map_err(unreadable)?;
-        let meta = file.metadata().map_err(unreadable)?;
-        if meta.is_dir() {
-            return Err(anyhow::Error::new(Error::new(
-                ErrorKind::InputUnreadable,
-                format!("engine `{}` is a folder, not a file", path.display()),
-            )));
-        }
-        let map = crate::mmap::map_readonly(&file).map_err(unreadable)?;
-        let header = PlanHeader::sniff(&map)
-            .map_err(anyhow::Error::new)
-            .with_context(|| format!("reading `{}`", path.display()))?;
-        Ok(EngineFile {
-            path: path.to_path_buf(),
-            header,
-            map,
-        })
-    }
-
-    pub fn bytes(&self) -> &[u8] {
-        &self.map
-    }
-
-    pub fn len(&self) -> u64 {
-        self.map.len() as u64
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
-    }
-
-    /// "engine `x.engine` (210108 bytes, built by TensorRT-RTX 1.7.1.116)": what the file alone
-    /// says, as context for failures that happen before TensorRT has read it.
-    pub fn describe(&self) -> String {
-        format!(
-            "engine `{}` ({} bytes, built by {})",
-            self.path.display(),
-            self.len(),
-            self.built_by()
-        )
-    }
-
-    /// "TensorRT 10.16.1.11" / "TensorRT-RTX 1.7.1.116" / "TensorRT (version unknown)".
-    pub fn built_by(&self) -> String {
-        match self.header.built_by {
-            Some(v) => format!("{} {v}", self.header.flavour),
-            None => format!("{} (version unknown)", self.header.flavour),
-        }
-    }
 }
 
 /// The library, GPU and runtime for one engine file.
@@ -554,26 +477,6 @@ impl Instance for TrtInstance<'_> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn engine_file_errors_have_their_kinds() {
-        let dir = tempfile::tempdir().unwrap();
-        let missing = EngineFile::open(&dir.path().join("nope.engine")).err().unwrap();
-        assert_eq!(
-            crate::error::exit_code_of(&missing),
-            ErrorKind::InputUnreadable.exit_code()
-        );
-        let folder = EngineFile::open(dir.path()).err().unwrap();
-        assert_eq!(
-            crate::error::exit_code_of(&folder),
-            ErrorKind::InputUnreadable.exit_code()
-        );
-        let junk = dir.path().join("junk.engine");
-        std::fs::write(&junk, b"PK\x03\x04 a zip file, not a plan").unwrap();
-        let e = EngineFile::open(&junk).err().unwrap();
-        assert_eq!(crate::error::exit_code_of(&e), ErrorKind::NotAnEngine.exit_code());
-        assert!(format!("{e:#}").contains("junk.engine"));
-    }
-
     fn plan(flavour: Flavour, v: [u8; 4]) -> PlanHeader {
         let mut b = vec![0u8; 32];
         b[..4].copy_from_slice(if flavour == Flavour::TensorRt { b"ftrt" } else { b"vtrt" });
@@ -715,18 +618,5 @@ mod tests {
         assert!(msg.contains("CUDA initialization failure with error: 101"), "{msg}");
         assert!(msg.contains("GPU: no GPU 2: 1 CUDA device(s) found"), "{msg}");
         assert!(hint.contains("--device"), "{hint}");
-    }
-
-    #[test]
-    fn engine_file_reads_a_real_rtx_header() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("x.engine");
-        let mut bytes = vec![0u8; 64];
-        bytes[..4].copy_from_slice(b"vtrt");
-        bytes[24..28].copy_from_slice(&[1, 7, 1, 116]);
-        std::fs::write(&p, &bytes).unwrap();
-        let f = EngineFile::open(&p).unwrap();
-        assert_eq!(f.len(), 64);
-        assert_eq!(f.built_by(), "TensorRT-RTX 1.7.1.116");
     }
 }
