@@ -50,18 +50,8 @@ impl Runtime {
     }
 
     /// The `ILogger*` the runtime was created with.
-    pub fn logger_ptr(&self) -> *mut c_void {
+    pub(crate) fn logger_ptr(&self) -> *mut c_void {
         self.logger.as_ptr()
-    }
-
-    /// `IRuntime::setMaxThreads`, where the library has it.
-    pub fn set_max_threads(&self, n: i32) -> bool {
-        let slot = self.ctx.layout().runtime.set_max_threads;
-        if !self.ctx.has(slot) {
-            return false;
-        }
-        // SAFETY: `bool setMaxThreads(int32_t)` (abi tables, checked by check.cpp), in this minor.
-        unsafe { trt!(self.obj, slot, n) != 0 }
     }
 
     /// `IRuntime::deserializeCudaEngine(blob, size)`.
