@@ -139,6 +139,20 @@ pub struct Slot<F>(pub F);
 
 /// One method's place in an implementation vtable, typed by its signature `F`, and the minor
 /// version of the layout's major that added it (slots are append-only within a layout).
+///
+/// A slot taken with another signature does not compile:
+///
+/// ```compile_fail
+/// use trt_dump::trt::abi::{v10, FnGetI32, SlotIndex};
+/// // getName returns `char const*`, not `int32_t`.
+/// let s: SlotIndex<FnGetI32> = v10::LAYOUT.engine.get_name;
+/// ```
+///
+/// ```
+/// use trt_dump::trt::abi::{v10, FnGetStr, SlotIndex};
+/// let s: SlotIndex<FnGetStr> = v10::LAYOUT.engine.get_name;
+/// assert_eq!(s.index, 9);
+/// ```
 #[derive(Debug, PartialEq, Eq)]
 pub struct SlotIndex<F> {
     pub index: usize,
