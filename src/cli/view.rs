@@ -113,7 +113,7 @@ pub fn input(engine: &str, built_by: &str, ex: &Extracted, map: &MapFile, with_s
         .map(|m| (m.name.clone(), m.reason.to_string()))
         .collect();
     let source = match &ex.source {
-        Source::Map { path } => format!("map `{path}` (read on the CPU)"),
+        Source::Map { path } => format!("{path} (read on the CPU)"),
         Source::Tensorrt { version, .. } => format!("learned by marker passes through {version}"),
     };
     ViewInput {

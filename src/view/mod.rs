@@ -462,11 +462,12 @@ fn summary_html(m: &Model<'_>) -> String {
             human_bytes(s.weight_bytes)
         ),
     );
-    row(
-        &mut h,
-        "duplicated",
-        format!("{} bytes ({}, {} of weight bytes) hold second or later copies", s.dup_bytes, human_bytes(s.dup_bytes), pct(s.dup_bytes, s.weight_bytes)),
-    );
+    let dup = if s.dup_bytes == 0 {
+        "none: every element is stored once".to_string()
+    } else {
+        format!("{} bytes ({}, {} of weight bytes) hold second or later copies", s.dup_bytes, human_bytes(s.dup_bytes), pct(s.dup_bytes, s.weight_bytes))
+    };
+    row(&mut h, "duplicated", dup);
     row(&mut h, "header", format!("{} bytes (plan tag and version)", s.header_bytes));
     if s.volatile_bytes > 0 {
         row(&mut h, "volatile", format!("{} bytes change with the weights but hold none (checksums, fused buffers)", s.volatile_bytes));

@@ -360,6 +360,17 @@
     });
   });
   window.addEventListener('resize', drawAll);
+  // Start zoomed on the bytes that hold weights, and select the weight named in the address's
+  // fragment (#w=NAME), if any.
+  (function () {
+    var a = Infinity, b = 0;
+    E.forEach(function (e) { a = Math.min(a, e[0]); b = Math.max(b, e[1]); });
+    if (b > a && b - a < LEN * 0.8) { var pad = (b - a) * 0.04; view.a = Math.max(0, Math.floor(a - pad)); view.b = Math.min(LEN, Math.ceil(b + pad)); }
+    var m = /^#w=(.*)$/.exec(window.location.hash);
+    if (m) { var name = decodeURIComponent(m[1]); for (var i = 0; i < W.length; i++) if (W[i].n === name) { sel = i; break; } }
+  })();
   refresh();
   drawAll();
+  // When the page finished drawing, in ms since navigation started (tests/view.rs reads it).
+  document.body.setAttribute('data-rendered-ms', String(Math.round(performance.now())));
 })();
