@@ -645,7 +645,7 @@ pub fn svg(input: &ViewInput) -> String {
     top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     top.truncate(12);
     let legend_rows = top.len().div_ceil(4) as f64;
-    let legend_y = y0 + strip_h + 2.0 * lane_h + 34.0;
+    let legend_y = y0 + strip_h + 2.0 * lane_h + 50.0;
     let height = legend_y + legend_rows * 18.0 + 34.0;
     let _ = write!(
         o,
