@@ -289,3 +289,58 @@ fn a_ten_thousand_weight_page_renders_quickly() {
     assert!(ms < 5000, "drawn after {ms} ms");
 }
 
+
+// ---- through TensorRT (the stand-in library of tests/standin, backed by the simulator) ----
+
+/// The stand-in TensorRT library and the `sim-plan` tool, built as tests/support/standin.rs builds
+/// them (its own target folder), or None (skip, loudly: it needs NVIDIA's headers).
+fn standin() -> Option<(PathBuf, PathBuf)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let target = root.join("tests/standin/target");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+    let o = Command::new(cargo)
+        .args(["build", "--quiet", "--manifest-path"])
+        .arg(root.join("tests/standin/Cargo.toml"))
+        .env("CARGO_TARGET_DIR", &target)
+        .output();
+    let (lib, tool) = (target.join("debug/libtrt_dump_standin.so"), target.join("debug/sim-plan"));
+    match o {
+        Ok(o) if o.status.success() && lib.is_file() && tool.is_file() => Some((lib, tool)),
+        Ok(o) => {
+            eprintln!("SKIPPED: stand-in TensorRT library unavailable: {}", String::from_utf8_lossy(&o.stderr));
+            None
+        }
+        Err(e) => {
+            eprintln!("SKIPPED: cannot build the stand-in TensorRT library: {e}");
+            None
+        }
+    }
+}
+
+/// Without a map, `view` learns one with TensorRT's marker passes, and draws copies and fp16
+/// storage; `list --stats` through TensorRT gives what it gives through the map it learned.
+#[test]
+fn view_and_list_stats_through_tensorrt() {
+    let Some((lib, tool)) = standin() else { return };
+    let d = tempfile::tempdir().unwrap();
+    let engine = d.path().join("m.engine");
+    let o = Command::new(&tool).arg("tiny_mlp").arg(&engine).args(["--storage", "fp32-as-fp16"]).output().unwrap();
+    assert!(o.status.success(), "sim-plan: {}", String::from_utf8_lossy(&o.stderr));
+    let out = d.path().join("m.html");
+    let o = trt_dump().arg("--trt-lib").arg(&lib).arg("view").arg(&engine).arg("-o").arg(&out).output().unwrap();
+    assert_exit(&o, 0);
+    let page = std::fs::read_to_string(&out).unwrap();
+    assert!(page.contains("learned by marker passes through TensorRT"), "source named");
+    assert!(page.contains("float16 copy"), "fp16 storage of fp32 weights shown");
+
+    let with_trt = trt_dump().arg("--trt-lib").arg(&lib).args(["list", "--stats", "--json"]).arg(&engine).output().unwrap();
+    assert_exit(&with_trt, 0);
+    let map = d.path().join("m.trtmap");
+    assert_exit(&trt_dump().arg("--trt-lib").arg(&lib).arg("map").arg(&engine).arg("-o").arg(&map).output().unwrap(), 0);
+    let with_map = trt_dump().args(["list", "--stats", "--json"]).arg(&engine).arg("--map").arg(&map).output().unwrap();
+    assert_exit(&with_map, 0);
+    let (t, m): (serde_json::Value, serde_json::Value) =
+        (serde_json::from_slice(&with_trt.stdout).unwrap(), serde_json::from_slice(&with_map.stdout).unwrap());
+    assert_eq!(t["weights"], m["weights"]);
+    assert!(t["weights"][0]["stats"]["std"].as_f64().unwrap() > 0.0);
+}

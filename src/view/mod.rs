@@ -138,8 +138,8 @@ pub fn group_of(name: &str) -> &str {
         }
         pos = end + 1;
     }
-    match name.rfind(seps) {
-        Some(i) if i > 0 => &name[..i],
+    match name.rfind(seps).map(|i| name[..i].trim_end_matches(seps)) {
+        Some(g) if !g.is_empty() => g,
         _ => name,
     }
 }
@@ -523,12 +523,12 @@ pub fn page(input: &ViewInput) -> String {
          <canvas id=\"detail\" height=\"96\"></canvas>\n<div id=\"tip\" hidden></div>\n</section>\n\
          <section id=\"weights\"><h2>Weights</h2>\n\
          <div class=\"tools\"><input id=\"search\" type=\"search\" placeholder=\"search names…\" aria-label=\"search weight names\"> <span id=\"count\"></span> <span id=\"pager\"></span></div>\n\
-         <table id=\"table\"><thead><tr>\
+         <div class=\"scroll\"><table id=\"table\"><thead><tr>\
          <th data-k=\"n\">name</th><th data-k=\"d\">refit dtype</th><th data-k=\"s\">stored</th><th data-k=\"c\" class=\"num\">elements</th>\
          <th data-k=\"o\">offset(s)</th><th data-k=\"l\">layout</th><th data-k=\"cp\" class=\"num\">copies</th>\
          <th data-k=\"min\" class=\"num\">min</th><th data-k=\"max\" class=\"num\">max</th><th data-k=\"mean\" class=\"num\">mean</th><th data-k=\"std\" class=\"num\">std</th>\
          <th data-k=\"zeros\" class=\"num\">zeros</th><th data-k=\"nan\" class=\"num\">NaN</th><th data-k=\"inf\" class=\"num\">Inf</th><th>histogram</th>\
-         </tr></thead><tbody></tbody></table>\n</section>\n\
+         </tr></thead><tbody></tbody></table></div>\n</section>\n\
          <noscript><p>The byte strip and the weight table need JavaScript.</p></noscript>\n\
          <script type=\"application/json\" id=\"data\">{data}</script>\n<script>{JS}</script>\n</body></html>\n",
         escape_html(&title),

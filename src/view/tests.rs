@@ -44,6 +44,7 @@ fn groups_follow_the_layer_prefix() {
     assert_eq!(group_of("embeddings.word.weight"), "embeddings.word");
     assert_eq!(group_of("bias"), "bias");
     assert_eq!(group_of("a/b/c"), "a/b");
+    assert_eq!(group_of("onnx::MatMul_1234"), "onnx");
 }
 
 #[test]
