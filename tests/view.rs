@@ -344,3 +344,27 @@ fn view_and_list_stats_through_tensorrt() {
     assert_eq!(t["weights"], m["weights"]);
     assert!(t["weights"][0]["stats"]["std"].as_f64().unwrap() > 0.0);
 }
+
+/// Edge cases of the script: no weight at all (a weight-stripped plan's map), and a map where most
+/// weights are missing; both render without a JavaScript error.
+#[test]
+fn degenerate_pages_render_without_errors() {
+    let Some(chrome) = chromium() else { return };
+    let d = tempfile::tempdir().unwrap();
+    let mut few = trt_dump::view::synthetic(20, 1 << 20);
+    for w in few.weights.iter_mut().skip(1) {
+        w.recovered = false;
+        w.stats = None;
+        w.hist = None;
+        w.missing = Some("not stored in the plan".into());
+    }
+    few.runs.truncate(1);
+    for (name, input) in [("empty", trt_dump::view::synthetic(0, 4096)), ("few", few)] {
+        let p = d.path().join(format!("{name}.html"));
+        std::fs::write(&p, trt_dump::view::page(&input)).unwrap();
+        let (dom, log, _) = headless(&chrome, &p, &["--enable-logging=stderr", "--v=0", "--dump-dom"]);
+        let errors = console_errors(&log);
+        assert!(errors.is_empty(), "{name}: JavaScript errors:\n{}", errors.join("\n"));
+        assert!(dom.contains("data-rendered-ms"), "{name}: the script ran to its end");
+    }
+}

@@ -664,7 +664,7 @@ pub fn svg(input: &ViewInput) -> String {
         s.recovered,
         s.weights,
     );
-    let _ = write!(o, "<rect x=\"{x0}\" y=\"{y0}\" width=\"{n}\" height=\"{strip_h}\" fill=\"#e9ecef\"/>\n");
+    let _ = writeln!(o, "<rect x=\"{x0}\" y=\"{y0}\" width=\"{n}\" height=\"{strip_h}\" fill=\"#e9ecef\"/>");
     // Runs of equal bins become one rectangle each.
     let rects = |o: &mut String, key: &dyn Fn(&Bin) -> Option<(String, f64)>, y: f64, h: f64, from_bottom: bool| {
         let mut i = 0;
