@@ -485,8 +485,24 @@ fn summary_html(m: &Model<'_>) -> String {
         .filter_map(|w| w.missing.as_deref().map(|m| (w.name.as_str(), m)))
         .chain(i.unlisted_missing.iter().map(|(a, b)| (a.as_str(), b.as_str())))
         .collect();
+    // A map made by `locate` records only the reference tensors it found; how many it did not
+    // find is in its notes, their names are not.
+    let not_located = i.meta.get("not_located").filter(|n| !n.starts_with("0 "));
+    if let Some(n) = not_located {
+        let from = i.meta.get("reference").map(|r| format!(" of `{}`", escape_html(r))).unwrap_or_default();
+        let _ = write!(
+            h,
+            "<p class=\"warn\">Not located: {}{from}. The map was made by searching the engine for a reference's tensors and records only those it found, so the engine may hold more weights than shown here.</p>",
+            escape_html(n)
+        );
+    }
     if missing.is_empty() {
-        h.push_str("<p class=\"ok\">Every weight was located and recovered.</p>");
+        let what = if i.meta.get("made_by").is_some_and(|m| m.starts_with("locate")) {
+            "Every weight the map records was located and recovered."
+        } else {
+            "Every weight was located and recovered."
+        };
+        let _ = write!(h, "<p class=\"ok\">{what}</p>");
     } else {
         let _ = write!(h, "<details class=\"missing\" open><summary>{} weight(s) could not be located or recovered</summary><ul>", missing.len());
         for (n, why) in missing.iter().take(500) {

@@ -101,6 +101,19 @@ fn page_is_self_contained_and_names_cannot_break_out() {
 }
 
 #[test]
+fn a_locate_map_says_what_it_did_not_find() {
+    let mut input = sample();
+    input.weights.truncate(2);
+    input.meta.insert("made_by".into(), "locate (reference search, no TensorRT)".into());
+    input.meta.insert("not_located".into(), "2 reference tensors (see `trt-dump locate --json`)".into());
+    let p = page(&input);
+    assert!(p.contains("Not located: 2 reference tensors"), "the summary says so");
+    assert!(p.contains("Every weight the map records was located"));
+    input.meta.insert("not_located".into(), "0 reference tensors".into());
+    assert!(!page(&input).contains("Not located:"));
+}
+
+#[test]
 fn bins_mark_header_volatile_and_weights() {
     let input = sample();
     let m = Model::new(&input);
