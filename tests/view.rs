@@ -332,6 +332,7 @@ fn view_and_list_stats_through_tensorrt() {
     let page = std::fs::read_to_string(&out).unwrap();
     assert!(page.contains("learned by marker passes through TensorRT"), "source named");
     assert!(page.contains("float16 copy"), "fp16 storage of fp32 weights shown");
+    assert!(page.contains("<th>proof</th><td>round-trip proof: refitting the extracted values reproduces"), "the proof is shown");
 
     let with_trt = trt_dump().arg("--trt-lib").arg(&lib).args(["list", "--stats", "--json"]).arg(&engine).output().unwrap();
     assert_exit(&with_trt, 0);

@@ -50,8 +50,12 @@ pub fn run(g: &GlobalArgs, a: &ViewArgs) -> anyhow::Result<Outcome> {
     let x = ExtractArgs { allow_missing: true, no_verify: a.no_verify, work_dir: a.work_dir.clone() };
     let ex = source::obtain(g, &a.engine, via, &x)?;
     super::progress::check_interrupted()?;
+    // What was read, as dump says it (-v: a line per weight).
+    let rep = super::dump::build_report(&a.engine, &ex)?;
+    super::report::print_weight_lines(&rep.weights);
+    super::report::print_summary(&rep);
     if super::dump::proof_refutes(&ex.proof) {
-        crate::warn!("{}: the values shown are not proven", super::report::proof_line(&ex.proof));
+        crate::warn!("the round-trip proof failed: the values and statistics shown are not proven");
     }
     let map = match (&ex.map, &ex.source) {
         (Some(m), _) => m.clone(),

@@ -452,6 +452,9 @@ fn summary_html(m: &Model<'_>) -> String {
     if let Some(by) = i.meta.get("made_by") {
         row(&mut h, "made by", escape_html(by));
     }
+    if let Some(p) = i.meta.get("proof") {
+        row(&mut h, "proof", escape_html(p));
+    }
     row(
         &mut h,
         "weights",
