@@ -369,3 +369,25 @@ fn degenerate_pages_render_without_errors() {
         assert!(dom.contains("data-rendered-ms"), "{name}: the script ran to its end");
     }
 }
+
+/// README's guarantee, for `view` and `list --stats` too: the engine is never modified (content,
+/// modification time and mode unchanged), read-only as it is here.
+#[test]
+fn view_never_modifies_the_engine() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = tempfile::tempdir().unwrap();
+    let engine = d.path().join("model.engine");
+    std::fs::copy(bundled("model.engine"), &engine).unwrap();
+    std::fs::copy(bundled("model.engine.trtmap"), map::sidecar_path(&engine)).unwrap();
+    std::fs::set_permissions(&engine, std::fs::Permissions::from_mode(0o444)).unwrap();
+    let before = (std::fs::read(&engine).unwrap(), std::fs::metadata(&engine).unwrap());
+    for out in ["p.html", "p.svg"] {
+        let o = trt_dump().arg("view").arg(&engine).arg("-o").arg(d.path().join(out)).output().unwrap();
+        assert_exit(&o, 0);
+    }
+    assert_exit(&trt_dump().args(["list", "--stats"]).arg(&engine).output().unwrap(), 0);
+    let after = (std::fs::read(&engine).unwrap(), std::fs::metadata(&engine).unwrap());
+    assert!(before.0 == after.0, "content changed");
+    assert_eq!(before.1.modified().unwrap(), after.1.modified().unwrap());
+    assert_eq!(before.1.permissions().mode(), after.1.permissions().mode());
+}
