@@ -90,6 +90,9 @@ fn run_stats(g: &GlobalArgs, a: &ListArgs) -> anyhow::Result<Outcome> {
     };
     let x = super::args::ExtractArgs { allow_missing: true, no_verify: false, work_dir: None };
     let ex = source::obtain(g, &a.engine, via, &x)?;
+    if super::dump::proof_refutes(&ex.proof) {
+        crate::warn!("{}: the statistics are of unproven values", super::report::proof_line(&ex.proof));
+    }
     if let Some(by) = ex.map_meta.as_ref().and_then(|m| m.get("made_by")).filter(|b| b.starts_with("locate")) {
         crate::note!("the map was made by `{by}`: it lists the reference tensors found in the engine, not necessarily every weight the engine has");
     }
