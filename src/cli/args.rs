@@ -159,7 +159,8 @@ pub enum Command {
                       search and sort) and a summary (how much is weights, how much is duplicated, what \
                       could not be located and why). `-o FILE.svg` writes the byte strip alone. The \
                       weights come as for dump: --map, a matching sidecar ENGINE.trtmap, or TensorRT. \
-                      Weights that could not be recovered are drawn as such; the exit status is 0.",
+                      Weights that could not be recovered are drawn as such and do not fail the \
+                      command (exit 0).",
         after_help = "EXAMPLES:\n    trt-dump view model.engine -o model.html\n    trt-dump view model.engine --map model.engine.trtmap -o strip.svg"
     )]
     View(ViewArgs),
