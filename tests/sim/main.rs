@@ -33,3 +33,4 @@ mod reliability_inputs;
 mod sim_behaviour;
 mod sim_standin;
 mod sim_truth;
+mod view;
