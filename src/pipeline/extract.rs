@@ -440,7 +440,7 @@ pub fn extract(
         obs.serialized(Stage::Proof, refitted.bytes().len() as u64);
         proof::compare(refitted.bytes(), base.bytes(), original.bytes(), &refit_vs_original, &decoded, &results)
     } else if stripped && opts.verify {
-        Proof::Failed { differing: 0, first_offsets: vec![], reason: Failure::NothingToProve.to_string() }
+        Proof::Failed { differing: 0, first_offsets: vec![], reason: Failure::NothingToProve }
     } else {
         Proof::Skipped
     };

@@ -22,7 +22,7 @@ pub enum Proof {
     /// Everything matched except bytes belonging to weights that could not be extracted.
     ExceptMissing { bytes: u64, missing_bytes: u64, layout_bytes: u64, unverified_bytes: u64 },
     /// Bytes differ that should not: the extracted values are not trustworthy.
-    Failed { differing: u64, first_offsets: Vec<u64>, reason: String },
+    Failed { differing: u64, first_offsets: Vec<u64>, reason: Failure },
 }
 
 impl Proof {
@@ -44,6 +44,13 @@ pub enum Failure {
     NextToWeight,
     /// Bytes that belong to no weight differ.
     OutsideWeights,
+}
+
+/// In JSON a reason reads as its sentence, as it did when it was a string.
+impl serde::Serialize for Failure {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
 }
 
 impl fmt::Display for Failure {
@@ -74,7 +81,7 @@ pub(super) fn compare(
         return Proof::Failed {
             differing: refitted.len().abs_diff(base.len()) as u64,
             first_offsets: vec![],
-            reason: Failure::Length { refitted: refitted.len() as u64, baseline: base.len() as u64 }.to_string(),
+            reason: Failure::Length { refitted: refitted.len() as u64, baseline: base.len() as u64 },
         };
     }
     if refitted == original {
@@ -156,7 +163,8 @@ pub(super) fn compare(
     let bytes = original.len() as u64;
     let (layout_bytes, unverified_bytes) = (t.layout, t.unverified);
     if t.bad > 0 {
-        Proof::Failed { differing: t.bad, first_offsets: t.first_bad, reason: t.reason.map(|f| f.to_string()).unwrap_or_default() }
+        Proof::Failed { differing: t.bad, first_offsets: t.first_bad, // `bad` is only ever counted together with its reason.
+            reason: t.reason.unwrap_or(Failure::OutsideWeights) }
     } else if t.missing_bytes > 0 {
         Proof::ExceptMissing { bytes, missing_bytes: t.missing_bytes, layout_bytes, unverified_bytes }
     } else if layout_bytes > 0 || unverified_bytes > 0 || refitted.len() != original.len() {
