@@ -488,14 +488,20 @@ fn summary_html(m: &Model<'_>) -> String {
         .filter_map(|w| w.missing.as_deref().map(|m| (w.name.as_str(), m)))
         .chain(i.unlisted_missing.iter().map(|(a, b)| (a.as_str(), b.as_str())))
         .collect();
-    // A map made by `locate` records only the reference tensors it found; how many it did not
-    // find is in its notes, their names are not.
+    // A map made by `locate` knows only its reference's names. One made before `meta.knows`
+    // recorded only the tensors it found (how many it did not find is in its notes, their names
+    // are not); a newer one lists those it did not place among the missing.
     let not_located = i.meta.get("not_located").filter(|n| !n.starts_with("0 "));
     if let Some(n) = not_located {
         let from = i.meta.get("reference").map(|r| format!(" of `{}`", escape_html(r))).unwrap_or_default();
+        let records = if i.meta.contains_key(crate::map::META_KNOWS) {
+            "knows only that reference's names (those it did not place are listed below)"
+        } else {
+            "records only those it found"
+        };
         let _ = write!(
             h,
-            "<p class=\"warn\">Not located: {}{from}. The map was made by searching the engine for a reference's tensors and records only those it found, so the engine may hold more weights than shown here.</p>",
+            "<p class=\"warn\">Not located: {}{from}. The map was made by searching the engine for a reference's tensors and {records}, so the engine may hold more weights than shown here.</p>",
             escape_html(n)
         );
     }
