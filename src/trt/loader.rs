@@ -409,13 +409,13 @@ pub fn python_envs(exe: Option<&Path>, virtual_env: Option<&Path>, conda_prefix:
 /// `<prefix>/lib{,64}/python3*/{site,dist}-packages` that exist, newest Python first, each folder
 /// once (a venv's `lib64` is often a link to `lib`).
 fn site_dirs(prefix: &Path) -> Vec<PathBuf> {
-    let mut found: Vec<((u32, u32), PathBuf)> = Vec::new();
+    let mut found: Vec<(u32, PathBuf)> = Vec::new();
     for lib in ["lib", "lib64"] {
         let Ok(entries) = std::fs::read_dir(prefix.join(lib)) else { continue };
         for entry in entries.flatten() {
             let name = entry.file_name();
             let Some(rest) = name.to_str().and_then(|n| n.strip_prefix("python3")) else { continue };
-            // "python3.12" -> (3, 12); Debian's "python3" sorts after every versioned folder.
+            // "python3.12" -> 12; Debian's "python3" sorts after every versioned folder.
             let minor = match rest.strip_prefix('.') {
                 Some(m) => match m.parse::<u32>() {
                     Ok(m) => m,
@@ -427,7 +427,7 @@ fn site_dirs(prefix: &Path) -> Vec<PathBuf> {
             for pkgs in ["site-packages", "dist-packages"] {
                 let dir = entry.path().join(pkgs);
                 if dir.is_dir() {
-                    found.push(((3, minor), dir));
+                    found.push((minor, dir));
                 }
             }
         }
