@@ -158,6 +158,11 @@ pub struct ListArgs {
     /// the engine)
     #[arg(long, value_name = "FILE")]
     pub map: Option<PathBuf>,
+    /// List weights under this checkpoint's names (safetensors, .npz, folder of .npy, or ONNX),
+    /// pairing by value those whose names it lacks; reads the values (through --map, a sidecar
+    /// map, or TensorRT)
+    #[arg(long, value_name = "REF")]
+    pub names_from: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -227,6 +232,11 @@ pub struct DumpArgs {
     /// Ignore a sidecar ENGINE.trtmap and always map with TensorRT
     #[arg(long)]
     pub no_sidecar: bool,
+    /// Name weights after this checkpoint (safetensors, .npz, folder of .npy, or ONNX): a weight
+    /// whose name it lacks takes the name, shape and orientation of the one tensor holding its
+    /// values (exactly, transposed, or rounded to the engine's dtype); every pairing is reported
+    #[arg(long, value_name = "REF")]
+    pub names_from: Option<PathBuf>,
     /// Print the extraction report as JSON on stdout
     #[arg(long)]
     pub json: bool,
@@ -263,9 +273,13 @@ pub struct Tolerance {
 pub struct VerifyArgs {
     /// The engine file
     pub engine: PathBuf,
-    /// Reference weights: .safetensors, .npz or .onnx
+    /// Reference weights: .safetensors, .npz, a folder of .npy or .onnx
     #[arg(long, value_name = "FILE")]
     pub against: PathBuf,
+    /// Compare by name only: do not pair engine weights whose names the reference lacks with the
+    /// reference tensor holding their values
+    #[arg(long)]
+    pub no_pairing: bool,
     #[command(flatten)]
     pub tolerance: Tolerance,
     /// Read the engine through this map (CPU only) instead of TensorRT
@@ -290,6 +304,10 @@ pub struct DiffArgs {
     /// Map for the second engine (CPU only)
     #[arg(long, value_name = "FILE")]
     pub map_b: Option<PathBuf>,
+    /// Report both engines under this checkpoint's names (safetensors, .npz, folder of .npy, or
+    /// ONNX): weights whose names it lacks are paired with it by value
+    #[arg(long, value_name = "REF")]
+    pub names_from: Option<PathBuf>,
     #[command(flatten)]
     pub tolerance: Tolerance,
     /// Machine-readable output on stdout

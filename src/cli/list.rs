@@ -24,6 +24,9 @@ pub struct ListReport<'a> {
     pub engine: String,
     pub weights: Vec<ListedWeight<'a>>,
     pub totals: Totals,
+    /// `--names-from`: which weights were paired with the reference by value, and how.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub names_from: Option<crate::pairing::Summary>,
 }
 
 #[derive(Debug, Serialize)]
@@ -33,6 +36,15 @@ pub struct ListedWeight<'a> {
     pub count: u64,
     /// Bytes in the refit dtype (packed types: two elements per byte, rounded up).
     pub bytes: u64,
+    /// `--names-from`: the engine's own name, when the weight was paired by value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub engine_name: Option<&'a str>,
+    /// `--names-from`: how it was paired by value (`exact`, `transposed`, `rounded to float16`...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paired: Option<String>,
+    /// `--names-from`: the reference's shape, where it has the weight.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shape: Option<Vec<u64>>,
 }
 
 #[derive(Debug, Serialize)]
@@ -43,6 +55,9 @@ pub struct Totals {
 }
 
 pub fn run(g: &GlobalArgs, a: ListArgs) -> anyhow::Result<Outcome> {
+    if let Some(from) = &a.names_from {
+        return run_named(g, &a, from);
+    }
     if let Some(m) = &a.map {
         let specs = from_map(&a.engine, m)?;
         return print(&report(&a.engine.display().to_string(), &specs), a.json);
@@ -92,6 +107,9 @@ pub fn report<'a>(engine: &str, specs: &'a [WeightSpec]) -> ListReport<'a> {
             dtype: s.dtype.name(),
             count: s.count,
             bytes: s.refit_bytes(),
+            engine_name: None,
+            paired: None,
+            shape: None,
         })
         .collect();
     let totals = Totals {
@@ -104,7 +122,33 @@ pub fn report<'a>(engine: &str, specs: &'a [WeightSpec]) -> ListReport<'a> {
         engine: engine.to_string(),
         weights,
         totals,
+        names_from: None,
     }
+}
+
+/// `list --names-from REF`: the weights under the reference's names. Pairing by value needs the
+/// values, read as `dump` reads them (`--map`, a matching sidecar map, or TensorRT).
+fn run_named(g: &GlobalArgs, a: &ListArgs, from: &Path) -> anyhow::Result<Outcome> {
+    let reference = super::names::load(from)?;
+    let via = match &a.map {
+        Some(m) => super::source::Via::Map(m),
+        None => super::source::Via::SidecarOrGpu,
+    };
+    let x = super::args::ExtractArgs { allow_missing: true, no_verify: false, work_dir: None };
+    let ex = super::source::obtain(g, &a.engine, via, &x)?;
+    super::verify::check_proof(&ex, &a.engine)?;
+    let p = super::names::pair(&ex, &reference, true, &format!("--names-from `{}`", from.display()));
+    let mut r = report(&a.engine.display().to_string(), &ex.weights);
+    for (i, (w, e)) in r.weights.iter_mut().zip(&p.entries).enumerate() {
+        w.name = e.name();
+        if let Some(how) = e.by_value() {
+            w.engine_name = Some(&e.engine);
+            w.paired = Some(how.to_string());
+        }
+        w.shape = p.shape(i, w.count, &reference);
+    }
+    r.names_from = Some(super::names::summary(from, &p));
+    print(&r, a.json)
 }
 
 pub fn write_text(out: &mut impl Write, r: &ListReport<'_>) -> std::io::Result<()> {
@@ -124,7 +168,12 @@ pub fn write_text(out: &mut impl Write, r: &ListReport<'_>) -> std::io::Result<(
         .max("COUNT".len());
     writeln!(out, "{:<name_w$}  {:<9}  {:>count_w$}", "NAME", "DTYPE", "COUNT")?;
     for w in &r.weights {
-        writeln!(out, "{:<name_w$}  {:<9}  {:>count_w$}", w.name, w.dtype, w.count)?;
+        let paired = match (w.engine_name, &w.paired) {
+            (Some(e), Some(how)) => format!("  (engine: {e}, {how})"),
+            _ => String::new(),
+        };
+        let shape = w.shape.as_ref().map(|s| format!("  {s:?}")).unwrap_or_default();
+        writeln!(out, "{:<name_w$}  {:<9}  {:>count_w$}{shape}{paired}", w.name, w.dtype, w.count)?;
     }
     writeln!(
         out,

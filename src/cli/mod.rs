@@ -7,6 +7,7 @@ pub mod info;
 pub mod list;
 pub mod locate;
 pub mod messages;
+pub mod names;
 pub mod progress;
 pub mod report;
 pub mod source;
