@@ -103,7 +103,7 @@ pub enum Command {
                       values from the engine, then prove the result by refitting it and checking \
                       that the engine bytes come back identical. With a map (--map, or a sidecar \
                       ENGINE.trtmap that matches the engine): read the values on the CPU alone.",
-        after_help = "EXAMPLES:\n    trt-dump dump model.engine -o weights.safetensors\n    trt-dump dump model.engine -o weights.npz --compress\n    trt-dump dump model.engine -o out_dir/ --format npy\n    trt-dump dump model.engine -o w.safetensors --shapes-from model.onnx\n    trt-dump dump model.engine -o w.safetensors --save-map model.engine.trtmap\n    trt-dump dump model.engine --map model.engine.trtmap -o w.safetensors"
+        after_help = "EXAMPLES:\n    trt-dump dump model.engine -o weights.safetensors\n    trt-dump dump model.engine -o weights.npz --compress\n    trt-dump dump model.engine -o out_dir/ --format npy\n    trt-dump dump model.engine -o w.safetensors --shapes-from model.onnx\n    trt-dump dump model.engine -o w.safetensors --names-from state_dict.safetensors\n    trt-dump dump model.engine -o w.safetensors --save-map model.engine.trtmap\n    trt-dump dump model.engine --map model.engine.trtmap -o w.safetensors"
     )]
     Dump(DumpArgs),
 
@@ -117,7 +117,10 @@ pub enum Command {
     #[command(
         long_about = "Read the engine's weights as dump does (--map, a matching sidecar \
                       ENGINE.trtmap, or TensorRT on the GPU) and compare each with the reference \
-                      tensor of the same name. Exact by default: equal bits after rounding the \
+                      tensor of the same name; an engine weight whose name the reference lacks \
+                      (onnx::MatMul_42) is paired with the one reference tensor holding its values \
+                      (exactly, transposed, or rounded to the engine's dtype), and every pairing is \
+                      listed (--no-pairing: by name only). Exact by default: equal bits after rounding the \
                       reference to the engine's refit dtype; --rtol/--atol accept \
                       |engine - reference| <= atol + rtol * |reference|. Errors are reported against \
                       the reference's own values. Reference tensors the engine does not name are \
