@@ -349,7 +349,7 @@ enum Num {
 }
 
 fn element(dtype: DataType, data: &[u8], i: usize) -> Num {
-    let nib = |i: usize| if i % 2 == 0 { data[i / 2] & 0x0f } else { data[i / 2] >> 4 };
+    let nib = |i: usize| if i.is_multiple_of(2) { data[i / 2] & 0x0f } else { data[i / 2] >> 4 };
     match dtype {
         DataType::Float => Num::F(f64::from(f32::from_le_bytes(data[4 * i..4 * i + 4].try_into().expect("4 bytes")))),
         DataType::Half => Num::F(f16::from_le_bytes([data[2 * i], data[2 * i + 1]]).to_f64()),
@@ -547,7 +547,9 @@ pub fn pair(engine: &[Weight<'_>], reference: &[RefTensor], opts: &Options) -> P
     }
 
     // Candidates of each weight, confirmed element by element.
-    let mut found: Vec<(usize, Vec<(usize, How)>, Option<Ambiguity>)> = Vec::with_capacity(todo.len());
+    // (weight, confirmed candidates (reference, how), why it cannot pair even so)
+    type Found = (usize, Vec<(usize, How)>, Option<Ambiguity>);
+    let mut found: Vec<Found> = Vec::with_capacity(todo.len());
     for &(i, values) in &todo {
         let w = &engine[i];
         let n = w.count as usize;
