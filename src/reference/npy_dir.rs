@@ -99,3 +99,51 @@ pub(super) fn load_shapes(dir: &Path) -> anyhow::Result<Vec<TensorShape>> {
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dtype::DataType;
+
+    fn npy(descr: &str, shape: &str, data: &[u8]) -> Vec<u8> {
+        let mut dict = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
+        while (10 + dict.len() + 1) % 64 != 0 {
+            dict.push(' ');
+        }
+        dict.push('\n');
+        let mut b = b"\x93NUMPY\x01\x00".to_vec();
+        b.extend_from_slice(&(dict.len() as u16).to_le_bytes());
+        b.extend_from_slice(dict.as_bytes());
+        b.extend_from_slice(data);
+        b
+    }
+
+    #[test]
+    fn reads_a_folder_named_by_its_index_or_its_files() {
+        let d = tempfile::tempdir().unwrap();
+        let v: Vec<u8> = [1f32, 2.0, 3.0, 4.0, 5.0, 6.0].iter().flat_map(|x| x.to_le_bytes()).collect();
+        std::fs::write(d.path().join("a.weight.npy"), npy("<f4", "(2, 3)", &v)).unwrap();
+        std::fs::write(d.path().join("b.npy"), npy("<f8", "(1,)", &[0; 8])).unwrap();
+        std::fs::write(d.path().join("notes.txt"), "not a tensor").unwrap();
+        let l = load(d.path()).unwrap();
+        assert_eq!(l.tensors.len(), 1);
+        assert_eq!(l.tensors[0].name, "a.weight");
+        assert_eq!((l.tensors[0].dtype, l.tensors[0].shape.clone()), (DataType::Float, vec![2, 3]));
+        assert_eq!(l.tensors[0].data, v);
+        assert_eq!(l.skipped[0].name, "b");
+        // trt-dump's index.json gives the names (file names are made safe, names are not).
+        std::fs::write(d.path().join("index.json"), r#"{"weights": [{"name": "a/weight", "file": "a.weight.npy"}]}"#).unwrap();
+        assert_eq!(load(d.path()).unwrap().tensors[0].name, "a/weight");
+        assert_eq!(load_shapes(d.path()).unwrap()[0].shape, vec![2, 3]);
+        assert_eq!(crate::reference::detect(d.path()).unwrap(), crate::reference::Format::NpyDir);
+    }
+
+    #[test]
+    fn lying_shapes_and_empty_folders_are_errors() {
+        let d = tempfile::tempdir().unwrap();
+        assert!(load(d.path()).is_err(), "no .npy file");
+        std::fs::write(d.path().join("x.npy"), npy("<f4", "(1000000000, 1000)", &[0; 16])).unwrap();
+        let e = load(d.path()).unwrap_err();
+        assert!(format!("{e:#}").contains("needs"), "{e:#}");
+    }
+}
