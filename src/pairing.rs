@@ -44,9 +44,8 @@ use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::Xxh3;
 
 use crate::compare::{self, Tolerance, Values};
-use crate::dtype::DataType;
+use crate::dtype::{element_value as element, encode, DataType, Num};
 use crate::reference::RefTensor;
-use crate::writer::convert::{e8m0_to_f32, fp4_to_f32, fp8_e4m3_to_f32, int4_to_i8};
 
 /// Weights with fewer elements than this are not paired by value (too few values to tell apart).
 pub const MIN_ELEMENTS: u64 = 8;
@@ -342,30 +341,6 @@ impl Summary {
 // Canonical values and their hashes
 // ---------------------------------------------------------------------------------------------
 
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Num {
-    F(f64),
-    I(i64),
-}
-
-fn element(dtype: DataType, data: &[u8], i: usize) -> Num {
-    let nib = |i: usize| if i.is_multiple_of(2) { data[i / 2] & 0x0f } else { data[i / 2] >> 4 };
-    match dtype {
-        DataType::Float => Num::F(f64::from(f32::from_le_bytes(data[4 * i..4 * i + 4].try_into().expect("4 bytes")))),
-        DataType::Half => Num::F(f16::from_le_bytes([data[2 * i], data[2 * i + 1]]).to_f64()),
-        DataType::Bf16 => Num::F(bf16::from_le_bytes([data[2 * i], data[2 * i + 1]]).to_f64()),
-        DataType::Fp8 => Num::F(f64::from(fp8_e4m3_to_f32(data[i]))),
-        DataType::E8m0 => Num::F(f64::from(e8m0_to_f32(data[i]))),
-        DataType::Fp4 => Num::F(f64::from(fp4_to_f32(nib(i)))),
-        DataType::Int8 => Num::I(i64::from(data[i] as i8)),
-        DataType::Uint8 => Num::I(i64::from(data[i])),
-        DataType::Bool => Num::I(i64::from(data[i] != 0)),
-        DataType::Int32 => Num::I(i64::from(i32::from_le_bytes(data[4 * i..4 * i + 4].try_into().expect("4 bytes")))),
-        DataType::Int64 => Num::I(i64::from_le_bytes(data[8 * i..8 * i + 8].try_into().expect("8 bytes"))),
-        DataType::Int4 => Num::I(i64::from(int4_to_i8(nib(i)))),
-    }
-}
-
 fn is_float(d: DataType) -> bool {
     matches!(d, DataType::Float | DataType::Half | DataType::Bf16 | DataType::Fp8 | DataType::Fp4 | DataType::E8m0)
 }
@@ -659,57 +634,28 @@ pub struct ForEngine {
     pub not_filled: Vec<NotFilled>,
 }
 
-/// Converts `n` elements of `from` into `to` (equal dtypes: a copy; floats: rounding to nearest
-/// even, as TensorRT converts; integers: when every value fits). Returns the data and how many
-/// elements changed value.
+/// Converts `n` elements of `from` into `to` (equal dtypes: a copy; otherwise as `compare` and
+/// TensorRT convert: floats round to nearest even, integers must fit, fp8/fp4/e8m0 codes must be
+/// hit exactly). Returns the data and how many elements changed value (rounded).
 fn convert(from: DataType, data: &[u8], to: DataType, n: usize) -> Result<(Vec<u8>, u64), String> {
     if from == to {
         return Ok((data.to_vec(), 0));
     }
-    let mut out = Vec::with_capacity(to.bytes_for(n as u64).unwrap_or(0) as usize);
+    let bytes = to.bytes_for(n as u64).and_then(|b| usize::try_from(b).ok()).ok_or("too many elements")?;
+    let mut out = vec![0u8; bytes];
     let mut rounded = 0u64;
     for i in 0..n {
         let v = element(from, data, i);
-        match (to, v) {
-            (DataType::Float | DataType::Half | DataType::Bf16, Num::F(f)) => {
-                let back = match to {
-                    DataType::Float => {
-                        let x = f as f32;
-                        out.extend_from_slice(&x.to_le_bytes());
-                        f64::from(x)
-                    }
-                    DataType::Half => {
-                        let x = f16::from_f64(f);
-                        out.extend_from_slice(&x.to_le_bytes());
-                        x.to_f64()
-                    }
-                    _ => {
-                        let x = bf16::from_f64(f);
-                        out.extend_from_slice(&x.to_le_bytes());
-                        x.to_f64()
-                    }
-                };
-                rounded += u64::from(back != f && !(f.is_nan() && back.is_nan()));
+        let Some((bits, exact)) = encode(to, v) else {
+            return Err(format!("element {i} ({}) has no {to} value", v.f64()));
+        };
+        rounded += u64::from(!exact);
+        match to.bits() {
+            4 => out[i / 2] |= ((bits & 0xf) as u8) << (4 * (i % 2)),
+            b => {
+                let w = (b / 8) as usize;
+                out[i * w..(i + 1) * w].copy_from_slice(&bits.to_le_bytes()[..w]);
             }
-            (DataType::Int8 | DataType::Uint8 | DataType::Int32 | DataType::Int64 | DataType::Bool, Num::I(x)) => {
-                let fits = match to {
-                    DataType::Int8 => i8::try_from(x).map(|y| out.push(y as u8)).is_ok(),
-                    DataType::Uint8 => u8::try_from(x).map(|y| out.push(y)).is_ok(),
-                    DataType::Bool => (0..=1).contains(&x) && {
-                        out.push(x as u8);
-                        true
-                    },
-                    DataType::Int32 => i32::try_from(x).map(|y| out.extend_from_slice(&y.to_le_bytes())).is_ok(),
-                    _ => {
-                        out.extend_from_slice(&x.to_le_bytes());
-                        true
-                    }
-                };
-                if !fits {
-                    return Err(format!("element {i} ({x}) does not fit in {to}"));
-                }
-            }
-            _ => return Err(format!("{from} values cannot be converted to {to}")),
         }
     }
     Ok((out, rounded))

@@ -86,7 +86,7 @@ pub struct WeightsSection {
 }
 
 pub fn run(g: &GlobalArgs, a: InfoArgs) -> anyhow::Result<Outcome> {
-    let opts = trt::Options::from_global(g);
+    let opts = super::source::trt_options(g);
     let file = EngineFile::open(&a.engine)?;
     let session = Session::open(&opts, &file)?;
     let engine = session.deserialize(&file)?;
