@@ -192,6 +192,10 @@ pub struct ViewArgs {
     /// Folder for the temporary serializations of large engines (default: the system's)
     #[arg(long, value_name = "DIR")]
     pub work_dir: Option<PathBuf>,
+    /// Show weights under this checkpoint's names (safetensors, .npz, folder of .npy, or ONNX),
+    /// pairing by value those whose names it lacks; the page lists every pairing
+    #[arg(long, value_name = "REF")]
+    pub names_from: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

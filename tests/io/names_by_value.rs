@@ -406,3 +406,24 @@ fn diff_reports_both_engines_under_checkpoint_names() {
     assert_eq!(how("net.0.weight"), "transposed");
     assert_eq!(how("net.0.bias"), "exact");
 }
+
+#[test]
+fn bert_mini_view_shows_checkpoint_names_and_lists_the_pairings() {
+    if shared_or_skip().is_none() {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let map = d.path().join("bert.trtmap");
+    locate("bert_mini", "model.onnx", &map);
+    let sd_path = d.path().join("state_dict.safetensors");
+    bert_state_dict(&sd_path);
+    let page = d.path().join("bert.html");
+    let o = trt_dump().arg("view").arg(shared("bert_mini", "model.engine")).arg("--map").arg(&map).arg("--names-from").arg(&sd_path).arg("-o").arg(&page).output().unwrap();
+    assert_exit(&o, 0);
+    assert!(err(&o).contains("`onnx::MatMul_355` → `linear_355.weight` (transposed)"), "{}", err(&o));
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.contains("6 weight(s) paired by value, 0 ambiguous"), "summary row");
+    assert!(html.contains("<code>onnx::MatMul_355</code> → <code>linear_355.weight</code> (transposed)"));
+    // The table's data names the weight after the checkpoint.
+    assert!(html.contains("\"linear_355.weight\""));
+}
