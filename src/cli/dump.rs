@@ -21,6 +21,8 @@ pub fn run(g: &GlobalArgs, a: &DumpArgs) -> anyhow::Result<Outcome> {
         writer::check_target(p, writer::Format::Safetensors, a.out.force)
             .with_context(|| format!("--save-map `{}`", p.display()))?;
     }
+    // The reference first: a bad one fails before any GPU work.
+    let names_ref = a.names_from.as_deref().map(super::names::load).transpose()?;
     let via = match (&a.map, a.no_sidecar) {
         (Some(m), _) => Via::Map(m),
         (None, false) => Via::SidecarOrGpu,
@@ -61,6 +63,14 @@ pub fn run(g: &GlobalArgs, a: &DumpArgs) -> anyhow::Result<Outcome> {
         }
         None => None,
     };
+    let pairings = match (&a.names_from, &names_ref) {
+        (Some(p), Some(r)) => {
+            let pairings = super::names::pair(&ex, r, true, &format!("--names-from `{}`", p.display()));
+            rep.names_from = Some(super::names::summary(p, &pairings));
+            Some((pairings, r, p.display().to_string()))
+        }
+        _ => None,
+    };
     let sha = sha256_file(&a.engine)?;
 
     let mut planned = Vec::new();
@@ -68,13 +78,17 @@ pub fn run(g: &GlobalArgs, a: &DumpArgs) -> anyhow::Result<Outcome> {
         if r.values.values.is_none() {
             continue;
         }
-        let (shape, shape_source) = match &shapes {
-            Some((res, from)) if !res.unmatched.iter().any(|u| u.index == i) => {
+        // --names-from: the reference's name, and its shape where it has the weight.
+        let named = pairings.as_ref().map(|(p, r, from)| (&p.entries[i], p.shape(i, w.count, r), from));
+        let name = named.as_ref().map_or(w.name.as_str(), |(e, _, _)| e.name()).to_string();
+        let (shape, shape_source) = match (&shapes, named) {
+            (_, Some((_, Some(shape), from))) => (shape, ShapeSource::Recovered { from: from.clone() }),
+            (Some((res, from)), _) if !res.unmatched.iter().any(|u| u.index == i) => {
                 (res.shapes[i].clone(), ShapeSource::Recovered { from: from.clone() })
             }
             _ => (vec![w.count], ShapeSource::Flat),
         };
-        planned.push((i, PlannedTensor { name: w.name.clone(), dtype: w.dtype, shape, shape_source }));
+        planned.push((i, PlannedTensor { name, dtype: w.dtype, shape, shape_source }));
     }
     let mut metadata = BTreeMap::new();
     metadata.insert("source_engine_sha256".to_string(), sha);
@@ -97,6 +111,9 @@ pub fn run(g: &GlobalArgs, a: &DumpArgs) -> anyhow::Result<Outcome> {
         // Only with --allow-missing (otherwise nothing is written): the output says what it lacks.
         metadata.insert("missing_weights".to_string(), serde_json::to_string(&missing)?);
     }
+    if let (Some((p, _, _)), Some(from)) = (&pairings, &a.names_from) {
+        super::names::metadata(p, from, &mut metadata)?;
+    }
     let opts = WriterOptions { format: Some(format), compress: a.out.compress, force: a.out.force, metadata };
     let plan: Vec<PlannedTensor> = planned.iter().map(|(_, p)| p.clone()).collect();
     let existed = std::fs::symlink_metadata(&a.out.output).is_ok();
@@ -104,7 +121,10 @@ pub fn run(g: &GlobalArgs, a: &DumpArgs) -> anyhow::Result<Outcome> {
     for (i, p) in &planned {
         super::progress::check_interrupted()?;
         let data = ex.results[*i].values.values.as_deref().expect("planned tensors have values");
-        sink.add(&TensorView { name: &p.name, dtype: p.dtype, shape: &p.shape, data })?;
+        // A weight paired transposed is written as the checkpoint holds it.
+        let how = pairings.as_ref().and_then(|(pp, _, _)| pp.entries[*i].by_value());
+        let data = crate::pairing::to_reference(data, p.dtype, how, &p.shape);
+        sink.add(&TensorView { name: &p.name, dtype: p.dtype, shape: &p.shape, data: &data })?;
     }
     let written = sink.finish()?;
     crate::note!(
@@ -202,6 +222,7 @@ pub fn build_report(engine: &std::path::Path, ex: &Extracted) -> anyhow::Result<
         seconds: ex.seconds,
         output: None,
         map: None,
+        names_from: None,
     })
 }
 

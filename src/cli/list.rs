@@ -27,6 +27,9 @@ pub struct ListReport<'a> {
     pub engine: String,
     pub weights: Vec<ListedWeight<'a>>,
     pub totals: Totals,
+    /// `--names-from`: which weights were paired with the reference by value, and how.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub names_from: Option<crate::pairing::Summary>,
 }
 
 #[derive(Debug, Serialize)]
@@ -40,6 +43,15 @@ pub struct ListedWeight<'a> {
     /// no bytes of it). Listing reads no values, so a weight placed only in part is not caught here.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub missing: Option<String>,
+    /// `--names-from`: the engine's own name, when the weight was paired by value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub engine_name: Option<&'a str>,
+    /// `--names-from`: how it was paired by value (`exact`, `transposed`, `rounded to float16`...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paired: Option<String>,
+    /// `--names-from`: the reference's shape, where it has the weight.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shape: Option<Vec<u64>>,
     /// With `--stats` only: the statistics of the recovered values, `null` when the weight was
     /// not recovered.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -62,6 +74,9 @@ fn is_zero(n: &usize) -> bool {
 }
 
 pub fn run(g: &GlobalArgs, a: ListArgs) -> anyhow::Result<Outcome> {
+    if let Some(from) = &a.names_from {
+        return run_named(g, &a, from);
+    }
     if a.stats {
         return run_stats(g, &a);
     }
@@ -178,6 +193,9 @@ pub fn report<'a>(engine: &str, specs: &'a [WeightSpec]) -> ListReport<'a> {
             count: s.count,
             bytes: s.refit_bytes(),
             missing: None,
+            engine_name: None,
+            paired: None,
+            shape: None,
             stats: None,
         })
         .collect();
@@ -192,7 +210,38 @@ pub fn report<'a>(engine: &str, specs: &'a [WeightSpec]) -> ListReport<'a> {
         engine: engine.to_string(),
         weights,
         totals,
+        names_from: None,
     }
+}
+
+/// `list --names-from REF` (and `--stats`): the weights under the reference's names. Pairing by value needs the
+/// values, read as `dump` reads them (`--map`, a matching sidecar map, or TensorRT).
+fn run_named(g: &GlobalArgs, a: &ListArgs, from: &Path) -> anyhow::Result<Outcome> {
+    let reference = super::names::load(from)?;
+    let via = match &a.map {
+        Some(m) => super::source::Via::Map(m),
+        None => super::source::Via::SidecarOrGpu,
+    };
+    let x = super::args::ExtractArgs { allow_missing: true, no_verify: false, work_dir: None };
+    let ex = super::source::obtain(g, &a.engine, via, &x)?;
+    super::verify::check_proof(&ex, &a.engine)?;
+    let p = super::names::pair(&ex, &reference, true, &format!("--names-from `{}`", from.display()));
+    let mut r = report(&a.engine.display().to_string(), &ex.weights);
+    for (i, (w, e)) in r.weights.iter_mut().zip(&p.entries).enumerate() {
+        w.name = e.name();
+        if let Some(how) = e.by_value() {
+            w.engine_name = Some(&e.engine);
+            w.paired = Some(how.to_string());
+        }
+        w.shape = p.shape(i, w.count, &reference);
+    }
+    if a.stats {
+        for (lw, (w, x)) in r.weights.iter_mut().zip(ex.weights.iter().zip(&ex.results)) {
+            lw.stats = Some(x.values.values.as_deref().map(|v| stats::of_values(w.dtype, v, w.count)));
+        }
+    }
+    r.names_from = Some(super::names::summary(from, &p));
+    print(&r, a.json)
 }
 
 pub fn write_text(out: &mut impl Write, r: &ListReport<'_>) -> std::io::Result<()> {
@@ -221,10 +270,15 @@ pub fn write_text(out: &mut impl Write, r: &ListReport<'_>) -> std::io::Result<(
         writeln!(out, "{:<name_w$}  {:<9}  {:>count_w$}", "NAME", "DTYPE", "COUNT")?;
     }
     for w in &r.weights {
+        let paired = match (w.engine_name, &w.paired) {
+            (Some(e), Some(how)) => format!("  (engine: {e}, {how})"),
+            _ => String::new(),
+        };
+        let shape = w.shape.as_ref().map(|s| format!("  {s:?}")).unwrap_or_default();
         match &w.stats {
             Some(Some(s)) => writeln!(
                 out,
-                "{:<name_w$}  {:<9}  {:>count_w$}  {:>11}  {:>11}  {:>11}  {:>11}  {:>7}  {:>5}  {:>5}",
+                "{:<name_w$}  {:<9}  {:>count_w$}  {:>11}  {:>11}  {:>11}  {:>11}  {:>7}  {:>5}  {:>5}{shape}{paired}",
                 w.name,
                 w.dtype,
                 w.count,
@@ -236,10 +290,10 @@ pub fn write_text(out: &mut impl Write, r: &ListReport<'_>) -> std::io::Result<(
                 s.nan,
                 s.inf
             )?,
-            Some(None) => writeln!(out, "{:<name_w$}  {:<9}  {:>count_w$}  (not recovered: no statistics)", w.name, w.dtype, w.count)?,
+            Some(None) => writeln!(out, "{:<name_w$}  {:<9}  {:>count_w$}  (not recovered: no statistics){shape}{paired}", w.name, w.dtype, w.count)?,
             None => match &w.missing {
-                None => writeln!(out, "{:<name_w$}  {:<9}  {:>count_w$}", w.name, w.dtype, w.count)?,
-                Some(why) => writeln!(out, "{:<name_w$}  {:<9}  {:>count_w$}  MISSING: {why}", w.name, w.dtype, w.count)?,
+                None => writeln!(out, "{:<name_w$}  {:<9}  {:>count_w$}{shape}{paired}", w.name, w.dtype, w.count)?,
+                Some(why) => writeln!(out, "{:<name_w$}  {:<9}  {:>count_w$}{shape}{paired}  MISSING: {why}", w.name, w.dtype, w.count)?,
             },
         }
     }

@@ -46,6 +46,11 @@ pub struct VerifyReport {
     pub verdict: VerifyVerdict,
     pub summary: Summary,
     pub weights: Vec<Compared>,
+    /// Engine weights whose names the reference lacks, paired with it by value (and those left
+    /// unpaired as ambiguous); absent with `--no-pairing`. `weights` lists paired weights under the
+    /// reference's names.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pairing: Option<crate::pairing::Summary>,
 }
 
 #[derive(Debug, Serialize)]
@@ -121,7 +126,15 @@ pub fn run(g: &GlobalArgs, a: VerifyArgs) -> anyhow::Result<Outcome> {
         .iter()
         .map(|t| RefWeight { name: &t.name, dtype: t.dtype, shape: &t.shape, data: &t.data })
         .collect();
-    let result = compare::verify(&engine_weights(&ex), &refs, &tol, a.extract.allow_missing);
+    // Names first, then values among the rest (unless --no-pairing): an engine weight named after
+    // an ONNX node is compared with the reference tensor holding its values.
+    let pairings = crate::pairing::pair(
+        &super::names::weights(&ex),
+        &loaded.tensors,
+        &crate::pairing::Options { by_value: !a.no_pairing },
+    );
+    let renamed = super::names::Renamed::new(&ex, &pairings);
+    let result = compare::verify(&renamed.engine_weights(&ex), &refs, &tol, a.extract.allow_missing);
     let s = &result.summary;
     let verdict = s.verify_verdict();
     let rep = VerifyReport {
@@ -139,6 +152,7 @@ pub fn run(g: &GlobalArgs, a: VerifyArgs) -> anyhow::Result<Outcome> {
         verdict,
         summary: result.summary.clone(),
         weights: result.weights,
+        pairing: (!a.no_pairing).then(|| super::names::summary(&a.against, &pairings)),
     };
     if let Some(meta) = ex.map_meta.as_ref().filter(|m| m.get("made_by").is_some_and(|b| b.starts_with("locate"))) {
         let from = meta.get("reference").map(|r| format!(" from `{r}`")).unwrap_or_default();
@@ -267,6 +281,16 @@ pub fn write_text(out: &mut impl Write, r: &VerifyReport, all: bool) -> std::io:
     let few = r.summary.only_in_second <= 10;
     let lines: Vec<&Compared> = r.weights.iter().filter(|c| shown(c, all, few)).collect();
     let name_w = lines.iter().map(|c| c.name.len()).max().unwrap_or(0);
+    if let Some(p) = &r.pairing {
+        let w = p.by_value.iter().map(|x| x.engine.len()).chain(p.ambiguous.iter().map(|x| x.engine.len())).max().unwrap_or(0);
+        for x in &p.by_value {
+            writeln!(out, "{:<10} {:<w$}  → {} ({})", "paired", x.engine, x.name, x.how)?;
+        }
+        for x in &p.ambiguous {
+            let c: Vec<String> = x.candidates.iter().map(|c| format!("`{c}`")).collect();
+            writeln!(out, "{:<10} {:<w$}  not paired: {} (its values match {}); compared by its engine name", "AMBIGUOUS", x.engine, x.why, c.join(", "))?;
+        }
+    }
     for c in lines {
         writeln!(out, "{}", weight_line(c, Party::Engine, Party::Reference, name_w))?;
     }
@@ -313,6 +337,13 @@ pub fn verdict_line(r: &VerifyReport) -> String {
         } else {
             tail.push(format!("{} reference tensors the engine does not name (not compared)", s.only_in_second));
         }
+    }
+    if let Some(p) = r.pairing.as_ref().filter(|p| !p.by_value.is_empty() || !p.ambiguous.is_empty()) {
+        let mut x = format!("{} paired by value", p.by_value.len());
+        if !p.ambiguous.is_empty() {
+            x.push_str(&format!(", {} ambiguous (not paired)", p.ambiguous.len()));
+        }
+        tail.push(x);
     }
     let tail = if tail.is_empty() { String::new() } else { format!("; {}", tail.join("; ")) };
     match r.verdict {

@@ -11,6 +11,7 @@
 //! [`Loaded::skipped`] with the reason, because real checkpoints carry such tensors (step counters,
 //! float64 buffers) next to the weights, and refusing the whole file for them would help nobody.
 
+mod npy_dir;
 mod npz;
 mod onnx;
 mod protobuf;
@@ -79,6 +80,8 @@ pub enum Format {
     Safetensors,
     Npz,
     Onnx,
+    /// A folder of `.npy` files (`dump --format npy` writes one).
+    NpyDir,
 }
 
 impl fmt::Display for Format {
@@ -87,6 +90,7 @@ impl fmt::Display for Format {
             Format::Safetensors => "safetensors",
             Format::Npz => "npz",
             Format::Onnx => "ONNX",
+            Format::NpyDir => "npy folder",
         })
     }
 }
@@ -124,6 +128,7 @@ pub fn load_all(path: &Path) -> anyhow::Result<Loaded> {
         Format::Safetensors => safetensors::load(path)?,
         Format::Npz => npz::load(path)?,
         Format::Onnx => onnx::load(path)?,
+        Format::NpyDir => npy_dir::load(path)?,
     };
     loaded.format = Some(format);
     Ok(loaded)
@@ -137,6 +142,7 @@ pub fn load_shapes(path: &Path) -> anyhow::Result<Vec<TensorShape>> {
         Format::Safetensors => safetensors::load_shapes(path),
         Format::Npz => npz::load_shapes(path),
         Format::Onnx => onnx::load_shapes(path),
+        Format::NpyDir => npy_dir::load_shapes(path),
     }
 }
 
@@ -144,6 +150,9 @@ pub fn load_shapes(path: &Path) -> anyhow::Result<Vec<TensorShape>> {
 /// `{`, a zip's `PK`), by extension otherwise (ONNX has no magic number), so that a truncated
 /// `x.safetensors` still gets the safetensors reader's precise complaint.
 pub fn detect(path: &Path) -> anyhow::Result<Format> {
+    if path.is_dir() {
+        return Ok(Format::NpyDir);
+    }
     let mut f = open(path)?;
     let file_len = f.metadata().map(|m| m.len()).map_err(|e| unreadable(path, format!("cannot stat: {e}")))?;
     let mut head = [0u8; 9];

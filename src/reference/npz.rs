@@ -20,14 +20,14 @@ use crate::dtype::DataType;
 const MAGIC: &[u8; 6] = b"\x93NUMPY";
 
 /// What a `.npy` header says, checked.
-struct NpyHeader {
-    descr: String,
+pub(super) struct NpyHeader {
+    pub(super) descr: String,
     /// TensorRT dtype and whether the stored bytes are big-endian; `Err` says why unsupported.
-    dtype: Result<(DataType, bool), String>,
-    fortran: bool,
-    shape: Vec<u64>,
+    pub(super) dtype: Result<(DataType, bool), String>,
+    pub(super) fortran: bool,
+    pub(super) shape: Vec<u64>,
     /// Bytes of the member taken by the header (magic, version, length, dictionary).
-    header_len: u64,
+    pub(super) header_len: u64,
 }
 
 /// numpy's dtype string (`<f4`, `|b1`, `>i8`) to a TensorRT dtype plus "stored big-endian".
@@ -69,7 +69,7 @@ fn nesting_depth(s: &[u8]) -> usize {
     max
 }
 
-fn read_npy_header(r: &mut impl Read) -> Result<NpyHeader, String> {
+pub(super) fn read_npy_header(r: &mut impl Read) -> Result<NpyHeader, String> {
     let mut prefix = [0u8; 8];
     r.read_exact(&mut prefix).map_err(|e| format!("no .npy header: {e}"))?;
     if &prefix[..6] != MAGIC {
@@ -215,7 +215,7 @@ pub(super) fn load_shapes(path: &Path) -> anyhow::Result<Vec<TensorShape>> {
 
 /// Reorders a Fortran-order (column-major) array into C order. `data.len()` is the product of
 /// `shape` times `elem` (checked by the caller), so every index below is in bounds.
-fn fortran_to_c(data: &[u8], shape: &[u64], elem: usize) -> Vec<u8> {
+pub(super) fn fortran_to_c(data: &[u8], shape: &[u64], elem: usize) -> Vec<u8> {
     let rank = shape.len();
     // Fortran strides, in elements: axis 0 varies fastest.
     let mut fstride = vec![1u64; rank];

@@ -481,7 +481,40 @@ fn summary_html(m: &Model<'_>) -> String {
         "recovered",
         format!("{} of {} weights, {} of {} elements", s.recovered, s.weights, s.elements_recovered, s.elements),
     );
+    // `--names-from`: the pairings, as the outputs' metadata records them.
+    let paired: Vec<crate::pairing::Record> =
+        i.meta.get("paired_by_value").and_then(|j| serde_json::from_str(j).ok()).unwrap_or_default();
+    let ambiguous: Vec<crate::pairing::AmbiguousRecord> =
+        i.meta.get("pairing_ambiguous").and_then(|j| serde_json::from_str(j).ok()).unwrap_or_default();
+    if let Some(from) = i.meta.get("names_from") {
+        row(
+            &mut h,
+            "names from",
+            format!(
+                "<code>{}</code>: {} weight(s) paired by value, {} ambiguous (kept their engine names)",
+                escape_html(from),
+                paired.len(),
+                ambiguous.len()
+            ),
+        );
+    }
     h.push_str("</table>");
+    if !paired.is_empty() || !ambiguous.is_empty() {
+        let _ = write!(h, "<details class=\"paired\"><summary>{} weight(s) named by value</summary><ul>", paired.len());
+        for p in &paired {
+            let _ = write!(h, "<li><code>{}</code> → <code>{}</code> ({})</li>", escape_html(&p.engine), escape_html(&p.name), escape_html(&p.how.to_string()));
+        }
+        for a in &ambiguous {
+            let _ = write!(
+                h,
+                "<li><code>{}</code> keeps its engine name: {} (matches {})</li>",
+                escape_html(&a.engine),
+                escape_html(&a.why),
+                escape_html(&a.candidates.join(", "))
+            );
+        }
+        h.push_str("</ul></details>");
+    }
     let missing: Vec<(&str, &str)> = i
         .weights
         .iter()
