@@ -20,6 +20,7 @@ EXAMPLES:
     trt-dump verify model.engine --against checkpoint.safetensors
     trt-dump diff old.engine new.engine --json
     trt-dump locate model.engine --reference model.onnx -o model.engine.trtmap
+    trt-dump dump engine_dir/ -o checkpoint_dir/ --devices 0,1   (TensorRT-LLM engine directory)
 
 WHERE TENSORRT IS LOOKED FOR (first found wins):
     1. --trt-lib PATH (a library file, or a folder holding one)
@@ -66,6 +67,11 @@ pub struct GlobalArgs {
     /// GPU ordinal to use
     #[arg(long, global = true, value_name = "N", default_value_t = 0)]
     pub device: usize,
+
+    /// Engine directories: GPUs to run ranks on, one rank at a time on each (default: every
+    /// visible GPU; more ranks than GPUs queue)
+    #[arg(long, global = true, value_name = "N,N,...", value_delimiter = ',')]
+    pub devices: Option<Vec<usize>>,
 
     /// More detail on stderr (-v: one line per weight; -vv: TensorRT's own log lines)
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
@@ -206,7 +212,8 @@ pub struct ExtractArgs {
 
 #[derive(Debug, Args)]
 pub struct DumpArgs {
-    /// The engine file (never written to)
+    /// The engine file, or a TensorRT-LLM engine directory (config.json + rank{N}.engine, dumped
+    /// to a checkpoint directory); never written to
     pub engine: PathBuf,
     #[command(flatten)]
     pub out: OutputArgs,

@@ -3,6 +3,7 @@
 pub mod args;
 pub mod diff;
 pub mod dump;
+pub mod engine_dir;
 pub mod info;
 pub mod list;
 pub mod locate;

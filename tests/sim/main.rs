@@ -23,6 +23,7 @@ mod cli_support;
 mod reliability_common;
 
 mod cli_dump;
+mod cli_engine_dir;
 mod cli_fixture;
 mod cli_verify;
 mod extract_sim;

@@ -1,0 +1,309 @@
+//! TensorRT-LLM engine directories end to end: the real binary on a two-rank directory of simulator
+//! engines (written by `sim-plan`, with a trtllm-build style config.json), through the stand-in
+//! TensorRT library. Ranks run on two "GPUs" (`--devices 0,1`): without a CUDA driver the stand-in
+//! has no devices to tell apart, so what is checked is that each rank gets its own worker and
+//! device, and that the outputs are right.
+
+use crate::cli_support;
+
+use std::path::{Path, PathBuf};
+
+use cli_support::*;
+
+/// A trtllm-build style config.json for `world_size` ranks.
+pub fn engine_config(world_size: usize, use_refit: bool) -> serde_json::Value {
+    serde_json::json!({
+        "version": "0.12.0",
+        "pretrained_config": {
+            "architecture": "LlamaForCausalLM",
+            "dtype": "float32",
+            "num_hidden_layers": 2,
+            "mapping": {"world_size": world_size, "tp_size": world_size, "pp_size": 1}
+        },
+        "build_config": {"max_batch_size": 1, "use_refit": use_refit, "use_strip_plan": false, "plugin_config": {}}
+    })
+}
+
+/// `dir/` with config.json and rank{N}.engine for each model (odd ranks stored as fp16, so the
+/// ranks' files differ); returns each rank's truth.
+pub fn engine_dir(tool: &Path, dir: &Path, models: &[&str], use_refit: bool) -> Vec<Vec<TruthWeight>> {
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(
+        dir.join("config.json"),
+        serde_json::to_vec_pretty(&engine_config(models.len(), use_refit)).unwrap(),
+    )
+    .unwrap();
+    let mut truths = Vec::new();
+    for (n, m) in models.iter().enumerate() {
+        let (_, truth) = sim_plan(tool, dir, m, &format!("rank{n}.engine"), storage(n));
+        std::fs::remove_file(dir.join(format!("rank{n}.engine.truth.json"))).unwrap();
+        truths.push(truth);
+    }
+    truths
+}
+
+pub const TWO_RANKS: [&str; 2] = ["tiny_mlp", "tiny_mlp"];
+
+pub fn storage(rank: usize) -> &'static [&'static str] {
+    if rank % 2 == 1 {
+        &["--storage", "fp16"]
+    } else {
+        &[]
+    }
+}
+
+fn dump_dir(lib: &Path, input: &Path, out: &Path, args: &[&str]) -> std::process::Output {
+    trt_dump()
+        .arg("--trt-lib")
+        .arg(lib)
+        .arg("dump")
+        .arg(input)
+        .arg("-o")
+        .arg(out)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn listing(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+fn leftovers(parent: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(parent)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with(".trt-dump-"))
+        .collect()
+}
+
+#[test]
+fn two_ranks_dump_to_a_checkpoint_on_two_devices() {
+    let (lib, tool) = standin_or_skip!();
+    let d = tempfile::tempdir().unwrap();
+    let input = d.path().join("engines");
+    let truths = engine_dir(&tool, &input, &TWO_RANKS, true);
+    let out = d.path().join("ckpt");
+    let o = dump_dir(&lib, &input, &out, &["--devices", "0,1", "--json", "-v"]);
+    assert_exit(&o, 0);
+    assert_eq!(listing(&out), ["config.json", "rank0.safetensors", "rank1.safetensors"]);
+    for (n, truth) in truths.iter().enumerate() {
+        assert_equals_truth(&read_safetensors(&out.join(format!("rank{n}.safetensors"))), truth);
+    }
+    // The checkpoint config is the engine config's pretrained_config.
+    let cfg: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("config.json")).unwrap()).unwrap();
+    assert_eq!(cfg, engine_config(2, true)["pretrained_config"]);
+    // One rank per device.
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).expect("one JSON document");
+    assert_eq!(r["world_size"], 2);
+    let placed: Vec<(u64, u64)> = r["ranks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| (x["rank"].as_u64().unwrap(), x["device"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(placed, [(0, 0), (1, 1)]);
+    let err = stderr(&o);
+    assert!(
+        err.contains("rank 0: ") && err.contains("on GPU 0") && err.contains("on GPU 1"),
+        "{err}"
+    );
+    assert!(leftovers(d.path()).is_empty());
+}
+
+#[test]
+fn more_ranks_than_devices_queue_on_one_device() {
+    let (lib, tool) = standin_or_skip!();
+    let d = tempfile::tempdir().unwrap();
+    let input = d.path().join("engines");
+    let truths = engine_dir(&tool, &input, &["tiny_mlp", "tiny_mlp", "tiny_mlp"], true);
+    let out = d.path().join("ckpt");
+    let o = dump_dir(&lib, &input, &out, &["--devices", "0", "--json"]);
+    assert_exit(&o, 0);
+    for (n, truth) in truths.iter().enumerate() {
+        assert_equals_truth(&read_safetensors(&out.join(format!("rank{n}.safetensors"))), truth);
+    }
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(r["ranks"].as_array().unwrap().iter().all(|x| x["device"] == 0));
+}
+
+#[test]
+fn managed_weights_are_merged_and_marked() {
+    let (lib, tool) = standin_or_skip!();
+    let d = tempfile::tempdir().unwrap();
+    let input = d.path().join("engines");
+    let truths = engine_dir(&tool, &input, &TWO_RANKS, true);
+    let values: Vec<u8> = [1.5f32, -2.0, 0.25, 8.0].iter().flat_map(|x| x.to_le_bytes()).collect();
+    let view = safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![2, 2], &values).unwrap();
+    let bytes = safetensors::serialize([("lm_head.lora_a", view)], None).unwrap();
+    std::fs::write(input.join("rank1_managed_weights.safetensors"), bytes).unwrap();
+    let out = d.path().join("ckpt");
+    let o = dump_dir(&lib, &input, &out, &["--devices", "0,1"]);
+    assert_exit(&o, 0);
+    let r1 = out.join("rank1.safetensors");
+    let mut got = read_safetensors(&r1);
+    let lora = got
+        .remove("lm_head.lora_a")
+        .expect("the managed weight is in rank 1's file");
+    assert_eq!(
+        (lora.dtype.as_str(), lora.shape.as_slice(), &lora.data),
+        ("F32", &[2usize, 2][..], &values)
+    );
+    assert_equals_truth(&got, &truths[1]);
+    let bytes = std::fs::read(&r1).unwrap();
+    let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+    let meta = meta.metadata().clone().unwrap();
+    assert_eq!(meta["tensorrt_llm.managed_weights"], r#"["lm_head.lora_a"]"#);
+    assert_eq!(meta["tensorrt_llm.rank"], "1");
+    let r0 = std::fs::read(out.join("rank0.safetensors")).unwrap();
+    let (_, meta0) = safetensors::SafeTensors::read_metadata(&r0).unwrap();
+    assert_eq!(meta0.metadata().clone().unwrap()["tensorrt_llm.managed_weights"], "[]");
+}
+
+#[test]
+fn one_failing_rank_fails_the_run_and_writes_nothing() {
+    let (lib, tool) = standin_or_skip!();
+    let d = tempfile::tempdir().unwrap();
+    let input = d.path().join("engines");
+    engine_dir(&tool, &input, &TWO_RANKS, true);
+    // TensorRT refuses one of rank 1's weights.
+    sim_plan(
+        &tool,
+        &input,
+        TWO_RANKS[1],
+        "rank1.engine",
+        &["--storage", "fp16", "--reject-weight", "1"],
+    );
+    std::fs::remove_file(input.join("rank1.engine.truth.json")).unwrap();
+    let out = d.path().join("ckpt");
+    let o = dump_dir(&lib, &input, &out, &["--devices", "0,1"]);
+    assert_exit(&o, ErrorKind::TrtRefused.exit_code() as i32);
+    let err = stderr(&o);
+    assert!(err.contains("rank 1 (") && err.contains("nothing was written"), "{err}");
+    assert!(!out.exists(), "no output");
+    assert!(
+        leftovers(d.path()).is_empty(),
+        "no temporaries: {:?}",
+        leftovers(d.path())
+    );
+}
+
+#[test]
+fn engines_built_without_use_refit_exit_6_with_the_trtllm_hint() {
+    let (lib, tool) = standin_or_skip!();
+    let d = tempfile::tempdir().unwrap();
+    let input = d.path().join("engines");
+    engine_dir(&tool, &input, &TWO_RANKS, false);
+    let out = d.path().join("ckpt");
+    let o = dump_dir(&lib, &input, &out, &[]);
+    assert_exit(&o, 6);
+    assert!(
+        stderr(&o).contains("trtllm-build --use_refit") && stderr(&o).contains("--strip_plan"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!out.exists());
+    // The config does not say, TensorRT does.
+    let input2 = d.path().join("engines2");
+    engine_dir(&tool, &input2, &TWO_RANKS, true);
+    let mut cfg = engine_config(2, true);
+    cfg["build_config"] = serde_json::json!({});
+    std::fs::write(input2.join("config.json"), serde_json::to_vec(&cfg).unwrap()).unwrap();
+    sim_plan(&tool, &input2, TWO_RANKS[0], "rank0.engine", &["--not-refittable"]);
+    let o = dump_dir(&lib, &input2, &out, &["--devices", "0,1"]);
+    assert_exit(&o, 6);
+    assert!(
+        stderr(&o).contains("rank 0 (") && stderr(&o).contains("trtllm-build --use_refit"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!out.exists());
+}
+
+#[test]
+fn bad_directories_are_input_errors_before_any_tensorrt() {
+    let d = tempfile::tempdir().unwrap();
+    let input = d.path().join("engines");
+    std::fs::create_dir(&input).unwrap();
+    let out = d.path().join("ckpt");
+    // No TensorRT reachable: these fail on the directory alone.
+    let o = trt_dump().arg("dump").arg(&input).arg("-o").arg(&out).output().unwrap();
+    assert_exit(&o, 3);
+    assert!(stderr(&o).contains("no config.json"), "{}", stderr(&o));
+    std::fs::write(
+        input.join("config.json"),
+        serde_json::to_vec(&engine_config(2, true)).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(input.join("rank0.engine"), b"x").unwrap();
+    let o = trt_dump().arg("dump").arg(&input).arg("-o").arg(&out).output().unwrap();
+    assert_exit(&o, 3);
+    assert!(
+        stderr(&o).contains("world_size 2") && stderr(&o).contains("rank1.engine is missing"),
+        "{}",
+        stderr(&o)
+    );
+    std::fs::write(input.join("rank1.engine"), b"x").unwrap();
+    let o = trt_dump()
+        .arg("dump")
+        .arg(&input)
+        .arg("-o")
+        .arg(&out)
+        .arg("--format")
+        .arg("npz")
+        .output()
+        .unwrap();
+    assert_exit(&o, 2);
+    // The input itself is never an output, even with --force.
+    let o = trt_dump()
+        .arg("dump")
+        .arg(&input)
+        .arg("-o")
+        .arg(&input)
+        .arg("--force")
+        .output()
+        .unwrap();
+    assert_exit(&o, 2);
+    assert_eq!(listing(&input), ["config.json", "rank0.engine", "rank1.engine"]);
+    // --devices is for directories only.
+    let o = trt_dump()
+        .arg("dump")
+        .arg(input.join("rank0.engine"))
+        .arg("-o")
+        .arg(d.path().join("w.safetensors"))
+        .args(["--devices", "0"])
+        .output()
+        .unwrap();
+    assert_exit(&o, 2);
+}
+
+#[test]
+fn force_replaces_a_checkpoint_whole_and_nothing_else() {
+    let (lib, tool) = standin_or_skip!();
+    let d = tempfile::tempdir().unwrap();
+    let input = d.path().join("engines");
+    engine_dir(&tool, &input, &TWO_RANKS, true);
+    let out = d.path().join("ckpt");
+    std::fs::create_dir(&out).unwrap();
+    std::fs::write(out.join("config.json"), b"{}").unwrap();
+    std::fs::write(out.join("rank5.safetensors"), b"old").unwrap();
+    assert_exit(&dump_dir(&lib, &input, &out, &[]), 13);
+    assert_exit(&dump_dir(&lib, &input, &out, &["--force"]), 0);
+    assert_eq!(
+        listing(&out),
+        ["config.json", "rank0.safetensors", "rank1.safetensors"],
+        "replaced whole"
+    );
+    // A folder that is not a checkpoint is never deleted.
+    let other = d.path().join("thesis");
+    std::fs::create_dir(&other).unwrap();
+    std::fs::write(other.join("thesis.tex"), b"precious").unwrap();
+    let o = dump_dir(&lib, &input, &other, &["--force"]);
+    assert_exit(&o, 13);
+    assert_eq!(std::fs::read(other.join("thesis.tex")).unwrap(), b"precious");
+}
