@@ -132,16 +132,23 @@ fn more_ranks_than_devices_queue_on_one_device() {
     assert!(r["ranks"].as_array().unwrap().iter().all(|x| x["device"] == 0));
 }
 
+/// Writes `dir/rank{rank}_managed_weights.safetensors` holding `lm_head.lora_a`, F32 [2, 2];
+/// returns its bytes.
+fn managed_file(dir: &Path, rank: usize) -> Vec<u8> {
+    let values: Vec<u8> = [1.5f32, -2.0, 0.25, 8.0].iter().flat_map(|x| x.to_le_bytes()).collect();
+    let view = safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![2, 2], &values).unwrap();
+    let bytes = safetensors::serialize([("lm_head.lora_a", view)], None).unwrap();
+    std::fs::write(dir.join(format!("rank{rank}_managed_weights.safetensors")), bytes).unwrap();
+    values
+}
+
 #[test]
 fn managed_weights_are_merged_and_marked() {
     let (lib, tool) = standin_or_skip!();
     let d = tempfile::tempdir().unwrap();
     let input = d.path().join("engines");
     let truths = engine_dir(&tool, &input, &TWO_RANKS, true);
-    let values: Vec<u8> = [1.5f32, -2.0, 0.25, 8.0].iter().flat_map(|x| x.to_le_bytes()).collect();
-    let view = safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![2, 2], &values).unwrap();
-    let bytes = safetensors::serialize([("lm_head.lora_a", view)], None).unwrap();
-    std::fs::write(input.join("rank1_managed_weights.safetensors"), bytes).unwrap();
+    let values = managed_file(&input, 1);
     let out = d.path().join("ckpt");
     let o = dump_dir(&lib, &input, &out, &["--devices", "0,1"]);
     assert_exit(&o, 0);
