@@ -20,6 +20,7 @@ pub mod mmap;
 pub mod pipeline;
 pub mod plan;
 pub mod reference;
+pub mod refit;
 pub mod scratch;
 pub mod shapes;
 pub mod writer;

@@ -8,6 +8,7 @@ pub mod info;
 pub mod list;
 pub mod locate;
 pub mod progress;
+pub mod refit;
 pub mod report;
 pub mod source;
 pub mod verify;
@@ -63,6 +64,7 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Verify(a) => verify::run(&g, a),
         Command::Diff(a) => diff::run(&g, a),
         Command::Locate(a) => locate::run(&g, a),
+        Command::Refit(a) => refit::run(&g, &a),
     }
 }
 
