@@ -1,5 +1,5 @@
-//! TensorRT-LLM engine directories on the command line: `dump ENGINE_DIR -o CKPT_DIR/` (and the
-//! rank runner `refit ENGINE_DIR` shares). Ranks run in parallel, one worker thread per GPU, each
+//! TensorRT-LLM engine directories on the command line: `dump ENGINE_DIR -o CKPT_DIR/` and
+//! `refit ENGINE_DIR --weights CKPT_DIR -o OUT_DIR/`. Ranks run in parallel, one worker thread per GPU, each
 //! with its own TensorRT session on its device; more ranks than GPUs queue. The output folder is
 //! built in a temporary folder beside the target and renamed into place only when every rank
 //! succeeded: one rank failing fails the run and nothing is written.
@@ -12,11 +12,11 @@ use std::sync::Mutex;
 use anyhow::Context;
 use serde::Serialize;
 
-use super::args::{DumpArgs, GlobalArgs};
+use super::args::{DumpArgs, GlobalArgs, RefitArgs};
 use super::report::{self, Report};
 use super::source::{self, Via};
 use super::Outcome;
-use crate::engine_dir::{self, EngineDir, Rank};
+use crate::engine_dir::{self, CheckpointDir, EngineDir, Rank};
 use crate::error::{Error, ErrorKind};
 use crate::writer::{self, atomic, PlannedTensor, ShapeSource, TensorView, WriterOptions};
 
@@ -152,7 +152,10 @@ pub fn rank_error(dir: &EngineDir, rank: &Rank, device: usize, e: anyhow::Error)
         // A new error, not a context: the first `Error` of a chain gives the hint.
         Some(ErrorKind::NotRefittable) => {
             let ours = dir.not_refittable(&format!("TensorRT says rank{}.engine is not", rank.rank));
-            anyhow::Error::new(Error { message: format!("{}: {e:#}", ours.message), ..ours })
+            anyhow::Error::new(Error {
+                message: format!("{}: {e:#}", ours.message),
+                ..ours
+            })
         }
         _ => e,
     };
@@ -424,6 +427,238 @@ fn dump_rank(
     })
 }
 
+/// What one rank of `refit` produced.
+#[derive(Serialize)]
+struct RankRefit {
+    rank: usize,
+    device: usize,
+    weights: String,
+    managed_weights: usize,
+}
+
+/// `trt-dump refit ENGINE_DIR --weights CKPT_DIR -o OUT_DIR/`: each rank refitted from its
+/// `rank{N}.safetensors` by the single-engine `refit`, the engine directory written with the
+/// input's `config.json`.
+pub fn refit(g: &GlobalArgs, a: &RefitArgs) -> anyhow::Result<Outcome> {
+    super::progress::install_interrupt_handler();
+    let dir = EngineDir::open(&a.engine)?;
+    if !a.weights.is_dir() {
+        return Err(usage(
+            format!(
+                "--weights `{}` is not a folder: an engine directory is refitted from a TensorRT-LLM checkpoint directory (config.json + rank{{N}}.safetensors)",
+                a.weights.display()
+            ),
+            "`trt-dump dump ENGINE_DIR -o CKPT_DIR/` writes one; edit it and pass --weights CKPT_DIR",
+        ));
+    }
+    if a.map.is_some() {
+        return Err(usage(
+            "--map is not supported for engine directories (each rank's own map beside it, rank{N}.engine.trtmap, is used)",
+            "drop --map",
+        ));
+    }
+    let ckpt = CheckpointDir::open(&a.weights)?;
+    if ckpt.world_size != dir.world_size {
+        return Err(anyhow::Error::new(
+            Error::new(
+                ErrorKind::WeightsMismatch,
+                format!(
+                    "checkpoint `{}` has {} rank(s) but engine directory `{}` has {}",
+                    ckpt.path.display(),
+                    ckpt.world_size,
+                    dir.path.display(),
+                    dir.world_size
+                ),
+            )
+            .with_hint(
+                "refit from a checkpoint with the engines' mapping (the one they were built from, or dumped from them)",
+            ),
+        ));
+    }
+    if dir.refittable_per_config() == Some(false) {
+        return Err(anyhow::Error::new(dir.not_refittable(
+            "config.json: build_config.use_refit and use_strip_plan are false",
+        )));
+    }
+    check_output(&ckpt.path, &a.output, a.force)?;
+    let target = check_output(&dir.path, &a.output, a.force)?;
+    let devices = devices(g)?;
+    let plugins = plugins(g);
+    crate::note!(
+        "engine directory `{}`: refitting {} rank(s) from `{}` on GPU {}",
+        dir.path.display(),
+        dir.ranks.len(),
+        ckpt.path.display(),
+        join(&devices[..devices.len().min(dir.ranks.len())])
+    );
+    let staged = atomic::StagedDir::create(target)?;
+    let done = run_ranks(dir.ranks.len(), &devices, |i, device| {
+        let rank = &dir.ranks[i];
+        refit_rank(g, a, rank, &ckpt.ranks[i], device, &plugins, staged.path())
+            .map_err(|e| rank_error(&dir, rank, device, e))
+    });
+    let done = match done {
+        Ok(d) => d,
+        Err(e) => return Err(e.context(format!("refitting `{}`: nothing was written", dir.path.display()))),
+    };
+    super::progress::check_interrupted()?;
+    let config_path = dir.path.join(engine_dir::CONFIG);
+    let config = std::fs::read(&config_path).map_err(|e| {
+        anyhow::Error::new(Error::new(
+            ErrorKind::InputUnreadable,
+            format!("cannot read `{}`: {e}", config_path.display()),
+        ))
+    })?;
+    writer::write_file(&staged.path().join(engine_dir::CONFIG), false, &config)?;
+    let out = a.output.clone();
+    staged.commit(engine_dir::is_replaceable_output)?;
+    crate::note!(
+        "wrote the engine directory `{}`: config.json and {} refitted rank engine(s)",
+        out.display(),
+        done.len()
+    );
+    if a.json {
+        #[derive(Serialize)]
+        struct DirRefit<'a> {
+            engine_dir: String,
+            weights: String,
+            world_size: usize,
+            output: String,
+            ranks: &'a [RankRefit],
+        }
+        let rep = DirRefit {
+            engine_dir: dir.path.display().to_string(),
+            weights: ckpt.path.display().to_string(),
+            world_size: dir.world_size,
+            output: out.display().to_string(),
+            ranks: &done,
+        };
+        let mut stdout = std::io::stdout().lock();
+        serde_json::to_writer_pretty(&mut stdout, &rep)?;
+        use std::io::Write;
+        writeln!(stdout)?;
+    }
+    Ok(Outcome::Success)
+}
+
+fn refit_rank(
+    g: &GlobalArgs,
+    a: &RefitArgs,
+    rank: &Rank,
+    weights: &Path,
+    device: usize,
+    plugins: &[PathBuf],
+    staged: &Path,
+) -> anyhow::Result<RankRefit> {
+    let mut g = g.clone();
+    g.device = device;
+    g.plugins = plugins.to_vec();
+    crate::detail!(
+        "rank {}: `{}` from `{}` on GPU {device}",
+        rank.rank,
+        rank.engine.display(),
+        weights.display()
+    );
+    let one = RefitArgs {
+        engine: rank.engine.clone(),
+        weights: weights.to_path_buf(),
+        output: staged.join(format!("rank{}.engine", rank.rank)),
+        rename: a.rename.clone(),
+        cast: a.cast,
+        force: false,
+        no_verify: a.no_verify,
+        map: None,
+        no_sidecar: a.no_sidecar,
+        work_dir: a.work_dir.clone(),
+        json: false,
+    };
+    super::refit::run(&g, &one)?;
+    let managed = match &rank.managed {
+        Some(m) => write_managed(
+            m,
+            weights,
+            &staged.join(format!("rank{}_managed_weights.safetensors", rank.rank)),
+        )?,
+        None => 0,
+    };
+    Ok(RankRefit {
+        rank: rank.rank,
+        device,
+        weights: weights.display().to_string(),
+        managed_weights: managed,
+    })
+}
+
+/// The output's `rank{N}_managed_weights.safetensors`: each tensor of the input's, with the
+/// checkpoint's values where it holds that name (same dtype and shape), else the input's.
+fn write_managed(input: &Path, checkpoint: &Path, out: &Path) -> anyhow::Result<usize> {
+    let base =
+        crate::reference::load(input).with_context(|| format!("reading managed weights `{}`", input.display()))?;
+    let new = crate::reference::load(checkpoint)?;
+    let mut planned: Vec<(PlannedTensor, &[u8])> = Vec::new();
+    let mut replaced = 0;
+    for t in &base {
+        let v = match new.iter().find(|n| n.name == t.name) {
+            Some(n) if n.dtype == t.dtype && n.shape == t.shape => {
+                replaced += 1;
+                n
+            }
+            Some(n) => {
+                return Err(anyhow::Error::new(Error::new(
+                    ErrorKind::WeightsMismatch,
+                    format!(
+                        "managed weight `{}`: `{}` holds it as {} {:?}, the engine directory's `{}` as {} {:?}",
+                        t.name,
+                        checkpoint.display(),
+                        n.dtype.name(),
+                        n.shape,
+                        input.display(),
+                        t.dtype.name(),
+                        t.shape
+                    ),
+                )))
+            }
+            None => t,
+        };
+        planned.push((
+            PlannedTensor {
+                name: v.name.clone(),
+                dtype: v.dtype,
+                shape: v.shape.clone(),
+                shape_source: ShapeSource::Recovered {
+                    from: input.display().to_string(),
+                },
+            },
+            &v.data,
+        ));
+    }
+    let mut metadata = BTreeMap::new();
+    metadata.insert("tool".to_string(), format!("trt-dump {}", env!("CARGO_PKG_VERSION")));
+    let opts = WriterOptions {
+        format: Some(writer::Format::Safetensors),
+        compress: false,
+        force: false,
+        metadata,
+    };
+    let plan: Vec<PlannedTensor> = planned.iter().map(|(p, _)| p.clone()).collect();
+    let mut sink = writer::open(out, &opts, &plan)?;
+    for (p, data) in &planned {
+        sink.add(&TensorView {
+            name: &p.name,
+            dtype: p.dtype,
+            shape: &p.shape,
+            data,
+        })?;
+    }
+    sink.finish()?;
+    crate::detail!(
+        "{}: {replaced} of {} managed weight(s) from the checkpoint",
+        out.display(),
+        base.len()
+    );
+    Ok(base.len())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -446,7 +681,10 @@ mod tests {
         assert_eq!(out, [0, 10, 20, 30, 40], "results in rank order");
         assert_eq!(most.load(Ordering::SeqCst), 2, "two devices, two ranks at once");
         let seen = seen.into_inner().unwrap();
-        assert!(seen.contains(&(0, 3)) && seen.contains(&(1, 7)), "rank N starts on the Nth device: {seen:?}");
+        assert!(
+            seen.contains(&(0, 3)) && seen.contains(&(1, 7)),
+            "rank N starts on the Nth device: {seen:?}"
+        );
     }
 
     #[test]

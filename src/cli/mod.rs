@@ -64,7 +64,8 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Verify(a) => verify::run(&g, a),
         Command::Diff(a) => diff::run(&g, a),
         Command::Locate(a) => locate::run(&g, a),
-        Command::Refit(a) => refit::run(&g, &a),
+        Command::Refit(a) if crate::engine_dir::is_dir_input(&a.engine) => engine_dir::refit(&g, &a),
+        Command::Refit(a) => engine_dir::refuse_devices(&g).and_then(|()| refit::run(&g, &a)),
     }
 }
 

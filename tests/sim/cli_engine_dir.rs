@@ -314,3 +314,169 @@ fn force_replaces_a_checkpoint_whole_and_nothing_else() {
     assert_exit(&o, 13);
     assert_eq!(std::fs::read(other.join("thesis.tex")).unwrap(), b"precious");
 }
+
+/// Rewrites `path` with the first element of its first tensor (F32) set to `value`, metadata kept.
+fn edit_first_value(path: &Path, value: f32) -> String {
+    let bytes = std::fs::read(path).unwrap();
+    let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let mut tensors: Vec<(String, safetensors::Dtype, Vec<usize>, Vec<u8>)> = st
+        .tensors()
+        .into_iter()
+        .map(|(n, v)| (n, v.dtype(), v.shape().to_vec(), v.data().to_vec()))
+        .collect();
+    tensors.sort_by(|a, b| a.0.cmp(&b.0));
+    let t = tensors.iter_mut().find(|t| t.1 == safetensors::Dtype::F32).unwrap();
+    t.3[..4].copy_from_slice(&value.to_le_bytes());
+    let name = t.0.clone();
+    let views: Vec<(String, safetensors::tensor::TensorView<'_>)> = tensors
+        .iter()
+        .map(|(n, d, s, b)| {
+            (
+                n.clone(),
+                safetensors::tensor::TensorView::new(*d, s.clone(), b).unwrap(),
+            )
+        })
+        .collect();
+    let out = safetensors::serialize(views, meta.metadata().clone()).unwrap();
+    std::fs::write(path, out).unwrap();
+    name
+}
+
+fn refit_dir(lib: &Path, input: &Path, weights: &Path, out: &Path, args: &[&str]) -> std::process::Output {
+    trt_dump()
+        .arg("--trt-lib")
+        .arg(lib)
+        .arg("refit")
+        .arg(input)
+        .arg("--weights")
+        .arg(weights)
+        .arg("-o")
+        .arg(out)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn two_ranks_round_trip_dump_edit_refit_dump_on_two_devices() {
+    let (lib, tool) = standin_or_skip!();
+    let d = tempfile::tempdir().unwrap();
+    let input = d.path().join("engines");
+    engine_dir(&tool, &input, &TWO_RANKS, true);
+    let managed = managed_file(&input, 1);
+    let ckpt = d.path().join("ckpt");
+    assert_exit(&dump_dir(&lib, &input, &ckpt, &["--devices", "0,1"]), 0);
+    // Edit both ranks (0.5 is exact in rank 1's fp16 storage too) and the managed weight.
+    let edited: Vec<String> = (0..2)
+        .map(|n| edit_first_value(&ckpt.join(format!("rank{n}.safetensors")), 0.5))
+        .collect();
+    let before = read_safetensors(&ckpt.join("rank0.safetensors"));
+    assert_eq!(&before[&edited[0]].data[..4], &0.5f32.to_le_bytes());
+
+    let out = d.path().join("engines2");
+    let o = refit_dir(&lib, &input, &ckpt, &out, &["--devices", "0,1", "--json"]);
+    assert_exit(&o, 0);
+    assert_eq!(
+        listing(&out),
+        [
+            "config.json",
+            "rank0.engine",
+            "rank1.engine",
+            "rank1_managed_weights.safetensors"
+        ]
+    );
+    assert_eq!(
+        std::fs::read(out.join("config.json")).unwrap(),
+        std::fs::read(input.join("config.json")).unwrap(),
+        "the input's config.json"
+    );
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).expect("one JSON document");
+    let placed: Vec<(u64, u64)> = r["ranks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| (x["rank"].as_u64().unwrap(), x["device"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(placed, [(0, 0), (1, 1)]);
+    assert_eq!(
+        std::fs::read(out.join("rank1_managed_weights.safetensors"))
+            .map(|b| b.len() > 0)
+            .unwrap(),
+        true
+    );
+    let _ = managed;
+
+    // Dumping the refitted directory gives the edited checkpoint back, rank for rank.
+    let ckpt2 = d.path().join("ckpt2");
+    assert_exit(&dump_dir(&lib, &out, &ckpt2, &["--devices", "0,1"]), 0);
+    for n in 0..2 {
+        let want = read_safetensors(&ckpt.join(format!("rank{n}.safetensors")));
+        let got = read_safetensors(&ckpt2.join(format!("rank{n}.safetensors")));
+        assert_eq!(got, want, "rank {n}");
+        assert_eq!(&got[&edited[n]].data[..4], &0.5f32.to_le_bytes());
+    }
+    // The input is untouched.
+    assert_eq!(
+        listing(&input),
+        [
+            "config.json",
+            "rank0.engine",
+            "rank1.engine",
+            "rank1_managed_weights.safetensors"
+        ]
+    );
+    assert!(leftovers(d.path()).is_empty());
+}
+
+#[test]
+fn refit_fails_whole_when_one_rank_does_not_fit() {
+    let (lib, tool) = standin_or_skip!();
+    let d = tempfile::tempdir().unwrap();
+    let input = d.path().join("engines");
+    engine_dir(&tool, &input, &TWO_RANKS, true);
+    let ckpt = d.path().join("ckpt");
+    assert_exit(&dump_dir(&lib, &input, &ckpt, &[]), 0);
+    // Rank 1's file holds one tensor with another element count.
+    let p = ckpt.join("rank1.safetensors");
+    let bytes = std::fs::read(&p).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let mut tensors: Vec<(String, safetensors::Dtype, Vec<usize>, Vec<u8>)> = st
+        .tensors()
+        .into_iter()
+        .map(|(n, v)| (n, v.dtype(), v.shape().to_vec(), v.data().to_vec()))
+        .collect();
+    tensors.sort_by(|a, b| a.0.cmp(&b.0));
+    let elem = tensors[0].3.len() / tensors[0].2.iter().product::<usize>();
+    tensors[0].2 = vec![1];
+    tensors[0].3.truncate(elem);
+    let views: Vec<(String, safetensors::tensor::TensorView<'_>)> = tensors
+        .iter()
+        .map(|(n, dt, s, b)| {
+            (
+                n.clone(),
+                safetensors::tensor::TensorView::new(*dt, s.clone(), b).unwrap(),
+            )
+        })
+        .collect();
+    std::fs::write(&p, safetensors::serialize(views, None).unwrap()).unwrap();
+    let out = d.path().join("engines2");
+    let o = refit_dir(&lib, &input, &ckpt, &out, &["--devices", "0,1"]);
+    assert_exit(&o, ErrorKind::WeightsMismatch.exit_code() as i32);
+    assert!(
+        stderr(&o).contains("rank 1 (") && stderr(&o).contains("nothing was written"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!out.exists());
+    assert!(leftovers(d.path()).is_empty());
+    // A checkpoint of another world size is refused before any work.
+    std::fs::remove_file(&p).unwrap();
+    let mut cfg: serde_json::Value = serde_json::from_slice(&std::fs::read(ckpt.join("config.json")).unwrap()).unwrap();
+    cfg["mapping"]["world_size"] = 1.into();
+    cfg["mapping"]["tp_size"] = 1.into();
+    std::fs::write(ckpt.join("config.json"), serde_json::to_vec(&cfg).unwrap()).unwrap();
+    let o = refit_dir(&lib, &input, &ckpt, &out, &[]);
+    assert_exit(&o, ErrorKind::WeightsMismatch.exit_code() as i32);
+    assert!(stderr(&o).contains("1 rank(s)"), "{}", stderr(&o));
+}
