@@ -241,6 +241,19 @@ impl EngineDir {
         }
     }
 
+    /// The TensorRT-LLM plugins `build_config.plugin_config` says the engines use: its
+    /// `*_plugin` keys set to a data type (`"float16"`, `"auto"`, ...) rather than null or
+    /// `"disable"`.
+    pub fn plugins_used(&self) -> Vec<String> {
+        let Some(pc) = self.config["build_config"]["plugin_config"].as_object() else {
+            return Vec::new();
+        };
+        pc.iter()
+            .filter(|(k, v)| k.ends_with("_plugin") && v.as_str().is_some_and(|s| !s.is_empty() && s != "disable"))
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+
     /// The error (exit 6) for engines built without `use_refit` or `--strip_plan`.
     pub fn not_refittable(&self, detail: &str) -> Error {
         Error::new(
@@ -451,6 +464,21 @@ mod tests {
         assert_eq!(EngineDir::open(d.path()).unwrap().refittable_per_config(), Some(true));
         let d = write_dir(&json!({"pretrained_config": {}}), &["rank0.engine"]);
         assert_eq!(EngineDir::open(d.path()).unwrap().refittable_per_config(), None);
+    }
+
+    #[test]
+    fn plugins_in_use_come_from_the_plugin_config() {
+        let pc = json!({"gpt_attention_plugin": "auto", "gemm_plugin": null, "lora_plugin": "disable", "nccl_plugin": "float16", "context_fmha": true});
+        let d = write_dir(
+            &json!({"pretrained_config": {}, "build_config": {"plugin_config": pc}}),
+            &["rank0.engine"],
+        );
+        assert_eq!(
+            EngineDir::open(d.path()).unwrap().plugins_used(),
+            ["gpt_attention_plugin", "nccl_plugin"]
+        );
+        let d = write_dir(&cfg(1), &["rank0.engine"]);
+        assert!(EngineDir::open(d.path()).unwrap().plugins_used().is_empty());
     }
 
     #[test]

@@ -79,7 +79,7 @@ fn join(d: &[usize]) -> String {
 /// The plugin libraries for TensorRT-LLM engines: `--plugin`, else TensorRT-LLM's own library
 /// from the `tensorrt_llm` package of the python3 on PATH, when installed. Looked for once, before
 /// the ranks start; a missing plugin is diagnosed when TensorRT refuses to deserialize.
-pub fn plugins(g: &GlobalArgs) -> Vec<PathBuf> {
+pub fn plugins(g: &GlobalArgs, dir: &EngineDir) -> Vec<PathBuf> {
     if !g.plugins.is_empty() {
         return g.plugins.clone();
     }
@@ -89,7 +89,17 @@ pub fn plugins(g: &GlobalArgs) -> Vec<PathBuf> {
             vec![p]
         }
         Err(why) => {
-            crate::detail!("TensorRT-LLM plugins: {why}; going on without (--plugin PATH gives one)");
+            let used = dir.plugins_used();
+            if used.is_empty() {
+                crate::detail!("TensorRT-LLM plugins: {why}; going on without (--plugin PATH gives one)");
+            } else {
+                crate::warn!(
+                    "config.json says the engines use TensorRT-LLM plugins ({}), but its plugin library was not found: \
+                     {why}; install TensorRT-LLM (`pip install tensorrt_llm`) or pass --plugin PATH/{}",
+                    used.join(", "),
+                    crate::trt::loader::TRTLLM_PLUGIN
+                );
+            }
             Vec::new()
         }
     }
@@ -243,7 +253,7 @@ pub fn dump(g: &GlobalArgs, a: &DumpArgs) -> anyhow::Result<Outcome> {
     }
     let target = check_output(&dir.path, &a.out.output, a.out.force)?;
     let devices = devices(g)?;
-    let plugins = plugins(g);
+    let plugins = plugins(g, &dir);
     crate::note!(
         "engine directory `{}`: {} rank(s) on GPU {}",
         dir.path.display(),
@@ -483,7 +493,7 @@ pub fn refit(g: &GlobalArgs, a: &RefitArgs) -> anyhow::Result<Outcome> {
     check_output(&ckpt.path, &a.output, a.force)?;
     let target = check_output(&dir.path, &a.output, a.force)?;
     let devices = devices(g)?;
-    let plugins = plugins(g);
+    let plugins = plugins(g, &dir);
     crate::note!(
         "engine directory `{}`: refitting {} rank(s) from `{}` on GPU {}",
         dir.path.display(),

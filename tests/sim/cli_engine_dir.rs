@@ -480,3 +480,39 @@ fn refit_fails_whole_when_one_rank_does_not_fit() {
     assert_exit(&o, ErrorKind::WeightsMismatch.exit_code() as i32);
     assert!(stderr(&o).contains("1 rank(s)"), "{}", stderr(&o));
 }
+
+#[test]
+fn plugins_the_config_names_are_looked_for_and_their_absence_said() {
+    let (lib, tool) = standin_or_skip!();
+    let d = tempfile::tempdir().unwrap();
+    let input = d.path().join("engines");
+    engine_dir(&tool, &input, &TWO_RANKS, true);
+    let mut cfg = engine_config(2, true);
+    cfg["build_config"]["plugin_config"] = serde_json::json!({"gpt_attention_plugin": "auto", "gemm_plugin": null});
+    std::fs::write(input.join("config.json"), serde_json::to_vec(&cfg).unwrap()).unwrap();
+    // No python3 to find tensorrt_llm in: the run goes on (the stand-in needs no plugin) and warns.
+    let o = trt_dump()
+        .env("PATH", "/nonexistent/trt-dump-tests")
+        .arg("--trt-lib")
+        .arg(&lib)
+        .arg("dump")
+        .arg(&input)
+        .arg("-o")
+        .arg(d.path().join("ckpt"))
+        .output()
+        .unwrap();
+    assert_exit(&o, 0);
+    let err = stderr(&o);
+    assert!(
+        err.contains("TensorRT-LLM plugins (gpt_attention_plugin)") && err.contains("pip install tensorrt_llm"),
+        "{err}"
+    );
+    // --devices is refused for a single engine's refit too.
+    let o = trt_dump()
+        .arg("refit")
+        .arg(input.join("rank0.engine"))
+        .args(["--weights", "w.safetensors", "-o", "x.engine", "--devices", "0"])
+        .output()
+        .unwrap();
+    assert_exit(&o, 2);
+}
