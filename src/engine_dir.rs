@@ -120,7 +120,7 @@ pub fn world_size(pretrained: &Value, config_path: &Path) -> anyhow::Result<usiz
         match &mapping[key] {
             Value::Null => Ok(None),
             v => match v.as_u64() {
-                Some(n) if n >= 1 && n <= 1 << 20 => Ok(Some(n as usize)),
+                Some(n) if (1..=1 << 20).contains(&n) => Ok(Some(n as usize)),
                 _ => Err(bad(key)),
             },
         }

@@ -315,8 +315,9 @@ fn force_replaces_a_checkpoint_whole_and_nothing_else() {
     assert_eq!(std::fs::read(other.join("thesis.tex")).unwrap(), b"precious");
 }
 
-/// Rewrites `path` with the first element of its first tensor (F32) set to `value`, metadata kept.
-fn edit_first_value(path: &Path, value: f32) -> String {
+/// Rewrites `path` with the first element of tensor `name` (F32 or F16; else its first tensor by
+/// name) set to `value`, metadata kept; returns the tensor's name.
+fn edit_value(path: &Path, name: Option<&str>, value: f32) -> String {
     let bytes = std::fs::read(path).unwrap();
     let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
     let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
@@ -326,8 +327,12 @@ fn edit_first_value(path: &Path, value: f32) -> String {
         .map(|(n, v)| (n, v.dtype(), v.shape().to_vec(), v.data().to_vec()))
         .collect();
     tensors.sort_by(|a, b| a.0.cmp(&b.0));
-    let t = tensors.iter_mut().find(|t| t.1 == safetensors::Dtype::F32).unwrap();
-    t.3[..4].copy_from_slice(&value.to_le_bytes());
+    let t = tensors.iter_mut().find(|t| name.is_none_or(|n| n == t.0)).unwrap();
+    match t.1 {
+        safetensors::Dtype::F32 => t.3[..4].copy_from_slice(&value.to_le_bytes()),
+        safetensors::Dtype::F16 => t.3[..2].copy_from_slice(&half::f16::from_f32(value).to_le_bytes()),
+        other => panic!("edit_value: {other:?}"),
+    }
     let name = t.0.clone();
     let views: Vec<(String, safetensors::tensor::TensorView<'_>)> = tensors
         .iter()
@@ -363,14 +368,18 @@ fn two_ranks_round_trip_dump_edit_refit_dump_on_two_devices() {
     let (lib, tool) = standin_or_skip!();
     let d = tempfile::tempdir().unwrap();
     let input = d.path().join("engines");
-    engine_dir(&tool, &input, &TWO_RANKS, true);
+    let truths = engine_dir(&tool, &input, &TWO_RANKS, true);
     let managed = managed_file(&input, 1);
     let ckpt = d.path().join("ckpt");
     assert_exit(&dump_dir(&lib, &input, &ckpt, &["--devices", "0,1"]), 0);
-    // Edit both ranks (0.5 is exact in rank 1's fp16 storage too) and the managed weight.
+    // Edit both ranks (rank 1's weights are float16) and the managed weight.
     let edited: Vec<String> = (0..2)
-        .map(|n| edit_first_value(&ckpt.join(format!("rank{n}.safetensors")), 0.5))
+        .map(|n| {
+            let w = &truths[n][0];
+            edit_value(&ckpt.join(format!("rank{n}.safetensors")), Some(&w.name), 0.5)
+        })
         .collect();
+    edit_value(&ckpt.join("rank1.safetensors"), Some("lm_head.lora_a"), 7.0);
     let before = read_safetensors(&ckpt.join("rank0.safetensors"));
     assert_eq!(&before[&edited[0]].data[..4], &0.5f32.to_le_bytes());
 
@@ -399,13 +408,20 @@ fn two_ranks_round_trip_dump_edit_refit_dump_on_two_devices() {
         .map(|x| (x["rank"].as_u64().unwrap(), x["device"].as_u64().unwrap()))
         .collect();
     assert_eq!(placed, [(0, 0), (1, 1)]);
+    // The managed weights file carries the checkpoint's values (edited or not) for its tensors.
+    let m = read_safetensors(&out.join("rank1_managed_weights.safetensors"));
+    assert_eq!(m.keys().collect::<Vec<_>>(), ["lm_head.lora_a"]);
     assert_eq!(
-        std::fs::read(out.join("rank1_managed_weights.safetensors"))
-            .map(|b| b.len() > 0)
-            .unwrap(),
-        true
+        m["lm_head.lora_a"],
+        read_safetensors(&ckpt.join("rank1.safetensors"))["lm_head.lora_a"]
     );
-    let _ = managed;
+    assert_eq!(m["lm_head.lora_a"].shape, [2, 2]);
+    assert_eq!(
+        m["lm_head.lora_a"].data[..4],
+        7.0f32.to_le_bytes(),
+        "the edit reached the managed weights"
+    );
+    assert_eq!(m["lm_head.lora_a"].data[4..], managed[4..]);
 
     // Dumping the refitted directory gives the edited checkpoint back, rank for rank.
     let ckpt2 = d.path().join("ckpt2");
@@ -414,7 +430,13 @@ fn two_ranks_round_trip_dump_edit_refit_dump_on_two_devices() {
         let want = read_safetensors(&ckpt.join(format!("rank{n}.safetensors")));
         let got = read_safetensors(&ckpt2.join(format!("rank{n}.safetensors")));
         assert_eq!(got, want, "rank {n}");
-        assert_eq!(&got[&edited[n]].data[..4], &0.5f32.to_le_bytes());
+        let half = half::f16::from_f32(0.5).to_le_bytes();
+        let want: &[u8] = if n == 0 { &0.5f32.to_le_bytes() } else { &half };
+        assert_eq!(
+            &got[&edited[n]].data[..want.len()],
+            want,
+            "rank {n}: the edit came back"
+        );
     }
     // The input is untouched.
     assert_eq!(
