@@ -538,3 +538,58 @@ fn plugins_the_config_names_are_looked_for_and_their_absence_said() {
         .unwrap();
     assert_exit(&o, 2);
 }
+
+/// Ctrl-C while both ranks are under way: exit 130, no output folder, no temporaries.
+#[test]
+fn ctrl_c_mid_run_leaves_nothing() {
+    use std::io::{BufRead, BufReader};
+    let (lib, tool) = standin_or_skip!();
+    let d = tempfile::tempdir().unwrap();
+    let input = d.path().join("engines");
+    engine_dir(&tool, &input, &TWO_RANKS, true);
+    for n in 0..2 {
+        let mut args = vec!["--slow", "300"];
+        args.extend_from_slice(storage(n));
+        sim_plan(&tool, &input, TWO_RANKS[n], &format!("rank{n}.engine"), &args);
+        std::fs::remove_file(input.join(format!("rank{n}.engine.truth.json"))).unwrap();
+    }
+    let out = d.path().join("ckpt");
+    let bin = assert_cmd::cargo::cargo_bin!("trt-dump");
+    let mut child = std::process::Command::new(bin)
+        .env("TRT_DUMP_TRT_LIB", "/nonexistent/trt-dump-tests/no-tensorrt-here")
+        .arg("--trt-lib")
+        .arg(&lib)
+        .args(["-v", "dump"])
+        .arg(&input)
+        .arg("-o")
+        .arg(&out)
+        .args(["--devices", "0,1"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    for l in lines.by_ref() {
+        let l = l.unwrap();
+        let hit = l.contains("marker pass 1/");
+        seen.push(l);
+        if hit {
+            break;
+        }
+    }
+    let st = std::process::Command::new("kill")
+        .arg("-INT")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    seen.extend(lines.map_while(Result::ok));
+    let code = child.wait().unwrap().code();
+    assert_eq!(code, Some(130), "{seen:#?}");
+    assert!(!out.exists(), "no output");
+    assert!(
+        leftovers(d.path()).is_empty(),
+        "no temporaries: {:?}",
+        leftovers(d.path())
+    );
+}
