@@ -313,9 +313,15 @@ fn read_through(
     if again.bytes().len() as u64 == runs_len && runs_len > 0 {
         return Ok((proof::read_back(weights, expected, runs, again.bytes()), "the written bytes, deserialized and serialized again"));
     }
-    anyhow::bail!(
-        "the refitted plan ({} bytes) and the layout learned ({} bytes) could not be lined up; --no-verify writes it unproven",
-        plan.len(),
-        runs_len
-    )
+    Err(anyhow::Error::new(
+        Error::new(
+            ErrorKind::ProofFailed,
+            format!(
+                "proof failed: the refitted plan ({} bytes) and the layout learned ({} bytes) could not be lined up; nothing was written",
+                plan.len(),
+                runs_len
+            ),
+        )
+        .with_hint("--no-verify writes it unproven"),
+    ))
 }
