@@ -242,13 +242,16 @@ fn learn(g: &GlobalArgs, a: &RefitArgs, engine: &TrtEngine, markers: bool) -> an
     crate::note!("reading the engine's layout with marker passes (serializations with the weights included)");
     let wrapped = IncludingWeights(engine);
     let opts = extract::Options { verify: !a.no_verify };
+    let ids = crate::pipeline::ids::IdSpace::new(engine.weights_list());
+    let mut bars = super::progress::Bars::new(u64::from(ids.passes) + 2 + u64::from(!a.no_verify));
     let ex = if let Some(dir) = &a.work_dir {
         let mut scratch = crate::scratch::DiskScratch::new(Some(dir))?;
-        extract::extract(&wrapped, engine.file.bytes(), &opts, &mut scratch, &mut extract::Quiet)
+        extract::extract(&wrapped, engine.file.bytes(), &opts, &mut scratch, &mut bars)
     } else {
-        extract::extract(&wrapped, engine.file.bytes(), &opts, &mut extract::InMemory, &mut extract::Quiet)
-    }
-    .with_context(|| format!("reading `{}` with marker passes", a.engine.display()))?;
+        extract::extract(&wrapped, engine.file.bytes(), &opts, &mut extract::InMemory, &mut bars)
+    };
+    bars.finish();
+    let ex = ex.with_context(|| format!("reading `{}` with marker passes", a.engine.display()))?;
     if super::dump::proof_refutes(&ex.proof) {
         return Err(anyhow::Error::new(Error::new(
             ErrorKind::ProofFailed,

@@ -303,6 +303,12 @@ fn cli_dump_edit_refit_keeps_the_rest_and_reads_its_own_outputs() {
     let same = d.path().join("same.engine");
     let o = refit_cmd(&lib, &engine, &npy, &same, &[]);
     assert_exit(&o, 0);
+    // And its .npz (names from its index member).
+    let npz = d.path().join("w.npz");
+    assert_exit(&dump_cmd(&lib, &engine, &npz, &[]), 0);
+    let o = refit_cmd(&lib, &engine, &npz, &same, &["--force"]);
+    assert_exit(&o, 0);
+    assert!(!stderr(&o).contains("match no engine weight"), "{}", stderr(&o));
 
     // One changed tensor (values exact in fp16): the rest keep the engine's values.
     let mut one = truth_tensors(&truth)[1].clone();
