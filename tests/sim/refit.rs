@@ -379,3 +379,28 @@ fn cli_new_values_land_exactly_in_awkward_weights() {
     let engine = SimEngine::new(plan.file).unwrap();
     assert!(std::fs::read(&out).unwrap() == simulator_refit(&engine, &new));
 }
+
+#[test]
+fn cli_refits_a_stripped_engine_from_an_onnx_model() {
+    let (lib, tool) = standin_or_skip!();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/trt-rtx-1.7.1-h100/tiny_mlp");
+    if !fixture.join("model.onnx").is_file() {
+        eprintln!("SKIPPED: {} not present", fixture.display());
+        return;
+    }
+    // The simulator's tiny_mlp has the real model's weight names and counts.
+    let d = tempfile::tempdir().unwrap();
+    let (stripped, _) = sim_plan(&tool, d.path(), "tiny_mlp", "stripped.engine", &["--strip"]);
+    let out = d.path().join("out.engine");
+    let o = refit_cmd(&lib, &stripped, &fixture.join("model.onnx"), &out, &[]);
+    assert_exit(&o, 0);
+    assert!(stderr(&o).contains("all bit-exact"), "{}", stderr(&o));
+    let dumped = d.path().join("dumped.safetensors");
+    assert_exit(&dump_cmd(&lib, &out, &dumped, &[]), 0);
+    let got = read_safetensors(&dumped);
+    let want = read_safetensors(&fixture.join("weights.safetensors"));
+    assert_eq!(got.len(), 6);
+    for (name, t) in &got {
+        assert_eq!(t.data, want[name].data, "{name}");
+    }
+}
