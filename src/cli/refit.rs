@@ -57,7 +57,14 @@ pub fn run(g: &GlobalArgs, a: &RefitArgs) -> anyhow::Result<Outcome> {
     for s in &src.skipped {
         crate::warn!("`{}`: tensor `{}` left out: {}", a.weights.display(), s.name, s.reason);
     }
-    let engine = TrtEngine::open(&trt_options(g), &a.engine)?;
+    let engine = TrtEngine::open(&trt_options(g), &a.engine).map_err(|e| {
+        if crate::error::find(&e).is_some_and(|e| e.kind == ErrorKind::NotRefittable) {
+            // TensorRT's `condition: e.isRefittable()` (NVIDIA/TensorRT #1468, #2783).
+            e.context("refit: only an engine built with REFIT can be refitted; that is fixed when it is built")
+        } else {
+            e
+        }
+    })?;
     let weights: Vec<WeightSpec> = engine.weights_list().to_vec();
     let m = refit::match_weights(&weights, &src, &refit::Options { cast: a.cast });
     if !m.unmatched.is_empty() {
