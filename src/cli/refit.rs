@@ -57,7 +57,14 @@ pub fn run(g: &GlobalArgs, a: &RefitArgs) -> anyhow::Result<Outcome> {
     for s in &src.skipped {
         crate::warn!("`{}`: tensor `{}` left out: {}", a.weights.display(), s.name, s.reason);
     }
-    let engine = TrtEngine::open(&trt_options(g), &a.engine)?;
+    let engine = TrtEngine::open(&trt_options(g), &a.engine).map_err(|e| {
+        if crate::error::find(&e).is_some_and(|e| e.kind == ErrorKind::NotRefittable) {
+            // TensorRT's `condition: e.isRefittable()` (NVIDIA/TensorRT #1468, #2783).
+            e.context("refit: only an engine built with REFIT can be refitted; that is fixed when it is built")
+        } else {
+            e
+        }
+    })?;
     let weights: Vec<WeightSpec> = engine.weights_list().to_vec();
     let m = refit::match_weights(&weights, &src, &refit::Options { cast: a.cast });
     if !m.unmatched.is_empty() {
@@ -242,13 +249,16 @@ fn learn(g: &GlobalArgs, a: &RefitArgs, engine: &TrtEngine, markers: bool) -> an
     crate::note!("reading the engine's layout with marker passes (serializations with the weights included)");
     let wrapped = IncludingWeights(engine);
     let opts = extract::Options { verify: !a.no_verify };
+    let ids = crate::pipeline::ids::IdSpace::new(engine.weights_list());
+    let mut bars = super::progress::Bars::new(u64::from(ids.passes) + 2 + u64::from(!a.no_verify));
     let ex = if let Some(dir) = &a.work_dir {
         let mut scratch = crate::scratch::DiskScratch::new(Some(dir))?;
-        extract::extract(&wrapped, engine.file.bytes(), &opts, &mut scratch, &mut extract::Quiet)
+        extract::extract(&wrapped, engine.file.bytes(), &opts, &mut scratch, &mut bars)
     } else {
-        extract::extract(&wrapped, engine.file.bytes(), &opts, &mut extract::InMemory, &mut extract::Quiet)
-    }
-    .with_context(|| format!("reading `{}` with marker passes", a.engine.display()))?;
+        extract::extract(&wrapped, engine.file.bytes(), &opts, &mut extract::InMemory, &mut bars)
+    };
+    bars.finish();
+    let ex = ex.with_context(|| format!("reading `{}` with marker passes", a.engine.display()))?;
     if super::dump::proof_refutes(&ex.proof) {
         return Err(anyhow::Error::new(Error::new(
             ErrorKind::ProofFailed,
@@ -313,9 +323,15 @@ fn read_through(
     if again.bytes().len() as u64 == runs_len && runs_len > 0 {
         return Ok((proof::read_back(weights, expected, runs, again.bytes()), "the written bytes, deserialized and serialized again"));
     }
-    anyhow::bail!(
-        "the refitted plan ({} bytes) and the layout learned ({} bytes) could not be lined up; --no-verify writes it unproven",
-        plan.len(),
-        runs_len
-    )
+    Err(anyhow::Error::new(
+        Error::new(
+            ErrorKind::ProofFailed,
+            format!(
+                "proof failed: the refitted plan ({} bytes) and the layout learned ({} bytes) could not be lined up; nothing was written",
+                plan.len(),
+                runs_len
+            ),
+        )
+        .with_hint("--no-verify writes it unproven"),
+    ))
 }

@@ -28,6 +28,7 @@ mod cli_fixture;
 mod cli_verify;
 mod extract_sim;
 mod extract_stress;
+mod refit;
 mod reliability_faults;
 mod reliability_guarantees;
 mod reliability_inputs;
