@@ -13,6 +13,10 @@ use crate::error::{Error, ErrorKind};
 use crate::writer::{self, PlannedTensor, ShapeSource, TensorView, WriterOptions};
 
 pub fn run(g: &GlobalArgs, a: &DumpArgs) -> anyhow::Result<Outcome> {
+    if crate::engine_dir::is_dir_input(&a.engine) {
+        return super::engine_dir::dump(g, a);
+    }
+    super::engine_dir::refuse_devices(g)?;
     super::progress::install_interrupt_handler();
     // Refuse a bad output before hours of work.
     let format = writer::resolve_format(&a.out.output, a.out.format)?;

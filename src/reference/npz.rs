@@ -163,7 +163,29 @@ fn visit(
 
 pub(super) fn load(path: &Path) -> anyhow::Result<Loaded> {
     let mut loaded = Loaded::default();
-    visit(path, |name, h, member, declared_size| {
+    visit(path, |name, h, member, declared_size| read_array(path, &mut loaded, name, h, member, declared_size))?;
+    Ok(loaded)
+}
+
+/// One `.npy` file (a folder of them is what `dump --format npy` writes), as array `name`.
+pub(super) fn load_npy(path: &Path, name: String) -> anyhow::Result<Loaded> {
+    let mut f = super::open(path)?;
+    let size = f.metadata().map(|m| m.len()).map_err(|e| unreadable(path, format!("cannot stat: {e}")))?;
+    let h = read_npy_header(&mut f).map_err(|m| unreadable(path, m))?;
+    let mut loaded = Loaded::default();
+    read_array(path, &mut loaded, name, h, &mut f, size)?;
+    Ok(loaded)
+}
+
+fn read_array(
+    path: &Path,
+    loaded: &mut Loaded,
+    name: String,
+    h: NpyHeader,
+    member: &mut dyn Read,
+    declared_size: u64,
+) -> anyhow::Result<()> {
+    {
         let (dtype, big_endian) = match h.dtype {
             Ok(d) => d,
             Err(reason) => {
@@ -195,8 +217,7 @@ pub(super) fn load(path: &Path) -> anyhow::Result<Loaded> {
         }
         loaded.tensors.push(RefTensor { name, dtype, shape: h.shape, data });
         Ok(())
-    })?;
-    Ok(loaded)
+    }
 }
 
 pub(super) fn load_shapes(path: &Path) -> anyhow::Result<Vec<TensorShape>> {

@@ -699,6 +699,25 @@ pub(crate) fn open_plugin(path: &Path) -> anyhow::Result<&'static Library> {
     Ok(Box::leak(Box::new(lib)))
 }
 
+/// Where the `tensorrt_llm` wheel keeps its plugin library, relative to site-packages.
+pub const TRTLLM_PLUGIN: &str = "tensorrt_llm/libs/libnvinfer_plugin_tensorrt_llm.so";
+
+/// TensorRT-LLM's plugin library in the `tensorrt_llm` package of the `python3` on PATH, or why
+/// there is none (a line for the `-v` report; never a failure by itself).
+pub fn find_trtllm_plugin() -> Result<PathBuf, String> {
+    let dirs = python_site_dirs()?;
+    dirs.iter().map(|d| d.join(TRTLLM_PLUGIN)).find(|p| p.is_file()).ok_or_else(|| {
+        format!(
+            "no {TRTLLM_PLUGIN} in the site-packages of the python3 on PATH ({})",
+            if dirs.is_empty() {
+                "none found".to_string()
+            } else {
+                dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ")
+            }
+        )
+    })
+}
+
 /// A plugin library's registration function, if it exports it:
 /// `bool name(void* logger, char const* libNamespace)`.
 pub(crate) type PluginInitFn = unsafe extern "C" fn(logger: *mut c_void, namespace: *const c_char) -> bool;
