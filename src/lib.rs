@@ -20,6 +20,7 @@ pub mod pipeline;
 pub mod plan;
 pub mod reference;
 pub mod scratch;
+pub mod selftest;
 pub mod shapes;
 pub mod writer;
 #[allow(unsafe_code)]

@@ -62,6 +62,7 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Verify(a) => verify::run(&g, a),
         Command::Diff(a) => diff::run(&g, a),
         Command::Locate(a) => locate::run(&g, a),
+        Command::Selftest(a) => crate::selftest::run(&g, &a),
     }
 }
 
