@@ -378,12 +378,21 @@ fn dtype_of(e: ElemType) -> DataType {
 
 /// `--export-models DIR`: every model as ONNX plus its weights, nothing built.
 fn export(all: &[Model], dir: &Path) -> anyhow::Result<Outcome> {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
     for m in all {
         let d = dir.join(m.name);
         std::fs::create_dir_all(&d).with_context(|| format!("--export-models `{}`", d.display()))?;
         write_model(m, &d, &onnx::model_bytes(&m.graph))?;
         let flags = if m.strip_plan { "--refit --stripAllWeights" } else { "--refit" };
-        println!("{:<20} {}  (trtexec --onnx={}/model.onnx {flags} --saveEngine=model.engine{})", m.name, m.what, d.display(), if m.name == "mlp_fp16" { " --stronglyTyped" } else { "" });
+        writeln!(
+            stdout,
+            "{:<20} {}  (trtexec --onnx={}/model.onnx {flags} --saveEngine=model.engine{})",
+            m.name,
+            m.what,
+            d.display(),
+            if m.name == "mlp_fp16" { " --stronglyTyped" } else { "" }
+        )?;
     }
     Ok(Outcome::Success)
 }
