@@ -133,24 +133,13 @@ pub fn run(g: &GlobalArgs, a: &SelftestArgs) -> anyhow::Result<Outcome> {
         match source::obtain(&g2, path, Via::Gpu, &x) {
             Ok(ex) => judge(m, &ex, l),
             Err(e) => {
-                let kind = error::find(&e).map(|k| k.kind);
-                // The GPU refusal comes first: its message may mention stripping too (device run of
-                // 2026-12-07, docs/device/selftest-rtx-1.7.1-h100.log, counted a refused STRIP_PLAN
-                // engine as passed).
-                if kind == Some(ErrorKind::EngineIncompatible) {
-                    l.status = "not-run".into();
-                    l.note = format!("built, but {} refused to run it on this GPU: {}", lib.describe(), first_line(&format!("{e:#}")));
-                    refused_here.get_or_insert_with(|| format!("{e:#}"));
-                } else if m.strip_plan
-                    && matches!(kind, Some(ErrorKind::Incomplete | ErrorKind::NotRefittable))
-                    && format!("{e:#}").contains("strip")
-                {
-                    l.status = "passed".into();
-                    l.note = format!("refused by dump as expected: {}; {STRIP_HOOK}", first_line(&format!("{e:#}")));
-                } else {
-                    l.status = "failed".into();
-                    l.note = format!("dump failed: {e:#}");
+                let text = format!("{e:#}");
+                let (status, note) = classify_failure(m.strip_plan, error::find(&e).map(|k| k.kind), &text, &lib.describe());
+                if status == "not-run" {
+                    refused_here.get_or_insert_with(|| text.clone());
                 }
+                l.status = status.into();
+                l.note = note;
             }
         }
     }
@@ -206,6 +195,20 @@ pub fn run(g: &GlobalArgs, a: &SelftestArgs) -> anyhow::Result<Outcome> {
     }
 }
 
+/// A model whose `dump` failed: `not-run` (TensorRT refused to run the engine on this GPU),
+/// `passed` (a STRIP_PLAN engine that dump itself refused as stripped) or `failed`, and the note.
+/// The GPU refusal is tested first: its message can mention stripping too (the first device run
+/// counted a refused STRIP_PLAN engine as passed).
+pub fn classify_failure(strip_plan: bool, kind: Option<ErrorKind>, text: &str, lib: &str) -> (&'static str, String) {
+    if kind == Some(ErrorKind::EngineIncompatible) {
+        return ("not-run", format!("built, but {lib} refused to run it on this GPU: {}", first_line(text)));
+    }
+    if strip_plan && matches!(kind, Some(ErrorKind::Incomplete | ErrorKind::NotRefittable)) && text.contains("strip") {
+        return ("passed", format!("refused by dump as expected: {}; {STRIP_HOOK}", first_line(text)));
+    }
+    ("failed", format!("dump failed: {text}"))
+}
+
 /// Where `refit` (another worktree's command) will restore a STRIP_PLAN engine.
 pub const STRIP_HOOK: &str =
     "restoring it with `trt-dump refit` and dumping again is not checked yet (the refit command is not in this build)";
@@ -230,7 +233,10 @@ fn line(m: &Model, status: &str, note: &str) -> ModelLine {
 fn print_line(l: &ModelLine) {
     let exact = l.weights.iter().filter(|w| w.got == "exact").count();
     let missing = l.weights.iter().filter(|w| w.got != "exact").count();
-    let mut s = format!("{:<8} {:<20} weights exact {exact}/{}", l.status.to_uppercase(), l.name, l.weights.len());
+    let mut s = format!("{:<8} {:<20}", l.status.to_uppercase(), l.name);
+    if !l.weights.is_empty() {
+        s.push_str(&format!(" weights exact {exact}/{}", l.weights.len()));
+    }
     if missing > 0 {
         s.push_str(&format!(", missing {missing}"));
     }
@@ -283,7 +289,7 @@ fn judge(m: &Model, ex: &Extracted, l: &mut ModelLine) {
     for w in &m.weights {
         let name = &w.init.name;
         let expected = match &w.expect {
-            Expect::Exact { how } if how.is_empty() => "exact".to_string(),
+            Expect::Exact { how: "" } => "exact".to_string(),
             Expect::Exact { how } => format!("exact ({how})"),
             Expect::MissingOrExact { why } => format!("missing or exact ({why})"),
             Expect::Missing { why } => format!("missing ({why})"),
@@ -401,4 +407,21 @@ fn export(all: &[Model], dir: &Path) -> anyhow::Result<Outcome> {
         )?;
     }
     Ok(Outcome::Success)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_gpu_refusal_is_not_run_even_for_a_strip_plan_engine() {
+        let refused = "could not deserialize: the engine cannot run on this GPU\nweight-stripped hint";
+        let (s, note) = classify_failure(true, Some(ErrorKind::EngineIncompatible), refused, "TensorRT-RTX 1.7.1");
+        assert_eq!(s, "not-run");
+        assert!(note.contains("refused to run it on this GPU"), "{note}");
+        let stripped = "this plan holds no weights; refit it first: it is a weight-stripped engine";
+        assert_eq!(classify_failure(true, Some(ErrorKind::Incomplete), stripped, "x").0, "passed");
+        assert_eq!(classify_failure(false, Some(ErrorKind::Incomplete), stripped, "x").0, "failed");
+        assert_eq!(classify_failure(true, Some(ErrorKind::TrtRefused), "strip", "x").0, "failed");
+    }
 }

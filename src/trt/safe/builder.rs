@@ -185,9 +185,9 @@ impl Builder {
                 });
             }
         }
+        let mark = self.ctx.sink.mark();
         // SAFETY: `IHostMemory* buildSerializedNetwork(INetworkDefinition&, IBuilderConfig&)`: both
         // references are the live objects above; the plan returned is owned by the caller.
-        let mark = self.ctx.sink.mark();
         let plan = unsafe { trt!(self.obj, b.build_serialized_network, network.ptr(), config.ptr()) };
         // SAFETY: null or the IHostMemory just returned, owned here.
         let plan = unsafe { HostMemory::new(plan, &self.ctx) };
