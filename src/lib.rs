@@ -23,6 +23,7 @@ pub mod plan;
 pub mod reference;
 pub mod refit;
 pub mod scratch;
+pub mod selftest;
 pub mod shapes;
 pub mod stats;
 pub mod view;

@@ -181,6 +181,19 @@ pub enum Command {
     )]
     Locate(LocateArgs),
 
+    /// Build, with your TensorRT, the small REFIT networks this binary carries, dump each and
+    /// check every weight against its known value
+    #[command(
+        long_about = "Build, with your TensorRT (full library plus its ONNX parser), the small REFIT \
+                      networks this binary carries (fp32 and fp16 MLPs, Conv+BatchNorm+ReLU, LayerNorm, \
+                      a weight used twice, a STRIP_PLAN build, a weight of over 8.4 M elements), run \
+                      `dump` on each and compare with what each must give. One line per model and a \
+                      verdict. Exit 0: every model as expected; 1: one did not; 5: TensorRT built the \
+                      engines but refused to run them on this GPU; 7: this TensorRT cannot build (lean \
+                      runtime, no ONNX parser).",
+        after_help = "EXAMPLES:\n    trt-dump selftest\n    trt-dump selftest --trt-lib /opt/TensorRT/lib --keep selftest-engines --json\n    trt-dump selftest --export-models models/    (ONNX + safetensors only; build them with trtexec)"
+    )]
+    Selftest(SelftestArgs),
     /// Show what is inside the engine: a self-contained HTML page (byte strip, weight table with
     /// statistics, summary) or the byte strip alone as an SVG
     #[command(
@@ -225,6 +238,19 @@ pub struct ViewArgs {
     /// pairing by value those whose names it lacks; the page lists every pairing
     #[arg(long, value_name = "REF")]
     pub names_from: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct SelftestArgs {
+    /// Keep every engine, with its model.onnx and weights.safetensors, under DIR/<model>/
+    #[arg(long, value_name = "DIR")]
+    pub keep: Option<PathBuf>,
+    /// Write every model as DIR/<model>/model.onnx plus weights.safetensors, build nothing
+    #[arg(long, value_name = "DIR", conflicts_with = "keep")]
+    pub export_models: Option<PathBuf>,
+    /// Machine-readable report on stdout
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

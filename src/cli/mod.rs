@@ -69,6 +69,7 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::View(a) => view::run(&g, &a),
         Command::Refit(a) if crate::engine_dir::is_dir_input(&a.engine) => engine_dir::refit(&g, &a),
         Command::Refit(a) => engine_dir::refuse_devices(&g).and_then(|()| refit::run(&g, &a)),
+        Command::Selftest(a) => crate::selftest::run(&g, &a),
     }
 }
 
