@@ -434,6 +434,10 @@ pub struct RefitArgs {
     /// Match file tensors named FROM... as TO... (a prefix rewrite; repeatable, longest FROM wins)
     #[arg(long, value_name = "FROM=TO")]
     pub rename: Vec<crate::refit::Rename>,
+    /// The original checkpoint the engine was built from: pair the engine's weights with it by
+    /// value, then take --weights' tensors by those names, turned back to the engine's orientation
+    #[arg(long, value_name = "ORIGINAL")]
+    pub names_from: Option<PathBuf>,
     /// Accept conversions to the refit dtype that change values (each is reported)
     #[arg(long)]
     pub cast: bool,

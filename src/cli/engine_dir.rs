@@ -490,6 +490,12 @@ pub fn refit(g: &GlobalArgs, a: &RefitArgs) -> anyhow::Result<Outcome> {
             "config.json: build_config.use_refit and use_strip_plan are false",
         )));
     }
+    if a.names_from.is_some() {
+        return Err(usage(
+            "--names-from pairs one engine's weights; an engine directory is refitted from a checkpoint under the engines' names".to_string(),
+            "refit one rank's engine (ENGINE_DIR/rankN.engine) with --names-from",
+        ));
+    }
     check_output(&ckpt.path, &a.output, a.force)?;
     let target = check_output(&dir.path, &a.output, a.force)?;
     let devices = devices(g)?;
@@ -574,6 +580,7 @@ fn refit_rank(
         weights: weights.to_path_buf(),
         output: staged.join(format!("rank{}.engine", rank.rank)),
         rename: a.rename.clone(),
+        names_from: None,
         cast: a.cast,
         force: false,
         no_verify: a.no_verify,
@@ -582,13 +589,25 @@ fn refit_rank(
         work_dir: a.work_dir.clone(),
         json: false,
     };
-    super::refit::run(&g, &one)?;
+    // The managed weights merged into the checkpoint's rank file are the engine's inputs, not
+    // weights of its refitter: no warning that they match none.
+    let managed_names: Vec<String> = match &rank.managed {
+        Some(m) => crate::reference::load(m)
+            .with_context(|| format!("reading managed weights `{}`", m.display()))?
+            .into_iter()
+            .map(|t| t.name)
+            .collect(),
+        None => Vec::new(),
+    };
+    let shown = a.output.join(format!("rank{}.engine", rank.rank));
+    let extra = super::refit::Extra {
+        not_weights: &managed_names,
+        shown_output: Some(&shown),
+    };
+    super::refit::run_with(&g, &one, &extra)?;
+    let managed_name = format!("rank{}_managed_weights.safetensors", rank.rank);
     let managed = match &rank.managed {
-        Some(m) => write_managed(
-            m,
-            weights,
-            &staged.join(format!("rank{}_managed_weights.safetensors", rank.rank)),
-        )?,
+        Some(m) => write_managed(m, weights, &staged.join(&managed_name), &a.output.join(&managed_name))?,
         None => 0,
     };
     Ok(RankRefit {
@@ -601,7 +620,7 @@ fn refit_rank(
 
 /// The output's `rank{N}_managed_weights.safetensors`: each tensor of the input's, with the
 /// checkpoint's values where it holds that name (same dtype and shape), else the input's.
-fn write_managed(input: &Path, checkpoint: &Path, out: &Path) -> anyhow::Result<usize> {
+fn write_managed(input: &Path, checkpoint: &Path, out: &Path, shown: &Path) -> anyhow::Result<usize> {
     let base =
         crate::reference::load(input).with_context(|| format!("reading managed weights `{}`", input.display()))?;
     let new = crate::reference::load(checkpoint)?;
@@ -663,7 +682,7 @@ fn write_managed(input: &Path, checkpoint: &Path, out: &Path) -> anyhow::Result<
     sink.finish()?;
     crate::detail!(
         "{}: {replaced} of {} managed weight(s) from the checkpoint",
-        out.display(),
+        shown.display(),
         base.len()
     );
     Ok(base.len())

@@ -18,6 +18,8 @@ use crate::trt::TrtEngine;
 /// What was learned about the input: its own values and a layout of a plan with weights in.
 struct Learned {
     values: Vec<Option<Vec<u8>>>,
+    /// Per weight: the dtypes it is stored as (for pairing by value).
+    stored: Vec<Vec<crate::dtype::DataType>>,
     why: Vec<Option<String>>,
     /// Where each element is stored, in a plan of `runs_len` bytes (0: no usable layout).
     runs: Vec<Run>,
@@ -41,9 +43,26 @@ struct Report<'a> {
     casts: &'a [refit::CastNote],
     proof: Option<proof::ReadBack>,
     layout_from: Option<String>,
+    /// `--names-from`: how the engine's weights were paired with the original checkpoint.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    names_from: Option<crate::pairing::Summary>,
+}
+
+/// What an engine directory's refit of one rank changes in [`run_with`].
+#[derive(Default)]
+pub struct Extra<'a> {
+    /// Tensors of the weights file that are not engine weights (TensorRT-LLM's managed weights,
+    /// inputs of the engine): no warning that they match no weight.
+    pub not_weights: &'a [String],
+    /// The path messages name instead of `-o` (a rank written into a staging folder).
+    pub shown_output: Option<&'a Path>,
 }
 
 pub fn run(g: &GlobalArgs, a: &RefitArgs) -> anyhow::Result<Outcome> {
+    run_with(g, a, &Extra::default())
+}
+
+pub fn run_with(g: &GlobalArgs, a: &RefitArgs, extra: &Extra<'_>) -> anyhow::Result<Outcome> {
     super::progress::install_interrupt_handler();
     if same_file(&a.engine, &a.output) {
         return Err(anyhow::Error::new(Error::new(
@@ -66,17 +85,30 @@ pub fn run(g: &GlobalArgs, a: &RefitArgs) -> anyhow::Result<Outcome> {
         }
     })?;
     let weights: Vec<WeightSpec> = engine.weights_list().to_vec();
-    let m = refit::match_weights(&weights, &src, &refit::Options { cast: a.cast });
-    if !m.unmatched.is_empty() {
-        let shown: Vec<&str> = m.unmatched.iter().take(10).map(String::as_str).collect();
+    // --names-from reads the engine's own values first (to pair them); the refit and the proof
+    // reuse that reading.
+    let mut learned: Option<Learned> = None;
+    let mut names_from = None;
+    let m = match &a.names_from {
+        Some(original) => {
+            let (m, l, summary) = match_by_pairing(g, a, &engine, &weights, &src, original)?;
+            learned = Some(l);
+            names_from = Some(summary);
+            m
+        }
+        None => refit::match_weights(&weights, &src, &refit::Options { cast: a.cast }),
+    };
+    let stray: Vec<&String> = m.unmatched.iter().filter(|n| !extra.not_weights.contains(n)).collect();
+    if !stray.is_empty() {
+        let shown: Vec<&str> = stray.iter().take(10).map(|s| s.as_str()).collect();
         crate::warn!(
             "{} tensor(s) of `{}` match no engine weight: {}{}",
-            m.unmatched.len(),
+            stray.len(),
             a.weights.display(),
             shown.join(", "),
-            if m.unmatched.len() > 10 { ", ... (-v lists all)" } else { "" }
+            if stray.len() > 10 { ", ... (-v lists all)" } else { "" }
         );
-        for n in m.unmatched.iter().skip(10) {
+        for n in stray.iter().skip(10) {
             crate::detail!("unmatched tensor: {n}");
         }
     }
@@ -88,9 +120,11 @@ pub fn run(g: &GlobalArgs, a: &RefitArgs) -> anyhow::Result<Outcome> {
     }
     super::progress::check_interrupted()?;
 
-    let mut learned: Option<Learned> = None;
     let outcome = {
         let mut own = |_needed: &[usize]| -> anyhow::Result<OwnValues> {
+            if let Some(l) = &learned {
+                return Ok(OwnValues { values: l.values.clone(), why: l.why.clone() });
+            }
             let l = learn(g, a, &engine, false)?;
             let o = OwnValues { values: l.values.clone(), why: l.why.clone() };
             learned = Some(l);
@@ -113,6 +147,7 @@ pub fn run(g: &GlobalArgs, a: &RefitArgs) -> anyhow::Result<Outcome> {
         casts: &m.casts,
         proof: None,
         layout_from: None,
+        names_from,
     };
 
     let mut proof_result: Option<(proof::ReadBack, String)> = None;
@@ -203,7 +238,7 @@ pub fn run(g: &GlobalArgs, a: &RefitArgs) -> anyhow::Result<Outcome> {
         a.weights.display(),
         if rep.from_engine.is_empty() { String::new() } else { format!(", {} from the engine's own values", rep.from_engine.len()) },
         if rep.kept.is_empty() { String::new() } else { format!(", {} kept by TensorRT", rep.kept.len()) },
-        a.output.display(),
+        extra.shown_output.unwrap_or(&a.output).display(),
         written
     );
     rep.output = Some(a.output.display().to_string());
@@ -214,6 +249,102 @@ pub fn run(g: &GlobalArgs, a: &RefitArgs) -> anyhow::Result<Outcome> {
         writeln!(out)?;
     }
     Ok(Outcome::Success)
+}
+
+/// The exit-2 error of `--names-from` on an engine that holds no values to pair.
+fn nothing_to_pair(a: &RefitArgs, original: &Path, why: &str) -> anyhow::Error {
+    anyhow::Error::new(
+        Error::new(
+            ErrorKind::Usage,
+            format!(
+                "--names-from `{}`: `{}` {why}: it holds no values to pair with the original checkpoint by value",
+                original.display(),
+                a.engine.display()
+            ),
+        )
+        .with_hint("refit it from a weights file under the engine's own names (`trt-dump list ENGINE`; --rename FROM=TO rewrites a prefix), or pair names on the engine it was stripped from (`trt-dump dump ENGINE --names-from ORIGINAL`)"),
+    )
+}
+
+/// `--names-from ORIGINAL`: learns the engine's own values, pairs them with the original
+/// checkpoint by value (said on stderr like `dump --names-from`), and takes the new checkpoint's
+/// tensors by the paired names, in the engine's orientation and refit dtypes.
+fn match_by_pairing(
+    g: &GlobalArgs,
+    a: &RefitArgs,
+    engine: &TrtEngine,
+    weights: &[WeightSpec],
+    src: &WeightsSource,
+    original: &Path,
+) -> anyhow::Result<(refit::Matched, Learned, crate::pairing::Summary)> {
+    use crate::pairing;
+    if refit::is_stripped(engine)? {
+        return Err(nothing_to_pair(a, original, "is weight-stripped"));
+    }
+    let reference = super::names::load(original)?;
+    let l = learn(g, a, engine, false)?;
+    let w: Vec<pairing::Weight<'_>> = weights
+        .iter()
+        .enumerate()
+        .map(|(i, s)| pairing::Weight {
+            name: &s.name,
+            dtype: s.dtype,
+            count: s.count,
+            values: l.values.get(i).and_then(|v| v.as_deref()),
+            stored: l.stored.get(i).map(Vec::as_slice).unwrap_or(&[]),
+        })
+        .collect();
+    let p = pairing::pair(&w, &reference, &pairing::Options::default());
+    if p.no_values() {
+        return Err(nothing_to_pair(a, original, "gave no weight's values"));
+    }
+    super::names::tell(&p, &format!("--names-from `{}`", original.display()));
+    let f = pairing::to_engine(&w, &p, &src.tensors);
+    let n = weights.len();
+    let mut m = refit::Matched { values: vec![None; n], file_names: vec![None; n], ..Default::default() };
+    let by_name: std::collections::HashMap<&str, &crate::reference::RefTensor> =
+        src.tensors.iter().map(|t| (t.name.as_str(), t)).collect();
+    let original_name: std::collections::HashMap<&str, &str> =
+        src.renamed.iter().map(|(from, to)| (to.as_str(), from.as_str())).collect();
+    let mut used = std::collections::HashSet::new();
+    for t in f.tensors {
+        used.insert(t.from.clone());
+        if t.rounded > 0 {
+            let from = by_name.get(t.from.as_str()).map(|x| x.dtype).unwrap_or(t.dtype);
+            let first = first_rounded(by_name.get(t.from.as_str()).copied(), t.transposed, t.dtype).unwrap_or(0);
+            if !a.cast {
+                m.problems.push(refit::Problem::NeedsCast { weight: t.engine, from, to: t.dtype, changed: t.rounded, first });
+                continue;
+            }
+            m.casts.push(refit::CastNote { weight: t.engine.clone(), from, to: t.dtype, changed: t.rounded, first });
+        }
+        m.file_names[t.index] = Some(original_name.get(t.from.as_str()).copied().unwrap_or(&t.from).to_string());
+        m.values[t.index] = Some(t.data);
+    }
+    for nf in f.not_filled {
+        if by_name.contains_key(nf.looked_for.as_str()) {
+            used.insert(nf.looked_for.clone());
+            m.problems.push(refit::Problem::FromCheckpoint { weight: nf.engine, tensor: nf.looked_for, why: nf.why });
+        } else {
+            crate::detail!("--names-from: `{}` (`{}`) is not in `{}`: the engine's value is kept", nf.engine, nf.looked_for, a.weights.display());
+        }
+    }
+    m.unmatched = src.tensors.iter().filter(|t| !used.contains(&t.name)).map(|t| t.name.clone()).collect();
+    if m.from_file() == 0 && m.problems.is_empty() {
+        m.problems.push(refit::Problem::NothingMatches { tensors: src.tensors.len() });
+    }
+    Ok((m, l, super::names::summary(original, &p)))
+}
+
+/// The first element of `t` (turned to the engine's orientation when `transposed`) whose value
+/// changes in `to`.
+fn first_rounded(t: Option<&crate::reference::RefTensor>, transposed: bool, to: crate::dtype::DataType) -> Option<u64> {
+    let t = t?;
+    let mut flat = t.clone();
+    if transposed && t.shape.len() == 2 && t.dtype.bits() >= 8 {
+        flat.data = crate::pairing::transpose(&t.data, (t.dtype.bits() / 8) as usize, t.shape[0] as usize, t.shape[1] as usize);
+    }
+    refit::convert(&flat, to).ok().map(|(_, _, first)| first)
 }
 
 fn names<'a>(weights: &'a [WeightSpec], from: &[ValueFrom], which: ValueFrom) -> Vec<&'a str> {
@@ -268,6 +399,7 @@ fn learn(g: &GlobalArgs, a: &RefitArgs, engine: &TrtEngine, markers: bool) -> an
     let runs_len = if ex.layout_mode == LayoutMode::Aligned { 0 } else { ex.original_len };
     Ok(Learned {
         values: ex.results.iter().map(|r| r.values.values.clone()).collect(),
+        stored: ex.results.iter().map(|r| r.values.stored.clone()).collect(),
         why: ex.results.iter().map(|r| r.missing.as_ref().map(|m| m.to_string())).collect(),
         runs: ex.original_runs.clone(),
         runs_len,
@@ -288,6 +420,7 @@ fn from_map(engine: &TrtEngine, p: &Path) -> anyhow::Result<Learned> {
     crate::note!("reading the engine's own values through the map `{}` (no marker passes)", p.display());
     Ok(Learned {
         values: ex.results.iter().map(|r| r.values.values.clone()).collect(),
+        stored: ex.results.iter().map(|r| r.values.stored.clone()).collect(),
         why: ex.results.iter().map(|r| r.missing.as_ref().map(|m| m.to_string())).collect(),
         runs,
         runs_len: m.header.engine_len,

@@ -49,6 +49,8 @@ pub enum Problem {
     Unavailable { weight: String, why: String },
     /// Not one tensor of the file names an engine weight.
     NothingMatches { tensors: usize },
+    /// `--names-from`: the tensor the pairing names does not fit the engine's weight.
+    FromCheckpoint { weight: String, tensor: String, why: String },
 }
 
 impl std::fmt::Display for Problem {
@@ -68,6 +70,7 @@ impl std::fmt::Display for Problem {
             Problem::NothingMatches { tensors } => {
                 write!(f, "none of the file's {tensors} tensor(s) names a refittable weight of the engine")
             }
+            Problem::FromCheckpoint { weight, tensor, why } => write!(f, "`{weight}` (paired with `{tensor}`): {why}"),
         }
     }
 }

@@ -386,6 +386,14 @@ fn two_ranks_round_trip_dump_edit_refit_dump_on_two_devices() {
     let out = d.path().join("engines2");
     let o = refit_dir(&lib, &input, &ckpt, &out, &["--devices", "0,1", "--json"]);
     assert_exit(&o, 0);
+    // The managed weight in rank 1's checkpoint is an input, not an engine weight: no warning.
+    let err = stderr(&o);
+    assert!(!err.contains("match no engine weight"), "{err}");
+    // Each rank's message names its final path, not the staging folder's.
+    for n in 0..2 {
+        let final_path = out.join(format!("rank{n}.engine"));
+        assert!(err.contains(&format!("wrote `{}`", final_path.display())), "{err}");
+    }
     assert_eq!(
         listing(&out),
         [
@@ -449,6 +457,44 @@ fn two_ranks_round_trip_dump_edit_refit_dump_on_two_devices() {
         ]
     );
     assert!(leftovers(d.path()).is_empty());
+}
+
+/// Adds an F32 `[2]` tensor `name` to the safetensors file at `path`, keeping its metadata.
+fn add_tensor(path: &Path, name: &str) {
+    let bytes = std::fs::read(path).unwrap();
+    let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let mut tensors: Vec<(String, safetensors::Dtype, Vec<usize>, Vec<u8>)> = st
+        .tensors()
+        .into_iter()
+        .map(|(n, v)| (n, v.dtype(), v.shape().to_vec(), v.data().to_vec()))
+        .collect();
+    tensors.push((name.to_string(), safetensors::Dtype::F32, vec![2], [1.0f32, 2.0].iter().flat_map(|x| x.to_le_bytes()).collect()));
+    let views: Vec<(String, safetensors::tensor::TensorView<'_>)> = tensors
+        .iter()
+        .map(|(n, d, s, b)| (n.clone(), safetensors::tensor::TensorView::new(*d, s.clone(), b).unwrap()))
+        .collect();
+    std::fs::write(path, safetensors::serialize(views, meta.metadata().clone()).unwrap()).unwrap();
+}
+
+#[test]
+fn refit_warns_of_stray_tensors_but_not_of_managed_weights() {
+    let (lib, tool) = standin_or_skip!();
+    let d = tempfile::tempdir().unwrap();
+    let input = d.path().join("engines");
+    engine_dir(&tool, &input, &TWO_RANKS, true);
+    managed_file(&input, 1);
+    let ckpt = d.path().join("ckpt");
+    assert_exit(&dump_dir(&lib, &input, &ckpt, &["--devices", "0,1"]), 0);
+    add_tensor(&ckpt.join("rank1.safetensors"), "stray.extra");
+    let out = d.path().join("engines2");
+    let o = refit_dir(&lib, &input, &ckpt, &out, &["--devices", "0,1"]);
+    assert_exit(&o, 0);
+    let err = stderr(&o);
+    let warning: Vec<&str> = err.lines().filter(|l| l.contains("match no engine weight")).collect();
+    assert_eq!(warning.len(), 1, "{err}");
+    assert!(warning[0].contains("1 tensor(s)") && warning[0].contains("stray.extra"), "{err}");
+    assert!(!warning[0].contains("lm_head.lora_a"), "{err}");
 }
 
 #[test]

@@ -404,3 +404,112 @@ fn cli_refits_a_stripped_engine_from_an_onnx_model() {
         assert_eq!(t.data, want[name].data, "{name}");
     }
 }
+
+// ---- --names-from: engines whose weights go by ONNX node names ----
+
+/// Writes `(name, shape, f32 values)` tensors as safetensors.
+fn write_st_shaped(path: &Path, tensors: &[(&str, Vec<usize>, Vec<u8>)]) {
+    let views: Vec<(String, safetensors::tensor::TensorView<'_>)> = tensors
+        .iter()
+        .map(|(n, shape, b)| {
+            (n.to_string(), safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), b).unwrap())
+        })
+        .collect();
+    std::fs::write(path, safetensors::tensor::serialize(views, None).unwrap()).unwrap();
+}
+
+/// `[rows, cols]` f32 values transposed to `[cols, rows]`.
+fn transpose_f32(data: &[u8], rows: usize, cols: usize) -> Vec<u8> {
+    let mut out = vec![0u8; data.len()];
+    for i in 0..rows {
+        for j in 0..cols {
+            out[(j * rows + i) * 4..][..4].copy_from_slice(&data[(i * cols + j) * 4..][..4]);
+        }
+    }
+    out
+}
+
+/// An engine whose weights are named as an ONNX export names them (`onnx::MatMul_7`, stored
+/// transposed, and `onnx::Add_3`), and the original checkpoint: the MatMul weight as `[4, 3]`
+/// (the engine's `[3, 4]` transposed), the bias as it is (8 elements: enough to pair).
+fn onnx_named_spec(strip: bool) -> (SimSpec, Vec<u8>, Vec<u8>) {
+    let mut s = SimSpec::new();
+    s.layout.strip = strip;
+    s.filler(200, Fill::Random(11));
+    let engine_w = f32s((0..12).map(|i| 0.5 + i as f32 * 0.25));
+    let w = s.weight("onnx::MatMul_7", DataType::Float, 12, engine_w.clone());
+    s.buffer(Content::Copy(w), DataType::Float, Order::Transpose { rows: 3, cols: 4 });
+    s.filler(32, Fill::Random(12));
+    let bias = f32s([0.75, -1.5, 2.0, -0.125, 3.5, 6.25, -7.0, 0.0625]);
+    let b = s.weight("onnx::Add_3", DataType::Float, 8, bias.clone());
+    s.buffer(Content::Copy(b), DataType::Float, Order::Verbatim);
+    s.filler(64, Fill::Random(13));
+    (s, transpose_f32(&engine_w, 3, 4), bias)
+}
+
+#[test]
+fn cli_names_from_dump_edit_refit_lands_in_engine_orientation() {
+    let (lib, _) = standin_or_skip!();
+    let d = tempfile::tempdir().unwrap();
+    let (spec, ckpt_w, bias) = onnx_named_spec(false);
+    let (engine, _) = standin::write_engine(&spec, d.path(), "onnx.engine");
+    let original = d.path().join("original.safetensors");
+    write_st_shaped(&original, &[("encoder.fc.weight", vec![4, 3], ckpt_w.clone()), ("encoder.fc.bias", vec![8], bias.clone())]);
+
+    // dump --names-from: the checkpoint's names, in its orientation.
+    let dumped = d.path().join("dumped.safetensors");
+    let o = dump_cmd(&lib, &engine, &dumped, &["--names-from", original.to_str().unwrap()]);
+    assert_exit(&o, 0);
+    let got = read_safetensors(&dumped);
+    assert!(got.contains_key("encoder.fc.weight"), "{:?} {}", got.keys().collect::<Vec<_>>(), stderr(&o));
+    assert_eq!(got["encoder.fc.weight"].data, ckpt_w, "{}", stderr(&o));
+    assert_eq!(got["encoder.fc.bias"].data, bias);
+
+    // Edit one tensor in the checkpoint's orientation; the rest as dumped.
+    let edited = f32s((0..12).map(|i| -4.0 + i as f32 * 0.5));
+    let new = d.path().join("new.safetensors");
+    write_st_shaped(&new, &[("encoder.fc.weight", vec![4, 3], edited.clone()), ("encoder.fc.bias", vec![8], got["encoder.fc.bias"].data.clone())]);
+
+    // Without --names-from nothing matches the engine's names.
+    let out = d.path().join("out.engine");
+    let o = refit_cmd(&lib, &engine, &new, &out, &[]);
+    assert_exit(&o, 16);
+    assert!(!out.exists());
+
+    let o = refit_cmd(&lib, &engine, &new, &out, &["--names-from", original.to_str().unwrap(), "--json"]);
+    assert_exit(&o, 0);
+    let err = stderr(&o);
+    assert!(err.contains("`onnx::MatMul_7` → `encoder.fc.weight`"), "{err}");
+    assert!(err.contains("`onnx::Add_3` → `encoder.fc.bias`"), "{err}");
+    assert!(err.contains("all bit-exact"), "{err}");
+    assert!(!err.contains("match no engine weight"), "{err}");
+    assert_eq!(err.matches("marker passes (serializations").count(), 1, "the engine is read once: {err}");
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let by_value = r["names_from"]["by_value"].as_array().unwrap();
+    assert_eq!(by_value.len(), 2, "{r}");
+    assert!(by_value.iter().any(|p| p["engine"] == "onnx::MatMul_7" && p["name"] == "encoder.fc.weight"), "{r}");
+    assert_eq!(r["from_file"].as_array().unwrap().len(), 2);
+
+    // Dumped again under the engine's names: the edit, in the engine's orientation.
+    let again = d.path().join("again.safetensors");
+    assert_exit(&dump_cmd(&lib, &out, &again, &[]), 0);
+    let got = read_safetensors(&again);
+    assert_eq!(got["onnx::MatMul_7"].data, transpose_f32(&edited, 4, 3));
+    assert_eq!(got["onnx::Add_3"].data, bias);
+}
+
+#[test]
+fn cli_names_from_a_stripped_engine_says_it_holds_no_values() {
+    let (lib, _) = standin_or_skip!();
+    let d = tempfile::tempdir().unwrap();
+    let (spec, ckpt_w, bias) = onnx_named_spec(true);
+    let (engine, _) = standin::write_engine(&spec, d.path(), "stripped.engine");
+    let original = d.path().join("original.safetensors");
+    write_st_shaped(&original, &[("encoder.fc.weight", vec![4, 3], ckpt_w), ("encoder.fc.bias", vec![8], bias)]);
+    let out = d.path().join("out.engine");
+    let o = refit_cmd(&lib, &engine, &original, &out, &["--names-from", original.to_str().unwrap()]);
+    assert_exit(&o, 2);
+    let err = stderr(&o);
+    assert!(err.contains("weight-stripped") && err.contains("no values to pair"), "{err}");
+    assert!(!out.exists());
+}
