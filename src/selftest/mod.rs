@@ -19,8 +19,10 @@ use crate::cli::source::{self, Extracted, Via};
 use crate::cli::Outcome;
 use crate::dtype::DataType;
 use crate::error::{self, Error, ErrorKind};
-use crate::pipeline::extract::{Missing, Proof};
-use crate::pipeline::PlanBytes;
+use crate::pipeline::extract::{Missing, Proof, WeightResult};
+use crate::pipeline::{Engine, PlanBytes, WeightSpec};
+use crate::reference::RefTensor;
+use crate::refit::{self, OwnValues, WeightsSource};
 use crate::trt::{gpu, loader};
 use crate::writer::{self, PlannedTensor, ShapeSource, TensorView, WriterOptions};
 use models::{Expect, Model};
@@ -131,7 +133,7 @@ pub fn run(g: &GlobalArgs, a: &SelftestArgs) -> anyhow::Result<Outcome> {
         l.engine_bytes = Some(*len);
         l.engine = Some(path.display().to_string());
         match source::obtain(&g2, path, Via::Gpu, &x) {
-            Ok(ex) => judge(m, &ex, l),
+            Ok(ex) => judge(m, &Dumped::of(&ex), l),
             Err(e) => {
                 let text = format!("{e:#}");
                 let (status, note) = classify_failure(m.strip_plan, error::find(&e).map(|k| k.kind), &text, &lib.describe());
@@ -140,6 +142,34 @@ pub fn run(g: &GlobalArgs, a: &SelftestArgs) -> anyhow::Result<Outcome> {
                 }
                 l.status = status.into();
                 l.note = note;
+            }
+        }
+        if m.strip_plan && l.status == "passed" {
+            // Refused by dump as stripped: restore it with refit's library path (the model's own
+            // weights), then dump the refitted engine and judge it like any other model.
+            let refitted = path.with_file_name("model.refitted.engine");
+            let restored = crate::trt::TrtEngine::open(&source::trt_options(&g2), path).and_then(|engine| {
+                let mut dump = |plan: &[u8]| -> anyhow::Result<Dumped> {
+                    std::fs::write(&refitted, plan).with_context(|| format!("writing `{}`", refitted.display()))?;
+                    source::obtain(&g2, &refitted, Via::Gpu, &x).map(|ex| Dumped::of(&ex))
+                };
+                restore_strip_plan(m, &engine, &mut dump)
+            });
+            match restored {
+                Ok(r) => {
+                    *l = ModelLine { engine_bytes: l.engine_bytes, engine: l.engine.clone(), ..r };
+                }
+                Err(e) => {
+                    let text = format!("{e:#}");
+                    let kind = error::find(&e).map(|k| k.kind);
+                    if kind == Some(ErrorKind::EngineIncompatible) {
+                        refused_here.get_or_insert_with(|| text.clone());
+                        l.status = "not-run".into();
+                    } else {
+                        l.status = "failed".into();
+                    }
+                    l.note = format!("refused by dump (stripped); restoring it with refit failed: {}", first_line(&text));
+                }
             }
         }
     }
@@ -204,14 +234,73 @@ pub fn classify_failure(strip_plan: bool, kind: Option<ErrorKind>, text: &str, l
         return ("not-run", format!("built, but {lib} refused to run it on this GPU: {}", first_line(text)));
     }
     if strip_plan && matches!(kind, Some(ErrorKind::Incomplete | ErrorKind::NotRefittable)) && text.contains("strip") {
-        return ("passed", format!("refused by dump as expected: {}; {STRIP_HOOK}", first_line(text)));
+        return ("passed", format!("refused by dump as expected: {}", first_line(text)));
     }
     ("failed", format!("dump failed: {text}"))
 }
 
-/// Where `refit` (another worktree's command) will restore a STRIP_PLAN engine.
-pub const STRIP_HOOK: &str =
-    "restoring it with `trt-dump refit` and dumping again is not checked yet (the refit command is not in this build)";
+/// What dumping one engine gave (from `dump`'s GPU path, or any [`Engine`] in tests).
+pub struct Dumped {
+    pub weights: Vec<WeightSpec>,
+    pub results: Vec<WeightResult>,
+    pub proof: Proof,
+}
+
+impl Dumped {
+    pub fn of(ex: &Extracted) -> Dumped {
+        Dumped { weights: ex.weights.clone(), results: ex.results.clone(), proof: ex.proof.clone() }
+    }
+}
+
+/// The model's weights as a refit weights source (their ONNX names, dtypes and shapes).
+pub fn weights_source(m: &Model) -> WeightsSource {
+    WeightsSource {
+        path: PathBuf::from(format!("{}/weights.safetensors", m.name)),
+        format: "selftest model".into(),
+        tensors: m
+            .weights
+            .iter()
+            .map(|w| RefTensor {
+                name: w.init.name.clone(),
+                dtype: dtype_of(w.init.elem),
+                shape: w.init.dims.iter().map(|&d| d as u64).collect(),
+                data: w.init.raw.clone(),
+            })
+            .collect(),
+        ..Default::default()
+    }
+}
+
+/// A STRIP_PLAN model's engine, refused by `dump` as stripped: refits it with the model's known
+/// weights through `refit`'s library path ([`refit::match_weights`], [`refit::refit_engine`]: no
+/// cast, every weight from the model, none from the engine), dumps the refitted plan with `dump`
+/// and judges it like any other model. The line says `refused by dump (stripped); restored by
+/// refit: N/N weights exact`. An error: the refit itself failed.
+pub fn restore_strip_plan(
+    m: &Model,
+    engine: &dyn Engine,
+    dump: &mut dyn FnMut(&[u8]) -> anyhow::Result<Dumped>,
+) -> anyhow::Result<ModelLine> {
+    anyhow::ensure!(refit::is_stripped(engine)?, "the STRIP_PLAN engine is not weight-stripped (its plain serialization holds its weights)");
+    let src = weights_source(m);
+    let matched = refit::match_weights(engine.weights(), &src, &refit::Options::default());
+    if !matched.problems.is_empty() {
+        return Err(refit::mismatch_error(&matched.problems, &format!(" (model `{}`)", m.name)));
+    }
+    let mut own = |_: &[usize]| -> anyhow::Result<OwnValues> { anyhow::bail!("a weight-stripped engine has no values of its own") };
+    let out = refit::refit_engine(engine, &matched.values, &mut own).context("refit")?;
+    let dumped = dump(out.plan.bytes()).context("dumping the refitted engine")?;
+    let mut l = line(m, "failed", "");
+    judge_values(m, &dumped, &mut l);
+    let exact = l.weights.iter().filter(|w| w.got == "exact").count();
+    let restored = format!(
+        "refused by dump (stripped); restored by refit: {exact}/{} weights exact ({} from the model's weights)",
+        l.weights.len(),
+        out.from.iter().filter(|f| **f == refit::ValueFrom::File).count()
+    );
+    l.note = if l.note.is_empty() { restored } else { format!("{restored}; {}", l.note) };
+    Ok(l)
+}
 
 fn first_line(s: &str) -> &str {
     s.lines().next().unwrap_or("")
@@ -272,19 +361,26 @@ fn expected_bytes(w: &onnx::Initializer, d: DataType) -> Option<Vec<u8>> {
     }
 }
 
-fn judge(m: &Model, ex: &Extracted, l: &mut ModelLine) {
-    l.proof = Some(proof_line(&ex.proof));
-    let proof_bad = matches!(ex.proof, Proof::Failed { .. });
+fn judge(m: &Model, ex: &Dumped, l: &mut ModelLine) {
     if m.strip_plan {
+        l.proof = Some(proof_line(&ex.proof));
         let all_stripped = !ex.results.is_empty() && ex.results.iter().all(|r| r.missing == Some(Missing::Stripped));
         l.status = if all_stripped { "passed" } else { "failed" }.into();
         l.note = if all_stripped {
-            format!("dump reports every weight stripped, as expected; {STRIP_HOOK}")
+            "dump reports every weight stripped, as expected".into()
         } else {
             "expected every weight reported stripped".into()
         };
         return;
     }
+    judge_values(m, ex, l);
+}
+
+/// Every weight of `m` against what dump gave: exact in the refit dtype (or after the stored
+/// dtype's rounding, said in the line), or missing where the model allows it.
+pub fn judge_values(m: &Model, ex: &Dumped, l: &mut ModelLine) {
+    l.proof = Some(proof_line(&ex.proof));
+    let proof_bad = matches!(ex.proof, Proof::Failed { .. });
     let mut ok_all = !proof_bad;
     for w in &m.weights {
         let name = &w.init.name;

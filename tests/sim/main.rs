@@ -33,6 +33,7 @@ mod reliability_faults;
 mod reliability_guarantees;
 mod reliability_inputs;
 mod say_maps;
+mod selftest_strip;
 mod sim_behaviour;
 mod sim_standin;
 mod sim_truth;
