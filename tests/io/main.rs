@@ -16,5 +16,6 @@ mod reference_mutations;
 mod reliability_fuzz_corpus;
 mod reliability_regressions;
 mod selftest_export;
+mod selftest_fixtures;
 mod writer_roundtrip;
 mod writer_safety;
