@@ -593,10 +593,10 @@ fn ctrl_c_mid_run_leaves_nothing() {
     let d = tempfile::tempdir().unwrap();
     let input = d.path().join("engines");
     engine_dir(&tool, &input, &TWO_RANKS, true);
-    for n in 0..2 {
+    for (n, rank) in TWO_RANKS.iter().enumerate() {
         let mut args = vec!["--slow", "300"];
         args.extend_from_slice(storage(n));
-        sim_plan(&tool, &input, TWO_RANKS[n], &format!("rank{n}.engine"), &args);
+        sim_plan(&tool, &input, rank, &format!("rank{n}.engine"), &args);
         std::fs::remove_file(input.join(format!("rank{n}.engine.truth.json"))).unwrap();
     }
     let out = d.path().join("ckpt");

@@ -200,11 +200,12 @@ fn check_contract(x: &Extraction, plan: &sim::SimPlan) -> Result<(), String> {
                 return Err(format!("weight {i} `{}` is unrecoverable ({why:?}) but values were written", t.spec.name))
             }
             (Recovery::Exact, Some(v))
-                if !same_or_more_precise(t.spec.dtype, v, t.values.as_deref().unwrap_or(&[])) && !t.copies_disagree =>
+                if !same_or_more_precise(t.spec.dtype, v, t.values.as_deref().unwrap_or(&[]))
+                    && !t.copies_disagree
+                    && x.proof.passed()
+                    && x.proof_independent() =>
             {
-                if x.proof.passed() && x.proof_independent() {
-                    return Err(format!("weight {i} `{}`: wrong values and the proof passed: {:?}", t.spec.name, x.proof));
-                }
+                return Err(format!("weight {i} `{}`: wrong values and the proof passed: {:?}", t.spec.name, x.proof));
             }
             (_, None) if got.missing.is_none() => return Err(format!("weight {i}: no values and no reason")),
             _ => {}
