@@ -41,7 +41,7 @@ fn decode_pieces(
     cuts: Vec<usize>,
     progress: &mut dyn FnMut(u64) -> bool,
 ) -> Option<Decoded> {
-    use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
     let len = images.base.len();
     debug_assert!(images.passes.iter().all(|p| p.len() == len));
     let dec = Decoder { img: images, weights, ids, len_nibbles: len as u64 * 2 };
@@ -51,21 +51,19 @@ fn decode_pieces(
     let pieces = bounds.len() - 1;
     let done = AtomicU64::new(0);
     let stop = AtomicBool::new(false);
-    let finished = AtomicUsize::new(0);
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
     let parts: Option<Vec<(Vec<Run>, Vec<(u64, u64)>)>> = std::thread::scope(|s| {
-        let work = s.spawn(|| {
-            let parts = super::super::par::map(pieces, |k| {
-                let r = decode_range(&dec, bounds[k], bounds[k + 1], &done, &stop);
-                finished.fetch_add(1, Ordering::Release);
-                r
-            });
+        let (dec, bounds, done, stop) = (&dec, &bounds, &done, &stop);
+        let work = s.spawn(move || {
+            let parts = super::super::par::map(pieces, |k| decode_range(dec, bounds[k], bounds[k + 1], done, stop));
+            drop(tx);
             parts.into_iter().collect::<Option<Vec<_>>>()
         });
-        while finished.load(Ordering::Acquire) < pieces && !work.is_finished() {
+        // Progress and cancellation from this thread until the work is done (the channel closes).
+        while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(std::time::Duration::from_millis(20)) {
             if !progress(done.load(Ordering::Relaxed)) {
                 stop.store(true, Ordering::Relaxed);
             }
-            std::thread::sleep(std::time::Duration::from_millis(20));
         }
         work.join().unwrap_or_else(|e| std::panic::resume_unwind(e))
     });
