@@ -240,15 +240,18 @@ pub fn encode(dtype: DataType, v: Num) -> Option<(u64, bool)> {
         };
         (lo..=hi).contains(&i).then_some((i as u64, true))
     };
-    let code = |decode: fn(u8) -> f32, codes: u16| -> Option<(u64, bool)> {
+    // The first code whose value is `v` (same sign for zeros; any NaN for a NaN), by table: every
+    // fp8/fp4/e8m0 value is an exact f32, so a `v` that is not one has no code.
+    let code = |table: &CodeTable| -> Option<(u64, bool)> {
         let f = v.f64();
-        (0..codes)
-            .map(|c| c as u8)
-            .find(|&c| {
-                let d = f64::from(decode(c));
-                (d == f && d.is_sign_negative() == f.is_sign_negative()) || (d.is_nan() && f.is_nan())
-            })
-            .map(|c| (u64::from(c), true))
+        if f.is_nan() {
+            return table.nan.map(|c| (u64::from(c), true));
+        }
+        let r = f as f32;
+        if f64::from(r) != f {
+            return None;
+        }
+        table.by_bits.get(&r.to_bits()).map(|&c| (u64::from(c), true))
     };
     match dtype {
         DataType::Float => {
@@ -272,10 +275,35 @@ pub fn encode(dtype: DataType, v: Num) -> Option<(u64, bool)> {
         DataType::Int32 => exact_int(i64::from(i32::MIN), i64::from(i32::MAX)).map(|(b, e)| (b & 0xffff_ffff, e)),
         DataType::Int64 => exact_int(i64::MIN, i64::MAX),
         DataType::Int4 => exact_int(-8, 7).map(|(b, e)| (b & 0xf, e)),
-        DataType::Fp8 => code(fp8_e4m3_to_f32, 256),
-        DataType::Fp4 => code(fp4_to_f32, 16),
-        DataType::E8m0 => code(e8m0_to_f32, 256),
+        DataType::Fp8 => code(code_table(&FP8_CODES, fp8_e4m3_to_f32, 256)),
+        DataType::Fp4 => code(code_table(&FP4_CODES, fp4_to_f32, 16)),
+        DataType::E8m0 => code(code_table(&E8M0_CODES, e8m0_to_f32, 256)),
     }
+}
+
+/// A code-valued dtype's codes by the f32 bits of their values (the first code of each value).
+struct CodeTable {
+    by_bits: std::collections::HashMap<u32, u8>,
+    nan: Option<u8>,
+}
+
+static FP8_CODES: std::sync::OnceLock<CodeTable> = std::sync::OnceLock::new();
+static FP4_CODES: std::sync::OnceLock<CodeTable> = std::sync::OnceLock::new();
+static E8M0_CODES: std::sync::OnceLock<CodeTable> = std::sync::OnceLock::new();
+
+fn code_table(cell: &'static std::sync::OnceLock<CodeTable>, decode: fn(u8) -> f32, codes: u16) -> &'static CodeTable {
+    cell.get_or_init(|| {
+        let mut t = CodeTable { by_bits: std::collections::HashMap::new(), nan: None };
+        for c in (0..codes).map(|c| c as u8) {
+            let d = decode(c);
+            if d.is_nan() {
+                t.nan.get_or_insert(c);
+            } else {
+                t.by_bits.entry(d.to_bits()).or_insert(c);
+            }
+        }
+        t
+    })
 }
 
 #[cfg(test)]
@@ -350,5 +378,25 @@ mod tests {
         assert_eq!(encode(DataType::Int32, Num::F(7.5)), None);
         assert_eq!(encode(DataType::Fp8, Num::F(1.0)), Some((0x38, true)));
         assert_eq!(encode(DataType::Fp8, Num::F(1.05)), None);
+    }
+
+    #[test]
+    fn code_tables_find_what_a_search_over_every_code_finds() {
+        let search = |decode: fn(u8) -> f32, codes: u16, f: f64| {
+            (0..codes).map(|c| c as u8).find(|&c| {
+                let d = f64::from(decode(c));
+                (d == f && d.is_sign_negative() == f.is_sign_negative()) || (d.is_nan() && f.is_nan())
+            })
+        };
+        let cases: [(DataType, fn(u8) -> f32, u16); 3] =
+            [(DataType::Fp8, fp8_e4m3_to_f32, 256), (DataType::Fp4, fp4_to_f32, 16), (DataType::E8m0, e8m0_to_f32, 256)];
+        for (d, decode, codes) in cases {
+            let mut probes: Vec<f64> = (0..=255u8).map(|c| f64::from(decode(c))).collect();
+            probes.extend([0.0, -0.0, 1.05, 1e-300, f64::NAN, f64::INFINITY, 3.0000001, 2f64.powi(-140)]);
+            for f in probes {
+                let want = search(decode, codes, f).map(|c| (u64::from(c), true));
+                assert_eq!(encode(d, Num::F(f)), want, "{d:?} {f}");
+            }
+        }
     }
 }

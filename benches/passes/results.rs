@@ -130,6 +130,8 @@ pub(crate) struct Report {
 pub(crate) struct Machine {
     pub(crate) cpu: String,
     pub(crate) cores: usize,
+    /// Threads extraction spreads its host work over (decode, reading values, the engine's hash).
+    pub(crate) threads: usize,
     pub(crate) mem_total_bytes: u64,
     pub(crate) kernel: String,
 }
@@ -145,5 +147,11 @@ pub(crate) fn machine() -> Machine {
         .unwrap_or(0)
         * 1024;
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim().to_string();
-    Machine { cpu, cores: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1), mem_total_bytes, kernel }
+    Machine {
+        cpu,
+        cores: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        threads: trt_dump::pipeline::par::threads(),
+        mem_total_bytes,
+        kernel,
+    }
 }

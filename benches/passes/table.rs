@@ -89,9 +89,9 @@ pub(crate) fn table(rows: &[Row], m: &Machine) -> String {
         out.push('\n');
     }
     out.push_str(&format!(
-        "\n{} ({} cores, {:.0} GB). Simulated engine; one thread per case. passes = refit+serialize (+ plain serializations).\n\
+        "\n{} ({} cores, {:.0} GB). Simulated engine; one case at a time, its host work on {} threads. passes = refit+serialize (+ plain serializations).\n\
          time = wall time of a whole extraction (median of repeats); host = time outside the engine's refit/serialize/deserialize calls.\n\
-         ~ = extrapolated from a sample of the reference method's passes. decode GB/s = engine bytes / decode() time (one core, all\n\
+         ~ = extrapolated from a sample of the reference method's passes. decode GB/s = engine bytes / decode() time (all threads, all\n\
          passes); per pass = engine bytes x marker passes / decode() time. map GB/s = engine bytes / (map parse + fingerprint +\n\
          reading every value) from the page cache. peak/engine = VmHWM / engine bytes for our extraction with serializations in\n\
          memory / peak RssAnon / engine bytes with serializations spilled to files (as dump does for large engines) / VmHWM for\n\
@@ -101,7 +101,8 @@ pub(crate) fn table(rows: &[Row], m: &Machine) -> String {
          reference method extracted, a equal ours.\n",
         m.cpu,
         m.cores,
-        m.mem_total_bytes as f64 / 1e9
+        m.mem_total_bytes as f64 / 1e9,
+        m.threads
     ));
     out
 }

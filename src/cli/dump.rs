@@ -32,7 +32,7 @@ pub fn run(g: &GlobalArgs, a: &DumpArgs) -> anyhow::Result<Outcome> {
         (None, false) => Via::SidecarOrGpu,
         (None, true) => Via::Gpu,
     };
-    let ex = source::obtain(g, &a.engine, via, &a.extract)?;
+    let ex = source::obtain_hashed(g, &a.engine, via, &a.extract)?;
     super::progress::check_interrupted()?;
 
     let mut rep = build_report(a.engine.as_path(), &ex)?;
@@ -75,7 +75,10 @@ pub fn run(g: &GlobalArgs, a: &DumpArgs) -> anyhow::Result<Outcome> {
         }
         _ => None,
     };
-    let sha = sha256_file(&a.engine)?;
+    let sha = match &ex.engine_sha256 {
+        Some(s) => s.clone(),
+        None => sha256_file(&a.engine)?,
+    };
 
     let mut planned = Vec::new();
     for (i, (w, r)) in ex.weights.iter().zip(&ex.results).enumerate() {

@@ -34,6 +34,9 @@ pub struct Extracted {
     /// What was learned, as a map (GPU path only).
     pub map: Option<MapFile>,
     pub seconds: f64,
+    /// The engine file's sha256 (hex), from the mapping the values were read from, when asked
+    /// for ([`obtain_hashed`]).
+    pub engine_sha256: Option<String>,
 }
 
 impl Extracted {
@@ -58,16 +61,61 @@ pub enum Via<'a> {
 
 /// Reads the weights of `engine_path`.
 pub fn obtain(g: &GlobalArgs, engine_path: &Path, via: Via<'_>, x: &ExtractArgs) -> anyhow::Result<Extracted> {
+    obtain_inner(g, engine_path, via, x, false)
+}
+
+/// [`obtain`], and the engine's sha256 (`Extracted::engine_sha256`) from the same mapping, on a
+/// thread of its own while the values are read: the engine is read once.
+pub fn obtain_hashed(g: &GlobalArgs, engine_path: &Path, via: Via<'_>, x: &ExtractArgs) -> anyhow::Result<Extracted> {
+    obtain_inner(g, engine_path, via, x, true)
+}
+
+/// Runs `work` while, if `hash`, another thread hashes `bytes`; the digest goes into the result.
+fn with_hash(
+    bytes: &[u8],
+    hash: bool,
+    work: impl FnOnce() -> anyhow::Result<Extracted>,
+) -> anyhow::Result<Extracted> {
+    if !hash {
+        return work();
+    }
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let h = s.spawn(|| {
+            use sha2::{Digest, Sha256};
+            let mut h = Sha256::new();
+            for c in bytes.chunks(8 << 20) {
+                if stop.load(Ordering::Relaxed) {
+                    return None;
+                }
+                h.update(c);
+            }
+            Some(h.finalize().iter().map(|x| format!("{x:02x}")).collect::<String>())
+        });
+        let ex = work();
+        if ex.is_err() {
+            // Failed or interrupted: don't wait for the rest of the hash.
+            stop.store(true, Ordering::Relaxed);
+        }
+        let digest = h.join().expect("hashing thread panicked");
+        let mut ex = ex?;
+        ex.engine_sha256 = digest;
+        Ok(ex)
+    })
+}
+
+fn obtain_inner(g: &GlobalArgs, engine_path: &Path, via: Via<'_>, x: &ExtractArgs, hash: bool) -> anyhow::Result<Extracted> {
     match via {
         Via::Map(p) => {
             let file = EngineFile::open(engine_path)?;
-            from_map(&file, p)
+            with_hash(file.bytes(), hash, || from_map(&file, p))
         }
         Via::SidecarOrGpu => {
             let side = map::sidecar_path(engine_path);
             if side.is_file() {
                 let file = EngineFile::open(engine_path)?;
-                match from_map(&file, &side) {
+                match with_hash(file.bytes(), hash, || from_map(&file, &side)) {
                     Ok(x) => {
                         crate::note!("using the map `{}` beside the engine (no GPU needed)", side.display());
                         return Ok(x);
@@ -78,9 +126,9 @@ pub fn obtain(g: &GlobalArgs, engine_path: &Path, via: Via<'_>, x: &ExtractArgs)
                     Err(e) => return Err(e),
                 }
             }
-            from_gpu(g, engine_path, x)
+            gpu(g, engine_path, x, hash)
         }
-        Via::Gpu => from_gpu(g, engine_path, x),
+        Via::Gpu => gpu(g, engine_path, x, hash),
     }
 }
 
@@ -133,14 +181,23 @@ pub fn from_map(file: &EngineFile, map_path: &Path) -> anyhow::Result<Extracted>
         map_knows: Some(m.header.knows()),
         map: None,
         seconds: started.elapsed().as_secs_f64(),
+        engine_sha256: None,
     })
 }
 
 /// Marker passes through TensorRT.
 pub fn from_gpu(g: &GlobalArgs, engine_path: &Path, x: &ExtractArgs) -> anyhow::Result<Extracted> {
+    gpu(g, engine_path, x, false)
+}
+
+fn gpu(g: &GlobalArgs, engine_path: &Path, x: &ExtractArgs, hash: bool) -> anyhow::Result<Extracted> {
     super::progress::install_interrupt_handler();
     let engine = trt::TrtEngine::open(&trt_options(g), engine_path)?;
-    let weights = crate::pipeline::Engine::weights(&engine).to_vec();
+    with_hash(engine.file.bytes(), hash, || gpu_passes(g, &engine, engine_path, x))
+}
+
+fn gpu_passes(_g: &GlobalArgs, engine: &trt::TrtEngine, engine_path: &Path, x: &ExtractArgs) -> anyhow::Result<Extracted> {
+    let weights = crate::pipeline::Engine::weights(engine).to_vec();
     let ids = crate::pipeline::ids::IdSpace::new(&weights);
     let images = u64::from(ids.passes) + 2;
     let steps = u64::from(ids.passes) + 2 + u64::from(!x.no_verify);
@@ -150,9 +207,9 @@ pub fn from_gpu(g: &GlobalArgs, engine_path: &Path, x: &ExtractArgs) -> anyhow::
     let ex = if crate::scratch::should_spill(file_len, images, x.work_dir.is_some()) {
         let mut scratch = crate::scratch::DiskScratch::new(x.work_dir.as_deref())?;
         crate::detail!("keeping serializations in `{}`", scratch.path().display());
-        extract::extract(&engine, engine.file.bytes(), &opts, &mut scratch, &mut bars)
+        extract::extract(engine, engine.file.bytes(), &opts, &mut scratch, &mut bars)
     } else {
-        extract::extract(&engine, engine.file.bytes(), &opts, &mut extract::InMemory, &mut bars)
+        extract::extract(engine, engine.file.bytes(), &opts, &mut extract::InMemory, &mut bars)
     };
     bars.finish();
     let ex = ex.with_context(|| format!("extracting weights from `{}`", engine_path.display()))?;
@@ -162,17 +219,21 @@ pub fn from_gpu(g: &GlobalArgs, engine_path: &Path, x: &ExtractArgs) -> anyhow::
         gpu: engine.session.gpu.as_ref().ok().map(|g| g.describe()),
     };
     let map = learned_map(&ex, engine.file.bytes(), &source, &engine.file);
+    let proof_independent = ex.proof_independent();
+    // Moved, not cloned: the values are the size of the engine.
+    let Extraction { weights, results, proof, passes, .. } = ex;
     Ok(Extracted {
-        weights: ex.weights.clone(),
-        results: ex.results.clone(),
-        proof: ex.proof.clone(),
-        proof_independent: ex.proof_independent(),
-        passes: Some(ex.passes.clone()),
+        weights,
+        results,
+        proof,
+        proof_independent,
+        passes: Some(passes),
         source,
         map_meta: None,
         map_knows: None,
         map: Some(map),
         seconds: bars.elapsed(),
+        engine_sha256: None,
     })
 }
 

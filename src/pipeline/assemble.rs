@@ -377,11 +377,16 @@ pub fn assemble(weights: &[WeightSpec], runs: &[Run], image: &[u8]) -> Result<Ve
     for (r, s) in runs.iter().zip(strong) {
         by_weight[r.weight as usize].push((r, s));
     }
-    Ok(weights
-        .iter()
-        .zip(by_weight)
-        .map(|(spec, runs)| assemble_one(spec, &runs, image))
-        .collect())
+    // Weights in parallel (each is read into its own buffer); largest first, so that one big
+    // weight does not start last.
+    let mut order: Vec<usize> = (0..weights.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(by_weight[i].iter().map(|(r, _)| r.len).sum::<u64>()));
+    let done = super::par::map(order.len(), |k| assemble_one(&weights[order[k]], &by_weight[order[k]], image));
+    let mut out: Vec<Option<WeightValues>> = (0..weights.len()).map(|_| None).collect();
+    for (k, v) in done.into_iter().enumerate() {
+        out[order[k]] = Some(v);
+    }
+    Ok(out.into_iter().map(|v| v.expect("every weight read")).collect())
 }
 
 /// Whether each run looks like part of a stored buffer: two or more elements, or touching another

@@ -221,18 +221,20 @@ fn check(obs: &dyn Observer) -> anyhow::Result<()> {
     }
 }
 
-/// Refit buffers for one pass: `make(i, buf)` fills weight `i`'s buffer.
+/// Refit buffers for one pass: `make(i, buf)` fills weight `i`'s buffer (weights in parallel).
 fn refit_pass(
     engine: &dyn Engine,
     weights: &[WeightSpec],
-    make: &mut dyn FnMut(usize, &mut [u8]),
+    make: &(dyn Fn(usize, &mut [u8]) + Sync),
 ) -> anyhow::Result<Box<dyn PlanBytes>> {
-    let mut bufs: Vec<Vec<u8>> = Vec::with_capacity(weights.len());
-    for (i, w) in weights.iter().enumerate() {
-        let mut b = vec![0u8; usize::try_from(w.refit_bytes()).context("weight too large for this machine")?];
+    let bufs: Vec<Vec<u8>> = super::par::map(weights.len(), |i| {
+        let n = usize::try_from(weights[i].refit_bytes()).context("weight too large for this machine")?;
+        let mut b = vec![0u8; n];
         make(i, &mut b);
-        bufs.push(b);
-    }
+        Ok::<_, anyhow::Error>(b)
+    })
+    .into_iter()
+    .collect::<anyhow::Result<_>>()?;
     let views: Vec<&[u8]> = bufs.iter().map(|b| b.as_slice()).collect();
     let mut inst = engine.instance()?;
     inst.refit(&views)?;
@@ -294,7 +296,7 @@ pub fn extract(
 
     check(obs)?;
     obs.stage(Stage::Baseline);
-    let base = refit_pass(engine, &weights, &mut |_, _| {}).context("zero baseline: refit all weights to 0")?;
+    let base = refit_pass(engine, &weights, &|_, _| {}).context("zero baseline: refit all weights to 0")?;
     passes.refit_serialize += 1;
     obs.serialized(Stage::Baseline, base.bytes().len() as u64);
     // When the refitted layout differs from the original's, try bringing refitted images back to
@@ -336,7 +338,7 @@ pub fn extract(
     for p in 0..ids.passes {
         check(obs)?;
         obs.stage(Stage::Markers(p, ids.passes));
-        let img = refit_pass(engine, &weights, &mut |i, buf| {
+        let img = refit_pass(engine, &weights, &|i, buf| {
             fill_markers(weights[i].dtype, ids.first[i].1, weights[i].count, p, buf)
         })
         .with_context(|| format!("marker pass {} of {}", p + 1, ids.passes))?;
@@ -434,7 +436,7 @@ pub fn extract(
     let proof = if opts.verify && !stripped {
         check(obs)?;
         obs.stage(Stage::Proof);
-        let refitted = refit_pass(engine, &weights, &mut |i, buf| {
+        let refitted = refit_pass(engine, &weights, &|i, buf| {
             if let Some(v) = &results[i].values.values {
                 buf.copy_from_slice(v);
             }

@@ -137,13 +137,14 @@ impl<'a> Decoder<'a> {
         at - n
     }
 
-    /// First byte at or after `from` where some pass differs from the baseline.
-    pub(super) fn next_changed(&self, from: usize) -> Option<usize> {
+    /// First byte at or after `from` and before `to` where some pass differs from the baseline.
+    pub(super) fn next_changed(&self, from: usize, to: usize) -> Option<usize> {
         const CHUNK: usize = 4096;
         let base = self.img.base;
+        let to = to.min(base.len());
         let mut i = from;
-        while i < base.len() {
-            let end = (i + CHUNK).min(base.len());
+        while i < to {
+            let end = (i + CHUNK).min(to);
             let mut first: Option<usize> = None;
             for img in &self.img.passes {
                 if img[i..end] != base[i..end] {

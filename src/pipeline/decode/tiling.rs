@@ -14,33 +14,155 @@ use super::{Decoded, Decoder, Images, LOOKAHEAD_BYTES};
 /// its start (nibble position) and its store.
 type Candidate = ((u64, u64, Reverse<u64>), u64, Store);
 
+/// Bytes unchanged in every pass on both sides of a split point (see [`split_points`]).
+const SPLIT_GAP: usize = 16;
+
 /// Decodes the marker passes. `progress` is called now and then with the bytes done; when it
 /// returns false, decoding stops and `None` is returned.
+///
+/// The image is cut at points with [`SPLIT_GAP`] unchanged bytes on either side, and the pieces
+/// are decoded in parallel; the result is exactly the sequential one (see [`split_points`]).
 pub fn decode(
     images: &Images<'_>,
     weights: &[WeightSpec],
     ids: &IdSpace,
     progress: &mut dyn FnMut(u64) -> bool,
 ) -> Option<Decoded> {
+    let threads = super::super::par::threads();
+    let cuts = if threads > 1 { split_points(images, threads * 8, 1 << 20) } else { Vec::new() };
+    decode_pieces(images, weights, ids, cuts, progress)
+}
+
+/// [`decode`] with the image cut at `cuts` (split points, increasing).
+fn decode_pieces(
+    images: &Images<'_>,
+    weights: &[WeightSpec],
+    ids: &IdSpace,
+    cuts: Vec<usize>,
+    progress: &mut dyn FnMut(u64) -> bool,
+) -> Option<Decoded> {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
     let len = images.base.len();
     debug_assert!(images.passes.iter().all(|p| p.len() == len));
     let dec = Decoder { img: images, weights, ids, len_nibbles: len as u64 * 2 };
+    let mut bounds = vec![0usize];
+    bounds.extend(cuts);
+    bounds.push(len);
+    let pieces = bounds.len() - 1;
+    let done = AtomicU64::new(0);
+    let stop = AtomicBool::new(false);
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let parts: Option<Vec<(Vec<Run>, Vec<(u64, u64)>)>> = std::thread::scope(|s| {
+        let (dec, bounds, done, stop) = (&dec, &bounds, &done, &stop);
+        let work = s.spawn(move || {
+            let parts = super::super::par::map(pieces, |k| decode_range(dec, bounds[k], bounds[k + 1], done, stop));
+            drop(tx);
+            parts.into_iter().collect::<Option<Vec<_>>>()
+        });
+        // Progress and cancellation from this thread until the work is done (the channel closes).
+        while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(std::time::Duration::from_millis(20)) {
+            if !progress(done.load(Ordering::Relaxed)) {
+                stop.store(true, Ordering::Relaxed);
+            }
+        }
+        work.join().unwrap_or_else(|e| std::panic::resume_unwind(e))
+    });
+    let parts = parts?;
+    if stop.load(Ordering::Relaxed) || !progress(len as u64) {
+        return None;
+    }
+    let mut all_runs: Vec<Run> = Vec::new();
+    let mut unexplained: Vec<(u64, u64)> = Vec::new();
+    for (r, u) in parts {
+        all_runs.extend(r);
+        unexplained.extend(u);
+    }
+    let (runs, dropped) = trim_boundary_duplicates(all_runs, weights);
+    if !dropped.is_empty() {
+        unexplained.extend(dropped);
+        unexplained.sort_unstable();
+        let mut merged: Vec<(u64, u64)> = Vec::with_capacity(unexplained.len());
+        for (a, b) in unexplained {
+            match merged.last_mut() {
+                Some(last) if a <= last.1 => last.1 = last.1.max(b),
+                _ => merged.push((a, b)),
+            }
+        }
+        unexplained = merged;
+    }
+    Some(Decoded { runs, unexplained })
+}
+
+/// Byte positions `s` (increasing, inside the image) around which `[s - SPLIT_GAP, s + SPLIT_GAP)`
+/// is unchanged in every pass, about `len / pieces` apart. Decoding `[0, s)` and `[s, len)` apart
+/// gives what decoding the whole does: every valid element has a byte that changes (markers are
+/// never zero), elements are at most 8 bytes, so no run or lookahead crosses the gap; and the
+/// first changed byte after it is at least `SPLIT_GAP` past `s`, so its candidates start after
+/// `s` and nothing before can be taken back or extended.
+fn split_points(images: &Images<'_>, pieces: usize, min_step: usize) -> Vec<usize> {
+    let len = images.base.len();
+    let step = (len / pieces.max(1)).max(min_step).max(1);
+    let unchanged = |i: usize| images.passes.iter().all(|p| p[i] == images.base[i]);
+    let mut cuts = Vec::new();
+    let mut nominal = step;
+    while nominal + SPLIT_GAP < len {
+        // The first run of 2 * SPLIT_GAP unchanged bytes from `nominal`, looked for up to the
+        // next nominal point.
+        let limit = (nominal + step).min(len);
+        let mut streak = 0usize;
+        let mut i = nominal;
+        let mut found = None;
+        while i < limit {
+            if unchanged(i) {
+                streak += 1;
+                if streak == 2 * SPLIT_GAP {
+                    found = Some(i + 1 - SPLIT_GAP);
+                    break;
+                }
+            } else {
+                streak = 0;
+            }
+            i += 1;
+        }
+        if let Some(c) = found {
+            cuts.push(c);
+        }
+        nominal = limit.max(found.unwrap_or(0) + 1);
+        nominal = nominal.max(cuts.last().copied().unwrap_or(0) + step);
+    }
+    cuts
+}
+
+/// Decodes the changed bytes in `[from, to)` (elements may reach past `to`; `from` and `to` are
+/// split points or the image ends). Returns the runs and the unexplained ranges, before trimming.
+fn decode_range(
+    dec: &Decoder<'_>,
+    from: usize,
+    to: usize,
+    done: &std::sync::atomic::AtomicU64,
+    stop: &std::sync::atomic::AtomicBool,
+) -> Option<(Vec<Run>, Vec<(u64, u64)>)> {
+    use std::sync::atomic::Ordering;
+    let images = dec.img;
     let mut out = RunBuilder::default();
     let mut unexplained: Vec<(u64, u64)> = Vec::new();
+    let mut next_report = from as u64;
+    let mut reported = from as u64;
     // Nibble position up to which everything is explained.
-    let mut covered: u64 = 0;
+    let mut covered: u64 = 2 * from as u64;
     // The previous run: (store, nibble position of its last element), for taking one element back.
     let mut prev_last: Option<(Store, u64)> = None;
-    let mut next_report = 0u64;
     let lookahead = LOOKAHEAD_BYTES * 2;
 
-    while let Some(x) = dec.next_changed((covered / 2) as usize) {
+    while let Some(x) = dec.next_changed((covered / 2) as usize, to) {
         let x = x as u64;
         if x >= next_report {
-            if !progress(x) {
+            if stop.load(Ordering::Relaxed) {
                 return None;
             }
-            next_report = x + (64 << 20);
+            done.fetch_add(x - reported, Ordering::Relaxed);
+            reported = x;
+            next_report = x + (4 << 20);
         }
         // The changed nibbles of byte x that are not yet explained.
         let lo = (2 * x).max(covered);
@@ -109,21 +231,8 @@ pub fn decode(
             }
         }
     }
-    let _ = progress(len as u64);
-    let (runs, dropped) = trim_boundary_duplicates(out.runs, weights);
-    if !dropped.is_empty() {
-        unexplained.extend(dropped);
-        unexplained.sort_unstable();
-        let mut merged: Vec<(u64, u64)> = Vec::with_capacity(unexplained.len());
-        for (a, b) in unexplained {
-            match merged.last_mut() {
-                Some(last) if a <= last.1 => last.1 = last.1.max(b),
-                _ => merged.push((a, b)),
-            }
-        }
-        unexplained = merged;
-    }
-    Some(Decoded { runs, unexplained })
+    done.fetch_add((to as u64).saturating_sub(reported), Ordering::Relaxed);
+    Some((out.runs, unexplained))
 }
 
 /// Nibble position of a run's first element and one past its last.
@@ -199,4 +308,67 @@ fn trim_boundary_duplicates(mut runs: Vec<Run>, weights: &[WeightSpec]) -> (Vec<
     }
     runs.retain(|r| r.len > 0);
     (runs, dropped)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dtype::DataType;
+    use crate::pipeline::code::fill_markers;
+
+    /// Decoding in pieces cut at split points gives exactly what decoding in one piece gives, on
+    /// buffers of every dtype packed with gaps of every width (0 to 80 bytes) and damaged bytes.
+    #[test]
+    fn pieces_decode_like_the_whole() {
+        let mut seed = 0x2545_F491_4F6C_DD1Du64;
+        let mut rnd = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut split_somewhere = 0;
+        for case in 0..12 {
+            let ws: Vec<WeightSpec> = (0..24)
+                .map(|i| WeightSpec {
+                    name: format!("w{i}"),
+                    dtype: DataType::ALL[(rnd() % DataType::ALL.len() as u64) as usize],
+                    count: 1 + rnd() % 300,
+                })
+                .collect();
+            let ids = IdSpace::new(&ws);
+            let mut at = Vec::new();
+            let mut off = (rnd() % 40) as usize;
+            for w in &ws {
+                at.push(off);
+                off += w.refit_bytes() as usize + (rnd() % 81) as usize;
+            }
+            let len = off + 40;
+            let mut base: Vec<u8> = (0..len).map(|_| if rnd() % 3 == 0 { 0 } else { rnd() as u8 }).collect();
+            for (w, o) in ws.iter().zip(&at) {
+                base[*o..*o + w.refit_bytes() as usize].fill(0);
+            }
+            let mut passes: Vec<Vec<u8>> = Vec::new();
+            for p in 0..ids.passes {
+                let mut img = base.clone();
+                for (i, (w, o)) in ws.iter().zip(&at).enumerate() {
+                    fill_markers(w.dtype, ids.first[i].1, w.count, p, &mut img[*o..*o + w.refit_bytes() as usize]);
+                }
+                for _ in 0..(rnd() % 6) {
+                    let x = (rnd() as usize) % len;
+                    img[x] ^= 1 << (rnd() % 8);
+                }
+                passes.push(img);
+            }
+            let images = Images { base: &base, passes: passes.iter().map(|p| p.as_slice()).collect() };
+            let whole = decode_pieces(&images, &ws, &ids, Vec::new(), &mut |_| true).unwrap();
+            for pieces in [2, 5, 50, 1000] {
+                let cuts = split_points(&images, pieces, 1);
+                split_somewhere += usize::from(!cuts.is_empty());
+                let split = decode_pieces(&images, &ws, &ids, cuts, &mut |_| true).unwrap();
+                assert_eq!(split, whole, "case {case}, {pieces} pieces");
+            }
+        }
+        assert!(split_somewhere > 10, "{split_somewhere}");
+    }
 }
