@@ -109,6 +109,9 @@ fn plan_file(dir: &Path, name: &str, tag: &[u8; 4], version: [u8; 4], extra: &st
     b[..4].copy_from_slice(tag);
     b[24..28].copy_from_slice(&version);
     b.extend_from_slice(extra.as_bytes());
+    // TensorRT-RTX plans carry their own length at 16..24 (checked before any library loads).
+    let len = b.len() as u64;
+    b[16..24].copy_from_slice(&len.to_le_bytes());
     let p = dir.join(name);
     std::fs::write(&p, b).unwrap();
     p

@@ -73,6 +73,7 @@ impl EngineFile {
         }
         let map = crate::mmap::map_readonly(&file).map_err(unreadable)?;
         let header = PlanHeader::sniff(&map)
+            .and_then(|h| h.check_length(map.len() as u64).map(|()| h))
             .map_err(anyhow::Error::new)
             .with_context(|| format!("reading `{}`", path.display()))?;
         Ok(EngineFile {
@@ -306,6 +307,7 @@ fn failure_error(
     plan: Option<(&PlanHeader, String)>,
 ) -> anyhow::Error {
     let mut msg = format!("{} could not {what}: {}", lib.describe(), f.reason());
+    let said = plan.as_ref().map(|(h, _)| classify_refusal(h, lib, &f.messages));
     let mut hint: Option<String> = None;
     let mut kind = if plan.is_some() {
         ErrorKind::EngineIncompatible
@@ -358,7 +360,18 @@ fn failure_error(
             gpu::RTX_SUPPORTED_TEXT
         ));
     }
-    if let Err(why) = gpu {
+    // What TensorRT's own words say decides first: a corrupt plan or one of another version is
+    // that, whether or not there is a GPU.
+    match said {
+        Some(Refusal::Corrupt) => {
+            kind = ErrorKind::NotAnEngine;
+            hint = Some("the engine file is damaged or cut short: copy it again, or rebuild it".into());
+        }
+        Some(Refusal::OtherVersion) => kind = ErrorKind::EngineIncompatible,
+        Some(Refusal::Cuda) | Some(Refusal::Unsaid) | None => {}
+    }
+    let decided = matches!(said, Some(Refusal::Corrupt | Refusal::OtherVersion));
+    if let (Err(why), false) = (gpu, decided) {
         // TensorRT's failure most likely comes from here: say so, with that exit status.
         msg.push_str(&format!("\nGPU: {why}"));
         kind = ErrorKind::NoGpu;
@@ -373,6 +386,51 @@ fn failure_error(
         e = e.with_hint(h);
     }
     anyhow::Error::new(e)
+}
+
+/// What TensorRT's refusal to deserialize a plan says about the plan.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Refusal {
+    /// CUDA itself failed (no driver, no device): the GPU stopped the run.
+    Cuda,
+    /// Built by another TensorRT (or TensorRT-RTX) than the library loaded.
+    OtherVersion,
+    /// Cut short, damaged, a bad checksum: not a usable plan whatever library reads it.
+    Corrupt,
+    /// TensorRT gave no reason we recognise.
+    Unsaid,
+}
+
+/// Reads TensorRT's log lines for a refused deserialization; the header and library break ties:
+/// a plan of the other flavour, or whose header names another major.minor than the library when
+/// TensorRT's words name no other cause, is `OtherVersion`.
+fn classify_refusal(header: &PlanHeader, lib: &LibFacts<'_>, messages: &[String]) -> Refusal {
+    let text = messages.join("\n").to_ascii_lowercase();
+    let any = |words: &[&str]| words.iter().any(|w| text.contains(w));
+    if any(&["cuda initialization failure", "cuda driver", "no cuda-capable", "cudaerror", "cuda error"]) {
+        return Refusal::Cuda;
+    }
+    if header.flavour != lib.flavour {
+        return Refusal::OtherVersion;
+    }
+    if any(&[
+        "not compatible with this version",
+        "version tag does not match",
+        "expecting library version",
+        "serialized engine version",
+        "incompatible serialization version",
+    ]) {
+        return Refusal::OtherVersion;
+    }
+    if any(&["truncat", "corrupt", "checksum", "magic tag", "serialization assertion", "unexpected end"]) {
+        return Refusal::Corrupt;
+    }
+    match header.built_by {
+        Some(b) if (u32::from(b.major), u32::from(b.minor)) != (lib.version.major, lib.version.minor) => {
+            Refusal::OtherVersion
+        }
+        _ => Refusal::Unsaid,
+    }
 }
 
 /// The `NotRefittable` error.
@@ -723,6 +781,7 @@ mod tests {
         let p = dir.path().join("x.engine");
         let mut bytes = vec![0u8; 64];
         bytes[..4].copy_from_slice(b"vtrt");
+        bytes[16..24].copy_from_slice(&64u64.to_le_bytes());
         bytes[24..28].copy_from_slice(&[1, 7, 1, 116]);
         std::fs::write(&p, &bytes).unwrap();
         let f = EngineFile::open(&p).unwrap();

@@ -158,45 +158,68 @@ pub(crate) fn ends_with_separator(path: &Path) -> bool {
     s.ends_with('/') || (cfg!(windows) && s.ends_with('\\'))
 }
 
-/// The output format: `format` if given; else a path ending in `/` means a folder of `.npy`
-/// files, then the extension decides (`.safetensors`, `.npz`, any case), then an existing folder
-/// means `.npy` files. Anything else is a usage error listing the choices.
+/// The output format, from the path: a path ending in `/`, an existing folder, or a path with no
+/// extension at all (`-o weights_dir`) is a folder of `.npy` files; `.safetensors` and `.npz` (any
+/// case) name their format. Any other extension (`.pt`, `.bin`, `.safetensor`...) is a usage error
+/// listing the choices unless `format` says which to write. A `format` that contradicts what the
+/// path says (`-o w.safetensors --format npz`) is a usage error too: never a zip named
+/// `.safetensors`.
 pub fn resolve_format(path: &Path, format: Option<Format>) -> anyhow::Result<Format> {
-    if let Some(f) = format {
-        return Ok(f);
-    }
-    if ends_with_separator(path) {
-        return Ok(Format::Npy);
-    }
     let ext = path
         .extension()
         .map(|e| e.to_string_lossy().to_ascii_lowercase());
-    match ext.as_deref() {
-        Some("safetensors") => return Ok(Format::Safetensors),
-        Some("npz") => return Ok(Format::Npz),
-        _ => {}
-    }
-    if path.is_dir() {
-        return Ok(Format::Npy);
-    }
-    let why = if ext.as_deref() == Some("npy") {
-        "a single .npy file cannot hold many weights".to_string()
+    let said = if ends_with_separator(path) || path.is_dir() {
+        Some((Format::Npy, "a folder"))
     } else {
-        "its name does not say which format to write".to_string()
+        match ext.as_deref() {
+            Some("safetensors") => Some((Format::Safetensors, "a .safetensors file")),
+            Some("npz") => Some((Format::Npz, "an .npz file")),
+            None => Some((Format::Npy, "a folder (it has no extension)")),
+            _ => None,
+        }
     };
-    Err(anyhow::Error::new(
-        Error::new(
-            ErrorKind::Usage,
-            format!(
-                "cannot choose an output format for `{}`: {why}",
-                path.display()
-            ),
-        )
-        .with_hint(
-            "name a file `*.safetensors` or `*.npz`, a folder ending in `/` (or an existing \
-                 folder) for .npy files, or say --format safetensors|npz|npy",
-        ),
-    ))
+    match (said, format) {
+        (Some((f, _)), None) => Ok(f),
+        (Some((f, _)), Some(g)) if f == g => Ok(f),
+        (Some((f, what)), Some(g)) => Err(anyhow::Error::new(
+            Error::new(
+                ErrorKind::Usage,
+                format!(
+                    "--format {} contradicts the output `{}`, which names {what} ({})",
+                    format_name(g),
+                    path.display(),
+                    format_name(f)
+                ),
+            )
+            .with_hint(format_hint()),
+        )),
+        (None, Some(g)) => Ok(g),
+        (None, None) => {
+            let why = if ext.as_deref() == Some("npy") {
+                "a single .npy file cannot hold many weights".to_string()
+            } else {
+                format!(
+                    "`.{}` is not an extension trt-dump writes",
+                    ext.as_deref().unwrap_or("")
+                )
+            };
+            Err(anyhow::Error::new(
+                Error::new(
+                    ErrorKind::Usage,
+                    format!(
+                        "cannot choose an output format for `{}`: {why}",
+                        path.display()
+                    ),
+                )
+                .with_hint(format_hint()),
+            ))
+        }
+    }
+}
+
+fn format_hint() -> &'static str {
+    "name a file `*.safetensors` or `*.npz`, or a folder (ending in `/`, existing, or with no \
+     extension) for .npy files; --format safetensors|npz|npy must agree with the name"
 }
 
 /// Writes `bytes` to `path` all at once or not at all (maps, reports). An existing file is replaced
