@@ -1,8 +1,9 @@
 //! `trt-dump list ENGINE`: every refittable weight with its refit dtype and element count.
 //!
 //! Text: one line per weight (name, dtype, count), then totals. `--json`: one object, keys
-//! documented in docs/binding.md ("list --json"). With `--map FILE`, the weights the map records,
-//! on the CPU alone, once the map is known to fit the engine.
+//! documented in docs/json.md. With `--map FILE`, or a map beside the engine (`ENGINE.trtmap`)
+//! that fits it, the weights the map records, on the CPU alone, once the map is known to fit the
+//! engine.
 
 use std::io::Write;
 use std::path::Path;
@@ -46,6 +47,20 @@ pub fn run(g: &GlobalArgs, a: ListArgs) -> anyhow::Result<Outcome> {
     if let Some(m) = &a.map {
         let specs = from_map(&a.engine, m)?;
         return print(&report(&a.engine.display().to_string(), &specs), a.json);
+    }
+    // A map beside the engine that fits it answers on the CPU, as `dump` does.
+    let side = crate::map::sidecar_path(&a.engine);
+    if side.is_file() {
+        match from_map(&a.engine, &side) {
+            Ok(specs) => {
+                crate::note!("using the map `{}` beside the engine (no GPU needed)", side.display());
+                return print(&report(&a.engine.display().to_string(), &specs), a.json);
+            }
+            Err(e) if crate::error::find(&e).is_some_and(|e| e.kind == crate::error::ErrorKind::BadMap) => {
+                crate::warn!("ignoring `{}`: {e:#}; asking TensorRT instead", side.display());
+            }
+            Err(e) => return Err(e),
+        }
     }
     let opts = trt::Options::from_global(g);
     let engine = TrtEngine::open(&opts, &a.engine)?;

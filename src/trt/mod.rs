@@ -422,7 +422,17 @@ fn classify_refusal(header: &PlanHeader, lib: &LibFacts<'_>, messages: &[String]
     ]) {
         return Refusal::OtherVersion;
     }
-    if any(&["truncat", "corrupt", "checksum", "magic tag", "serialization assertion", "unexpected end"]) {
+    if any(&[
+        "truncat",
+        "corrupt",
+        "checksum",
+        "magic tag",
+        "serialization assertion",
+        "unexpected end",
+        "length field",
+        "file length",
+        "size mismatch",
+    ]) {
         return Refusal::Corrupt;
     }
     match header.built_by {
@@ -773,6 +783,33 @@ mod tests {
         assert!(msg.contains("CUDA initialization failure with error: 101"), "{msg}");
         assert!(msg.contains("GPU: no GPU 2: 1 CUDA device(s) found"), "{msg}");
         assert!(hint.contains("--device"), "{hint}");
+    }
+
+    #[test]
+    fn without_a_gpu_tensorrt_words_still_decide_corrupt_and_other_version() {
+        let no = gpu::NoGpu::NoDriver;
+        let (code, _, hint) = fail(
+            lib(Flavour::TensorRt, 11, 4),
+            Err(&no),
+            Some(plan(Flavour::TensorRt, [11, 4, 0, 106])),
+            &["error: Serialization (Serialization assertion checksum == expected failed.)"],
+        );
+        assert_eq!(code, ErrorKind::NotAnEngine.exit_code());
+        assert!(hint.contains("damaged or cut short"), "{hint}");
+        let (code, msg, _) = fail(
+            lib(Flavour::TensorRt, 11, 4),
+            Err(&no),
+            Some(plan(Flavour::TensorRt, [10, 16, 1, 11])),
+            &["error: The engine plan file is not compatible with this version of TensorRT, expecting library version 11.4.0.106 got 10.16.1.11"],
+        );
+        assert_eq!(code, ErrorKind::EngineIncompatible.exit_code());
+        assert!(!msg.contains("GPU:"), "{msg}");
+        // Another version and no words at all: still the version, not the GPU.
+        let (code, _, _) = fail(lib(Flavour::TensorRt, 11, 4), Err(&no), Some(plan(Flavour::TensorRt, [10, 16, 1, 11])), &[]);
+        assert_eq!(code, ErrorKind::EngineIncompatible.exit_code());
+        // Same version, no words, no GPU: the GPU stopped it.
+        let (code, _, _) = fail(lib(Flavour::TensorRt, 11, 4), Err(&no), Some(plan(Flavour::TensorRt, [11, 4, 0, 106])), &[]);
+        assert_eq!(code, ErrorKind::NoGpu.exit_code());
     }
 
     #[test]
