@@ -78,6 +78,8 @@ pub fn run(g: &GlobalArgs, a: &DumpArgs) -> anyhow::Result<Outcome> {
     metadata.insert("source_engine_sha256".to_string(), sha);
     metadata.insert("source_engine".to_string(), a.engine.display().to_string());
     metadata.insert("tool".to_string(), format!("trt-dump {}", env!("CARGO_PKG_VERSION")));
+    // What built the engine, from its own header: on the map path as on the GPU path.
+    metadata.insert("engine_built_by".to_string(), crate::trt::EngineFile::open(&a.engine)?.built_by());
     match &ex.source {
         report::Source::Tensorrt { version, .. } => metadata.insert("tensorrt".to_string(), version.clone()),
         report::Source::Map { path } => metadata.insert("read_through_map".to_string(), path.clone()),

@@ -79,6 +79,8 @@ pub enum Format {
     Safetensors,
     Npz,
     Onnx,
+    /// A folder of `.npy` files (trt-dump's own `-o DIR/` output, with its `index.json`).
+    NpyDir,
 }
 
 impl fmt::Display for Format {
@@ -87,6 +89,7 @@ impl fmt::Display for Format {
             Format::Safetensors => "safetensors",
             Format::Npz => "npz",
             Format::Onnx => "ONNX",
+            Format::NpyDir => "npy folder",
         })
     }
 }
@@ -104,6 +107,8 @@ pub mod limits {
     pub const MAX_SAFETENSORS_HEADER: u64 = 100_000_000;
     /// `.npy` header bytes inside an `.npz` (numpy itself refuses more than 10,000 by default).
     pub const MAX_NPY_HEADER: usize = 64 * 1024;
+    /// Bytes of trt-dump's own name index (`.npz` comment or `index.json` of a `.npy` folder).
+    pub const MAX_INDEX_BYTES: u64 = 256 << 20;
 }
 
 /// Reads every tensor of a reference file, warning (through `cli::messages`) about each tensor left
@@ -124,6 +129,7 @@ pub fn load_all(path: &Path) -> anyhow::Result<Loaded> {
         Format::Safetensors => safetensors::load(path)?,
         Format::Npz => npz::load(path)?,
         Format::Onnx => onnx::load(path)?,
+        Format::NpyDir => npz::load_dir(path)?,
     };
     loaded.format = Some(format);
     Ok(loaded)
@@ -137,6 +143,7 @@ pub fn load_shapes(path: &Path) -> anyhow::Result<Vec<TensorShape>> {
         Format::Safetensors => safetensors::load_shapes(path),
         Format::Npz => npz::load_shapes(path),
         Format::Onnx => onnx::load_shapes(path),
+        Format::NpyDir => npz::load_dir_shapes(path),
     }
 }
 
@@ -144,6 +151,9 @@ pub fn load_shapes(path: &Path) -> anyhow::Result<Vec<TensorShape>> {
 /// `{`, a zip's `PK`), by extension otherwise (ONNX has no magic number), so that a truncated
 /// `x.safetensors` still gets the safetensors reader's precise complaint.
 pub fn detect(path: &Path) -> anyhow::Result<Format> {
+    if path.is_dir() {
+        return Ok(Format::NpyDir);
+    }
     let mut f = open(path)?;
     let file_len = f.metadata().map(|m| m.len()).map_err(|e| unreadable(path, format!("cannot stat: {e}")))?;
     let mut head = [0u8; 9];
@@ -179,7 +189,7 @@ pub fn detect(path: &Path) -> anyhow::Result<Format> {
 pub(crate) fn unreadable(path: &Path, what: impl fmt::Display) -> anyhow::Error {
     anyhow::Error::new(
         Error::new(ErrorKind::InputUnreadable, format!("reference `{}`: {what}", path.display()))
-            .with_hint("pass a .safetensors, .npz or .onnx file of the model the engine was built from"),
+            .with_hint("pass a .safetensors, .npz or .onnx file of the model the engine was built from, or a folder of .npy files"),
     )
 }
 

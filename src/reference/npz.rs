@@ -7,6 +7,7 @@
 //! the parser, because the parser itself would allocate whatever length the file claims (up to 4
 //! GiB) and recurses on nested brackets.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{Cursor, Read};
 use std::path::Path;
@@ -139,19 +140,53 @@ fn array_name(member: &str) -> String {
     member.strip_suffix(".npy").unwrap_or(member).to_string()
 }
 
+/// trt-dump's own name index, if the archive holds one: member name → exact weight name. Read
+/// from the zip comment (what trt-dump writes), or from the `__trt_dump_index__.npy` member of
+/// earlier versions (then that member is no weight). Anything else in the comment is ignored.
+fn trt_dump_index(path: &Path, zip: &mut ZipArchive<File>) -> anyhow::Result<(HashMap<String, String>, bool)> {
+    let from_comment = crate::writer::read_index_comment(zip.comment(), limits::MAX_INDEX_BYTES).ok();
+    let (json, legacy) = match from_comment.filter(|c| c.starts_with(b"{")) {
+        Some(c) => (c, false),
+        None => match zip.by_name(LEGACY_INDEX) {
+            Ok(mut m) => {
+                let h = read_npy_header(&mut m).map_err(|e| unreadable(path, format!("`{LEGACY_INDEX}`: {e}")))?;
+                let len = m.size().saturating_sub(h.header_len).min(limits::MAX_INDEX_BYTES);
+                (read_exact_vec(&mut m, len).map_err(|e| unreadable(path, format!("`{LEGACY_INDEX}`: {e}")))?, true)
+            }
+            Err(_) => return Ok((HashMap::new(), false)),
+        },
+    };
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(&json) else {
+        return Ok((HashMap::new(), legacy));
+    };
+    if v.get("format").and_then(|f| f.as_str()) != Some("trt-dump-npz") {
+        return Ok((HashMap::new(), false));
+    }
+    let mut map = HashMap::new();
+    for w in v.get("weights").and_then(|w| w.as_array()).into_iter().flatten() {
+        if let (Some(n), Some(f)) = (w.get("name").and_then(|x| x.as_str()), w.get("file").and_then(|x| x.as_str())) {
+            map.insert(f.to_string(), n.to_string());
+        }
+    }
+    Ok((map, legacy))
+}
+
+const LEGACY_INDEX: &str = "__trt_dump_index__.npy";
+
 fn visit(
     path: &Path,
     mut each: impl FnMut(String, NpyHeader, &mut dyn Read, u64) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
     let mut zip = open_archive(path)?;
+    let (index, legacy) = trt_dump_index(path, &mut zip)?;
     for i in 0..zip.len() {
         let mut member = zip
             .by_index(i)
             .map_err(|e| unreadable(path, format!("cannot read archive member {i}: {e}")))?;
-        if member.is_dir() {
+        if member.is_dir() || (legacy && member.name() == LEGACY_INDEX) {
             continue;
         }
-        let name = array_name(member.name());
+        let name = index.get(member.name()).cloned().unwrap_or_else(|| array_name(member.name()));
         super::check_name(&name).map_err(|m| unreadable(path, m))?;
         let declared_size = member.size();
         let header =
@@ -163,7 +198,80 @@ fn visit(
 
 pub(super) fn load(path: &Path) -> anyhow::Result<Loaded> {
     let mut loaded = Loaded::default();
-    visit(path, |name, h, member, declared_size| {
+    visit(path, |name, h, member, declared_size| read_tensor(path, &mut loaded, name, h, member, declared_size))?;
+    Ok(loaded)
+}
+
+/// A folder of `.npy` files, as `trt-dump dump -o DIR/` writes it: with its `index.json` (format
+/// `trt-dump-npy`) for the exact weight names, or without, each file's name less `.npy`. Only the
+/// folder's own `.npy` files are read (no subfolders, no links followed out of it).
+fn visit_dir(
+    path: &Path,
+    mut each: impl FnMut(String, NpyHeader, &mut dyn Read, u64) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let mut names: HashMap<String, String> = HashMap::new();
+    if let Ok(f) = File::open(path.join("index.json")) {
+        let mut b = Vec::new();
+        f.take(limits::MAX_INDEX_BYTES).read_to_end(&mut b).map_err(|e| unreadable(path, format!("index.json: {e}")))?;
+        if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&b) {
+            for w in v.get("weights").and_then(|w| w.as_array()).into_iter().flatten() {
+                if let (Some(n), Some(f)) = (w.get("name").and_then(|x| x.as_str()), w.get("file").and_then(|x| x.as_str())) {
+                    names.insert(f.to_string(), n.to_string());
+                }
+            }
+        }
+    }
+    let rd = std::fs::read_dir(path).map_err(|e| unreadable(path, format!("cannot list the folder: {e}")))?;
+    let mut files: Vec<String> = Vec::new();
+    for e in rd {
+        let e = e.map_err(|e| unreadable(path, format!("cannot list the folder: {e}")))?;
+        let file = e.file_name().to_string_lossy().into_owned();
+        if file.ends_with(".npy") && e.file_type().is_ok_and(|t| t.is_file()) {
+            files.push(file);
+        }
+        if files.len() > limits::MAX_TENSORS {
+            return Err(unreadable(path, format!("more than {} .npy files", limits::MAX_TENSORS)));
+        }
+    }
+    files.sort();
+    if files.is_empty() {
+        return Err(unreadable(path, "a folder holding no .npy files"));
+    }
+    for file in files {
+        let name = names.get(&file).cloned().unwrap_or_else(|| array_name(&file));
+        super::check_name(&name).map_err(|m| unreadable(path, m))?;
+        let mut f = File::open(path.join(&file)).map_err(|e| unreadable(path, format!("`{file}`: cannot open: {e}")))?;
+        let size = f.metadata().map(|m| m.len()).map_err(|e| unreadable(path, format!("`{file}`: {e}")))?;
+        let header = read_npy_header(&mut f).map_err(|m| unreadable(path, format!("`{file}`: {m}")))?;
+        each(name, header, &mut f, size)?;
+    }
+    Ok(())
+}
+
+pub(super) fn load_dir(path: &Path) -> anyhow::Result<Loaded> {
+    let mut loaded = Loaded::default();
+    visit_dir(path, |name, h, r, size| read_tensor(path, &mut loaded, name, h, r, size))?;
+    Ok(loaded)
+}
+
+pub(super) fn load_dir_shapes(path: &Path) -> anyhow::Result<Vec<TensorShape>> {
+    let mut out = Vec::new();
+    visit_dir(path, |name, h, _, _| {
+        out.push(TensorShape { name, dtype: h.dtype.ok().map(|(d, _)| d), source_dtype: h.descr, shape: h.shape });
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+fn read_tensor(
+    path: &Path,
+    loaded: &mut Loaded,
+    name: String,
+    h: NpyHeader,
+    member: &mut dyn Read,
+    declared_size: u64,
+) -> anyhow::Result<()> {
+    {
         let (dtype, big_endian) = match h.dtype {
             Ok(d) => d,
             Err(reason) => {
@@ -195,8 +303,7 @@ pub(super) fn load(path: &Path) -> anyhow::Result<Loaded> {
         }
         loaded.tensors.push(RefTensor { name, dtype, shape: h.shape, data });
         Ok(())
-    })?;
-    Ok(loaded)
+    }
 }
 
 pub(super) fn load_shapes(path: &Path) -> anyhow::Result<Vec<TensorShape>> {

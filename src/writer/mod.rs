@@ -56,6 +56,7 @@ pub mod convert;
 pub mod names;
 mod npy;
 mod npz;
+pub use npz::{read_index_comment, COMPRESSED_TAG};
 mod safetensors;
 
 use std::collections::{BTreeMap, HashMap};
@@ -466,6 +467,20 @@ pub(crate) fn index_json(
         weights,
     };
     serde_json::to_vec_pretty(&index).expect("the index is plain data")
+}
+
+/// The index as compact JSON (the `.npz` comment; see docs/writers.md): the same keys as
+/// [`index_json`], version 2.
+pub(crate) fn index_json_compact(
+    format: &'static str,
+    metadata: &BTreeMap<String, String>,
+    plan: &Plan,
+    files: &[String],
+) -> Vec<u8> {
+    let pretty = index_json(format, metadata, plan, files);
+    let mut v: serde_json::Value = serde_json::from_slice(&pretty).expect("just written");
+    v["version"] = 2.into();
+    serde_json::to_vec(&v).expect("the index is plain data")
 }
 
 /// Shape as ndarray wants it.
