@@ -229,3 +229,102 @@ fn list_uses_the_map_beside_the_engine() {
     assert_eq!(names.len(), 6, "{names:?}");
     assert!(names.contains(&"net.0.weight"));
 }
+
+// ---- item 5: outputs read back under their names ----
+
+/// A Python with numpy (`TRT_DUMP_PYTHON`, else `python3`), or None (skipped loudly; with CI set,
+/// a failure).
+fn numpy_python() -> Option<String> {
+    let py = std::env::var("TRT_DUMP_PYTHON").ok().filter(|s| !s.is_empty()).unwrap_or_else(|| "python3".into());
+    let ok = std::process::Command::new(&py).args(["-c", "import numpy"]).output().is_ok_and(|o| o.status.success());
+    if ok {
+        return Some(py);
+    }
+    assert!(std::env::var_os("CI").is_none(), "CI is set but `{py}` cannot import numpy (set TRT_DUMP_PYTHON)");
+    eprintln!("SKIPPED numpy readback: `{py}` cannot import numpy (set TRT_DUMP_PYTHON)");
+    None
+}
+
+/// `np.load(npz).files`, through Python.
+fn numpy_files(py: &str, npz: &Path) -> Vec<String> {
+    let o = std::process::Command::new(py)
+        .args(["-c", "import json, sys, numpy as np; print(json.dumps(np.load(sys.argv[1]).files))"])
+        .arg(npz)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+#[test]
+fn npz_members_are_exactly_the_weight_names_and_the_index_is_the_comment() {
+    use trt_dump::dtype::DataType;
+    use trt_dump::writer::{self, PlannedTensor, ShapeSource, TensorView, WriterOptions};
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("w.npz");
+    let names = ["onnx::MatMul_325", "model/layers.0/w", "名前", "Weight", "weight", "../../escape", "/abs", "a\nb"];
+    let plan: Vec<PlannedTensor> = names
+        .iter()
+        .map(|n| PlannedTensor { name: n.to_string(), dtype: DataType::Float, shape: vec![2], shape_source: ShapeSource::Flat })
+        .collect();
+    let opts = WriterOptions { format: None, compress: true, force: false, metadata: Default::default() };
+    let mut sink = writer::open(&out, &opts, &plan).unwrap();
+    for n in names {
+        sink.add(&TensorView { name: n, dtype: DataType::Float, shape: &[2], data: &[0u8; 8] }).unwrap();
+    }
+    let written = sink.finish().unwrap();
+    let z = zip::ZipArchive::new(std::fs::File::open(&out).unwrap()).unwrap();
+    let members: Vec<String> = z.file_names().map(str::to_string).collect();
+    assert_eq!(members.len(), names.len(), "only weights are members: {members:?}");
+    let index: serde_json::Value =
+        serde_json::from_slice(&writer::read_index_comment(z.comment(), 1 << 20).unwrap()).unwrap();
+    assert_eq!(index["format"], "trt-dump-npz");
+    for (n, w) in names.iter().zip(&written.tensors) {
+        let safe = !n.starts_with('/') && !n.contains("..") && !n.contains('\n');
+        if safe {
+            assert_eq!(w.stored_as, format!("{n}.npy"), "{n:?} kept verbatim");
+        } else {
+            assert!(w.stored_as.contains('~') && !w.stored_as.contains('/'), "{n:?} -> {}", w.stored_as);
+        }
+        let e = index["weights"].as_array().unwrap().iter().find(|e| e["name"] == *n).unwrap();
+        assert_eq!(e["file"], w.stored_as.as_str(), "the index records where {n:?} went");
+    }
+    if let Some(py) = numpy_python() {
+        let mut files = numpy_files(&py, &out);
+        files.sort();
+        let mut kept: Vec<String> = names.iter().filter(|n| !n.starts_with('/') && !n.contains("..") && !n.contains('\n')).map(|n| n.to_string()).collect();
+        kept.sort();
+        assert!(kept.iter().all(|k| files.contains(k)), "{files:?}");
+        assert_eq!(files.len(), names.len(), "{files:?}");
+    }
+}
+
+#[test]
+fn verify_says_match_against_its_own_npz_and_npy_folder() {
+    let d = tempfile::tempdir().unwrap();
+    let e = fixture_copy(d.path(), true);
+    let npz = d.path().join("w.npz");
+    let dir = d.path().join("weights_dir");
+    let st = d.path().join("w.safetensors");
+    for out in [&npz, &dir, &st] {
+        assert_exit(&no_trt(&[os("dump"), e.as_os_str(), os("-o"), out.as_os_str()]), 0);
+    }
+    if let Some(py) = numpy_python() {
+        let mut files = numpy_files(&py, &npz);
+        files.sort();
+        let want = ["net.0.bias", "net.0.weight", "net.2.bias", "net.2.weight", "net.4.bias", "net.4.weight"];
+        assert_eq!(files, want);
+    }
+    let dir_slash = format!("{}/", dir.display());
+    for against in [npz.as_os_str(), dir.as_os_str(), os(&dir_slash), st.as_os_str()] {
+        let o = no_trt(&[os("verify"), e.as_os_str(), os("--against"), against]);
+        assert_exit(&o, 0);
+        assert!(stdout(&o).contains("verdict: MATCH: 6 of 6"), "{against:?}: {}{}", stdout(&o), stderr(&o));
+    }
+    // The TensorRT version that built the engine, from its header, on the map path too.
+    let bytes = std::fs::read(&st).unwrap();
+    let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+    let meta = meta.metadata().clone().unwrap();
+    assert_eq!(meta["engine_built_by"], "TensorRT-RTX 1.7.1.116");
+    assert!(meta.contains_key("read_through_map"));
+}
