@@ -14,7 +14,7 @@
 # in target/fuzz-ci/corpus/<target>/ that keeps what earlier runs on this machine found. Exit 0 when
 # no target failed; else 1, with the failing input saved under target/fuzz-ci/artifacts/<target>/
 # and the command that replays it. Found a bug? Fix it, add a regression test, and copy the input
-# to fuzz/corpus/<target>/ (tests/reliability_fuzz_corpus.rs then replays it in every cargo test).
+# to fuzz/corpus/<target>/ (tests/io/reliability_fuzz_corpus.rs then replays it in every cargo test).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)

@@ -13,6 +13,7 @@ pub mod dtype;
 pub mod error;
 pub mod locate;
 pub mod map;
+pub mod messages;
 pub mod mmap;
 pub mod pipeline;
 pub mod plan;

@@ -1,4 +1,4 @@
-//! The fuzz targets, shared with `tests/reliability_fuzz_corpus.rs` (which includes `targets.rs`).
+//! The fuzz targets, shared with `tests/io/reliability_fuzz_corpus.rs` (which includes `targets.rs`).
 #[path = "targets.rs"]
 mod targets;
 pub use targets::*;

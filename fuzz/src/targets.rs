@@ -1,7 +1,7 @@
 //! The fuzz targets of trt-dump as plain functions of one byte slice each.
 //!
 //! Two drivers call them: the libFuzzer binaries in `fuzz/fuzz_targets/` (through cargo-fuzz, see
-//! `fuzz/run-ci.sh`), and `tests/reliability_fuzz_corpus.rs`, which replays every file of
+//! `fuzz/run-ci.sh`), and `tests/io/reliability_fuzz_corpus.rs`, which replays every file of
 //! `fuzz/corpus/<target>/` on stable Rust in the ordinary `cargo test` (so every finding added to
 //! the corpus stays a regression test). This file is included by `#[path]` from both, so it may only
 //! use crates that trt-dump's own tests have: `trt_dump`, `anyhow`, `tempfile`, `xxhash_rust`.

@@ -3,9 +3,10 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 
 use crate::error::ErrorKind;
+pub use crate::writer::Format;
 
 const TOP_AFTER_HELP: &str = "\
 EXAMPLES:
@@ -168,13 +169,6 @@ pub struct InfoArgs {
     /// Machine-readable output on stdout
     #[arg(long)]
     pub json: bool,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    Safetensors,
-    Npz,
-    Npy,
 }
 
 #[derive(Debug, Args)]

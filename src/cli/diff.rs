@@ -16,7 +16,7 @@ use super::report::Source;
 use super::source::{self, Via};
 use super::verify::{check_proof, engine_weights, print_extraction, tolerance, weight_line};
 use super::Outcome;
-use crate::compare::{self, Compared, Status, Summary, Tolerance};
+use crate::compare::{self, Compared, DiffVerdict, Party, Status, Summary, Tolerance};
 use crate::error::{Error, ErrorKind};
 
 pub const FORMAT: &str = "trt-dump.diff/1";
@@ -35,7 +35,7 @@ pub struct DiffReport {
     pub tolerance: Tolerance,
     pub allow_missing: bool,
     /// `identical`, `different`, or `incomplete` (no difference found, but weights not recovered).
-    pub verdict: &'static str,
+    pub verdict: DiffVerdict,
     pub summary: Summary,
     /// Every weight of A in A's order, then those only in B. `dtype` is A's, `other_dtype` B's
     /// where it differs; `stats.max_abs` is the largest |A - B|, `stats.differing` the elements
@@ -62,14 +62,7 @@ pub fn run(g: &GlobalArgs, a: DiffArgs) -> anyhow::Result<Outcome> {
 
     let result = compare::diff(&engine_weights(&xa), &engine_weights(&xb), &tol, a.extract.allow_missing);
     let s = &result.summary;
-    let differs = s.differ + s.count_mismatch + s.unreadable + s.only_in_first + s.only_in_second + s.dtype_mismatch;
-    let verdict = if s.pass {
-        "identical"
-    } else if differs > 0 || s.not_recovered == 0 {
-        "different"
-    } else {
-        "incomplete"
-    };
+    let verdict = s.diff_verdict();
     let rep = DiffReport {
         format: FORMAT,
         a: Side { engine: a.a.display().to_string(), source: xa.source.clone() },
@@ -88,14 +81,14 @@ pub fn run(g: &GlobalArgs, a: DiffArgs) -> anyhow::Result<Outcome> {
         writeln!(out)?;
         crate::note!("{line}");
     } else {
-        write_text(&mut out, &rep, super::messages::verbosity() >= 2)?;
+        write_text(&mut out, &rep, crate::messages::verbosity() >= 2)?;
         writeln!(out, "{line}")?;
     }
     out.flush()?;
     match verdict {
-        "identical" => Ok(Outcome::Success),
-        "different" => Ok(Outcome::Differs),
-        _ => Err(anyhow::Error::new(
+        DiffVerdict::Identical => Ok(Outcome::Success),
+        DiffVerdict::Different => Ok(Outcome::Differs),
+        DiffVerdict::Incomplete => Err(anyhow::Error::new(
             Error::new(
                 ErrorKind::Incomplete,
                 format!(
@@ -158,7 +151,7 @@ pub fn write_text(out: &mut impl Write, r: &DiffReport, all: bool) -> std::io::R
             ),
             (Status::OnlyInFirst, _) => format!("{:<10} {:<name_w$}  {} {}: only in A", "ONLY-A", c.name, c.dtype.as_deref().unwrap_or("?"), c.count.unwrap_or(0)),
             (Status::OnlyInSecond, _) => format!("{:<10} {:<name_w$}  {} {}: only in B", "ONLY-B", c.name, c.other_dtype.as_deref().unwrap_or("?"), c.count.unwrap_or(0)),
-            _ => weight_line(c, "A", "B", name_w),
+            _ => weight_line(c, Party::A, Party::B, name_w),
         };
         writeln!(out, "{line}")?;
     }
@@ -183,13 +176,13 @@ pub fn verdict_line(r: &DiffReport) -> String {
         String::new()
     };
     match r.verdict {
-        "identical" if s.within_tolerance > 0 => format!(
+        DiffVerdict::Identical if s.within_tolerance > 0 => format!(
             "verdict: IDENTICAL within the tolerance{tol}: all {} weights compared, {} bit for bit{missing}",
             s.compared, s.exact
         ),
-        "identical" => format!("verdict: IDENTICAL: all {} weights are bit for bit equal{missing}", s.compared),
-        "incomplete" => format!("verdict: INCOMPLETE: the {} weights compared are identical{missing}", s.compared),
-        _ => {
+        DiffVerdict::Identical => format!("verdict: IDENTICAL: all {} weights are bit for bit equal{missing}", s.compared),
+        DiffVerdict::Incomplete => format!("verdict: INCOMPLETE: the {} weights compared are identical{missing}", s.compared),
+        DiffVerdict::Different => {
             let bad = crate::compare::tally(&[
                 ("changed", s.differ),
                 ("another dtype", s.dtype_mismatch),

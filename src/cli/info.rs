@@ -130,7 +130,7 @@ pub struct WeightsSection {
 }
 
 pub fn run(g: &GlobalArgs, a: InfoArgs) -> anyhow::Result<Outcome> {
-    let opts = trt::Options::from_global(g);
+    let opts = super::source::trt_options(g);
     let file = EngineFile::open(&a.engine)?;
     let sidecar_map = sidecar(&file);
     let report = match Session::open(&opts, &file) {
@@ -213,7 +213,7 @@ fn sidecar(file: &EngineFile) -> Option<MapSection> {
         missing: None,
         made_by: None,
     };
-    let m = match crate::map::MapFile::read(&path) {
+    let m = match super::source::read_map(&path) {
         Ok(m) => m,
         Err(e) => {
             s.problem = Some(format!("{e:#}"));

@@ -14,8 +14,7 @@ use serde::Serialize;
 use super::args::{GlobalArgs, ListArgs};
 use super::Outcome;
 use crate::pipeline::{Engine, WeightSpec};
-use crate::map::MapFile;
-use crate::trt::{self, EngineFile, TrtEngine};
+use crate::trt::{EngineFile, TrtEngine};
 
 pub const FORMAT: &str = "trt-dump.list/1";
 
@@ -62,7 +61,7 @@ pub fn run(g: &GlobalArgs, a: ListArgs) -> anyhow::Result<Outcome> {
             Err(e) => return Err(e),
         }
     }
-    let opts = trt::Options::from_global(g);
+    let opts = super::source::trt_options(g);
     let engine = TrtEngine::open(&opts, &a.engine)?;
     print(&report(&a.engine.display().to_string(), engine.weights()), a.json)
 }
@@ -71,7 +70,7 @@ pub fn run(g: &GlobalArgs, a: ListArgs) -> anyhow::Result<Outcome> {
 /// No TensorRT, no GPU.
 pub fn from_map(engine: &Path, map_path: &Path) -> anyhow::Result<Vec<WeightSpec>> {
     let file = EngineFile::open(engine)?;
-    let m = MapFile::read(map_path)?;
+    let m = super::source::read_map(map_path)?;
     let runs = m.runs().with_context(|| format!("reading map `{}`", map_path.display()))?;
     m.check_engine(file.bytes(), &runs)
         .with_context(|| format!("map `{}` vs engine `{}`", map_path.display(), engine.display()))?;

@@ -6,7 +6,6 @@ pub mod dump;
 pub mod info;
 pub mod list;
 pub mod locate;
-pub mod messages;
 pub mod progress;
 pub mod report;
 pub mod source;
@@ -36,7 +35,7 @@ pub fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { ErrorKind::Usage.exit_code() } else { 0 });
         }
     };
-    messages::set_verbosity(if cli.global.quiet { 0 } else { 1 + cli.global.verbose.min(2) });
+    crate::messages::set_verbosity(if cli.global.quiet { 0 } else { 1 + cli.global.verbose.min(2) });
     match run(cli) {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::Differs) => ExitCode::from(ErrorKind::Differs.exit_code()),

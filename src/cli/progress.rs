@@ -55,7 +55,7 @@ pub struct Bars {
 impl Bars {
     /// `total_steps`: how many serializations the run will make (for the bar's length).
     pub fn new(total_steps: u64) -> Bars {
-        let target = if super::messages::verbosity() == 0 {
+        let target = if crate::messages::verbosity() == 0 {
             ProgressDrawTarget::hidden()
         } else {
             ProgressDrawTarget::stderr()

@@ -81,10 +81,19 @@ pub fn obtain(g: &GlobalArgs, engine_path: &Path, via: Via<'_>, x: &ExtractArgs)
     }
 }
 
+/// Reads and parses a map file (`map` itself only parses bytes). Unreadable is exit 3, a bad map
+/// exit 14, each naming the file.
+pub fn read_map(path: &Path) -> anyhow::Result<MapFile> {
+    let bytes = std::fs::read(path).map_err(|e| {
+        anyhow::Error::new(Error::new(ErrorKind::InputUnreadable, format!("cannot read map `{}`: {e}", path.display())))
+    })?;
+    MapFile::from_bytes(&bytes).with_context(|| format!("reading map `{}`", path.display()))
+}
+
 /// CPU only: values through a map, after checking that the map fits the engine.
 pub fn from_map(file: &EngineFile, map_path: &Path) -> anyhow::Result<Extracted> {
     let started = std::time::Instant::now();
-    let m = MapFile::read(map_path)?;
+    let m = read_map(map_path)?;
     let runs = m.runs_for(file.bytes()).with_context(|| format!("reading map `{}`", map_path.display()))?;
     m.check_engine(file.bytes(), &runs)
         .with_context(|| format!("map `{}` vs engine `{}`", map_path.display(), file.path.display()))?;

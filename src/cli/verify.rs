@@ -16,7 +16,7 @@ use super::args::{GlobalArgs, Tolerance as TolArgs, VerifyArgs};
 use super::report::{self, Source};
 use super::source::{self, Extracted, Via};
 use super::Outcome;
-use crate::compare::{self, Compared, EngineWeight, RefWeight, Status, Summary, Tolerance};
+use crate::compare::{self, Compared, EngineWeight, Party, RefWeight, Status, Summary, Tolerance, VerifyVerdict};
 use crate::error::{Error, ErrorKind};
 use crate::pipeline::extract::Proof;
 
@@ -39,7 +39,7 @@ pub struct VerifyReport {
     pub tolerance: Tolerance,
     pub allow_missing: bool,
     /// `match`, `differs`, or `incomplete` (no difference found, but weights not recovered).
-    pub verdict: &'static str,
+    pub verdict: VerifyVerdict,
     pub summary: Summary,
     pub weights: Vec<Compared>,
 }
@@ -119,13 +119,7 @@ pub fn run(g: &GlobalArgs, a: VerifyArgs) -> anyhow::Result<Outcome> {
         .collect();
     let result = compare::verify(&engine_weights(&ex), &refs, &tol, a.extract.allow_missing);
     let s = &result.summary;
-    let verdict = if s.pass {
-        "match"
-    } else if s.differ + s.count_mismatch + s.unreadable + s.only_in_first > 0 || s.not_recovered == 0 {
-        "differs"
-    } else {
-        "incomplete"
-    };
+    let verdict = s.verify_verdict();
     let rep = VerifyReport {
         format: FORMAT,
         engine: a.engine.display().to_string(),
@@ -155,13 +149,13 @@ pub fn run(g: &GlobalArgs, a: VerifyArgs) -> anyhow::Result<Outcome> {
         writeln!(out)?;
         crate::note!("{line}");
     } else {
-        write_text(&mut out, &rep, super::messages::verbosity() >= 2)?;
+        write_text(&mut out, &rep, crate::messages::verbosity() >= 2)?;
         writeln!(out, "{line}")?;
     }
     out.flush()?;
     match verdict {
-        "match" => Ok(Outcome::Success),
-        "differs" => Ok(Outcome::Differs),
+        VerifyVerdict::Match => Ok(Outcome::Success),
+        VerifyVerdict::Differs => Ok(Outcome::Differs),
         _ if s.compared == 0 => Err(anyhow::Error::new(
             Error::new(
                 ErrorKind::Incomplete,
@@ -183,7 +177,7 @@ pub fn run(g: &GlobalArgs, a: VerifyArgs) -> anyhow::Result<Outcome> {
 }
 
 /// One line for a weight, its name padded to `name_w`.
-pub fn weight_line(c: &Compared, first: &str, second: &str, name_w: usize) -> String {
+pub fn weight_line(c: &Compared, first: Party, second: Party, name_w: usize) -> String {
     let dtype = c.dtype.as_deref().or(c.other_dtype.as_deref()).unwrap_or("?");
     let count = c.count.map(|n| n.to_string()).unwrap_or_else(|| "?".into());
     let shape = c.shape.as_ref().map(|s| format!(" {s:?}")).unwrap_or_default();
@@ -237,20 +231,12 @@ pub fn weight_line(c: &Compared, first: &str, second: &str, name_w: usize) -> St
             format!("{}: the {first} has {n1} elements, the {second} {n2}: not compared", head("COUNT"))
         }
         (Status::Unreadable { why }, _) => format!("{}: not compared: {why}", head("UNREADABLE")),
-        (Status::OnlyInFirst, _) => format!("{}: only in the {first} (the {second} has no tensor of this name)", head(&format!("ONLY-{}", tag(first)))),
-        (Status::OnlyInSecond, _) => format!("{}: only in the {second}", head(&format!("ONLY-{}", tag(second)))),
+        (Status::OnlyInFirst, _) => format!("{}: only in the {first} (the {second} has no tensor of this name)", head(&format!("ONLY-{}", first.tag()))),
+        (Status::OnlyInSecond, _) => format!("{}: only in the {second}", head(&format!("ONLY-{}", second.tag()))),
         (Status::NotRecovered { side, why }, _) => {
             format!("{}: not compared: not recovered from the {side}: {why}", head("MISSING"))
         }
         (_, None) => format!("{}: {:?}", head("?"), c.status),
-    }
-}
-
-fn tag(side: &str) -> String {
-    match side {
-        "engine" => "ENGINE".into(),
-        "reference" => "REF".into(),
-        s => s.to_ascii_uppercase(),
     }
 }
 
@@ -269,7 +255,7 @@ pub fn write_text(out: &mut impl Write, r: &VerifyReport, all: bool) -> std::io:
     let lines: Vec<&Compared> = r.weights.iter().filter(|c| shown(c, all, few)).collect();
     let name_w = lines.iter().map(|c| c.name.len()).max().unwrap_or(0);
     for c in lines {
-        writeln!(out, "{}", weight_line(c, "engine", "reference", name_w))?;
+        writeln!(out, "{}", weight_line(c, Party::Engine, Party::Reference, name_w))?;
     }
     if !all && !few {
         writeln!(out, "({} reference tensors are not among the engine's weights; -v lists them)", r.summary.only_in_second)?;
@@ -306,17 +292,17 @@ pub fn verdict_line(r: &VerifyReport) -> String {
     }
     let tail = if tail.is_empty() { String::new() } else { format!("; {}", tail.join("; ")) };
     match r.verdict {
-        "match" => format!(
+        VerifyVerdict::Match => format!(
             "verdict: MATCH: {} of {} engine weights equal the reference{how}{tol}{tail}",
             s.matched(),
             engine_weights
         ),
-        "incomplete" if s.compared == 0 => format!("verdict: INCOMPLETE: nothing compared{tail}"),
-        "incomplete" => format!(
+        VerifyVerdict::Incomplete if s.compared == 0 => format!("verdict: INCOMPLETE: nothing compared{tail}"),
+        VerifyVerdict::Incomplete => format!(
             "verdict: INCOMPLETE: the {} weights compared match{how}{tol}{tail}",
             s.compared
         ),
-        _ => {
+        VerifyVerdict::Differs => {
             let bad = crate::compare::tally(&[
                 ("differing", s.differ),
                 ("another element count", s.count_mismatch),

@@ -232,8 +232,16 @@ impl MapFile {
             .map_err(|e| bad(format!("map header is not valid: {e}")))?;
         let at = 20 + hlen;
         let n = u64_at(at, "run count")?;
-        let avail = (body.len().saturating_sub(at + 8) / RECORD) as u64;
-        if n != avail || !(body.len() - at - 8).is_multiple_of(RECORD) {
+        // The run count is read from `b`, so it may overlap the checksum: the records' bytes are
+        // what is left of `body` after it, and there may be none (issue 16, item 5).
+        let records = body.len().checked_sub(at + 8).ok_or_else(|| {
+            bad(format!(
+                "truncated map file: {} bytes after the header, too few for the run count and checksum (16)",
+                b.len() - at
+            ))
+        })?;
+        let avail = (records / RECORD) as u64;
+        if n != avail || !records.is_multiple_of(RECORD) {
             return Err(bad(format!("map declares {n} run records but holds {avail}")));
         }
         let mut runs = Vec::with_capacity(n as usize);
@@ -375,16 +383,6 @@ impl MapFile {
         }
         Ok(())
     }
-
-    pub fn read(path: &Path) -> anyhow::Result<MapFile> {
-        let bytes = std::fs::read(path).map_err(|e| {
-            anyhow::Error::new(Error::new(
-                ErrorKind::InputUnreadable,
-                format!("cannot read map `{}`: {e}", path.display()),
-            ))
-        })?;
-        MapFile::from_bytes(&bytes).with_context(|| format!("reading map `{}`", path.display()))
-    }
 }
 
 /// The conventional sidecar path: `ENGINE.trtmap` beside the engine.
@@ -469,5 +467,53 @@ mod tests {
         let mut evil = m.clone();
         evil.runs[0].run.weight = 7;
         assert!(format!("{:#}", MapFile::from_bytes(&evil.to_bytes().unwrap()).unwrap_err()).contains("weight 7"));
+    }
+
+    /// A map whose bytes end 15 after the JSON header: the run count's last byte is the checksum's
+    /// low byte, and the checksum is made to end in 0 so the count reads 0 and matches "no
+    /// records". The record length was `body.len() - at - 8`, one below zero (issue 16, item 5).
+    fn header_then_15_bytes() -> Vec<u8> {
+        let (m, _) = sample();
+        let json = serde_json::to_vec(&m.header).unwrap();
+        for pad in 0..10_000 {
+            let mut header = json.clone();
+            header.extend(std::iter::repeat_n(b' ', pad)); // JSON allows trailing whitespace
+            let mut body = MAGIC.to_vec();
+            body.extend_from_slice(&VERSION.to_le_bytes());
+            body.extend_from_slice(&(header.len() as u64).to_le_bytes());
+            body.extend_from_slice(&header);
+            body.extend_from_slice(&[0; 7]);
+            let sum = xxh3_64(&body);
+            if sum & 0xff == 0 {
+                body.extend_from_slice(&sum.to_le_bytes());
+                return body;
+            }
+        }
+        unreachable!("one checksum in 256 ends in a zero byte")
+    }
+
+    #[test]
+    fn a_file_ending_15_bytes_after_its_header_is_truncated_not_a_panic() {
+        let b = header_then_15_bytes();
+        let hlen = u64::from_le_bytes(b[12..20].try_into().unwrap()) as usize;
+        assert_eq!(b.len(), 20 + hlen + 15);
+        assert_eq!(b[b.len() - 8], 0, "checksum low byte");
+        let e = MapFile::from_bytes(&b).unwrap_err();
+        assert_eq!(crate::error::find(&e).map(|e| e.kind), Some(ErrorKind::BadMap));
+        assert!(format!("{e:#}").contains("truncated map file: 15 bytes after the header"), "{e:#}");
+    }
+
+    /// The same input is in the fuzz corpus (mode byte 0: the bytes as they are), so the
+    /// `map_file` target replays it in `tests/reliability_fuzz_corpus.rs`. To rewrite it:
+    /// `TRT_DUMP_WRITE_CORPUS=1 cargo test --lib map::tests::the_fuzz_corpus`.
+    #[test]
+    fn the_fuzz_corpus_holds_the_15_byte_input() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/map_file/regress-header-then-15-bytes");
+        let mut want = vec![0u8];
+        want.extend(header_then_15_bytes());
+        if std::env::var_os("TRT_DUMP_WRITE_CORPUS").is_some() {
+            std::fs::write(&path, &want).unwrap();
+        }
+        assert_eq!(std::fs::read(&path).unwrap(), want, "{}", path.display());
     }
 }

@@ -111,7 +111,7 @@ pub mod limits {
     pub const MAX_INDEX_BYTES: u64 = 256 << 20;
 }
 
-/// Reads every tensor of a reference file, warning (through `cli::messages`) about each tensor left
+/// Reads every tensor of a reference file, warning (through `messages`) about each tensor left
 /// out for its dtype. See [`load_all`] for the list instead of warnings.
 pub fn load(path: &Path) -> anyhow::Result<Vec<RefTensor>> {
     let loaded = load_all(path)?;

@@ -60,7 +60,7 @@ impl std::fmt::Display for TrtFailure {
 impl std::error::Error for TrtFailure {}
 
 fn trace(what: &str, sign: char, ptr: *mut c_void) {
-    if crate::cli::messages::verbosity() >= 3 {
+    if crate::messages::verbosity() >= 3 {
         eprintln!("trt-dump: {sign} {what} {ptr:p}");
     }
 }

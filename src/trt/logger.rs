@@ -70,7 +70,7 @@ impl LogSink {
             severity::INTERNAL_ERROR | severity::ERROR | severity::WARNING => 2,
             _ => 3,
         };
-        if crate::cli::messages::verbosity() >= shown_from {
+        if crate::messages::verbosity() >= shown_from {
             // Never panic in a callback: a closed stderr is ignored.
             let _ = writeln!(
                 std::io::stderr().lock(),

@@ -22,65 +22,7 @@ use half::f16;
 use ndarray_npy::{WritableElement, WriteDataError};
 use py_literal::Value as PyValue;
 
-use crate::dtype::DataType;
-
-/// The low nibble holds the even element (TensorRT's packing).
-fn nibble(data: &[u8], i: usize) -> u8 {
-    let b = data[i / 2];
-    if i.is_multiple_of(2) {
-        b & 0x0f
-    } else {
-        b >> 4
-    }
-}
-
-pub fn int4_to_i8(code: u8) -> i8 {
-    ((code << 4) as i8) >> 4
-}
-
-pub fn fp4_to_f32(code: u8) -> f32 {
-    const MAGNITUDE: [f32; 8] = [0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0];
-    let m = MAGNITUDE[usize::from(code & 7)];
-    if code & 8 != 0 {
-        -m
-    } else {
-        m
-    }
-}
-
-/// fp8 E4M3 "FN" (TensorRT's kFP8, torch's float8_e4m3fn): bias 7, no infinities, S.1111.111 is
-/// NaN, largest finite ±448.
-pub fn fp8_e4m3_to_f32(b: u8) -> f32 {
-    let negative = b & 0x80 != 0;
-    let e = i32::from((b >> 3) & 0x0f);
-    let m = f32::from(b & 0x07);
-    let v = if e == 0x0f && m == 7.0 {
-        f32::NAN
-    } else if e == 0 {
-        m / 8.0 * 2f32.powi(-6)
-    } else {
-        (1.0 + m / 8.0) * 2f32.powi(e - 7)
-    };
-    if negative {
-        -v
-    } else {
-        v
-    }
-}
-
-/// E8M0 (OCP MX scale): 2^(code−127), code 255 is NaN. f32 bits: the code is the exponent field
-/// for 1..=254, and 2^-127 (code 0) is the subnormal with only the top mantissa bit set.
-pub fn e8m0_to_f32(code: u8) -> f32 {
-    match code {
-        0 => f32::from_bits(1 << 22),
-        255 => f32::NAN,
-        c => f32::from_bits(u32::from(c) << 23),
-    }
-}
-
-pub fn bf16_to_f32(lo: u8, hi: u8) -> f32 {
-    f32::from_bits(u32::from(u16::from_le_bytes([lo, hi])) << 16)
-}
+use crate::dtype::{bf16_to_f32, e8m0_to_f32, fp4_to_f32, fp8_e4m3_to_f32, int4_to_i8, nibble, DataType};
 
 /// An f32 known to be exactly representable in f16, as f16; keeps the sign of NaN.
 fn exact_f16(v: f32) -> F16 {
@@ -252,13 +194,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn fp8_e4m3_known_values_and_every_code_exact_in_f16() {
-        assert_eq!(fp8_e4m3_to_f32(0x7e), 448.0); // largest finite
-        assert_eq!(fp8_e4m3_to_f32(0x38), 1.0);
-        assert_eq!(fp8_e4m3_to_f32(0x01), 2f32.powi(-9)); // smallest subnormal
-        assert_eq!(fp8_e4m3_to_f32(0x08), 2f32.powi(-6)); // smallest normal
-        assert!(fp8_e4m3_to_f32(0x7f).is_nan() && fp8_e4m3_to_f32(0xff).is_nan());
-        assert_eq!(fp8_e4m3_to_f32(0x80).to_bits(), (-0.0f32).to_bits());
+    fn every_fp8_code_is_exact_in_f16() {
         for b in 0..=255u8 {
             let v = fp8_e4m3_to_f32(b);
             let h = exact_f16(v).0.to_f32();
@@ -267,18 +203,6 @@ mod tests {
             } else {
                 assert_eq!(h.to_bits(), v.to_bits(), "code {b:#04x}");
             }
-        }
-    }
-
-    #[test]
-    fn e8m0_covers_the_f32_subnormal_and_nan() {
-        assert_eq!(e8m0_to_f32(127), 1.0);
-        assert_eq!(e8m0_to_f32(0), 2f32.powi(-127));
-        assert!(e8m0_to_f32(0).is_subnormal());
-        assert_eq!(e8m0_to_f32(254), 2f32.powi(127));
-        assert!(e8m0_to_f32(255).is_nan());
-        for c in 1..=254u8 {
-            assert_eq!(e8m0_to_f32(c), 2f32.powi(i32::from(c) - 127));
         }
     }
 
@@ -299,14 +223,6 @@ mod tests {
         );
         for c in 0..16u8 {
             assert_eq!(exact_f16(fp4_to_f32(c)).0.to_f32(), fp4_to_f32(c));
-        }
-    }
-
-    #[test]
-    fn bf16_widening_keeps_bits() {
-        for bits in [0x3f80u16, 0x8000, 0x7fc1, 0xff81, 0x0001, 0x7f80] {
-            let [lo, hi] = bits.to_le_bytes();
-            assert_eq!(bf16_to_f32(lo, hi).to_bits(), u32::from(bits) << 16);
         }
     }
 

@@ -64,9 +64,16 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-pub use crate::cli::args::Format;
 use crate::dtype::DataType;
 use crate::error::{Error, ErrorKind};
+
+/// An output format; `--format` takes these names (clap's `ValueEnum`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Safetensors,
+    Npz,
+    Npy,
+}
 
 /// Where a tensor's shape came from.
 #[derive(Clone, Debug, PartialEq, Eq)]

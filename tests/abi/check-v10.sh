@@ -6,7 +6,7 @@
 #   MIRROR  a git directory of NVIDIA/TensorRT (bare or not) with the v10.* tags
 #   OUTDIR  where to write TAG.txt (default: target/abi-v10)
 # Then prints one table: each fact, and its value at every tag (-1: absent).
-# tests/trt_abi.rs (test `v10_tags_match_table`, run when TRT_DUMP_TRT_MIRROR names the mirror)
+# tests/trt/trt_abi.rs (test `v10_tags_match_table`, run when TRT_DUMP_TRT_MIRROR names the mirror)
 # compares those files with src/trt/abi/v10.rs. Nothing is fetched and nothing is kept but OUTDIR.
 set -euo pipefail
 mirror=${1:?usage: check-v10.sh MIRROR [OUTDIR]}

@@ -1,7 +1,7 @@
 // Prints, as `name value` lines, every ABI fact trt-dump's binding relies on, as the C++ compiler
 // computes it from NVIDIA's own headers: the vtable slots of the methods it calls, sizes and offsets
 // of the structs it passes, the enum values it uses, and the destructor slots it calls to release
-// objects. tests/trt_abi.rs compiles this against each header set it has and compares the lines with
+// objects. tests/trt/trt_abi.rs compiles this against each header set it has and compares the lines with
 // the tables in src/trt/abi/*.rs; tests/abi/check-v10.sh does the same for the TensorRT 10.x tags.
 //
 // Every slot is looked up with the exact signature the Rust side declares: a method that is absent,

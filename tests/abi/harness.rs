@@ -1,9 +1,8 @@
-//! Shared by tests/trt_abi.rs and tests/trt_mock.rs: NVIDIA's headers, a C++ compiler, and the
+//! Shared by tests/trt/trt_abi.rs and tests/trt/trt_mock.rs: NVIDIA's headers, a C++ compiler, and the
 //! mock TensorRT library built from tests/abi/mock/ against those headers.
 //!
 //! Without headers or a compiler a test is skipped with the reason printed, unless `CI` is set,
 //! where it fails: CI must never pass a check it did not run.
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

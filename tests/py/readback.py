@@ -3,7 +3,7 @@
 
 Usage: readback.py EXPECT.json
 
-EXPECT.json (written by tests/writer_roundtrip.rs) names the output, its format, the file-level
+EXPECT.json (written by tests/io/writer_roundtrip.rs) names the output, its format, the file-level
 metadata, and per weight: its exact name, refit dtype, shape, where the shape came from, the dtype
 it should be stored as, and its refit bytes in hex. This script decodes the refit bytes itself
 (its own numpy implementation of bfloat16, fp8 e4m3, e8m0, int4 and fp4 e2m1, independent of the

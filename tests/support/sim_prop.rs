@@ -1,6 +1,5 @@
-//! proptest strategies over the simulator. Include beside `sim`:
-//! `#[path = "support/sim.rs"] mod sim; #[path = "support/sim_prop.rs"] mod sim_prop;`
-#![allow(dead_code)]
+//! proptest strategies over the simulator. Declared beside `sim` in `tests/sim/main.rs`:
+//! `#[path = "../support/sim.rs"] mod sim; #[path = "../support/sim_prop.rs"] mod sim_prop;`
 
 use proptest::prelude::*;
 

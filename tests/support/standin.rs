@@ -1,10 +1,9 @@
 //! Test helpers for the stand-in TensorRT library (tests/standin): build it once per test process,
-//! find NVIDIA's headers, write simulator engine files. Include beside `sim`:
-//! `#[path = "support/sim.rs"] mod sim; #[path = "support/standin.rs"] mod standin;`
+//! find NVIDIA's headers, write simulator engine files. Declared beside `sim` in `tests/sim/main.rs`:
+//! `#[path = "../support/sim.rs"] mod sim; #[path = "../support/standin.rs"] mod standin;`
 //!
 //! Everything returns `Err(reason)` instead of failing when the machine cannot build the stand-in (no
 //! C++ compiler, no headers): callers print `SKIPPED: {reason}` so a skipped test is loud.
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

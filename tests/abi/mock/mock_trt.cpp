@@ -1,5 +1,5 @@
 // A stand-in TensorRT runtime library for tests without TensorRT or a GPU, compiled by
-// tests/trt_mock.rs against NVIDIA's real headers (11.4, TensorRT-RTX 1.4 and 1.7; 10.16 from a
+// tests/trt/trt_mock.rs against NVIDIA's real headers (11.4, TensorRT-RTX 1.4 and 1.7; 10.16 from a
 // mirror when given: 10.0 and 10.16). Its objects derive from the headers' own classes, so the C++ compiler lays
 // out every vtable and passes every argument exactly as TensorRT does: the Rust binding's calls
 // (slots, mImpl, Weights and Dims by value, bool results, deleting destructors) and its ILogger
