@@ -149,6 +149,21 @@ pub enum Command {
     Locate(LocateArgs),
 }
 
+impl Command {
+    /// Whether `--json` was asked for.
+    pub fn json(&self) -> bool {
+        match self {
+            Command::List(a) => a.json,
+            Command::Info(a) => a.json,
+            Command::Dump(a) => a.json,
+            Command::Map(a) => a.json,
+            Command::Verify(a) => a.json,
+            Command::Diff(a) => a.json,
+            Command::Locate(a) => a.json,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct ListArgs {
     /// The engine file

@@ -151,8 +151,7 @@ pub fn run(g: &GlobalArgs, a: InfoArgs) -> anyhow::Result<Outcome> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if a.json {
-        serde_json::to_writer_pretty(&mut out, &report)?;
-        writeln!(out)?;
+        super::emit_json(&report)?;
     } else {
         write_text(&mut out, &report)?;
     }

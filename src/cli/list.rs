@@ -89,8 +89,7 @@ fn print(report: &ListReport<'_>, json: bool) -> anyhow::Result<Outcome> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if json {
-        serde_json::to_writer_pretty(&mut out, report)?;
-        writeln!(out)?;
+        super::emit_json(report)?;
     } else {
         write_text(&mut out, report)?;
     }
