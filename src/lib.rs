@@ -10,6 +10,7 @@ pub mod cleanup;
 pub mod cli;
 pub mod compare;
 pub mod dtype;
+pub mod engine_file;
 pub mod error;
 pub mod locate;
 pub mod map;

@@ -9,7 +9,7 @@ use memmap2::Mmap;
 /// Engines are tens of GB; reading them into memory would double the tool's footprint, and the
 /// temporary serializations of large engines are read the same way.
 #[allow(unsafe_code)]
-pub fn map_readonly(file: &File) -> std::io::Result<Mmap> {
+pub(crate) fn map_readonly(file: &File) -> std::io::Result<Mmap> {
     // SAFETY: the mapping is read-only and only ever read through `&[u8]`. The remaining hazard is
     // another process truncating or rewriting the file while it is mapped (SIGBUS or changed bytes),
     // which a command-line tool reading its own inputs accepts, as ripgrep does: the engine is

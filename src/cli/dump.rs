@@ -83,7 +83,7 @@ pub fn run(g: &GlobalArgs, a: &DumpArgs) -> anyhow::Result<Outcome> {
     metadata.insert("source_engine".to_string(), a.engine.display().to_string());
     metadata.insert("tool".to_string(), format!("trt-dump {}", env!("CARGO_PKG_VERSION")));
     // What built the engine, from its own header: on the map path as on the GPU path.
-    metadata.insert("engine_built_by".to_string(), crate::trt::EngineFile::open(&a.engine)?.built_by());
+    metadata.insert("engine_built_by".to_string(), crate::engine_file::EngineFile::open(&a.engine)?.built_by());
     match &ex.source {
         report::Source::Tensorrt { version, .. } => metadata.insert("tensorrt".to_string(), version.clone()),
         report::Source::Map { path } => metadata.insert("read_through_map".to_string(), path.clone()),

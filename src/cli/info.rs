@@ -13,7 +13,8 @@ use serde::Serialize;
 use super::args::{GlobalArgs, InfoArgs};
 use super::Outcome;
 use crate::dtype::DataType;
-use crate::trt::{self, abi, gpu, EngineFile, Session};
+use crate::engine_file::EngineFile;
+use crate::trt::{self, abi, gpu, Session};
 
 pub const FORMAT: &str = "trt-dump.info/1";
 

@@ -14,7 +14,8 @@ use serde::Serialize;
 use super::args::{GlobalArgs, ListArgs};
 use super::Outcome;
 use crate::pipeline::{Engine, WeightSpec};
-use crate::trt::{EngineFile, TrtEngine};
+use crate::engine_file::EngineFile;
+use crate::trt::TrtEngine;
 
 pub const FORMAT: &str = "trt-dump.list/1";
 

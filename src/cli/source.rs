@@ -14,7 +14,8 @@ use crate::map::{self, Header, MapFile, MissingWeight};
 use crate::pipeline::assemble;
 use crate::pipeline::extract::{self, Extraction, Missing, PassCounts, Proof, WeightResult};
 use crate::pipeline::{Run, WeightSpec};
-use crate::trt::{self, EngineFile};
+use crate::engine_file::EngineFile;
+use crate::trt;
 
 /// Weights and values, however they were obtained.
 pub struct Extracted {

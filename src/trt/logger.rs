@@ -9,7 +9,7 @@ use std::ffi::{c_char, c_void, CStr};
 use std::io::Write;
 use std::mem::{offset_of, size_of};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use super::abi::{severity, Fact, FnDtor, InterfaceInfo, LoggerAbi, API_LANGUAGE_CPP};
 
@@ -144,7 +144,7 @@ const INTERFACE_MINOR: i32 = 0;
 
 /// The object TensorRT sees as an `ILogger*`. TensorRT only reads its first word (the vptr).
 #[repr(C)]
-pub struct TrtLogger {
+pub(crate) struct TrtLogger {
     vtable: *const c_void,
     sink: Arc<LogSink>,
 }
@@ -157,7 +157,7 @@ unsafe impl Sync for TrtLogger {}
 
 impl TrtLogger {
     /// A logger at a stable address (boxed), for a library of the given ABI.
-    pub fn new(abi: LoggerAbi, sink: Arc<LogSink>) -> Box<TrtLogger> {
+    pub(crate) fn new(abi: LoggerAbi, sink: Arc<LogSink>) -> Box<TrtLogger> {
         let vtable = match abi {
             LoggerAbi::Plain => &PLAIN as *const PlainVtable as *const c_void,
             LoggerAbi::Versioned => &VERSIONED as *const VersionedVtable as *const c_void,
@@ -166,13 +166,35 @@ impl TrtLogger {
     }
 
     /// The `ILogger*` to pass to TensorRT. Valid while `self` lives.
-    pub fn as_ptr(&self) -> *mut c_void {
+    pub(crate) fn as_ptr(&self) -> *mut c_void {
         self as *const TrtLogger as *mut c_void
     }
 
-    pub fn sink(&self) -> &Arc<LogSink> {
+    pub(crate) fn sink(&self) -> &Arc<LogSink> {
         &self.sink
     }
+}
+
+/// The process's log: every TensorRT message goes here (see [`process_logger`]).
+pub fn process_sink() -> &'static Arc<LogSink> {
+    static SINK: OnceLock<Arc<LogSink>> = OnceLock::new();
+    SINK.get_or_init(LogSink::new)
+}
+
+/// The one `ILogger` of each layout family for the whole process, never freed.
+///
+/// TensorRT keeps the first logger it is given for the rest of the process (the global logger
+/// returned by `getLogger()`, used by later runtimes, refitters, builders and plugin libraries
+/// that are handed another one), so a logger freed with its runtime could be called after it is
+/// gone. One leaked logger per [`LoggerAbi`], writing to [`process_sink`], cannot dangle.
+pub(crate) fn process_logger(abi: LoggerAbi) -> &'static TrtLogger {
+    static PLAIN_LOGGER: OnceLock<&'static TrtLogger> = OnceLock::new();
+    static VERSIONED_LOGGER: OnceLock<&'static TrtLogger> = OnceLock::new();
+    let cell = match abi {
+        LoggerAbi::Plain => &PLAIN_LOGGER,
+        LoggerAbi::Versioned => &VERSIONED_LOGGER,
+    };
+    cell.get_or_init(|| Box::leak(TrtLogger::new(abi, process_sink().clone())))
 }
 
 /// `ILogger::log`. TensorRT passes the `ILogger*` it was given as `this`.

@@ -375,8 +375,8 @@ fn a_sparse_engine_over_4_gib_is_read_through_a_map() {
     let (oa, ob) = ((1u64 << 32) + 4096, (1u64 << 32) + 9000);
     let engine_path = d.engines().join("big.engine");
     plan_file(&engine_path, len, &[(oa, a.clone()), (ob, b.clone())]);
-    let file = std::fs::File::open(&engine_path).unwrap();
-    let engine = trt_dump::mmap::map_readonly(&file).unwrap();
+    let file = trt_dump::engine_file::EngineFile::open(&engine_path).unwrap();
+    let engine = file.bytes();
     let weights = vec![
         WeightSpec { name: "past4g.f32".into(), dtype: DataType::Float, count: 16 },
         WeightSpec { name: "past4g.f16".into(), dtype: DataType::Half, count: 8 },
@@ -386,8 +386,8 @@ fn a_sparse_engine_over_4_gib_is_read_through_a_map() {
         Run { weight: 1, stored: DataType::Half, offset: ob, nibble: 0, len: 8, index: 0, index_stride: 1 },
     ];
     let map_path = d.engines().join("big.trtmap");
-    std::fs::write(&map_path, map_for(&engine, weights, &runs)).unwrap();
-    drop(engine);
+    std::fs::write(&map_path, map_for(engine, weights, &runs)).unwrap();
+    drop(file);
     let o = dump_map(&engine_path, &map_path, &d.out().join("w.safetensors"), &d.tmp());
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let (t, _) = safetensors_of(&d.out().join("w.safetensors"));

@@ -12,7 +12,8 @@ use std::sync::Mutex;
 use assert_cmd::cargo::cargo_bin_cmd;
 use trt_dump::error::ErrorKind;
 use trt_dump::pipeline::Engine;
-use trt_dump::trt::{self, abi, EngineFile, Session, TrtEngine};
+use trt_dump::engine_file::EngineFile;
+use trt_dump::trt::{self, abi, Session, TrtEngine};
 
 /// Library-level tests share the mock's process-wide event log: one at a time.
 static SERIAL: Mutex<()> = Mutex::new(());

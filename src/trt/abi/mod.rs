@@ -130,21 +130,64 @@ pub type FnFlag = unsafe extern "C" fn(this: *mut c_void, flag: i32) -> u8;
 /// A slot trt-dump never calls.
 pub type Unused = usize;
 
-/// One method's place in an implementation vtable, and the minor version of the layout's major
-/// that added it (slots are append-only within a layout).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Slot {
+/// One entry of a transcribed vtable: a function pointer of signature `F` (one of the `Fn*` types
+/// above). The `V*` structs are only measured, never read; typing their fields lets [`slot!`] give
+/// each [`SlotIndex`] the signature of its field, so a call through a slot with another signature
+/// does not compile.
+#[repr(transparent)]
+pub struct Slot<F>(pub F);
+
+/// One method's place in an implementation vtable, typed by its signature `F`, and the minor
+/// version of the layout's major that added it (slots are append-only within a layout).
+///
+/// A slot taken with another signature does not compile:
+///
+/// ```compile_fail
+/// use trt_dump::trt::abi::{v10, FnGetI32, SlotIndex};
+/// // getName returns `char const*`, not `int32_t`.
+/// let s: SlotIndex<FnGetI32> = v10::LAYOUT.engine.get_name;
+/// ```
+///
+/// ```
+/// use trt_dump::trt::abi::{v10, FnGetStr, SlotIndex};
+/// let s: SlotIndex<FnGetStr> = v10::LAYOUT.engine.get_name;
+/// assert_eq!(s.index, 9);
+/// ```
+#[derive(Debug, PartialEq, Eq)]
+pub struct SlotIndex<F> {
     pub index: usize,
     pub since: u32,
+    sig: std::marker::PhantomData<F>,
 }
 
-/// `slot!(VRefitter, get_all_weights, since 0)`: the slot of a field of a transcribed vtable.
+impl<F> Clone for SlotIndex<F> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<F> Copy for SlotIndex<F> {}
+
+impl<F> SlotIndex<F> {
+    /// The slot at `index` of vtable `V`, whose field (named by `_field`) has signature `F`.
+    pub const fn of<V>(index: usize, since: u32, _field: fn(&V) -> &Slot<F>) -> SlotIndex<F> {
+        SlotIndex {
+            index,
+            since,
+            sig: std::marker::PhantomData,
+        }
+    }
+}
+
+/// `slot!(VRefitter, get_all_weights, since 0)`: the slot of a field of a transcribed vtable, typed
+/// by the field's signature.
 macro_rules! slot {
     ($vt:ty, $field:ident, since $since:expr) => {
-        $crate::trt::abi::Slot {
-            index: ::std::mem::offset_of!($vt, $field) / ::std::mem::size_of::<usize>(),
-            since: $since,
-        }
+        $crate::trt::abi::SlotIndex::of(
+            ::std::mem::offset_of!($vt, $field) / ::std::mem::size_of::<usize>(),
+            $since,
+            |v: &$vt| &v.$field,
+        )
     };
 }
 pub(crate) use slot;
@@ -160,56 +203,56 @@ pub(crate) use pin;
 /// `apiv::VRuntime`.
 #[derive(Clone, Copy, Debug)]
 pub struct RuntimeSlots {
-    pub deserialize_cuda_engine: Slot,
-    pub set_max_threads: Slot,
+    pub deserialize_cuda_engine: SlotIndex<FnDeserialize>,
+    pub set_max_threads: SlotIndex<FnSetI32>,
 }
 
 /// `apiv::VCudaEngine`.
 #[derive(Clone, Copy, Debug)]
 pub struct EngineSlots {
-    pub get_nb_layers: Slot,
-    pub serialize: Slot,
+    pub get_nb_layers: SlotIndex<FnGetI32>,
+    pub serialize: SlotIndex<FnGetPtr>,
     /// `size_t getDeviceMemorySize()`: TensorRT 10.x only (deprecated there, gone in 11).
-    pub get_device_memory_size: Option<Slot>,
-    pub is_refittable: Slot,
-    pub get_name: Slot,
-    pub get_nb_optimization_profiles: Slot,
-    pub get_tensor_shape: Slot,
-    pub get_tensor_data_type: Slot,
-    pub get_tensor_io_mode: Slot,
-    pub get_nb_io_tensors: Slot,
-    pub get_io_tensor_name: Slot,
-    pub create_serialization_config: Slot,
-    pub serialize_with_config: Slot,
-    pub get_device_memory_size_v2: Slot,
-    pub get_engine_stat: Slot,
+    pub get_device_memory_size: Option<SlotIndex<FnGetUsize>>,
+    pub is_refittable: SlotIndex<FnGetBool>,
+    pub get_name: SlotIndex<FnGetStr>,
+    pub get_nb_optimization_profiles: SlotIndex<FnGetI32>,
+    pub get_tensor_shape: SlotIndex<FnTensorDims>,
+    pub get_tensor_data_type: SlotIndex<FnTensorEnum>,
+    pub get_tensor_io_mode: SlotIndex<FnTensorEnum>,
+    pub get_nb_io_tensors: SlotIndex<FnGetI32>,
+    pub get_io_tensor_name: SlotIndex<FnStrAt>,
+    pub create_serialization_config: SlotIndex<FnGetPtr>,
+    pub serialize_with_config: SlotIndex<FnSerializeWithConfig>,
+    pub get_device_memory_size_v2: SlotIndex<FnGetI64>,
+    pub get_engine_stat: SlotIndex<FnEngineStat>,
 }
 
 /// `apiv::VRefitter`.
 #[derive(Clone, Copy, Debug)]
 pub struct RefitterSlots {
-    pub refit_cuda_engine: Slot,
-    pub set_named_weights: Slot,
-    pub get_missing_weights: Slot,
-    pub get_all_weights: Slot,
-    pub set_max_threads: Slot,
-    pub get_named_weights: Slot,
-    pub unset_named_weights: Slot,
-    pub set_weights_validation: Slot,
-    pub get_weights_prototype: Slot,
+    pub refit_cuda_engine: SlotIndex<FnAction>,
+    pub set_named_weights: SlotIndex<FnSetNamedWeights>,
+    pub get_missing_weights: SlotIndex<FnNames>,
+    pub get_all_weights: SlotIndex<FnNames>,
+    pub set_max_threads: SlotIndex<FnSetI32>,
+    pub get_named_weights: SlotIndex<FnNamedWeights>,
+    pub unset_named_weights: SlotIndex<FnByName>,
+    pub set_weights_validation: SlotIndex<FnSetBool>,
+    pub get_weights_prototype: SlotIndex<FnNamedWeights>,
 }
 
 /// `apiv::VHostMemory`: the same in every layout.
 #[repr(C)]
 pub struct VHostMemory {
-    pub dtor_complete: FnDtor,
-    pub dtor_deleting: FnDtor,
+    pub dtor_complete: Slot<FnDtor>,
+    pub dtor_deleting: Slot<FnDtor>,
     /// `void* data() const`
-    pub data: FnGetPtr,
+    pub data: Slot<FnGetPtr>,
     /// `std::size_t size() const`
-    pub size: FnGetUsize,
+    pub size: Slot<FnGetUsize>,
     /// `DataType type() const`
-    pub data_type: FnGetI32,
+    pub data_type: Slot<FnGetI32>,
 }
 pin!(VHostMemory, data, 2);
 pin!(VHostMemory, data_type, 4);
@@ -217,27 +260,27 @@ pin!(VHostMemory, data_type, 4);
 /// `apiv::VSerializationConfig`: the same in every layout (TensorRT 8.6+).
 #[repr(C)]
 pub struct VSerializationConfig {
-    pub dtor_complete: FnDtor,
-    pub dtor_deleting: FnDtor,
+    pub dtor_complete: Slot<FnDtor>,
+    pub dtor_deleting: Slot<FnDtor>,
     /// `bool setFlags(SerializationFlags)`
-    pub set_flags: FnSetFlags,
+    pub set_flags: Slot<FnSetFlags>,
     /// `SerializationFlags getFlags() const`
-    pub get_flags: FnGetFlags,
+    pub get_flags: Slot<FnGetFlags>,
     /// `bool clearFlag(SerializationFlag)`
-    pub clear_flag: FnFlag,
+    pub clear_flag: Slot<FnFlag>,
     /// `bool setFlag(SerializationFlag)`
-    pub set_flag: FnFlag,
+    pub set_flag: Slot<FnFlag>,
     /// `bool getFlag(SerializationFlag) const`
-    pub get_flag: FnFlag,
+    pub get_flag: Slot<FnFlag>,
 }
 pin!(VSerializationConfig, set_flags, 2);
 pin!(VSerializationConfig, get_flag, 6);
 
 #[derive(Clone, Copy, Debug)]
 pub struct HostMemorySlots {
-    pub data: Slot,
-    pub size: Slot,
-    pub data_type: Slot,
+    pub data: SlotIndex<FnGetPtr>,
+    pub size: SlotIndex<FnGetUsize>,
+    pub data_type: SlotIndex<FnGetI32>,
 }
 
 pub const HOST_MEMORY: HostMemorySlots = HostMemorySlots {
@@ -248,11 +291,11 @@ pub const HOST_MEMORY: HostMemorySlots = HostMemorySlots {
 
 #[derive(Clone, Copy, Debug)]
 pub struct SerializationConfigSlots {
-    pub set_flags: Slot,
-    pub get_flags: Slot,
-    pub clear_flag: Slot,
-    pub set_flag: Slot,
-    pub get_flag: Slot,
+    pub set_flags: SlotIndex<FnSetFlags>,
+    pub get_flags: SlotIndex<FnGetFlags>,
+    pub clear_flag: SlotIndex<FnFlag>,
+    pub set_flag: SlotIndex<FnFlag>,
+    pub get_flag: SlotIndex<FnFlag>,
 }
 
 pub const SERIALIZATION_CONFIG: SerializationConfigSlots = SerializationConfigSlots {
@@ -360,7 +403,7 @@ fn fact(name: &str, value: impl TryInto<i64>, since: u32) -> Fact {
 
 impl Layout {
     /// Whether a library of minor `minor` has `slot`.
-    pub fn has(&self, slot: Slot, minor: u32) -> bool {
+    pub fn has<F>(&self, slot: SlotIndex<F>, minor: u32) -> bool {
         minor >= slot.since
     }
 
@@ -449,7 +492,9 @@ impl Layout {
             f.push(fact(&format!("{class}::~{class}(deleting)"), DELETING_DTOR_SLOT, 0));
         }
         f.extend(crate::trt::logger::facts(self.logger));
-        let s = |f: &mut Vec<Fact>, name: &str, slot: Slot| f.push(fact(name, slot.index, slot.since));
+        fn s<F>(f: &mut Vec<Fact>, name: &str, slot: SlotIndex<F>) {
+            f.push(fact(name, slot.index, slot.since))
+        }
         let r = &self.runtime;
         s(&mut f, "VRuntime::deserializeCudaEngine", r.deserialize_cuda_engine);
         s(&mut f, "VRuntime::setMaxThreads", r.set_max_threads);
