@@ -236,11 +236,14 @@ pub enum VerifyVerdict {
     Incomplete,
 }
 
-/// The verdict of `diff` (`identical`, `different`, `incomplete` in JSON).
+/// The verdict of `diff`, in the same words as `verify`'s (`match`, `differs`, `incomplete` in JSON
+/// and, upper case, in the verdict line).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DiffVerdict {
+    #[serde(rename = "match")]
     Identical,
+    #[serde(rename = "differs")]
     Different,
     /// No difference found, but weights not recovered.
     Incomplete,

@@ -323,3 +323,131 @@ fn verify_says_match_against_its_own_npz_and_npy_folder() {
     assert_eq!(meta["engine_built_by"], "TensorRT-RTX 1.7.1.116");
     assert!(meta.contains_key("read_through_map"));
 }
+
+// ---- item 4: --json on every failure, one vocabulary, keys held to docs/json.md ----
+
+/// docs/json.md's keys per command: (all keys, the optional ones).
+fn documented_keys() -> std::collections::BTreeMap<String, (Vec<String>, Vec<String>)> {
+    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/json.md")).unwrap();
+    let mut out = std::collections::BTreeMap::new();
+    let mut current: Vec<String> = Vec::new();
+    for line in doc.lines() {
+        if let Some(h) = line.strip_prefix("## ") {
+            current = h.split('`').filter(|p| p.ends_with("--json")).map(|p| p.trim_end_matches(" --json").to_string()).collect();
+            continue;
+        }
+        let Some(rest) = line.strip_prefix("| `") else { continue };
+        let key = rest.split('`').next().unwrap();
+        if key.contains('.') || current.is_empty() {
+            continue;
+        }
+        for c in &current {
+            let e: &mut (Vec<String>, Vec<String>) = out.entry(c.clone()).or_default();
+            e.0.push(key.to_string());
+            if line.contains("*optional*") {
+                e.1.push(key.to_string());
+            }
+        }
+    }
+    out
+}
+
+#[track_caller]
+fn assert_documented(cmd: &str, v: &serde_json::Value) {
+    let docs = documented_keys();
+    let (all, optional) = docs.get(cmd).unwrap_or_else(|| panic!("docs/json.md has no `{cmd} --json` section"));
+    let got: Vec<&String> = v.as_object().unwrap().keys().collect();
+    for k in &got {
+        assert!(all.contains(k), "`{cmd} --json` has `{k}`, not in docs/json.md");
+    }
+    for k in all.iter().filter(|k| !optional.contains(k)) {
+        assert!(got.contains(&k), "`{cmd} --json` lacks `{k}`, which docs/json.md lists");
+    }
+    assert_eq!(v["format"], format!("trt-dump.{cmd}/1"), "{cmd}");
+}
+
+#[test]
+fn every_commands_json_keys_are_the_documented_ones() {
+    let d = tempfile::tempdir().unwrap();
+    let e = fixture_copy(d.path(), true);
+    let reference = fixture().join("weights.safetensors");
+    let out = d.path().join("w.safetensors");
+    let map = d.path().join("located.trtmap");
+    let runs: Vec<(&str, Vec<&std::ffi::OsStr>)> = vec![
+        ("info", vec![os("info"), e.as_os_str()]),
+        ("list", vec![os("list"), e.as_os_str()]),
+        ("dump", vec![os("dump"), e.as_os_str(), os("-o"), out.as_os_str()]),
+        ("verify", vec![os("verify"), e.as_os_str(), os("--against"), reference.as_os_str()]),
+        ("diff", vec![os("diff"), e.as_os_str(), e.as_os_str()]),
+        ("locate", vec![os("locate"), e.as_os_str(), os("--reference"), reference.as_os_str(), os("-o"), map.as_os_str()]),
+    ];
+    for (cmd, mut args) in runs {
+        args.push(os("--json"));
+        let o = no_trt(&args);
+        assert_exit(&o, 0);
+        assert_documented(cmd, &json(&o));
+    }
+    // verify and diff: the same verdict words.
+    let o = no_trt(&[os("diff"), e.as_os_str(), e.as_os_str(), os("--json")]);
+    assert_eq!(json(&o)["verdict"], "match");
+    assert!(stderr(&o).contains("verdict: MATCH"), "{}", stderr(&o));
+    // map: through the stand-in (it needs TensorRT).
+    let Ok((lib, tool)) = standin() else {
+        eprintln!("SKIPPED: `map --json` keys (no stand-in TensorRT library)");
+        return;
+    };
+    let (engine, _) = sim_plan(&tool, d.path(), "tiny_mlp", "sim.engine", &[]);
+    let m = d.path().join("sim.trtmap");
+    let o = trt_dump().arg("--trt-lib").arg(&lib).arg("map").arg(&engine).arg("-o").arg(&m).arg("--json").output().unwrap();
+    assert_exit(&o, 0);
+    assert_documented("map", &json(&o));
+}
+
+#[test]
+fn json_failures_print_one_error_object_usage_errors_included() {
+    let d = tempfile::tempdir().unwrap();
+    let e = fixture_copy(d.path(), true);
+    let cut = d.path().join("cut.engine");
+    std::fs::write(&cut, &std::fs::read(&e).unwrap()[..1000]).unwrap();
+    let pt = d.path().join("w.pt");
+    for (args, code, kind) in [
+        (vec![os("dump"), os("--json")], 2, "usage"),
+        (vec![os("list"), os("--bogus"), os("--json")], 2, "usage"),
+        (vec![os("dump"), e.as_os_str(), os("-o"), pt.as_os_str(), os("--json")], 2, "usage"),
+        (vec![os("list"), os("/nonexistent/m.engine"), os("--json")], 3, "input_unreadable"),
+        (vec![os("info"), cut.as_os_str(), os("--json")], 4, "not_an_engine"),
+        (vec![os("verify"), e.as_os_str(), os("--against"), os("/nonexistent.npz"), os("--json")], 3, "input_unreadable"),
+        (vec![os("list"), e.as_os_str(), os("--map"), e.as_os_str(), os("--json")], 14, "bad_map"),
+    ] {
+        let o = no_trt(&args);
+        assert_exit(&o, code);
+        let v = json(&o);
+        assert_eq!(v.as_object().unwrap().keys().collect::<Vec<_>>(), ["error"], "{args:?}");
+        let err = &v["error"];
+        assert_eq!(err.as_object().unwrap().keys().collect::<Vec<_>>(), ["kind", "exit_code", "message", "hint"]);
+        assert_eq!(err["kind"], kind, "{args:?}");
+        assert_eq!(err["exit_code"], code);
+        assert!(!err["message"].as_str().unwrap().is_empty());
+    }
+    // Without --json, stdout stays empty on failure.
+    let o = no_trt(&[os("list"), os("/nonexistent/m.engine")]);
+    assert!(o.stdout.is_empty());
+}
+
+/// A report made before the failure carries the same `error` member (here: a weight the engine
+/// cannot give back: a weight-stripped plan, exit 11).
+#[test]
+fn a_report_made_before_the_failure_carries_the_error() {
+    let (lib, tool) = standin_or_skip!();
+    let d = tempfile::tempdir().unwrap();
+    let (engine, truth) = sim_plan(&tool, d.path(), "tiny_mlp", "model.engine", &["--strip"]);
+    assert!(truth.iter().any(|w| w.recovery != "exact"), "the plan should hold an unrecoverable weight");
+    let out = d.path().join("w.safetensors");
+    let o = trt_dump().arg("--trt-lib").arg(&lib).arg("dump").arg(&engine).arg("-o").arg(&out).arg("--json").output().unwrap();
+    assert_exit(&o, 11);
+    let v = json(&o);
+    assert_eq!(v["format"], "trt-dump.dump/1");
+    assert_eq!(v["error"]["kind"], "incomplete");
+    assert_eq!(v["error"]["exit_code"], 11);
+    assert!(v["totals"]["missing"].as_u64().unwrap() >= 1);
+}
