@@ -12,7 +12,7 @@ const TOP_AFTER_HELP: &str = "\
 EXAMPLES:
     trt-dump dump model.engine -o weights.safetensors
     trt-dump dump model.engine -o weights.npz --compress
-    trt-dump dump model.engine -o weights_dir/ --format npy
+    trt-dump dump model.engine -o weights_dir/
     trt-dump list model.engine --json
     trt-dump info model.engine
     trt-dump map model.engine -o model.engine.trtmap        (GPU once ...)
@@ -83,7 +83,8 @@ pub enum Command {
     #[command(
         long_about = "List every refittable weight the engine's refitter names, with its refit \
                       dtype and element count, and totals. Needs TensorRT (and a GPU it can \
-                      deserialize the engine on), or a map file made earlier (--map).",
+                      deserialize the engine on), or a map file: --map, or ENGINE.trtmap beside \
+                      the engine when it fits it.",
         after_help = "EXAMPLES:\n    trt-dump list model.engine\n    trt-dump list model.engine --json | jq '.weights[].name'\n    trt-dump list model.engine --map model.engine.trtmap"
     )]
     List(ListArgs),
@@ -93,7 +94,8 @@ pub enum Command {
         long_about = "Show the TensorRT flavour and version loaded, the GPU used, the engine file \
                       size and the TensorRT version that built it, whether it is refittable, its \
                       layers, optimization profiles and I/O tensors, and the count and bytes of its \
-                      refittable weights.",
+                      refittable weights. Without TensorRT: what the file itself tells (flavour, \
+                      the version that built it, length, the map beside it), exit 0.",
         after_help = "EXAMPLES:\n    trt-dump info model.engine\n    trt-dump info model.engine --json"
     )]
     Info(InfoArgs),
@@ -188,11 +190,12 @@ pub struct InfoArgs {
 
 #[derive(Debug, Args)]
 pub struct OutputArgs {
-    /// Output file or folder; the format follows its extension (.safetensors, .npz; a folder or a
-    /// trailing / means .npy files) unless --format says
+    /// Output file or folder; the name says the format: .safetensors, .npz, or a folder of .npy
+    /// files (a trailing /, an existing folder, or no extension: `-o weights_dir`)
     #[arg(short, long, value_name = "PATH")]
     pub output: PathBuf,
-    /// Output format, overriding the extension
+    /// Output format: must agree with the output's name; needed only for a name with another
+    /// extension
     #[arg(long, value_enum)]
     pub format: Option<Format>,
     /// Compress .npz members (deflate)
@@ -273,7 +276,8 @@ pub struct Tolerance {
 pub struct VerifyArgs {
     /// The engine file
     pub engine: PathBuf,
-    /// Reference weights: .safetensors, .npz or .onnx
+    /// Reference weights: .safetensors, .npz, .onnx, or a folder of .npy files (trt-dump's own
+    /// outputs included)
     #[arg(long, value_name = "FILE")]
     pub against: PathBuf,
     #[command(flatten)]
