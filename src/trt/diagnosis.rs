@@ -185,6 +185,8 @@ fn classify_refusal(header: &PlanHeader, lib: &LibFacts<'_>, messages: &[String]
         "length field",
         "file length",
         "size mismatch",
+        // TensorRT's serialization errors (version and flavour words were matched above).
+        "code 1: serialization",
     ]) {
         return Refusal::Corrupt;
     }

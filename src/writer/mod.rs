@@ -166,9 +166,9 @@ pub(crate) fn ends_with_separator(path: &Path) -> bool {
     s.ends_with('/') || (cfg!(windows) && s.ends_with('\\'))
 }
 
-/// The output format, from the path: a path ending in `/`, an existing folder, or a path with no
-/// extension at all (`-o weights_dir`) is a folder of `.npy` files; `.safetensors` and `.npz` (any
-/// case) name their format. Any other extension (`.pt`, `.bin`, `.safetensor`...) is a usage error
+/// The output format, from the path: a path ending in `/` is a folder of `.npy` files;
+/// `.safetensors` and `.npz` (any case) name their format; otherwise an existing folder, or a path
+/// with no extension at all (`-o weights_dir`), is a folder of `.npy` files. Any other extension (`.pt`, `.bin`, `.safetensor`...) is a usage error
 /// listing the choices unless `format` says which to write. A `format` that contradicts what the
 /// path says (`-o w.safetensors --format npz`) is a usage error too: never a zip named
 /// `.safetensors`.
@@ -176,12 +176,15 @@ pub fn resolve_format(path: &Path, format: Option<Format>) -> anyhow::Result<For
     let ext = path
         .extension()
         .map(|e| e.to_string_lossy().to_ascii_lowercase());
-    let said = if ends_with_separator(path) || path.is_dir() {
+    // A trailing `/` first, then the extension (an existing folder named `w.safetensors` is
+    // refused by the writer as a folder), then an existing folder, then no extension at all.
+    let said = if ends_with_separator(path) {
         Some((Format::Npy, "a folder"))
     } else {
         match ext.as_deref() {
             Some("safetensors") => Some((Format::Safetensors, "a .safetensors file")),
             Some("npz") => Some((Format::Npz, "an .npz file")),
+            _ if path.is_dir() => Some((Format::Npy, "a folder")),
             None => Some((Format::Npy, "a folder (it has no extension)")),
             _ => None,
         }
