@@ -619,8 +619,9 @@ mod tests {
         assert_eq!(j(&VerifyVerdict::Match), "\"match\"");
         assert_eq!(j(&VerifyVerdict::Differs), "\"differs\"");
         assert_eq!(j(&VerifyVerdict::Incomplete), "\"incomplete\"");
-        assert_eq!(j(&DiffVerdict::Identical), "\"identical\"");
-        assert_eq!(j(&DiffVerdict::Different), "\"different\"");
+        // diff speaks verify's words (issue 11 item 4).
+        assert_eq!(j(&DiffVerdict::Identical), "\"match\"");
+        assert_eq!(j(&DiffVerdict::Different), "\"differs\"");
         assert_eq!(j(&DiffVerdict::Incomplete), "\"incomplete\"");
         for (p, word) in [(Party::Engine, "engine"), (Party::Reference, "reference"), (Party::A, "A"), (Party::B, "B")] {
             assert_eq!(j(&p), format!("\"{word}\""));
