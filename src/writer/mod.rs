@@ -168,7 +168,8 @@ pub(crate) fn ends_with_separator(path: &Path) -> bool {
 
 /// The output format, from the path: a path ending in `/` is a folder of `.npy` files;
 /// `.safetensors` and `.npz` (any case) name their format; otherwise an existing folder, or a path
-/// with no extension at all (`-o weights_dir`), is a folder of `.npy` files. Any other extension (`.pt`, `.bin`, `.safetensor`...) is a usage error
+/// with no extension at all (`-o weights_dir`; then `--format` may choose another), is a folder of
+/// `.npy` files. Any other extension (`.pt`, `.bin`, `.safetensor`...) is a usage error
 /// listing the choices unless `format` says which to write. A `format` that contradicts what the
 /// path says (`-o w.safetensors --format npz`) is a usage error too: never a zip named
 /// `.safetensors`.
@@ -185,9 +186,14 @@ pub fn resolve_format(path: &Path, format: Option<Format>) -> anyhow::Result<For
             Some("safetensors") => Some((Format::Safetensors, "a .safetensors file")),
             Some("npz") => Some((Format::Npz, "an .npz file")),
             _ if path.is_dir() => Some((Format::Npy, "a folder")),
-            None => Some((Format::Npy, "a folder (it has no extension)")),
             _ => None,
         }
+    };
+    // No extension at all: a folder of .npy files, unless --format says otherwise (there is no
+    // extension for it to contradict).
+    let said = match (said, ext.as_deref(), format) {
+        (None, None, None) => Some((Format::Npy, "a folder (it has no extension)")),
+        (s, ..) => s,
     };
     match (said, format) {
         (Some((f, _)), None) => Ok(f),
