@@ -21,6 +21,8 @@ pub mod plan;
 pub mod reference;
 pub mod scratch;
 pub mod shapes;
+pub mod stats;
+pub mod view;
 pub mod writer;
 #[allow(unsafe_code)]
 pub mod trt;

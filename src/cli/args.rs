@@ -20,6 +20,8 @@ EXAMPLES:
     trt-dump verify model.engine --against checkpoint.safetensors
     trt-dump diff old.engine new.engine --json
     trt-dump locate model.engine --reference model.onnx -o model.engine.trtmap
+    trt-dump view model.engine -o model.html                (what is inside, as a page)
+    trt-dump list model.engine --stats                     (min, max, mean, std per weight)
 
 WHERE TENSORRT IS LOOKED FOR (first found wins):
     1. --trt-lib PATH (a library file, or a folder holding one)
@@ -85,7 +87,7 @@ pub enum Command {
                       dtype and element count, and totals. Needs TensorRT (and a GPU it can \
                       deserialize the engine on), or a map file: --map, or ENGINE.trtmap beside \
                       the engine when it fits it.",
-        after_help = "EXAMPLES:\n    trt-dump list model.engine\n    trt-dump list model.engine --json | jq '.weights[].name'\n    trt-dump list model.engine --map model.engine.trtmap"
+        after_help = "EXAMPLES:\n    trt-dump list model.engine\n    trt-dump list model.engine --json | jq '.weights[].name'\n    trt-dump list model.engine --map model.engine.trtmap\n    trt-dump list model.engine --stats --json | jq '.weights[] | {name, stats}'"
     )]
     List(ListArgs),
 
@@ -149,6 +151,47 @@ pub enum Command {
         after_help = "EXAMPLES:\n    trt-dump locate model.engine --reference model.onnx -o model.engine.trtmap\n    trt-dump locate model.engine --reference weights.safetensors -o m.trtmap --json"
     )]
     Locate(LocateArgs),
+
+    /// Show what is inside the engine: a self-contained HTML page (byte strip, weight table with
+    /// statistics, summary) or the byte strip alone as an SVG
+    #[command(
+        long_about = "Draw where every weight lives in the engine, byte for byte: one self-contained \
+                      HTML page (inline CSS, script and SVG, nothing fetched) with the engine as a \
+                      zoomable byte strip (weights coloured by name prefix, the plan header, bytes \
+                      that are not weights; stored dtype and layout lanes; copies linked), the weight \
+                      table (name, dtypes, elements, offsets, layout, copies, statistics, histogram; \
+                      search and sort) and a summary (how much is weights, how much is duplicated, what \
+                      could not be located and why). `-o FILE.svg` writes the byte strip alone. The \
+                      weights come as for dump: --map, a matching sidecar ENGINE.trtmap, or TensorRT. \
+                      Weights that could not be recovered are drawn as such and do not fail the \
+                      command (exit 0).",
+        after_help = "EXAMPLES:\n    trt-dump view model.engine -o model.html\n    trt-dump view model.engine --map model.engine.trtmap -o strip.svg"
+    )]
+    View(ViewArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ViewArgs {
+    /// The engine file (never written to)
+    pub engine: PathBuf,
+    /// The page (`.html`) or byte strip (`.svg`) to write
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+    /// Replace an existing output
+    #[arg(long)]
+    pub force: bool,
+    /// Read the engine through this map on the CPU alone (no GPU, no TensorRT)
+    #[arg(long, value_name = "FILE")]
+    pub map: Option<PathBuf>,
+    /// Ignore a sidecar ENGINE.trtmap and always map with TensorRT
+    #[arg(long)]
+    pub no_sidecar: bool,
+    /// Skip the round-trip proof when mapping with TensorRT
+    #[arg(long)]
+    pub no_verify: bool,
+    /// Folder for the temporary serializations of large engines (default: the system's)
+    #[arg(long, value_name = "DIR")]
+    pub work_dir: Option<PathBuf>,
 }
 
 impl Command {
@@ -162,6 +205,7 @@ impl Command {
             Command::Verify(a) => a.json,
             Command::Diff(a) => a.json,
             Command::Locate(a) => a.json,
+            Command::View(_) => false,
         }
     }
 }
@@ -177,6 +221,10 @@ pub struct ListArgs {
     /// the engine)
     #[arg(long, value_name = "FILE")]
     pub map: Option<PathBuf>,
+    /// Per weight: min, max, mean, std (population), zeros, NaN and Inf counts of the recovered
+    /// values (reads the values: through the map on the CPU, else a full extraction)
+    #[arg(long)]
+    pub stats: bool,
 }
 
 #[derive(Debug, Args)]

@@ -3,7 +3,9 @@
 //! Text: one line per weight (name, dtype, count), then totals. `--json`: one object, keys
 //! documented in docs/json.md. With `--map FILE`, or a map beside the engine (`ENGINE.trtmap`)
 //! that fits it, the weights the map records, on the CPU alone, once the map is known to fit the
-//! engine.
+//! engine. With `--stats`, per weight the
+//! statistics of its recovered values (`crate::stats`), read as `dump` reads them: through `--map`
+//! or a matching sidecar on the CPU, else by a full extraction with TensorRT.
 
 use std::io::Write;
 use std::path::Path;
@@ -15,6 +17,7 @@ use super::args::{GlobalArgs, ListArgs};
 use super::Outcome;
 use crate::pipeline::{Engine, WeightSpec};
 use crate::engine_file::EngineFile;
+use crate::stats::{self, Stats};
 use crate::trt::TrtEngine;
 
 pub const FORMAT: &str = "trt-dump.list/1";
@@ -34,6 +37,10 @@ pub struct ListedWeight<'a> {
     pub count: u64,
     /// Bytes in the refit dtype (packed types: two elements per byte, rounded up).
     pub bytes: u64,
+    /// With `--stats` only: the statistics of the recovered values, `null` when the weight was
+    /// not recovered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stats: Option<Option<Stats>>,
 }
 
 #[derive(Debug, Serialize)]
@@ -44,6 +51,9 @@ pub struct Totals {
 }
 
 pub fn run(g: &GlobalArgs, a: ListArgs) -> anyhow::Result<Outcome> {
+    if a.stats {
+        return run_stats(g, &a);
+    }
     if let Some(m) = &a.map {
         let specs = from_map(&a.engine, m)?;
         return print(&report(&a.engine.display().to_string(), &specs), a.json);
@@ -86,6 +96,39 @@ pub fn from_map(engine: &Path, map_path: &Path) -> anyhow::Result<Vec<WeightSpec
     Ok(m.header.weights)
 }
 
+/// `list --stats`: the values are read (map or extraction), then summarised per weight.
+fn run_stats(g: &GlobalArgs, a: &ListArgs) -> anyhow::Result<Outcome> {
+    use super::source::{self, Via};
+    let via = match &a.map {
+        Some(m) => Via::Map(m),
+        None => Via::SidecarOrGpu,
+    };
+    let x = super::args::ExtractArgs { allow_missing: true, no_verify: false, work_dir: None };
+    let ex = source::obtain(g, &a.engine, via, &x)?;
+    if super::dump::proof_refutes(&ex.proof) {
+        crate::warn!("{}: the statistics are of unproven values", super::report::proof_line(&ex.proof));
+    }
+    if let Some(by) = ex.map_meta.as_ref().and_then(|m| m.get("made_by")).filter(|b| b.starts_with("locate")) {
+        crate::note!("the map was made by `{by}`: it lists the reference tensors found in the engine, not necessarily every weight the engine has");
+    }
+    for (w, r) in ex.weights.iter().zip(&ex.results) {
+        if let Some(m) = &r.missing {
+            crate::note!("`{}` was not recovered, so it has no statistics: {m}", w.name);
+        }
+    }
+    let st: Vec<Option<Stats>> = ex
+        .weights
+        .iter()
+        .zip(&ex.results)
+        .map(|(w, r)| r.values.values.as_deref().map(|v| stats::of_values(w.dtype, v, w.count)))
+        .collect();
+    let mut rep = report(&a.engine.display().to_string(), &ex.weights);
+    for (lw, s) in rep.weights.iter_mut().zip(st) {
+        lw.stats = Some(s);
+    }
+    print(&rep, a.json)
+}
+
 fn print(report: &ListReport<'_>, json: bool) -> anyhow::Result<Outcome> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
@@ -106,6 +149,7 @@ pub fn report<'a>(engine: &str, specs: &'a [WeightSpec]) -> ListReport<'a> {
             dtype: s.dtype.name(),
             count: s.count,
             bytes: s.refit_bytes(),
+            stats: None,
         })
         .collect();
     let totals = Totals {
@@ -136,9 +180,35 @@ pub fn write_text(out: &mut impl Write, r: &ListReport<'_>) -> std::io::Result<(
         .max()
         .unwrap_or(0)
         .max("COUNT".len());
-    writeln!(out, "{:<name_w$}  {:<9}  {:>count_w$}", "NAME", "DTYPE", "COUNT")?;
+    let with_stats = r.weights.iter().any(|w| w.stats.is_some());
+    if with_stats {
+        writeln!(
+            out,
+            "{:<name_w$}  {:<9}  {:>count_w$}  {:>11}  {:>11}  {:>11}  {:>11}  {:>7}  {:>5}  {:>5}",
+            "NAME", "DTYPE", "COUNT", "MIN", "MAX", "MEAN", "STD", "ZEROS", "NAN", "INF"
+        )?;
+    } else {
+        writeln!(out, "{:<name_w$}  {:<9}  {:>count_w$}", "NAME", "DTYPE", "COUNT")?;
+    }
     for w in &r.weights {
-        writeln!(out, "{:<name_w$}  {:<9}  {:>count_w$}", w.name, w.dtype, w.count)?;
+        match &w.stats {
+            Some(Some(s)) => writeln!(
+                out,
+                "{:<name_w$}  {:<9}  {:>count_w$}  {:>11}  {:>11}  {:>11}  {:>11}  {:>7}  {:>5}  {:>5}",
+                w.name,
+                w.dtype,
+                w.count,
+                num(s.min),
+                num(s.max),
+                num(s.mean),
+                num(s.std),
+                s.zeros,
+                s.nan,
+                s.inf
+            )?,
+            Some(None) => writeln!(out, "{:<name_w$}  {:<9}  {:>count_w$}  (not recovered: no statistics)", w.name, w.dtype, w.count)?,
+            None => writeln!(out, "{:<name_w$}  {:<9}  {:>count_w$}", w.name, w.dtype, w.count)?,
+        }
     }
     writeln!(
         out,
@@ -148,6 +218,16 @@ pub fn write_text(out: &mut impl Write, r: &ListReport<'_>) -> std::io::Result<(
         r.totals.bytes,
         crate::trt::gpu::human_bytes(r.totals.bytes)
     )
+}
+
+/// A statistic for the text table: integers as such, others to 5 significant digits, `-` for none.
+fn num(v: Option<f64>) -> String {
+    match v {
+        None => "-".to_string(),
+        Some(v) if v == v.trunc() && v.abs() < 1e15 => format!("{v:.0}"),
+        Some(v) if v != 0.0 && (v.abs() < 1e-3 || v.abs() >= 1e6) => format!("{v:.4e}"),
+        Some(v) => format!("{}", (v * 1e5).round() / 1e5),
+    }
 }
 
 #[cfg(test)]
@@ -208,5 +288,29 @@ mod tests {
         assert_eq!(v["weights"][1]["dtype"], "float16");
         assert_eq!(v["weights"][2]["bytes"], 2);
         assert_eq!(v["totals"]["weights"], 3);
+        assert!(v["weights"][0].get("stats").is_none(), "no stats key without --stats");
+    }
+
+    #[test]
+    fn stats_appear_beside_the_name_and_null_when_not_recovered() {
+        let s = specs();
+        let mut r = report("m.engine", &s);
+        r.weights[0].stats = Some(Some(stats::of_values(crate::dtype::DataType::Float, &[0, 0, 0, 0], 1)));
+        r.weights[1].stats = Some(None);
+        let v = serde_json::to_value(&r).unwrap();
+        let st = &v["weights"][0]["stats"];
+        for k in ["min", "max", "mean", "std", "zeros", "nan", "inf"] {
+            assert!(st.get(k).is_some(), "missing {k}: {st}");
+        }
+        assert_eq!(st["zeros"], 1);
+        assert!(v["weights"][1]["stats"].is_null() && v["weights"][1].get("stats").is_some());
+        let mut buf = Vec::new();
+        write_text(&mut buf, &r).unwrap();
+        let text = String::from_utf8(buf).unwrap();
+        assert!(text.lines().next().unwrap().contains("MEAN"), "{text}");
+        assert!(text.contains("not recovered"), "{text}");
+        assert_eq!(num(Some(0.000012345)), "1.2345e-5");
+        assert_eq!(num(Some(-3.0)), "-3");
+        assert_eq!(num(Some(0.123456789)), "0.12346");
     }
 }

@@ -10,6 +10,7 @@ pub mod progress;
 pub mod report;
 pub mod source;
 pub mod verify;
+pub mod view;
 
 use std::process::ExitCode;
 
@@ -141,6 +142,7 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Verify(a) => verify::run(&g, a),
         Command::Diff(a) => diff::run(&g, a),
         Command::Locate(a) => locate::run(&g, a),
+        Command::View(a) => view::run(&g, &a),
     }
 }
 

@@ -205,19 +205,26 @@ pub fn print_summary(r: &Report) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pipeline::proof::Failure;
 
     #[test]
     fn failed_proof_lines_read_well() {
         let stripped = Proof::Failed {
             differing: 0,
             first_offsets: vec![],
-            reason: "nothing to prove: the plan holds no weights".into(),
+            reason: Failure::NothingToProve,
         };
         assert_eq!(proof_line(&stripped), "round-trip proof not made: nothing to prove: the plan holds no weights");
-        let length = Proof::Failed { differing: 12, first_offsets: vec![], reason: "lengths differ".into() };
-        assert_eq!(proof_line(&length), "round-trip proof FAILED: 12 bytes differ (lengths differ)");
-        let bad = Proof::Failed { differing: 3, first_offsets: vec![16, 255], reason: "weight bytes".into() };
-        assert_eq!(proof_line(&bad), "round-trip proof FAILED: 3 bytes differ (weight bytes); first at offsets 0x10, 0xff");
+        let length = Proof::Failed { differing: 12, first_offsets: vec![], reason: Failure::Length { refitted: 112, baseline: 100 } };
+        assert_eq!(
+            proof_line(&length),
+            "round-trip proof FAILED: 12 bytes differ (the refitted engine serialized as 112 bytes, the zero baseline as 100)"
+        );
+        let bad = Proof::Failed { differing: 3, first_offsets: vec![16, 255], reason: Failure::WeightBytes };
+        assert_eq!(
+            proof_line(&bad),
+            "round-trip proof FAILED: 3 bytes differ (an extracted weight's bytes differ from the original); first at offsets 0x10, 0xff"
+        );
         for p in [&stripped, &length, &bad] {
             assert!(!proof_line(p).ends_with("at "), "{}", proof_line(p));
         }

@@ -200,77 +200,106 @@ fn find_near(y: &[u8], w: &[u8], lo: usize, hi: usize, expected: usize) -> Optio
     best
 }
 
+/// Tolerated differences: matching extended from a placed anchor tolerates short in-place
+/// differences (a length field in a header) but stops where a long mismatch starts (an insertion
+/// or deletion). Masked bytes count as matching and are stepped over a range at a time.
+const TOLERANCE: usize = 16;
+/// Matching unmasked bytes that show matching resumes (see [`Aligner::resumes_fwd`]).
+const RESUME: u32 = 8;
+/// How much room a cluster of masked bytes may have around it in Y to be placed.
+const MAX_SLACK: u64 = 1 << 16;
+
 /// Aligns X to Y, ignoring bytes of X inside `mask` (sorted, disjoint `[start, end)` ranges).
 pub fn align(x: &[u8], y: &[u8], mask: &[(u64, u64)]) -> Alignment {
-    let mask = Mask { ranges: mask };
-    let (lx, ly) = (x.len(), y.len());
-    let delta = ly as i64 - lx as i64;
+    let al = Aligner::new(x, y, mask);
+    let placed = al.place_anchors();
+    let mut segs = al.segments_between_anchors(&placed);
+    al.place_unclaimed_clusters(&mut segs);
+    al.finish(segs)
+}
 
-    // 1. Anchors with their shifts, Y positions strictly increasing.
-    let mut placed: Vec<(usize, i64)> = Vec::new();
-    let mut shifts_seen: Vec<i64> = vec![0, delta];
-    let mut last_y_end: usize = 0;
-    let mut cur: i64 = 0;
-    let mut next_anchor = 0usize;
-    for a in anchors(x, &mask) {
-        // Candidates come every K bytes; once one is placed, the next is tried STEP bytes on.
-        if a < next_anchor {
-            continue;
-        }
-        let w = &x[a..a + K];
-        let try_shift = |s: i64| -> Option<usize> {
-            let q = a as i64 + s;
-            (q >= last_y_end as i64 && (q as usize) + K <= ly && &y[q as usize..q as usize + K] == w)
-                .then_some(q as usize)
-        };
-        let mut found = try_shift(cur);
-        if found.is_none() {
-            found = shifts_seen.iter().find_map(|s| try_shift(*s));
-        }
-        if found.is_none() {
-            let expected = (a as i64 + cur).max(0) as usize;
-            let reach = delta.unsigned_abs() as usize + SLACK;
-            let lo = expected.saturating_sub(reach).max(last_y_end);
-            found = find_near(y, w, lo, expected + reach + K, expected);
-        }
-        if let Some(q) = found {
-            let s = q as i64 - a as i64;
-            if !shifts_seen.contains(&s) {
-                shifts_seen.push(s);
-            }
-            cur = s;
-            placed.push((a, s));
-            last_y_end = q + K;
-            next_anchor = a + STEP;
-        }
+/// What every phase of [`align`] reads: the two images, the mask of X, their lengths.
+struct Aligner<'a> {
+    x: &'a [u8],
+    y: &'a [u8],
+    mask: Mask<'a>,
+    lx: usize,
+    ly: usize,
+    /// `ly - lx`: the shift at the end of the images.
+    delta: i64,
+}
+
+impl<'a> Aligner<'a> {
+    fn new(x: &'a [u8], y: &'a [u8], mask: &'a [(u64, u64)]) -> Aligner<'a> {
+        let (lx, ly) = (x.len(), y.len());
+        Aligner { x, y, mask: Mask { ranges: mask }, lx, ly, delta: ly as i64 - lx as i64 }
     }
 
-    // Matching extended from a placed anchor tolerates short in-place differences (a length field
-    // in a header) but stops where a long mismatch starts (an insertion or deletion). Masked bytes
-    // count as matching and are stepped over a range at a time.
-    const TOLERANCE: usize = 16;
-    let in_y = |p: usize, shift: i64| -> bool {
+    /// Phase 1: Anchors with their shifts, Y positions strictly increasing.
+    fn place_anchors(&self) -> Vec<(usize, i64)> {
+        let mut placed: Vec<(usize, i64)> = Vec::new();
+        let mut shifts_seen: Vec<i64> = vec![0, self.delta];
+        let mut last_y_end: usize = 0;
+        let mut cur: i64 = 0;
+        let mut next_anchor = 0usize;
+        for a in anchors(self.x, &self.mask) {
+            // Candidates come every K bytes; once one is placed, the next is tried STEP bytes on.
+            if a < next_anchor {
+                continue;
+            }
+            let w = &self.x[a..a + K];
+            let try_shift = |s: i64| -> Option<usize> {
+                let q = a as i64 + s;
+                (q >= last_y_end as i64 && (q as usize) + K <= self.ly && &self.y[q as usize..q as usize + K] == w)
+                    .then_some(q as usize)
+            };
+            let mut found = try_shift(cur);
+            if found.is_none() {
+                found = shifts_seen.iter().find_map(|s| try_shift(*s));
+            }
+            if found.is_none() {
+                let expected = (a as i64 + cur).max(0) as usize;
+                let reach = self.delta.unsigned_abs() as usize + SLACK;
+                let lo = expected.saturating_sub(reach).max(last_y_end);
+                found = find_near(self.y, w, lo, expected + reach + K, expected);
+            }
+            if let Some(q) = found {
+                let s = q as i64 - a as i64;
+                if !shifts_seen.contains(&s) {
+                    shifts_seen.push(s);
+                }
+                cur = s;
+                placed.push((a, s));
+                last_y_end = q + K;
+                next_anchor = a + STEP;
+            }
+        }
+        placed
+    }
+
+    /// Whether position `p` of X falls inside Y under `shift`.
+    fn in_y(&self, p: usize, shift: i64) -> bool {
         let q = p as i64 + shift;
-        q >= 0 && (q as usize) < ly
-    };
-    // Whether matching resumes from `at` onwards (before `at`, going back), looking past further
-    // masked bytes: 8 matching unmasked bytes, with at most TOLERANCE differing ones among them (a
-    // checksum beside a weight differs in place), or every byte up to the limit matching.
-    const RESUME: u32 = 8;
-    let resumes_fwd = |at: usize, limit: usize, shift: i64| -> bool {
+        q >= 0 && (q as usize) < self.ly
+    }
+
+    /// Whether matching resumes from `at` onwards (before `at`, going back), looking past further
+    /// masked bytes: 8 matching unmasked bytes, with at most TOLERANCE differing ones among them (a
+    /// checksum beside a weight differs in place), or every byte up to the limit matching.
+    fn resumes_fwd(&self, at: usize, limit: usize, shift: i64) -> bool {
         let (mut p, mut m, mut n) = (at, 0u32, 0usize);
-        let mut mi = mask.first_after(at as u64);
+        let mut mi = self.mask.first_after(at as u64);
         while p < limit && m < RESUME && n <= TOLERANCE {
-            if let Some(r) = mask.ranges.get(mi).filter(|r| r.0 as usize <= p) {
+            if let Some(r) = self.mask.ranges.get(mi).filter(|r| r.0 as usize <= p) {
                 p = (r.1 as usize).max(p + 1);
                 mi += 1;
                 continue;
             }
             let q = p as i64 + shift;
-            if q < 0 || q as usize >= ly {
+            if q < 0 || q as usize >= self.ly {
                 break;
             }
-            if x[p] == y[q as usize] {
+            if self.x[p] == self.y[q as usize] {
                 m += 1;
             } else {
                 n += 1;
@@ -278,22 +307,24 @@ pub fn align(x: &[u8], y: &[u8], mask: &[(u64, u64)]) -> Alignment {
             p += 1;
         }
         // Reaching the end of both images counts as matching: the ends line up.
-        let both_end = p >= lx && (p as i64 + shift) as usize == ly;
+        let both_end = p >= self.lx && (p as i64 + shift) as usize == self.ly;
         m >= RESUME || (m > 0 && n == 0 && p >= limit) || (both_end && n <= TOLERANCE)
-    };
-    let resumes_back = |at: usize, limit: usize, shift: i64| -> bool {
+    }
+
+    /// [`Self::resumes_fwd`], going back from `at`.
+    fn resumes_back(&self, at: usize, limit: usize, shift: i64) -> bool {
         let (mut p, mut m, mut n) = (at, 0u32, 0usize);
         while p > limit && m < RESUME && n <= TOLERANCE {
-            let i = mask.first_after((p - 1) as u64);
-            if let Some(r) = mask.ranges.get(i).filter(|r| (r.0 as usize) < p) {
+            let i = self.mask.first_after((p - 1) as u64);
+            if let Some(r) = self.mask.ranges.get(i).filter(|r| (r.0 as usize) < p) {
                 p = (r.0 as usize).min(p - 1).max(limit);
                 continue;
             }
             let q = p as i64 - 1 + shift;
-            if q < 0 || q as usize >= ly {
+            if q < 0 || q as usize >= self.ly {
                 break;
             }
-            if x[p - 1] == y[q as usize] {
+            if self.x[p - 1] == self.y[q as usize] {
                 m += 1;
             } else {
                 n += 1;
@@ -302,27 +333,29 @@ pub fn align(x: &[u8], y: &[u8], mask: &[(u64, u64)]) -> Alignment {
         }
         let both_start = p == 0 && shift == 0;
         m >= RESUME || (m > 0 && n == 0 && p <= limit) || (both_start && n <= TOLERANCE)
-    };
-    // Extension from an unverified origin (the start or end of the images) may not step over
-    // masked bytes until it has matched informative bytes itself: uniform padding matches under
-    // any shift and proves nothing about where the weights after it sit.
-    let extend_fwd = |from: usize, limit: usize, shift: i64, verified: bool| -> usize {
+    }
+
+    /// Matching extended forward from `from` (up to `limit`) under `shift`; returns where it stops.
+    /// Extension from an unverified origin (the start or end of the images) may not step over
+    /// masked bytes until it has matched informative bytes itself: uniform padding matches under
+    /// any shift and proves nothing about where the weights after it sit.
+    fn extend_fwd(&self, from: usize, limit: usize, shift: i64, verified: bool) -> usize {
         let (mut p, mut good) = (from, from);
         let mut ev = Evidence::new(verified);
-        let mut mi = mask.first_after(p as u64);
-        while p < limit && in_y(p, shift) {
-            if let Some(r) = mask.ranges.get(mi).filter(|r| r.0 as usize <= p) {
+        let mut mi = self.mask.first_after(p as u64);
+        while p < limit && self.in_y(p, shift) {
+            if let Some(r) = self.mask.ranges.get(mi).filter(|r| r.0 as usize <= p) {
                 if p != good || !ev.enough() {
                     // Masked bytes vouch for nothing after a mismatch: stop where matching stopped.
                     break;
                 }
                 let end = (r.1 as usize).min(limit);
-                let y_room = (ly as i64 - shift).max(0) as usize;
+                let y_room = (self.ly as i64 - shift).max(0) as usize;
                 let next = end.min(y_room);
                 // A masked range is claimed only when matching resumes right after it, or both
                 // images end there: an edit may sit at either edge of unknown bytes.
-                let resumes = resumes_fwd(next, limit, shift);
-                let both_end = next == lx && (next as i64 + shift) as usize == ly;
+                let resumes = self.resumes_fwd(next, limit, shift);
+                let both_end = next == self.lx && (next as i64 + shift) as usize == self.ly;
                 if !(resumes || both_end) {
                     break;
                 }
@@ -331,14 +364,14 @@ pub fn align(x: &[u8], y: &[u8], mask: &[(u64, u64)]) -> Alignment {
                 mi += 1;
                 continue;
             }
-            let stop = mask.ranges.get(mi).map_or(limit, |r| (r.0 as usize).min(limit));
+            let stop = self.mask.ranges.get(mi).map_or(limit, |r| (r.0 as usize).min(limit));
             let q = (p as i64 + shift) as usize;
-            if p + 64 <= stop && q + 64 <= ly && x[p..p + 64] == y[q..q + 64] {
-                ev.saw(&x[p..p + 64]);
+            if p + 64 <= stop && q + 64 <= self.ly && self.x[p..p + 64] == self.y[q..q + 64] {
+                ev.saw(&self.x[p..p + 64]);
                 p += 64;
                 good = p;
-            } else if x[p] == y[q] {
-                ev.saw(&x[p..p + 1]);
+            } else if self.x[p] == self.y[q] {
+                ev.saw(&self.x[p..p + 1]);
                 p += 1;
                 good = p;
             } else if p - good < TOLERANCE {
@@ -348,20 +381,22 @@ pub fn align(x: &[u8], y: &[u8], mask: &[(u64, u64)]) -> Alignment {
             }
         }
         good
-    };
-    let extend_back = |from: usize, limit: usize, shift: i64, verified: bool| -> usize {
+    }
+
+    /// [`Self::extend_fwd`], going back from `from` down to `limit`.
+    fn extend_back(&self, from: usize, limit: usize, shift: i64, verified: bool) -> usize {
         let (mut p, mut good) = (from, from);
         let mut ev = Evidence::new(verified);
-        while p > limit && in_y(p - 1, shift) {
-            let i = mask.first_after((p - 1) as u64);
-            if let Some(r) = mask.ranges.get(i).filter(|r| (r.0 as usize) < p) {
+        while p > limit && self.in_y(p - 1, shift) {
+            let i = self.mask.first_after((p - 1) as u64);
+            if let Some(r) = self.mask.ranges.get(i).filter(|r| (r.0 as usize) < p) {
                 if p != good || !ev.enough() {
                     break;
                 }
                 let start = (r.0 as usize).max(limit);
                 let y_floor = (-shift).max(0) as usize;
                 let next = start.max(y_floor);
-                let resumes = resumes_back(next, limit, shift);
+                let resumes = self.resumes_back(next, limit, shift);
                 let both_end = next == 0 && shift == 0;
                 if !(resumes || both_end) {
                     break;
@@ -371,8 +406,8 @@ pub fn align(x: &[u8], y: &[u8], mask: &[(u64, u64)]) -> Alignment {
                 continue;
             }
             let q = (p as i64 - 1 + shift) as usize;
-            if x[p - 1] == y[q] {
-                ev.saw(&x[p - 1..p]);
+            if self.x[p - 1] == self.y[q] {
+                ev.saw(&self.x[p - 1..p]);
                 p -= 1;
                 good = p;
             } else if good - p < TOLERANCE {
@@ -382,166 +417,178 @@ pub fn align(x: &[u8], y: &[u8], mask: &[(u64, u64)]) -> Alignment {
             }
         }
         good
-    };
-    // Unmasked bytes of [a, b) that differ under `shift`.
-    let mismatches = |a: usize, b: usize, shift: i64| -> u64 {
+    }
+
+    /// Unmasked bytes of [a, b) that differ under `shift`.
+    fn mismatches(&self, a: usize, b: usize, shift: i64) -> u64 {
         let mut n = 0u64;
         let mut p = a;
-        let mut mi = mask.first_after(a as u64);
+        let mut mi = self.mask.first_after(a as u64);
         while p < b {
-            if let Some(r) = mask.ranges.get(mi).filter(|r| r.0 as usize <= p) {
+            if let Some(r) = self.mask.ranges.get(mi).filter(|r| r.0 as usize <= p) {
                 p = (r.1 as usize).max(p);
                 mi += 1;
                 continue;
             }
-            let stop = mask.ranges.get(mi).map_or(b, |r| (r.0 as usize).min(b));
+            let stop = self.mask.ranges.get(mi).map_or(b, |r| (r.0 as usize).min(b));
             let (q0, q1) = (p as i64 + shift, stop as i64 + shift);
-            if q0 < 0 || q1 > ly as i64 {
+            if q0 < 0 || q1 > self.ly as i64 {
                 n += (stop - p) as u64;
-            } else if x[p..stop] != y[q0 as usize..q1 as usize] {
-                n += x[p..stop].iter().zip(&y[q0 as usize..q1 as usize]).filter(|(u, v)| u != v).count() as u64;
+            } else if self.x[p..stop] != self.y[q0 as usize..q1 as usize] {
+                n += self.x[p..stop].iter().zip(&self.y[q0 as usize..q1 as usize]).filter(|(u, v)| u != v).count() as u64;
             }
             p = stop;
         }
         n
-    };
+    }
 
-    // 2. Segments between anchors.
-    let mut segs: Vec<Segment> = Vec::new();
-    let push = |x0: usize, x1: usize, shift: i64, segs: &mut Vec<Segment>| {
-        if x1 <= x0 {
-            return;
+    /// Phase 2: Segments between anchors.
+    fn segments_between_anchors(&self, placed: &[(usize, i64)]) -> Vec<Segment> {
+        let mut segs: Vec<Segment> = Vec::new();
+        // The start of both images and the end of both images act as anchors too (shift 0 and the
+        // length difference), unverified: what they claim is only what extension confirms. They let a
+        // plan whose weights are separated by nothing but zero padding still line up after an edit.
+        let mut all: Vec<(usize, i64, usize)> = Vec::with_capacity(placed.len() + 2);
+        if placed.first().is_none_or(|p| p.0 > 0) {
+            all.push((0, 0, 0));
         }
-        if let Some(last) = segs.last_mut() {
-            if last.shift == shift && last.x1 == x0 as u64 {
-                last.x1 = x1 as u64;
-                return;
+        all.extend(placed.iter().map(|(a, s)| (*a, *s, K)));
+        // Always, also after an anchor that ends right at the end of X: an anchor's own K bytes are
+        // mapped by the window that starts at it, so the last anchor needs one after it.
+        all.push((self.lx, self.delta, 0));
+        for win in all.windows(2) {
+            let ((a, sa, ka), (c, sc, kc)) = (win[0], win[1]);
+            if sa == sc && ka > 0 && kc > 0 {
+                // Two verified anchors agree: everything between maps with their shift.
+                push_segment(a, c, sa, &mut segs);
+                continue;
+            }
+            let f = self.extend_fwd(a + ka, c, sa, ka > 0);
+            let g = self.extend_back(c, a + ka, sc, kc > 0);
+            let (f, g) = if sa == sc && f >= g { (c, c) } else { (f, g) };
+            if f <= g {
+                // [f, g) is the edit: bytes of X with no counterpart.
+                if f > a + ka || ka > 0 {
+                    push_segment(a, f, sa, &mut segs);
+                }
+                push_segment(g, c, sc, &mut segs);
+            } else if !self.mask.any_in(g as u64, f as u64) {
+                // Both shifts fit the overlap: any split point is right.
+                let mid = g + (f - g) / 2;
+                push_segment(a, mid, sa, &mut segs);
+                push_segment(mid, c, sc, &mut segs);
+            } else {
+                // Weight bytes that could sit on either side of the edit: leave them unmapped.
+                push_segment(a, g, sa, &mut segs);
+                push_segment(f, c, sc, &mut segs);
             }
         }
-        segs.push(Segment { x0: x0 as u64, x1: x1 as u64, shift });
-    };
-    // The start of both images and the end of both images act as anchors too (shift 0 and the
-    // length difference), unverified: what they claim is only what extension confirms. They let a
-    // plan whose weights are separated by nothing but zero padding still line up after an edit.
-    let mut all: Vec<(usize, i64, usize)> = Vec::with_capacity(placed.len() + 2);
-    if placed.first().is_none_or(|p| p.0 > 0) {
-        all.push((0, 0, 0));
+        segs
     }
-    all.extend(placed.iter().map(|(a, s)| (*a, *s, K)));
-    // Always, also after an anchor that ends right at the end of X: an anchor's own K bytes are
-    // mapped by the window that starts at it, so the last anchor needs one after it.
-    all.push((lx, delta, 0));
-    for win in all.windows(2) {
-        let ((a, sa, ka), (c, sc, kc)) = (win[0], win[1]);
-        if sa == sc && ka > 0 && kc > 0 {
-            // Two verified anchors agree: everything between maps with their shift.
-            push(a, c, sa, &mut segs);
-            continue;
-        }
-        let f = extend_fwd(a + ka, c, sa, ka > 0);
-        let g = extend_back(c, a + ka, sc, kc > 0);
-        let (f, g) = if sa == sc && f >= g { (c, c) } else { (f, g) };
-        if f <= g {
-            // [f, g) is the edit: bytes of X with no counterpart.
-            if f > a + ka || ka > 0 {
-                push(a, f, sa, &mut segs);
-            }
-            push(g, c, sc, &mut segs);
-        } else if !mask.any_in(g as u64, f as u64) {
-            // Both shifts fit the overlap: any split point is right.
-            let mid = g + (f - g) / 2;
-            push(a, mid, sa, &mut segs);
-            push(mid, c, sc, &mut segs);
-        } else {
-            // Weight bytes that could sit on either side of the edit: leave them unmapped.
-            push(a, g, sa, &mut segs);
-            push(f, c, sc, &mut segs);
-        }
-    }
-    // 3. Weights no extension could claim (an edit sits right next to them). By monotonicity,
-    // the cluster of masked bytes between two claimed segments lies, in Y, between where those
-    // segments end and start. Every shift that fits it there is tried: a shift is consistent when
-    // all unmasked bytes inside the cluster (row padding, small gaps) match. The cluster is placed
-    // only when exactly one shift is consistent; without unmasked bytes inside, that means it fits
-    // the space exactly.
-    const MAX_SLACK: u64 = 1 << 16;
-    segs.sort_unstable_by_key(|s| s.x0);
-    let mut extra: Vec<Segment> = Vec::new();
-    let mut i = 0usize;
-    loop {
-        let x_lo = if i == 0 { 0 } else { segs[i - 1].x1 };
-        let x_hi = segs.get(i).map_or(lx as u64, |s| s.x0);
-        if x_lo < x_hi {
-            let first = mask.first_after(x_lo);
-            let inside: Vec<(u64, u64)> = mask.ranges[first..]
-                .iter()
-                .take_while(|r| r.0 < x_hi)
-                .map(|r| (r.0.max(x_lo), r.1.min(x_hi)))
-                .collect();
-            if let (Some(c0), Some(c1)) = (inside.first().map(|r| r.0), inside.last().map(|r| r.1)) {
-                let y_lo = if i == 0 { 0 } else { (segs[i - 1].x1 as i64 + segs[i - 1].shift) as u64 };
-                let y_hi = segs.get(i).map_or(ly as u64, |s| (s.x0 as i64 + s.shift) as u64);
-                let clen = c1 - c0;
-                if y_hi >= y_lo + clen && y_hi - y_lo - clen <= MAX_SLACK {
-                    // Unmasked bytes between the masked ranges of the cluster that differ.
-                    let misfit = |shift: i64| -> usize {
-                        inside
-                            .windows(2)
-                            .map(|w| {
-                                let (a, b) = (w[0].1 as usize, w[1].0 as usize);
-                                let q = (a as i64 + shift) as usize;
-                                x[a..b].iter().zip(&y[q..q + (b - a)]).filter(|(u, v)| u != v).count()
-                            })
-                            .sum()
-                    };
-                    // The best shift must fit with at most a few in-place differences (a checksum
-                    // between buffers), and strictly better than every other.
-                    let mut best: Option<(usize, i64)> = None;
-                    let mut tie = false;
-                    for yy in y_lo..=y_hi - clen {
-                        let shift = yy as i64 - c0 as i64;
-                        let m = misfit(shift);
-                        match best {
-                            Some((bm, _)) if m > bm => {}
-                            Some((bm, _)) if m == bm => tie = true,
-                            _ => {
-                                best = Some((m, shift));
-                                tie = false;
+
+    /// Phase 3: Weights no extension could claim (an edit sits right next to them). By monotonicity,
+    /// the cluster of masked bytes between two claimed segments lies, in Y, between where those
+    /// segments end and start. Every shift that fits it there is tried: a shift is consistent when
+    /// all unmasked bytes inside the cluster (row padding, small gaps) match. The cluster is placed
+    /// only when exactly one shift is consistent; without unmasked bytes inside, that means it fits
+    /// the space exactly.
+    fn place_unclaimed_clusters(&self, segs: &mut Vec<Segment>) {
+        segs.sort_unstable_by_key(|s| s.x0);
+        let mut extra: Vec<Segment> = Vec::new();
+        let mut i = 0usize;
+        loop {
+            let x_lo = if i == 0 { 0 } else { segs[i - 1].x1 };
+            let x_hi = segs.get(i).map_or(self.lx as u64, |s| s.x0);
+            if x_lo < x_hi {
+                let first = self.mask.first_after(x_lo);
+                let inside: Vec<(u64, u64)> = self.mask.ranges[first..]
+                    .iter()
+                    .take_while(|r| r.0 < x_hi)
+                    .map(|r| (r.0.max(x_lo), r.1.min(x_hi)))
+                    .collect();
+                if let (Some(c0), Some(c1)) = (inside.first().map(|r| r.0), inside.last().map(|r| r.1)) {
+                    let y_lo = if i == 0 { 0 } else { (segs[i - 1].x1 as i64 + segs[i - 1].shift) as u64 };
+                    let y_hi = segs.get(i).map_or(self.ly as u64, |s| (s.x0 as i64 + s.shift) as u64);
+                    let clen = c1 - c0;
+                    if y_hi >= y_lo + clen && y_hi - y_lo - clen <= MAX_SLACK {
+                        // Unmasked bytes between the masked ranges of the cluster that differ.
+                        let misfit = |shift: i64| -> usize {
+                            inside
+                                .windows(2)
+                                .map(|w| {
+                                    let (a, b) = (w[0].1 as usize, w[1].0 as usize);
+                                    let q = (a as i64 + shift) as usize;
+                                    self.x[a..b].iter().zip(&self.y[q..q + (b - a)]).filter(|(u, v)| u != v).count()
+                                })
+                                .sum()
+                        };
+                        // The best shift must fit with at most a few in-place differences (a checksum
+                        // between buffers), and strictly better than every other.
+                        let mut best: Option<(usize, i64)> = None;
+                        let mut tie = false;
+                        for yy in y_lo..=y_hi - clen {
+                            let shift = yy as i64 - c0 as i64;
+                            let m = misfit(shift);
+                            match best {
+                                Some((bm, _)) if m > bm => {}
+                                Some((bm, _)) if m == bm => tie = true,
+                                _ => {
+                                    best = Some((m, shift));
+                                    tie = false;
+                                }
                             }
                         }
-                    }
-                    if let (Some((m, shift)), false) = (best, tie) {
-                        if m <= TOLERANCE {
-                            extra.push(Segment { x0: c0, x1: c1, shift });
+                        if let (Some((m, shift)), false) = (best, tie) {
+                            if m <= TOLERANCE {
+                                extra.push(Segment { x0: c0, x1: c1, shift });
+                            }
                         }
                     }
                 }
             }
+            if i >= segs.len() {
+                break;
+            }
+            i += 1;
         }
-        if i >= segs.len() {
-            break;
-        }
-        i += 1;
+        segs.extend(extra);
+        segs.sort_unstable_by_key(|s| s.x0);
     }
-    segs.extend(extra);
-    segs.sort_unstable_by_key(|s| s.x0);
-    // Y ranges must not overlap (an over-eager extension across an edit could make them).
-    let mut fixed: Vec<Segment> = Vec::with_capacity(segs.len());
-    for s in segs {
-        let mut s = s;
-        if let Some(prev) = fixed.last() {
-            let prev_y_end = prev.x1 as i64 + prev.shift;
-            let y0 = s.x0 as i64 + s.shift;
-            if y0 < prev_y_end {
-                s.x0 = (prev_y_end - s.shift) as u64;
+
+    /// Phase 4: The segments, their Y ranges made disjoint, and the in-place differences they hold.
+    fn finish(&self, segs: Vec<Segment>) -> Alignment {
+        // Y ranges must not overlap (an over-eager extension across an edit could make them).
+        let mut fixed: Vec<Segment> = Vec::with_capacity(segs.len());
+        for s in segs {
+            let mut s = s;
+            if let Some(prev) = fixed.last() {
+                let prev_y_end = prev.x1 as i64 + prev.shift;
+                let y0 = s.x0 as i64 + s.shift;
+                if y0 < prev_y_end {
+                    s.x0 = (prev_y_end - s.shift) as u64;
+                }
+            }
+            if s.x0 < s.x1 {
+                fixed.push(s);
             }
         }
-        if s.x0 < s.x1 {
-            fixed.push(s);
+        let in_place: u64 = fixed.iter().map(|s| self.mismatches(s.x0 as usize, s.x1 as usize, s.shift)).sum();
+        Alignment { segments: fixed, in_place_mismatches: in_place, len_x: self.lx as u64, len_y: self.ly as u64 }
+    }
+}
+
+/// Appends a segment, merged into the last one when it continues it.
+fn push_segment(x0: usize, x1: usize, shift: i64, segs: &mut Vec<Segment>) {
+    if x1 <= x0 {
+        return;
+    }
+    if let Some(last) = segs.last_mut() {
+        if last.shift == shift && last.x1 == x0 as u64 {
+            last.x1 = x1 as u64;
+            return;
         }
     }
-    let in_place: u64 = fixed.iter().map(|s| mismatches(s.x0 as usize, s.x1 as usize, s.shift)).sum();
-    Alignment { segments: fixed, in_place_mismatches: in_place, len_x: lx as u64, len_y: ly as u64 }
+    segs.push(Segment { x0: x0 as u64, x1: x1 as u64, shift });
 }
 
 #[cfg(test)]

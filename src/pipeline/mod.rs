@@ -9,7 +9,7 @@ pub mod engine;
 pub mod extract;
 pub mod ids;
 pub mod layout;
-pub mod reference;
+pub mod proof;
 
 pub use engine::{Engine, Instance, PlanBytes, WeightSpec};
 pub use layout::Run;

@@ -1,5 +1,6 @@
 //! The reference tool's method (refortif-ai/trt-weight-extractor), implemented over the same
-//! [`Engine`] interface so benchmarks can set it beside ours in one run.
+//! [`Engine`] interface so the benchmark can set it beside ours in one run. Benchmark code only:
+//! not part of the library.
 //!
 //! It normalises (serializes the untouched engine), refits every weight to zero (baseline), then
 //! for each weight — for fp16 weights, for each chunk of 2048 elements — refits markers 42, 43, …
@@ -9,12 +10,12 @@
 //! above 2048, so markers 2049…2089 of a chunk collide; and a weight stored in another dtype than
 //! its refit dtype is not found.
 
-use super::assemble::{self, WeightValues};
-use super::engine::{Engine, PlanBytes, WeightSpec};
-use super::extract::{Observer, Stage};
-use super::layout::{Run, RunBuilder};
-use crate::dtype::DataType;
 use half::f16;
+use trt_dump::dtype::DataType;
+use trt_dump::pipeline::assemble::{self, WeightValues};
+use trt_dump::pipeline::engine::{Engine, PlanBytes, WeightSpec};
+use trt_dump::pipeline::extract::{Observer, Stage};
+use trt_dump::pipeline::layout::RunBuilder;
 
 pub const CHUNK: u64 = 2048;
 pub const FIRST_MARKER: u64 = 42;
@@ -76,7 +77,6 @@ fn read(dtype: DataType, b: &[u8]) -> Option<u64> {
 
 pub struct ReferenceResult {
     pub values: Vec<WeightValues>,
-    pub runs: Vec<Run>,
     /// Refit+serialize passes made (baseline included).
     pub refit_serialize: u64,
     /// Elements whose marker decoded to an index another element also claimed (fp16 collisions).
@@ -146,30 +146,30 @@ pub fn extract(engine: &dyn Engine, max_passes: Option<u64>, obs: &mut dyn Obser
     }
     let values = assemble::assemble(&weights, &rb.runs, original.bytes())
         .map_err(|e| anyhow::anyhow!("reference method produced an unreadable run: {e}"))?;
-    Ok(ReferenceResult { values, runs: rb.runs, refit_serialize: passes, collisions })
+    Ok(ReferenceResult { values, refit_serialize: passes, collisions })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// The method's own checks (its unit tests while it lived in the library; a `harness = false`
+/// bench has no test harness, so the bench runs them before measuring anything).
+pub fn self_check() {
+    pass_count_matches_the_seed();
+    fp16_markers_above_2048_collide();
+}
 
-    #[test]
-    fn pass_count_matches_the_seed() {
-        let ws = vec![
-            WeightSpec { name: "a".into(), dtype: DataType::Float, count: 4096 },
-            WeightSpec { name: "b".into(), dtype: DataType::Half, count: 4097 },
-        ];
-        // baseline + 1 (fp32 weight) + 3 fp16 chunks
-        assert_eq!(pass_count(&ws), (5, 1));
-    }
+fn pass_count_matches_the_seed() {
+    let ws = vec![
+        WeightSpec { name: "a".into(), dtype: DataType::Float, count: 4096 },
+        WeightSpec { name: "b".into(), dtype: DataType::Half, count: 4097 },
+    ];
+    // baseline + 1 (fp32 weight) + 3 fp16 chunks
+    assert_eq!(pass_count(&ws), (5, 1));
+}
 
-    #[test]
-    fn fp16_markers_above_2048_collide() {
-        let mut buf = vec![0u8; 2 * 2048];
-        fill(DataType::Half, 0, 2048, &mut buf);
-        // Element 2006 carries 2048 (exact); element 2007 carries 2049, which rounds to 2048.
-        let a = read(DataType::Half, &buf[2 * 2006..2 * 2007]);
-        let b = read(DataType::Half, &buf[2 * 2007..2 * 2008]);
-        assert_eq!((a, b), (Some(2006), Some(2006)), "neighbouring markers above 2048 read back the same");
-    }
+fn fp16_markers_above_2048_collide() {
+    let mut buf = vec![0u8; 2 * 2048];
+    assert!(fill(DataType::Half, 0, 2048, &mut buf));
+    // Element 2006 carries 2048 (exact); element 2007 carries 2049, which rounds to 2048.
+    let a = read(DataType::Half, &buf[2 * 2006..2 * 2007]);
+    let b = read(DataType::Half, &buf[2 * 2007..2 * 2008]);
+    assert_eq!((a, b), (Some(2006), Some(2006)), "neighbouring markers above 2048 read back the same");
 }
