@@ -28,8 +28,11 @@ WHERE TENSORRT IS LOOKED FOR (first found wins):
     2. the TRT_DUMP_TRT_LIB environment variable (same forms)
     3. the dynamic loader's search (LD_LIBRARY_PATH, ldconfig) for libnvinfer.so.11,
        libnvinfer.so.10, libnvinfer_lean.so.11, libnvinfer_lean.so.10, libtensorrt_rtx.so.1
-    4. tensorrt_libs/, tensorrt_lean_libs/ and tensorrt_rtx_libs/ of the python3 found on PATH
-       (pip install tensorrt-cu12 for TensorRT; TensorRT-RTX's wheel for tensorrt_rtx_libs/)
+    4. tensorrt_libs/, tensorrt_lean_libs/, tensorrt_rtx_libs/ (pip install tensorrt-cu12 for
+       TensorRT; TensorRT-RTX's wheel for tensorrt_rtx_libs/) in the site-packages of the Python
+       environment trt-dump is installed in (venv/bin/trt-dump: no need to activate it), then of
+       $VIRTUAL_ENV and $CONDA_PREFIX
+    5. the same folders in the site-packages of the python3 found on PATH
 ";
 
 #[derive(Debug, Parser)]

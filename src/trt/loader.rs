@@ -7,8 +7,12 @@
 //!    else is tried, so an explicit choice is never silently replaced by another library.
 //! 2. `TRT_DUMP_TRT_LIB` (same forms, same rule).
 //! 3. the dynamic loader's own search (LD_LIBRARY_PATH, ldconfig cache, RUNPATH) for [`NAMES`].
-//! 4. `tensorrt_libs/`, `tensorrt_lean_libs/` and `tensorrt_rtx_libs/` in the site-packages of the
-//!    `python3` on PATH (pip's `tensorrt-cu12` and friends).
+//! 4. `tensorrt_libs/`, `tensorrt_lean_libs/` and `tensorrt_rtx_libs/` (pip's `tensorrt-cu12` and
+//!    friends) in the site-packages of the Python environment trt-dump is installed in (the running
+//!    executable sits in `<env>/bin/`: `pip install trt-dump` into a venv, conda, `--user`), then of
+//!    `$VIRTUAL_ENV` and `$CONDA_PREFIX` when set ([`python_envs`]); no Python is run for this, so
+//!    `venv/bin/trt-dump` finds the venv's TensorRT without the venv being activated.
+//! 5. the same folders in the site-packages of the `python3` on PATH.
 //!
 //! When the engine's header says which TensorRT built it, names of that flavour and major are tried
 //! first within each step, so a machine with both 10.x and 11.x finds the one the engine needs.
@@ -192,7 +196,7 @@ pub struct Request {
     pub env: Option<OsString>,
     /// The flavour and major of TensorRT that built the engine, when its header says.
     pub prefer: Option<(Flavour, u8)>,
-    /// Skip steps 3 and 4 (tests, where a real TensorRT on the machine must not interfere).
+    /// Skip steps 3 to 5 (tests, where a real TensorRT on the machine must not interfere).
     pub no_search: bool,
 }
 
@@ -247,31 +251,53 @@ pub fn load(req: &Request) -> anyhow::Result<(Arc<TrtLib>, LoadReport)> {
                 return Ok(finish(lib, report));
             }
         }
+        // Step 4: the environment trt-dump is installed in, then $VIRTUAL_ENV and $CONDA_PREFIX.
+        let exe = std::env::current_exe();
+        let virtual_env = std::env::var_os("VIRTUAL_ENV").filter(|v| !v.is_empty()).map(PathBuf::from);
+        let conda_prefix = std::env::var_os("CONDA_PREFIX").filter(|v| !v.is_empty()).map(PathBuf::from);
+        let envs = python_envs(exe.as_deref().ok(), virtual_env.as_deref(), conda_prefix.as_deref());
+        if let Err(e) = &exe {
+            report.tried.push((
+                OWN_ENV.into(),
+                Outcome::NotFound(format!("the running executable's path is unknown ({e})")),
+            ));
+        }
+        // Folders searched already (canonical), so step 5 does not open the same files again.
+        let mut searched: Vec<PathBuf> = Vec::new();
+        for env in &envs {
+            if env.site_dirs.is_empty() {
+                let why = if let (OWN_ENV, Ok(exe)) = (env.source, &exe) {
+                    format!("{} is not in the bin/ folder of a Python environment", exe.display())
+                } else {
+                    format!("{}: no lib/python3*/site-packages", env.prefix.display())
+                };
+                report.tried.push((env.source.to_string(), Outcome::NotFound(why)));
+                continue;
+            }
+            for dir in &env.site_dirs {
+                searched.push(canonical(dir));
+                let label = format!("{} site-packages", env.source);
+                if let Some(lib) = try_site_dir(&mut report, &label, dir, &names) {
+                    return Ok(finish(lib, report));
+                }
+            }
+        }
+        // Step 5: the `python3` on PATH.
         match python_site_dirs() {
             Err(why) => report
                 .tried
                 .push(("python3 site-packages".into(), Outcome::NotFound(why))),
             Ok(dirs) => {
                 for dir in dirs {
-                    let mut any = false;
-                    for (folder, name) in pip_candidates(&names) {
-                        let file = dir.join(folder).join(name);
-                        if file.exists() {
-                            any = true;
-                            let place = format!("python3 site-packages: {}", file.display());
-                            if let Some(lib) = try_open(&mut report, place, OpenTarget::Path(&file)) {
-                                return Ok(finish(lib, report));
-                            }
-                        }
-                    }
-                    if !any {
+                    if searched.contains(&canonical(&dir)) {
                         report.tried.push((
                             format!("python3 site-packages: {}", dir.display()),
-                            Outcome::NotFound(format!(
-                                "no {} holding a TensorRT library",
-                                PIP_FOLDERS.join("/, ") + "/"
-                            )),
+                            Outcome::NotFound("searched above".into()),
                         ));
+                        continue;
+                    }
+                    if let Some(lib) = try_site_dir(&mut report, "python3 site-packages", &dir, &names) {
+                        return Ok(finish(lib, report));
                     }
                 }
             }
@@ -301,6 +327,127 @@ fn pip_candidates(names: &[&'static str]) -> Vec<(&'static str, &'static str)> {
             (folder, *n)
         })
         .collect()
+}
+
+/// One site-packages folder: each of [`pip_candidates`] present is tried; a folder holding none is one
+/// "not found" line. Report lines start with `label`.
+fn try_site_dir(report: &mut LoadReport, label: &str, dir: &Path, names: &[&'static str]) -> Option<TrtLib> {
+    let mut any = false;
+    for (folder, name) in pip_candidates(names) {
+        let file = dir.join(folder).join(name);
+        if file.exists() {
+            any = true;
+            let place = format!("{label}: {}", file.display());
+            if let Some(lib) = try_open(report, place, OpenTarget::Path(&file)) {
+                return Some(lib);
+            }
+        }
+    }
+    if !any {
+        report.tried.push((
+            format!("{label}: {}", dir.display()),
+            Outcome::NotFound(format!("no {} holding a TensorRT library", PIP_FOLDERS.join("/, ") + "/")),
+        ));
+    }
+    None
+}
+
+/// How step 4 names the environment the running executable is installed in.
+pub const OWN_ENV: &str = "trt-dump's environment";
+
+/// A Python environment searched in step 4.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PyEnv {
+    /// [`OWN_ENV`], `"VIRTUAL_ENV"` or `"CONDA_PREFIX"`.
+    pub source: &'static str,
+    /// The environment's root (`sys.prefix`).
+    pub prefix: PathBuf,
+    /// Its `lib{,64}/python3*/{site,dist}-packages` folders that exist, newest Python first; empty
+    /// when it has none (then it is not a Python environment, or an empty one).
+    pub site_dirs: Vec<PathBuf>,
+}
+
+/// Step 4's environments, from the running executable's path and `$VIRTUAL_ENV` / `$CONDA_PREFIX`,
+/// in that order; one prefix appears once. Reads folders only (runs nothing), so it is quick and
+/// works when the environment is not activated.
+///
+/// The executable's environment is the folder above its `bin/` (pip puts `trt-dump` in
+/// `<prefix>/bin/` for a venv, a conda env, `--user` (`~/.local`) or a system install); it is
+/// always listed, with no site folders when the executable is not in a `bin/` or the folder above
+/// has none (a `cargo install`). `exe` is `std::env::current_exe()`, which on Linux has its
+/// symbolic links resolved.
+pub fn python_envs(exe: Option<&Path>, virtual_env: Option<&Path>, conda_prefix: Option<&Path>) -> Vec<PyEnv> {
+    let mut envs: Vec<PyEnv> = Vec::new();
+    if let Some(exe) = exe {
+        let prefix = exe
+            .parent()
+            .filter(|bin| bin.file_name().is_some_and(|n| n == "bin"))
+            .and_then(Path::parent);
+        envs.push(PyEnv {
+            source: OWN_ENV,
+            prefix: prefix.map(Path::to_path_buf).unwrap_or_default(),
+            site_dirs: prefix.map(site_dirs).unwrap_or_default(),
+        });
+    }
+    for (source, prefix) in [("VIRTUAL_ENV", virtual_env), ("CONDA_PREFIX", conda_prefix)] {
+        let Some(prefix) = prefix else { continue };
+        let prefix = absolute(prefix);
+        let seen = envs
+            .iter()
+            .any(|e| !e.prefix.as_os_str().is_empty() && canonical(&e.prefix) == canonical(&prefix));
+        if !seen {
+            envs.push(PyEnv {
+                source,
+                site_dirs: site_dirs(&prefix),
+                prefix,
+            });
+        }
+    }
+    envs
+}
+
+/// `<prefix>/lib{,64}/python3*/{site,dist}-packages` that exist, newest Python first, each folder
+/// once (a venv's `lib64` is often a link to `lib`).
+fn site_dirs(prefix: &Path) -> Vec<PathBuf> {
+    let mut found: Vec<(u32, PathBuf)> = Vec::new();
+    for lib in ["lib", "lib64"] {
+        let Ok(entries) = std::fs::read_dir(prefix.join(lib)) else { continue };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(rest) = name.to_str().and_then(|n| n.strip_prefix("python3")) else { continue };
+            // "python3.12" -> 12; Debian's "python3" sorts after every versioned folder.
+            let minor = match rest.strip_prefix('.') {
+                Some(m) => match m.parse::<u32>() {
+                    Ok(m) => m,
+                    Err(_) => continue,
+                },
+                None if rest.is_empty() => 0,
+                None => continue,
+            };
+            for pkgs in ["site-packages", "dist-packages"] {
+                let dir = entry.path().join(pkgs);
+                if dir.is_dir() {
+                    found.push((minor, dir));
+                }
+            }
+        }
+    }
+    found.sort_by(|(a, pa), (b, pb)| b.cmp(a).then_with(|| pa.cmp(pb)));
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    let mut seen: Vec<PathBuf> = Vec::new();
+    for (_, dir) in found {
+        let c = canonical(&dir);
+        if !seen.contains(&c) {
+            seen.push(c);
+            dirs.push(dir);
+        }
+    }
+    dirs
+}
+
+/// The path with links resolved, or as given when that fails (for comparing folders only).
+fn canonical(p: &Path) -> PathBuf {
+    p.canonicalize().unwrap_or_else(|_| p.to_path_buf())
 }
 
 /// `--trt-lib` / `TRT_DUMP_TRT_LIB`: a file, or a folder holding one of the names.
@@ -688,5 +835,103 @@ mod tests {
             }
             assert!(msg.contains("python3"), "{msg}");
         }
+    }
+    /// A fake environment: `<root>/bin/trt-dump` and `lib/python3.X/site-packages/tensorrt_libs/`
+    /// holding a `libnvinfer.so.10` that is not a library.
+    fn fake_env(root: &Path, python: &str) -> (PathBuf, PathBuf) {
+        let bin = root.join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        std::fs::write(root.join("pyvenv.cfg"), "home = /usr/bin\n").unwrap();
+        let exe = bin.join("trt-dump");
+        std::fs::write(&exe, b"").unwrap();
+        let site = root.join("lib").join(python).join("site-packages");
+        std::fs::create_dir_all(site.join("tensorrt_libs")).unwrap();
+        std::fs::write(site.join("tensorrt_libs").join("libnvinfer.so.10"), b"not an ELF file").unwrap();
+        (exe, site)
+    }
+
+    #[test]
+    fn the_executables_own_environment_is_found_from_its_path() {
+        let d = tempfile::tempdir().unwrap();
+        let venv = d.path().join("venv");
+        let (exe, site) = fake_env(&venv, "python3.11");
+        let envs = python_envs(Some(&exe), None, None);
+        assert_eq!(
+            envs,
+            vec![PyEnv {
+                source: OWN_ENV,
+                prefix: venv.clone(),
+                site_dirs: vec![site.clone()]
+            }]
+        );
+        // Newest Python first, dist-packages too, a lib64 link to lib counted once.
+        let older = venv.join("lib/python3.9/site-packages");
+        std::fs::create_dir_all(&older).unwrap();
+        let debian = venv.join("lib/python3/dist-packages");
+        std::fs::create_dir_all(&debian).unwrap();
+        std::os::unix::fs::symlink("lib", venv.join("lib64")).unwrap();
+        std::fs::create_dir_all(venv.join("lib/python3.11/not-packages")).unwrap();
+        std::fs::create_dir_all(venv.join("lib/pythonx/site-packages")).unwrap();
+        let envs = python_envs(Some(&exe), None, None);
+        assert_eq!(envs[0].site_dirs, vec![site.clone(), older, debian]);
+    }
+
+    #[test]
+    fn an_executable_outside_an_environment_has_no_site_folders() {
+        let d = tempfile::tempdir().unwrap();
+        // Not in a bin/ folder.
+        let loose = d.path().join("trt-dump");
+        let envs = python_envs(Some(&loose), None, None);
+        assert_eq!(envs.len(), 1);
+        assert!(envs[0].site_dirs.is_empty() && envs[0].prefix.as_os_str().is_empty(), "{envs:?}");
+        // In a bin/ folder with no lib/python3*/ beside it (`cargo install`'s ~/.cargo/bin).
+        std::fs::create_dir_all(d.path().join("cargo/bin")).unwrap();
+        let envs = python_envs(Some(&d.path().join("cargo/bin/trt-dump")), None, None);
+        assert_eq!(envs[0].prefix, d.path().join("cargo"));
+        assert!(envs[0].site_dirs.is_empty(), "{envs:?}");
+        assert!(python_envs(None, None, None).is_empty());
+    }
+
+    #[test]
+    fn virtual_env_and_conda_prefix_follow_and_a_prefix_is_listed_once() {
+        let d = tempfile::tempdir().unwrap();
+        let (exe, site) = fake_env(&d.path().join("venv"), "python3.12");
+        let (_, conda_site) = fake_env(&d.path().join("conda"), "python3.10");
+        let empty = d.path().join("empty");
+        std::fs::create_dir_all(&empty).unwrap();
+        let envs = python_envs(Some(&exe), Some(&empty), Some(&d.path().join("conda")));
+        let got: Vec<_> = envs.iter().map(|e| (e.source, e.site_dirs.clone())).collect();
+        assert_eq!(
+            got,
+            vec![
+                (OWN_ENV, vec![site.clone()]),
+                ("VIRTUAL_ENV", vec![]),
+                ("CONDA_PREFIX", vec![conda_site])
+            ]
+        );
+        // The activated venv is the one the executable is in: searched once, as its own.
+        let envs = python_envs(Some(&exe), Some(&d.path().join("venv/bin/..")), None);
+        assert_eq!(envs.len(), 1, "{envs:?}");
+    }
+
+    #[test]
+    fn a_library_in_a_site_folder_is_tried_and_reported() {
+        let d = tempfile::tempdir().unwrap();
+        let (_, site) = fake_env(&d.path().join("venv"), "python3.11");
+        let mut report = LoadReport::default();
+        assert!(try_site_dir(&mut report, "trt-dump's environment site-packages", &site, &NAMES).is_none());
+        let file = site.join("tensorrt_libs/libnvinfer.so.10");
+        assert_eq!(report.tried.len(), 1, "{report:?}");
+        assert_eq!(
+            report.tried[0].0,
+            format!("trt-dump's environment site-packages: {}", file.display())
+        );
+        assert!(matches!(report.tried[0].1, Outcome::OpenFailed(_)), "{report:?}");
+        // A site folder without TensorRT is one line.
+        let mut report = LoadReport::default();
+        let bare = d.path().join("bare");
+        std::fs::create_dir_all(&bare).unwrap();
+        assert!(try_site_dir(&mut report, "x", &bare, &NAMES).is_none());
+        assert_eq!(report.lines(), vec![format!("x: {}: not found (no tensorrt_libs/, tensorrt_lean_libs/, tensorrt_rtx_libs/ holding a TensorRT library)", bare.display())]);
     }
 }

@@ -14,3 +14,4 @@ mod harness;
 mod trt_abi;
 mod trt_cli;
 mod trt_mock;
+mod trt_venv;
