@@ -117,7 +117,7 @@ impl ErrorKind {
             ErrorKind::NoGpu => "no CUDA driver, or no such GPU",
             ErrorKind::GpuOutOfMemory => "not enough free GPU memory for the engine",
             ErrorKind::TrtRefused => "TensorRT refused a refit or serialize call",
-            ErrorKind::Incomplete => "some weights could not be recovered (see --allow-missing)",
+            ErrorKind::Incomplete => "some weights not recovered (or not in the map); nothing written (see --allow-missing)",
             ErrorKind::ProofFailed => "round-trip proof failed: output not trusted",
             ErrorKind::OutputNotWritten => "output not written (nothing left behind)",
             ErrorKind::BadMap => "map file corrupt or not for this engine",

@@ -15,6 +15,7 @@ pub mod error;
 pub mod locate;
 pub mod map;
 pub mod messages;
+pub mod pairing;
 pub mod mmap;
 pub mod pipeline;
 pub mod plan;

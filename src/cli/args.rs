@@ -112,7 +112,7 @@ pub enum Command {
                       values from the engine, then prove the result by refitting it and checking \
                       that the engine bytes come back identical. With a map (--map, or a sidecar \
                       ENGINE.trtmap that matches the engine): read the values on the CPU alone.",
-        after_help = "EXAMPLES:\n    trt-dump dump model.engine -o weights.safetensors\n    trt-dump dump model.engine -o weights.npz --compress\n    trt-dump dump model.engine -o out_dir/ --format npy\n    trt-dump dump model.engine -o w.safetensors --shapes-from model.onnx\n    trt-dump dump model.engine -o w.safetensors --save-map model.engine.trtmap\n    trt-dump dump model.engine --map model.engine.trtmap -o w.safetensors"
+        after_help = "EXAMPLES:\n    trt-dump dump model.engine -o weights.safetensors\n    trt-dump dump model.engine -o weights.npz --compress\n    trt-dump dump model.engine -o out_dir/ --format npy\n    trt-dump dump model.engine -o w.safetensors --shapes-from model.onnx\n    trt-dump dump model.engine -o w.safetensors --names-from state_dict.safetensors\n    trt-dump dump model.engine -o w.safetensors --save-map model.engine.trtmap\n    trt-dump dump model.engine --map model.engine.trtmap -o w.safetensors"
     )]
     Dump(DumpArgs),
 
@@ -126,7 +126,10 @@ pub enum Command {
     #[command(
         long_about = "Read the engine's weights as dump does (--map, a matching sidecar \
                       ENGINE.trtmap, or TensorRT on the GPU) and compare each with the reference \
-                      tensor of the same name. Exact by default: equal bits after rounding the \
+                      tensor of the same name; an engine weight whose name the reference lacks \
+                      (onnx::MatMul_42) is paired with the one reference tensor holding its values \
+                      (exactly, transposed, or rounded to the engine's dtype), and every pairing is \
+                      listed (--no-pairing: by name only). Exact by default: equal bits after rounding the \
                       reference to the engine's refit dtype; --rtol/--atol accept \
                       |engine - reference| <= atol + rtol * |reference|. Errors are reported against \
                       the reference's own values. Reference tensors the engine does not name are \
@@ -195,6 +198,10 @@ pub struct ViewArgs {
     /// Folder for the temporary serializations of large engines (default: the system's)
     #[arg(long, value_name = "DIR")]
     pub work_dir: Option<PathBuf>,
+    /// Show weights under this checkpoint's names (safetensors, .npz, folder of .npy, or ONNX),
+    /// pairing by value those whose names it lacks; the page lists every pairing
+    #[arg(long, value_name = "REF")]
+    pub names_from: Option<PathBuf>,
 }
 
 impl Command {
@@ -228,6 +235,11 @@ pub struct ListArgs {
     /// values (reads the values: through the map on the CPU, else a full extraction)
     #[arg(long)]
     pub stats: bool,
+    /// List weights under this checkpoint's names (safetensors, .npz, folder of .npy, or ONNX),
+    /// pairing by value those whose names it lacks; reads the values (through --map, a sidecar
+    /// map, or TensorRT)
+    #[arg(long, value_name = "REF")]
+    pub names_from: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -291,6 +303,11 @@ pub struct DumpArgs {
     /// Ignore a sidecar ENGINE.trtmap and always map with TensorRT
     #[arg(long)]
     pub no_sidecar: bool,
+    /// Name weights after this checkpoint (safetensors, .npz, folder of .npy, or ONNX): a weight
+    /// whose name it lacks takes the name, shape and orientation of the one tensor holding its
+    /// values (exactly, transposed, or rounded to the engine's dtype); every pairing is reported
+    #[arg(long, value_name = "REF")]
+    pub names_from: Option<PathBuf>,
     /// Print the extraction report as JSON on stdout
     #[arg(long)]
     pub json: bool,
@@ -331,6 +348,10 @@ pub struct VerifyArgs {
     /// outputs included)
     #[arg(long, value_name = "FILE")]
     pub against: PathBuf,
+    /// Compare by name only: do not pair engine weights whose names the reference lacks with the
+    /// reference tensor holding their values
+    #[arg(long)]
+    pub no_pairing: bool,
     #[command(flatten)]
     pub tolerance: Tolerance,
     /// Read the engine through this map (CPU only) instead of TensorRT
@@ -355,6 +376,10 @@ pub struct DiffArgs {
     /// Map for the second engine (CPU only)
     #[arg(long, value_name = "FILE")]
     pub map_b: Option<PathBuf>,
+    /// Report both engines under this checkpoint's names (safetensors, .npz, folder of .npy, or
+    /// ONNX): weights whose names it lacks are paired with it by value
+    #[arg(long, value_name = "REF")]
+    pub names_from: Option<PathBuf>,
     #[command(flatten)]
     pub tolerance: Tolerance,
     /// Machine-readable output on stdout
@@ -380,6 +405,9 @@ pub struct LocateArgs {
     /// Machine-readable report on stdout
     #[arg(long)]
     pub json: bool,
+    /// Write the map even when some reference tensors were not placed (it records them)
+    #[arg(long)]
+    pub allow_missing: bool,
 }
 
 /// The EXIT STATUS section of `--help`, built from [`ErrorKind`] so the two never drift apart.

@@ -41,6 +41,15 @@ pub struct DiffReport {
     /// where it differs; `stats.max_abs` is the largest |A - B|, `stats.differing` the elements
     /// whose bits differ (B converted to A's dtype).
     pub weights: Vec<Compared>,
+    /// `--names-from`: each engine's pairing with the checkpoint (`weights` uses its names).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub names_from: Option<NamesFrom>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct NamesFrom {
+    pub a: crate::pairing::Summary,
+    pub b: crate::pairing::Summary,
 }
 
 pub fn run(g: &GlobalArgs, a: DiffArgs) -> anyhow::Result<Outcome> {
@@ -51,6 +60,8 @@ pub fn run(g: &GlobalArgs, a: DiffArgs) -> anyhow::Result<Outcome> {
             None => Via::SidecarOrGpu,
         }
     }
+    // The reference first: a bad one fails before any GPU work.
+    let names_ref = a.names_from.as_deref().map(super::names::load).transpose()?;
     let xa = source::obtain(g, &a.a, via(&a.map_a), &a.extract)?;
     super::progress::check_interrupted()?;
     print_extraction(&a.a, &xa)?;
@@ -60,7 +71,28 @@ pub fn run(g: &GlobalArgs, a: DiffArgs) -> anyhow::Result<Outcome> {
     print_extraction(&a.b, &xb)?;
     check_proof(&xb, &a.b)?;
 
-    let result = compare::diff(&engine_weights(&xa), &engine_weights(&xb), &tol, a.extract.allow_missing);
+    // --names-from: both engines under the checkpoint's names (each side's pairing by value,
+    // completed with the other side's for weights whose values changed).
+    let named = match (&a.names_from, &names_ref) {
+        (Some(path), Some(r)) => {
+            let opts = crate::pairing::Options::default();
+            let pa = crate::pairing::pair(&super::names::weights(&xa), r, &opts);
+            let pb = crate::pairing::pair(&super::names::weights(&xb), r, &opts);
+            let counts = |x: &source::Extracted| x.weights.iter().map(|w| w.count).collect::<Vec<_>>();
+            let (pa, pb) = (super::names::adopt(&pa, &counts(&xa), &pb), super::names::adopt(&pb, &counts(&xb), &pa));
+            super::names::tell(&pa, &format!("--names-from `{}` (A)", path.display()));
+            super::names::tell(&pb, &format!("--names-from `{}` (B)", path.display()));
+            Some((pa, pb, path))
+        }
+        _ => None,
+    };
+    let result = match &named {
+        Some((pa, pb, _)) => {
+            let (ra, rb) = (super::names::Renamed::new(&xa, pa), super::names::Renamed::new(&xb, pb));
+            compare::diff(&ra.engine_weights(&xa), &rb.engine_weights(&xb), &tol, a.extract.allow_missing)
+        }
+        None => compare::diff(&engine_weights(&xa), &engine_weights(&xb), &tol, a.extract.allow_missing),
+    };
     let s = &result.summary;
     let verdict = s.diff_verdict();
     let rep = DiffReport {
@@ -72,6 +104,10 @@ pub fn run(g: &GlobalArgs, a: DiffArgs) -> anyhow::Result<Outcome> {
         verdict,
         summary: result.summary.clone(),
         weights: result.weights,
+        names_from: named.as_ref().map(|(pa, pb, path)| NamesFrom {
+            a: super::names::summary(path, pa),
+            b: super::names::summary(path, pb),
+        }),
     };
     let line = verdict_line(&rep);
     let stdout = std::io::stdout();
@@ -87,6 +123,7 @@ pub fn run(g: &GlobalArgs, a: DiffArgs) -> anyhow::Result<Outcome> {
     match verdict {
         DiffVerdict::Identical => Ok(Outcome::Success),
         DiffVerdict::Different => Ok(Outcome::Differs),
+        DiffVerdict::Incomplete if s.pass => Ok(Outcome::Success), // --allow-missing accepts it
         DiffVerdict::Incomplete => Err(anyhow::Error::new(
             Error::new(
                 ErrorKind::Incomplete,

@@ -25,6 +25,8 @@ pub fn run(g: &GlobalArgs, a: &DumpArgs) -> anyhow::Result<Outcome> {
         writer::check_target(p, writer::Format::Safetensors, a.out.force)
             .with_context(|| format!("--save-map `{}`", p.display()))?;
     }
+    // The reference first: a bad one fails before any GPU work.
+    let names_ref = a.names_from.as_deref().map(super::names::load).transpose()?;
     let via = match (&a.map, a.no_sidecar) {
         (Some(m), _) => Via::Map(m),
         (None, false) => Via::SidecarOrGpu,
@@ -44,8 +46,10 @@ pub fn run(g: &GlobalArgs, a: &DumpArgs) -> anyhow::Result<Outcome> {
             .with_hint("the extracted values do not reproduce the engine; --no-verify writes them unproven (for forensics only)"),
         ));
     }
-    if !a.extract.allow_missing && ex.results.iter().all(|r| r.values.values.is_none()) && ex.any_missing() {
-        // Nothing to write: say so before creating an empty output.
+    note_map_knowledge(&ex);
+    if !a.extract.allow_missing && ex.any_missing() {
+        // All or nothing: a run that exits 11 writes no output (nor map), so a file on disk always
+        // means success.
         finish_report(&rep, a.json)?;
         return incomplete(&ex, false, false);
     }
@@ -63,6 +67,14 @@ pub fn run(g: &GlobalArgs, a: &DumpArgs) -> anyhow::Result<Outcome> {
         }
         None => None,
     };
+    let pairings = match (&a.names_from, &names_ref) {
+        (Some(p), Some(r)) => {
+            let pairings = super::names::pair(&ex, r, true, &format!("--names-from `{}`", p.display()));
+            rep.names_from = Some(super::names::summary(p, &pairings));
+            Some((pairings, r, p.display().to_string()))
+        }
+        _ => None,
+    };
     let sha = sha256_file(&a.engine)?;
 
     let mut planned = Vec::new();
@@ -70,13 +82,17 @@ pub fn run(g: &GlobalArgs, a: &DumpArgs) -> anyhow::Result<Outcome> {
         if r.values.values.is_none() {
             continue;
         }
-        let (shape, shape_source) = match &shapes {
-            Some((res, from)) if !res.unmatched.iter().any(|u| u.index == i) => {
+        // --names-from: the reference's name, and its shape where it has the weight.
+        let named = pairings.as_ref().map(|(p, r, from)| (&p.entries[i], p.shape(i, w.count, r), from));
+        let name = named.as_ref().map_or(w.name.as_str(), |(e, _, _)| e.name()).to_string();
+        let (shape, shape_source) = match (&shapes, named) {
+            (_, Some((_, Some(shape), from))) => (shape, ShapeSource::Recovered { from: from.clone() }),
+            (Some((res, from)), _) if !res.unmatched.iter().any(|u| u.index == i) => {
                 (res.shapes[i].clone(), ShapeSource::Recovered { from: from.clone() })
             }
             _ => (vec![w.count], ShapeSource::Flat),
         };
-        planned.push((i, PlannedTensor { name: w.name.clone(), dtype: w.dtype, shape, shape_source }));
+        planned.push((i, PlannedTensor { name, dtype: w.dtype, shape, shape_source }));
     }
     let mut metadata = BTreeMap::new();
     metadata.insert("source_engine_sha256".to_string(), sha);
@@ -96,13 +112,25 @@ pub fn run(g: &GlobalArgs, a: &DumpArgs) -> anyhow::Result<Outcome> {
         .map(|(w, r)| (w.name.as_str(), r.values.stored.iter().map(|d| d.name()).collect::<Vec<_>>().join("+")))
         .collect();
     metadata.insert("stored_dtypes".to_string(), serde_json::to_string(&stored)?);
+    let missing = missing_metadata(&ex);
+    if !missing.is_empty() {
+        // Only with --allow-missing (otherwise nothing is written): the output says what it lacks.
+        metadata.insert("missing_weights".to_string(), serde_json::to_string(&missing)?);
+    }
+    if let (Some((p, _, _)), Some(from)) = (&pairings, &a.names_from) {
+        super::names::metadata(p, from, &mut metadata)?;
+    }
     let opts = WriterOptions { format: Some(format), compress: a.out.compress, force: a.out.force, metadata };
     let plan: Vec<PlannedTensor> = planned.iter().map(|(_, p)| p.clone()).collect();
+    let existed = std::fs::symlink_metadata(&a.out.output).is_ok();
     let mut sink = writer::open(&a.out.output, &opts, &plan)?;
     for (i, p) in &planned {
         super::progress::check_interrupted()?;
         let data = ex.results[*i].values.values.as_deref().expect("planned tensors have values");
-        sink.add(&TensorView { name: &p.name, dtype: p.dtype, shape: &p.shape, data })?;
+        // A weight paired transposed is written as the checkpoint holds it.
+        let how = pairings.as_ref().and_then(|(pp, _, _)| pp.entries[*i].by_value());
+        let data = crate::pairing::to_reference(data, p.dtype, how, &p.shape);
+        sink.add(&TensorView { name: &p.name, dtype: p.dtype, shape: &p.shape, data: &data })?;
     }
     let written = sink.finish()?;
     crate::note!(
@@ -113,11 +141,34 @@ pub fn run(g: &GlobalArgs, a: &DumpArgs) -> anyhow::Result<Outcome> {
         written.bytes
     );
     rep.output = Some(written.path.display().to_string());
+    if !missing.is_empty() {
+        crate::warn!(
+            "{} of {} weights are not in `{}` (--allow-missing); its metadata lists them under `missing_weights`",
+            missing.len(),
+            ex.weights.len(),
+            written.path.display()
+        );
+    }
 
     if let Some(p) = &a.save_map {
         match &ex.map {
             Some(m) => {
-                source::save_map(m, p, a.out.force)?;
+                if let Err(e) = source::save_map(m, p, a.out.force) {
+                    // All or nothing: a run that fails leaves no new output behind.
+                    if !existed {
+                        let _ = if written.path.is_dir() {
+                            std::fs::remove_dir_all(&written.path)
+                        } else {
+                            std::fs::remove_file(&written.path)
+                        };
+                    }
+                    let kept = if existed { "was already replaced" } else { "was removed" };
+                    return Err(e.context(format!(
+                        "--save-map `{}` failed, so the run failed; `{}` {kept}",
+                        p.display(),
+                        written.path.display()
+                    )));
+                }
                 crate::note!("saved the map to `{}`", p.display());
                 rep.map = Some(p.display().to_string());
             }
@@ -148,6 +199,11 @@ pub fn run_map(g: &GlobalArgs, a: &MapArgs) -> anyhow::Result<Outcome> {
             format!("{}; no map was written", report::proof_line(&ex.proof)),
         )));
     }
+    if !a.extract.allow_missing && ex.any_missing() {
+        // All or nothing, as for `dump`: a map that lacks weights is written only when asked.
+        finish_report(&rep, a.json)?;
+        return incomplete(&ex, false, false);
+    }
     let m = ex.map.as_ref().expect("the GPU path always learns a map");
     source::save_map(m, &a.output, a.force)?;
     crate::note!("saved the map to `{}` ({} run records)", a.output.display(), m.runs.len());
@@ -174,6 +230,7 @@ pub fn build_report(engine: &std::path::Path, ex: &Extracted) -> anyhow::Result<
         seconds: ex.seconds,
         output: None,
         map: None,
+        names_from: None,
     })
 }
 
@@ -184,6 +241,40 @@ pub fn finish_report(rep: &Report, json: bool) -> anyhow::Result<()> {
         super::emit_json(rep)?;
     }
     Ok(())
+}
+
+/// The weights not written, for the output's metadata (`missing_weights`): name, refit dtype,
+/// element count and why, in the engine's (or map's) order.
+#[derive(serde::Serialize)]
+pub struct MissingEntry<'a> {
+    pub name: &'a str,
+    pub dtype: &'static str,
+    pub count: u64,
+    pub reason: String,
+}
+
+pub fn missing_metadata(ex: &Extracted) -> Vec<MissingEntry<'_>> {
+    ex.weights
+        .iter()
+        .zip(&ex.results)
+        .filter(|(_, r)| r.values.values.is_none())
+        .map(|(w, r)| MissingEntry {
+            name: &w.name,
+            dtype: w.dtype.name(),
+            count: w.count,
+            reason: r.missing.as_ref().map(|m| m.to_string()).unwrap_or_else(|| "not recovered".into()),
+        })
+        .collect()
+}
+
+/// Through a map made by `locate`: says that it knows only the reference's names, so even a
+/// complete one says nothing of weights the reference does not hold.
+pub fn note_map_knowledge(ex: &Extracted) {
+    if ex.map_knows == Some(crate::map::Knows::ReferenceNamesOnly) {
+        crate::note!(
+            "the map was made by `locate`: it knows only the reference's tensor names, so the engine may hold weights it does not list"
+        );
+    }
 }
 
 /// Exit status 11 when weights are missing, unless the user allowed it. `written`: whether the
@@ -201,6 +292,7 @@ pub fn incomplete(ex: &Extracted, allow_missing: bool, written: bool) -> anyhow:
         return Ok(Outcome::Success);
     }
     let after = if written { "everything else was written" } else { "nothing was written" };
+    let through_map = matches!(ex.source, report::Source::Map { .. });
     if missing.len() == ex.weights.len() && missing.iter().all(|(_, m)| *m == Some(&Missing::Stripped)) {
         return Err(anyhow::Error::new(
             Error::new(
@@ -218,9 +310,10 @@ pub fn incomplete(ex: &Extracted, allow_missing: bool, written: bool) -> anyhow:
         Error::new(
             ErrorKind::Incomplete,
             format!(
-                "{} of {} weights could not be recovered ({}{}); {after}",
+                "{} of {} weights could not be {} ({}{}); {after}",
                 missing.len(),
                 ex.weights.len(),
+                if through_map { "read through the map" } else { "recovered" },
                 list.join(", "),
                 if missing.len() > 5 { ", ..." } else { "" }
             ),

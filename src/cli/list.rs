@@ -28,6 +28,9 @@ pub struct ListReport<'a> {
     pub engine: String,
     pub weights: Vec<ListedWeight<'a>>,
     pub totals: Totals,
+    /// `--names-from`: which weights were paired with the reference by value, and how.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub names_from: Option<crate::pairing::Summary>,
 }
 
 #[derive(Debug, Serialize)]
@@ -37,6 +40,19 @@ pub struct ListedWeight<'a> {
     pub count: u64,
     /// Bytes in the refit dtype (packed types: two elements per byte, rounded up).
     pub bytes: u64,
+    /// `list --map` only: why the map cannot give this weight (it records it as missing, or holds
+    /// no bytes of it). Listing reads no values, so a weight placed only in part is not caught here.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub missing: Option<String>,
+    /// `--names-from`: the engine's own name, when the weight was paired by value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub engine_name: Option<&'a str>,
+    /// `--names-from`: how it was paired by value (`exact`, `transposed`, `rounded to float16`...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paired: Option<String>,
+    /// `--names-from`: the reference's shape, where it has the weight.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shape: Option<Vec<u64>>,
     /// With `--stats` only: the statistics of the recovered values, `null` when the weight was
     /// not recovered.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -46,27 +62,53 @@ pub struct ListedWeight<'a> {
 #[derive(Debug, Serialize)]
 pub struct Totals {
     pub weights: usize,
+    /// Weights the map cannot give (`list --map`); left out when 0, so `list` through TensorRT
+    /// prints what it always did.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub missing: usize,
     pub elements: u64,
     pub bytes: u64,
 }
 
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
 pub fn run(g: &GlobalArgs, a: ListArgs) -> anyhow::Result<Outcome> {
+    if let Some(from) = &a.names_from {
+        return run_named(g, &a, from);
+    }
     if a.stats {
         return run_stats(g, &a);
     }
-    if let Some(m) = &a.map {
-        let specs = from_map(&a.engine, m)?;
-        return print(&report(&a.engine.display().to_string(), &specs), a.json);
-    }
-    // A map beside the engine that fits it answers on the CPU, as `dump` does.
+    // `--map FILE`, or a map beside the engine that fits it (as `dump` uses one): on the CPU.
     let side = crate::map::sidecar_path(&a.engine);
-    if side.is_file() {
-        match from_map(&a.engine, &side) {
-            Ok(specs) => {
-                crate::note!("using the map `{}` beside the engine (no GPU needed)", side.display());
-                return print(&report(&a.engine.display().to_string(), &specs), a.json);
+    let map_path = match &a.map {
+        Some(m) => Some(m.clone()),
+        None if side.is_file() => Some(side.clone()),
+        None => None,
+    };
+    if let Some(mp) = map_path {
+        match from_map(&a.engine, &mp) {
+            Ok((specs, missing)) => {
+                if a.map.is_none() {
+                    crate::note!("using the map `{}` beside the engine (no GPU needed)", side.display());
+                }
+                let mut r = report(&a.engine.display().to_string(), &specs);
+                for (w, why) in r.weights.iter_mut().zip(missing) {
+                    w.missing = why;
+                }
+                r.totals.missing = r.weights.iter().filter(|w| w.missing.is_some()).count();
+                if r.totals.missing > 0 {
+                    crate::warn!(
+                        "the map is incomplete: it cannot give {} of the {} weights it lists (marked MISSING); `dump`, `verify` and `diff` through it exit 11 unless --allow-missing",
+                        r.totals.missing,
+                        r.totals.weights
+                    );
+                }
+                return print(&r, a.json);
             }
-            Err(e) if crate::error::find(&e).is_some_and(|e| e.kind == crate::error::ErrorKind::BadMap) => {
+            Err(e) if a.map.is_none() && crate::error::find(&e).is_some_and(|e| e.kind == crate::error::ErrorKind::BadMap) => {
                 crate::warn!("ignoring `{}`: {e:#}; asking TensorRT instead", side.display());
             }
             Err(e) => return Err(e),
@@ -77,23 +119,41 @@ pub fn run(g: &GlobalArgs, a: ListArgs) -> anyhow::Result<Outcome> {
     print(&report(&a.engine.display().to_string(), engine.weights()), a.json)
 }
 
-/// The weights a map records, after checking that it was made for this engine (exit 14 if not).
+/// The weights a map records, after checking that it was made for this engine (exit 14 if not),
+/// each with why the map cannot give it, if it cannot (recorded as missing, or no bytes placed).
 /// No TensorRT, no GPU.
-pub fn from_map(engine: &Path, map_path: &Path) -> anyhow::Result<Vec<WeightSpec>> {
+pub fn from_map(engine: &Path, map_path: &Path) -> anyhow::Result<(Vec<WeightSpec>, Vec<Option<String>>)> {
     let file = EngineFile::open(engine)?;
     let m = super::source::read_map(map_path)?;
     let runs = m.runs().with_context(|| format!("reading map `{}`", map_path.display()))?;
     m.check_engine(file.bytes(), &runs)
         .with_context(|| format!("map `{}` vs engine `{}`", map_path.display(), engine.display()))?;
-    if let Some(by) = m.header.meta.get("made_by").filter(|b| b.starts_with("locate")) {
+    if m.header.knows() == crate::map::Knows::ReferenceNamesOnly {
+        let by = m.header.meta.get("made_by").map(String::as_str).unwrap_or("locate");
         crate::note!(
-            "the map was made by `{by}`: it lists the reference tensors found in the engine, with the reference's names and dtypes, not necessarily every weight the engine has"
+            "the map was made by `{by}`: it lists the reference tensors it searched for, with the reference's names and dtypes, not necessarily every weight the engine has"
         );
     }
-    for w in &m.header.missing {
-        crate::note!("`{}` is recorded in the map as not recoverable: {}", w.name, w.reason);
+    let recorded: std::collections::BTreeMap<&str, String> =
+        m.header.missing.iter().map(|w| (w.name.as_str(), w.reason.to_string())).collect();
+    let mut placed = vec![false; m.header.weights.len()];
+    for r in &m.runs {
+        if let Some(p) = placed.get_mut(r.run.weight as usize) {
+            *p = true;
+        }
     }
-    Ok(m.header.weights)
+    let missing = m
+        .header
+        .weights
+        .iter()
+        .zip(&placed)
+        .map(|(w, &placed)| match recorded.get(w.name.as_str()) {
+            Some(why) => Some(why.clone()),
+            None if !placed => Some("not in the map: the map lists it but records no bytes of it".to_string()),
+            None => None,
+        })
+        .collect();
+    Ok((m.header.weights, missing))
 }
 
 /// `list --stats`: the values are read (map or extraction), then summarised per weight.
@@ -109,7 +169,7 @@ fn run_stats(g: &GlobalArgs, a: &ListArgs) -> anyhow::Result<Outcome> {
         crate::warn!("{}: the statistics are of unproven values", super::report::proof_line(&ex.proof));
     }
     if let Some(by) = ex.map_meta.as_ref().and_then(|m| m.get("made_by")).filter(|b| b.starts_with("locate")) {
-        crate::note!("the map was made by `{by}`: it lists the reference tensors found in the engine, not necessarily every weight the engine has");
+        crate::note!("the map was made by `{by}`: it lists the reference tensors it searched for, not necessarily every weight the engine has");
     }
     for (w, r) in ex.weights.iter().zip(&ex.results) {
         if let Some(m) = &r.missing {
@@ -149,11 +209,16 @@ pub fn report<'a>(engine: &str, specs: &'a [WeightSpec]) -> ListReport<'a> {
             dtype: s.dtype.name(),
             count: s.count,
             bytes: s.refit_bytes(),
+            missing: None,
+            engine_name: None,
+            paired: None,
+            shape: None,
             stats: None,
         })
         .collect();
     let totals = Totals {
         weights: weights.len(),
+        missing: 0,
         elements: weights.iter().map(|w| w.count).sum(),
         bytes: weights.iter().map(|w| w.bytes).sum(),
     };
@@ -162,7 +227,38 @@ pub fn report<'a>(engine: &str, specs: &'a [WeightSpec]) -> ListReport<'a> {
         engine: engine.to_string(),
         weights,
         totals,
+        names_from: None,
     }
+}
+
+/// `list --names-from REF` (and `--stats`): the weights under the reference's names. Pairing by value needs the
+/// values, read as `dump` reads them (`--map`, a matching sidecar map, or TensorRT).
+fn run_named(g: &GlobalArgs, a: &ListArgs, from: &Path) -> anyhow::Result<Outcome> {
+    let reference = super::names::load(from)?;
+    let via = match &a.map {
+        Some(m) => super::source::Via::Map(m),
+        None => super::source::Via::SidecarOrGpu,
+    };
+    let x = super::args::ExtractArgs { allow_missing: true, no_verify: false, work_dir: None };
+    let ex = super::source::obtain(g, &a.engine, via, &x)?;
+    super::verify::check_proof(&ex, &a.engine)?;
+    let p = super::names::pair(&ex, &reference, true, &format!("--names-from `{}`", from.display()));
+    let mut r = report(&a.engine.display().to_string(), &ex.weights);
+    for (i, (w, e)) in r.weights.iter_mut().zip(&p.entries).enumerate() {
+        w.name = e.name();
+        if let Some(how) = e.by_value() {
+            w.engine_name = Some(&e.engine);
+            w.paired = Some(how.to_string());
+        }
+        w.shape = p.shape(i, w.count, &reference);
+    }
+    if a.stats {
+        for (lw, (w, x)) in r.weights.iter_mut().zip(ex.weights.iter().zip(&ex.results)) {
+            lw.stats = Some(x.values.values.as_deref().map(|v| stats::of_values(w.dtype, v, w.count)));
+        }
+    }
+    r.names_from = Some(super::names::summary(from, &p));
+    print(&r, a.json)
 }
 
 pub fn write_text(out: &mut impl Write, r: &ListReport<'_>) -> std::io::Result<()> {
@@ -191,10 +287,15 @@ pub fn write_text(out: &mut impl Write, r: &ListReport<'_>) -> std::io::Result<(
         writeln!(out, "{:<name_w$}  {:<9}  {:>count_w$}", "NAME", "DTYPE", "COUNT")?;
     }
     for w in &r.weights {
+        let paired = match (w.engine_name, &w.paired) {
+            (Some(e), Some(how)) => format!("  (engine: {e}, {how})"),
+            _ => String::new(),
+        };
+        let shape = w.shape.as_ref().map(|s| format!("  {s:?}")).unwrap_or_default();
         match &w.stats {
             Some(Some(s)) => writeln!(
                 out,
-                "{:<name_w$}  {:<9}  {:>count_w$}  {:>11}  {:>11}  {:>11}  {:>11}  {:>7}  {:>5}  {:>5}",
+                "{:<name_w$}  {:<9}  {:>count_w$}  {:>11}  {:>11}  {:>11}  {:>11}  {:>7}  {:>5}  {:>5}{shape}{paired}",
                 w.name,
                 w.dtype,
                 w.count,
@@ -206,13 +307,21 @@ pub fn write_text(out: &mut impl Write, r: &ListReport<'_>) -> std::io::Result<(
                 s.nan,
                 s.inf
             )?,
-            Some(None) => writeln!(out, "{:<name_w$}  {:<9}  {:>count_w$}  (not recovered: no statistics)", w.name, w.dtype, w.count)?,
-            None => writeln!(out, "{:<name_w$}  {:<9}  {:>count_w$}", w.name, w.dtype, w.count)?,
+            Some(None) => writeln!(out, "{:<name_w$}  {:<9}  {:>count_w$}  (not recovered: no statistics){shape}{paired}", w.name, w.dtype, w.count)?,
+            None => match &w.missing {
+                None => writeln!(out, "{:<name_w$}  {:<9}  {:>count_w$}{shape}{paired}", w.name, w.dtype, w.count)?,
+                Some(why) => writeln!(out, "{:<name_w$}  {:<9}  {:>count_w$}{shape}{paired}  MISSING: {why}", w.name, w.dtype, w.count)?,
+            },
         }
     }
+    let missing = if r.totals.missing > 0 {
+        format!("; {} of them not readable through the map", r.totals.missing)
+    } else {
+        String::new()
+    };
     writeln!(
         out,
-        "{} weights, {} elements, {} bytes ({})",
+        "{} weights, {} elements, {} bytes ({}){missing}",
         r.totals.weights,
         r.totals.elements,
         r.totals.bytes,

@@ -41,13 +41,19 @@ pub struct LocateOutcome {
     pub report: LocateReport,
     /// [`map::fingerprint`] of the engine outside `runs`, for the map header.
     pub fingerprint: String,
+    /// The reference tensors searched for but not placed, in reference order, with why: the map
+    /// records them (they are weights it knows of and cannot give). Tensors the reader left out
+    /// (dtypes TensorRT lacks) are not among them: they cannot be refittable weights as they are.
+    pub not_placed: Vec<(WeightSpec, String)>,
 }
 
 impl LocateOutcome {
     /// The map of what was found. Its weights are the *found* reference tensors, in reference
-    /// order, with the reference's dtype as refit dtype: without TensorRT the engine's own weight
-    /// list is unknown, so the map cannot list weights it holds but the reference search missed
-    /// (the fingerprint covers their bytes, so a map never matches an engine where they differ).
+    /// order, with the reference's dtype as refit dtype, then those searched for and not placed,
+    /// recorded in `missing` with why (`not in the map: ...`). Without TensorRT the engine's own
+    /// weight list is unknown, so the map says it knows only the reference's names
+    /// (`meta.knows = reference-names-only`); the fingerprint covers the bytes of whatever was not
+    /// placed, so a map never matches an engine where they differ.
     pub fn to_map(&self) -> MapFile {
         let mut meta = BTreeMap::new();
         meta.insert("tool".to_string(), format!("trt-dump {}", env!("CARGO_PKG_VERSION")));
@@ -59,11 +65,28 @@ impl LocateOutcome {
             "not_located".to_string(),
             format!("{} reference tensors (see `trt-dump locate --json`)", self.report.missing.len()),
         );
+        meta.insert(map::META_KNOWS.to_string(), map::Knows::ReferenceNamesOnly.as_str().to_string());
+        let mut weights = self.weights.clone();
+        let mut missing = Vec::new();
+        for (w, why) in &self.not_placed {
+            if w.dtype.bytes_for(w.count).is_none() {
+                // Not for a loaded tensor (its data backs its count); kept out rather than make a
+                // map that fails validation.
+                continue;
+            }
+            weights.push(w.clone());
+            missing.push(map::MissingWeight {
+                name: w.name.clone(),
+                reason: crate::pipeline::extract::Missing::NotInMap {
+                    why: format!("`locate` did not place this reference tensor in the engine's bytes: {why}"),
+                },
+            });
+        }
         let header = map::Header {
             engine_len: self.engine_len,
             fingerprint: self.fingerprint.clone(),
-            weights: self.weights.clone(),
-            missing: Vec::new(),
+            weights,
+            missing,
             volatile: Vec::new(),
             meta,
         };
@@ -100,6 +123,17 @@ pub fn run_locate(engine: &Path, reference_path: &Path, opts: &LocateOptions) ->
             runs.extend_from_slice(&p.runs);
         }
     }
+    // `locate` reports the tensors it did not place in reference order (before the reader's
+    // left-outs, added below): pair them with the tensors no placement names.
+    let placed: std::collections::BTreeSet<usize> = report.found.iter().map(|f| f.index).collect();
+    let not_placed: Vec<(WeightSpec, String)> = loaded
+        .tensors
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !placed.contains(i))
+        .zip(&report.missing)
+        .map(|((_, t), m)| (WeightSpec { name: t.name.clone(), dtype: t.dtype, count: t.count() }, m.reason.to_string()))
+        .collect();
     for s in loaded.skipped {
         report.missing.push(Missing { name: s.name, reason: MissReason::Unsupported { why: s.reason } });
     }
@@ -115,6 +149,7 @@ pub fn run_locate(engine: &Path, reference_path: &Path, opts: &LocateOptions) ->
         runs,
         report,
         fingerprint,
+        not_placed,
     })
 }
 
@@ -149,6 +184,12 @@ fn write_locate_map(output: &Path, force: bool, outcome: &LocateOutcome) -> anyh
     let bytes = outcome.to_map().to_bytes()?;
     crate::writer::write_file(output, force, &bytes)?;
     crate::note!("map written to `{}` ({} weights, {} runs)", output.display(), outcome.weights.len(), outcome.runs.len());
+    if !outcome.not_placed.is_empty() {
+        crate::warn!(
+            "the map is incomplete: it records {} reference tensors it does not hold; `dump`, `verify` and `diff` through it name them and exit 11 unless --allow-missing",
+            outcome.not_placed.len()
+        );
+    }
     Ok(())
 }
 
@@ -180,16 +221,38 @@ pub fn run(_g: &GlobalArgs, args: LocateArgs) -> anyhow::Result<Outcome> {
         print_human(&mut out, &outcome)?;
     }
     out.flush()?;
+    let (placed, searched) = (outcome.weights.len(), outcome.weights.len() + outcome.not_placed.len());
     if outcome.weights.is_empty() {
         // A map with no weights would only make a later `dump --map` write an empty file.
-        return Err(output_not_written(
-            format!(
-                "no tensor of `{}` was found in `{}`, so no map was written to `{}`",
-                outcome.reference.display(),
-                outcome.engine.display(),
-                args.output.display()
-            ),
-            "is the engine weight-stripped (STRIP_PLAN), or built from another model?",
+        return Err(anyhow::Error::new(
+            Error::new(
+                ErrorKind::Incomplete,
+                format!(
+                    "none of the {searched} tensors of `{}` was placed in `{}`, so no map was written to `{}`",
+                    outcome.reference.display(),
+                    outcome.engine.display(),
+                    args.output.display()
+                ),
+            )
+            .with_hint("is the engine weight-stripped (STRIP_PLAN), or built from another model?"),
+        ));
+    }
+    if !outcome.not_placed.is_empty() && !args.allow_missing {
+        let names: Vec<&str> = outcome.not_placed.iter().take(5).map(|(w, _)| w.name.as_str()).collect();
+        return Err(anyhow::Error::new(
+            Error::new(
+                ErrorKind::Incomplete,
+                format!(
+                    "{} of the {searched} reference tensors were not placed ({}{}), so no map was written to `{}`: it would lack them",
+                    outcome.not_placed.len(),
+                    names.join(", "),
+                    if outcome.not_placed.len() > 5 { ", ..." } else { "" },
+                    args.output.display()
+                ),
+            )
+            .with_hint(format!(
+                "the lines above say why for each; --allow-missing writes the map of the {placed} placed, recording the others as not in it"
+            )),
         ));
     }
     write_locate_map(&args.output, args.force, &outcome)?;

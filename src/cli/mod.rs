@@ -6,6 +6,7 @@ pub mod dump;
 pub mod info;
 pub mod list;
 pub mod locate;
+pub mod names;
 pub mod progress;
 pub mod report;
 pub mod source;

@@ -64,6 +64,9 @@ pub struct Report {
     pub output: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub map: Option<String>,
+    /// `--names-from`: which weights were paired with the reference, and how.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub names_from: Option<crate::pairing::Summary>,
 }
 
 pub fn weight_report(spec: &WeightSpec, r: &WeightResult) -> WeightReport {

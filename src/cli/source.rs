@@ -29,6 +29,8 @@ pub struct Extracted {
     pub source: Source,
     /// The `meta` notes of the map read (how it was made, from what), on the map path.
     pub map_meta: Option<BTreeMap<String, String>>,
+    /// What the map read knows of the engine's weights, on the map path.
+    pub map_knows: Option<map::Knows>,
     /// What was learned, as a map (GPU path only).
     pub map: Option<MapFile>,
     pub seconds: f64,
@@ -111,9 +113,11 @@ pub fn from_map(file: &EngineFile, map_path: &Path) -> anyhow::Result<Extracted>
             } else if let Some(r) = recorded.get(w.name.as_str()) {
                 Some((*r).clone())
             } else if v.found > 0 {
-                Some(Missing::Partial { found: v.found, count: w.count })
+                Some(Missing::NotInMap { why: format!("the map places only {} of its {} elements", v.found, w.count) })
             } else {
-                Some(Missing::NotInPlan)
+                // The map lists the weight but records neither bytes nor a reason: that says
+                // nothing of the engine, only of the map.
+                Some(Missing::NotInMap { why: "the map lists it but records no bytes of it".into() })
             };
             WeightResult { values: v, missing }
         })
@@ -126,6 +130,7 @@ pub fn from_map(file: &EngineFile, map_path: &Path) -> anyhow::Result<Extracted>
         passes: None,
         source: Source::Map { path: map_path.display().to_string() },
         map_meta: Some(m.header.meta.clone()),
+        map_knows: Some(m.header.knows()),
         map: None,
         seconds: started.elapsed().as_secs_f64(),
     })
@@ -165,6 +170,7 @@ pub fn from_gpu(g: &GlobalArgs, engine_path: &Path, x: &ExtractArgs) -> anyhow::
         passes: Some(ex.passes.clone()),
         source,
         map_meta: None,
+        map_knows: None,
         map: Some(map),
         seconds: bars.elapsed(),
     })
@@ -176,6 +182,7 @@ pub fn learned_map(ex: &Extraction, file: &[u8], source: &Source, ef: &EngineFil
     let mut meta = BTreeMap::new();
     meta.insert("tool".to_string(), format!("trt-dump {}", env!("CARGO_PKG_VERSION")));
     meta.insert("made_by".to_string(), "marker passes".to_string());
+    meta.insert(map::META_KNOWS.to_string(), map::Knows::AllRefittable.as_str().to_string());
     meta.insert("engine_built_by".to_string(), ef.built_by());
     if let Source::Tensorrt { version, .. } = source {
         meta.insert("tensorrt".to_string(), version.clone());

@@ -35,6 +35,10 @@ pub struct VerifyReport {
     /// The map's own account of how it was made, when read through a map.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub map_made_by: Option<String>,
+    /// What the map read knows of the engine's weights (`all-refittable`, or
+    /// `reference-names-only` for a map made by `locate`), map path only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub map_knows: Option<&'static str>,
     pub proof: Proof,
     pub tolerance: Tolerance,
     pub allow_missing: bool,
@@ -42,6 +46,11 @@ pub struct VerifyReport {
     pub verdict: VerifyVerdict,
     pub summary: Summary,
     pub weights: Vec<Compared>,
+    /// Engine weights whose names the reference lacks, paired with it by value (and those left
+    /// unpaired as ambiguous); absent with `--no-pairing`. `weights` lists paired weights under the
+    /// reference's names.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pairing: Option<crate::pairing::Summary>,
 }
 
 #[derive(Debug, Serialize)]
@@ -117,7 +126,15 @@ pub fn run(g: &GlobalArgs, a: VerifyArgs) -> anyhow::Result<Outcome> {
         .iter()
         .map(|t| RefWeight { name: &t.name, dtype: t.dtype, shape: &t.shape, data: &t.data })
         .collect();
-    let result = compare::verify(&engine_weights(&ex), &refs, &tol, a.extract.allow_missing);
+    // Names first, then values among the rest (unless --no-pairing): an engine weight named after
+    // an ONNX node is compared with the reference tensor holding its values.
+    let pairings = crate::pairing::pair(
+        &super::names::weights(&ex),
+        &loaded.tensors,
+        &crate::pairing::Options { by_value: !a.no_pairing },
+    );
+    let renamed = super::names::Renamed::new(&ex, &pairings);
+    let result = compare::verify(&renamed.engine_weights(&ex), &refs, &tol, a.extract.allow_missing);
     let s = &result.summary;
     let verdict = s.verify_verdict();
     let rep = VerifyReport {
@@ -127,6 +144,7 @@ pub fn run(g: &GlobalArgs, a: VerifyArgs) -> anyhow::Result<Outcome> {
         reference_format: loaded.format.map(|f| f.to_string()).unwrap_or_default(),
         reference_skipped: loaded.skipped.iter().map(|s| Skipped { name: s.name.clone(), reason: s.reason.clone() }).collect(),
         map_made_by: ex.map_meta.as_ref().and_then(|m| m.get("made_by").cloned()),
+        map_knows: ex.map_knows.map(|k| k.as_str()),
         source: ex.source.clone(),
         proof: ex.proof.clone(),
         tolerance: tol,
@@ -134,11 +152,12 @@ pub fn run(g: &GlobalArgs, a: VerifyArgs) -> anyhow::Result<Outcome> {
         verdict,
         summary: result.summary.clone(),
         weights: result.weights,
+        pairing: (!a.no_pairing).then(|| super::names::summary(&a.against, &pairings)),
     };
     if let Some(meta) = ex.map_meta.as_ref().filter(|m| m.get("made_by").is_some_and(|b| b.starts_with("locate"))) {
         let from = meta.get("reference").map(|r| format!(" from `{r}`")).unwrap_or_default();
         crate::note!(
-            "the map was made by `locate`{from}: it holds only the reference tensors found in the engine's bytes, so weights it missed are not checked, and a match against the reference it was made from shows that the map reads back what was found, nothing more"
+            "the map was made by `locate`{from}: it knows only that reference's tensor names, so weights of the engine the reference does not name are not checked, and a match against the reference it was made from shows that the map reads back what was found, nothing more"
         );
     }
     let line = verdict_line(&rep);
@@ -155,6 +174,7 @@ pub fn run(g: &GlobalArgs, a: VerifyArgs) -> anyhow::Result<Outcome> {
     match verdict {
         VerifyVerdict::Match => Ok(Outcome::Success),
         VerifyVerdict::Differs => Ok(Outcome::Differs),
+        _ if s.pass => Ok(Outcome::Success), // incomplete, and --allow-missing accepts it
         _ if s.compared == 0 => Err(anyhow::Error::new(
             Error::new(
                 ErrorKind::Incomplete,
@@ -165,10 +185,17 @@ pub fn run(g: &GlobalArgs, a: VerifyArgs) -> anyhow::Result<Outcome> {
         _ => Err(anyhow::Error::new(
             Error::new(
                 ErrorKind::Incomplete,
-                format!(
-                    "{} of the engine's weights could not be recovered, so they were not compared; the {} compared match",
-                    s.not_recovered, s.compared
-                ),
+                if rep.map_knows.is_some() {
+                    format!(
+                        "{} of the weights the map lists could not be read through it, so they were not compared; the {} compared match",
+                        s.not_recovered, s.compared
+                    )
+                } else {
+                    format!(
+                        "{} of the engine's weights could not be recovered, so they were not compared; the {} compared match",
+                        s.not_recovered, s.compared
+                    )
+                },
             )
             .with_hint("pass --allow-missing to verify only the recovered weights"),
         )),
@@ -253,11 +280,26 @@ pub fn write_text(out: &mut impl Write, r: &VerifyReport, all: bool) -> std::io:
     let few = r.summary.only_in_second <= 10;
     let lines: Vec<&Compared> = r.weights.iter().filter(|c| shown(c, all, few)).collect();
     let name_w = lines.iter().map(|c| c.name.len()).max().unwrap_or(0);
+    if let Some(p) = &r.pairing {
+        let w = p.by_value.iter().map(|x| x.engine.len()).chain(p.ambiguous.iter().map(|x| x.engine.len())).max().unwrap_or(0);
+        for x in &p.by_value {
+            writeln!(out, "{:<10} {:<w$}  → {} ({})", "paired", x.engine, x.name, x.how)?;
+        }
+        for x in &p.ambiguous {
+            let c: Vec<String> = x.candidates.iter().map(|c| format!("`{c}`")).collect();
+            writeln!(out, "{:<10} {:<w$}  not paired: {} (its values match {}); compared by its engine name", "AMBIGUOUS", x.engine, x.why, c.join(", "))?;
+        }
+    }
     for c in lines {
         writeln!(out, "{}", weight_line(c, Party::Engine, Party::Reference, name_w))?;
     }
     if !all && !few {
-        writeln!(out, "({} reference tensors are not among the engine's weights; -v lists them)", r.summary.only_in_second)?;
+        let among = if r.map_knows == Some(crate::map::Knows::ReferenceNamesOnly.as_str()) {
+            "in the map"
+        } else {
+            "among the engine's weights"
+        };
+        writeln!(out, "({} reference tensors are not {among}; -v lists them)", r.summary.only_in_second)?;
     }
     Ok(())
 }
@@ -287,7 +329,20 @@ pub fn verdict_line(r: &VerifyReport) -> String {
         ));
     }
     if s.only_in_second > 0 {
-        tail.push(format!("{} reference tensors the engine does not name (not compared)", s.only_in_second));
+        // A map made by `locate` knows only its reference's names: a tensor it lacks says nothing
+        // of the engine.
+        if r.map_knows == Some(crate::map::Knows::ReferenceNamesOnly.as_str()) {
+            tail.push(format!("{} reference tensors not in the map (not compared)", s.only_in_second));
+        } else {
+            tail.push(format!("{} reference tensors the engine does not name (not compared)", s.only_in_second));
+        }
+    }
+    if let Some(p) = r.pairing.as_ref().filter(|p| !p.by_value.is_empty() || !p.ambiguous.is_empty()) {
+        let mut x = format!("{} paired by value", p.by_value.len());
+        if !p.ambiguous.is_empty() {
+            x.push_str(&format!(", {} ambiguous (not paired)", p.ambiguous.len()));
+        }
+        tail.push(x);
     }
     let tail = if tail.is_empty() { String::new() } else { format!("; {}", tail.join("; ")) };
     match r.verdict {

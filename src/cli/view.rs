@@ -47,6 +47,8 @@ pub fn run(g: &GlobalArgs, a: &ViewArgs) -> anyhow::Result<Outcome> {
         (None, false) => Via::SidecarOrGpu,
         (None, true) => Via::Gpu,
     };
+    // The reference first: a bad one fails before any GPU work.
+    let names_ref = a.names_from.as_deref().map(super::names::load).transpose()?;
     let x = ExtractArgs { allow_missing: true, no_verify: a.no_verify, work_dir: a.work_dir.clone() };
     let ex = source::obtain(g, &a.engine, via, &x)?;
     super::progress::check_interrupted()?;
@@ -63,7 +65,16 @@ pub fn run(g: &GlobalArgs, a: &ViewArgs) -> anyhow::Result<Outcome> {
         (None, Source::Tensorrt { .. }) => unreachable!("the TensorRT path always learns a map"),
     };
     let built_by = EngineFile::open(&a.engine)?.built_by();
-    let input = input(&a.engine.display().to_string(), &built_by, &ex, &map, kind == ViewKind::Html);
+    let mut input = input(&a.engine.display().to_string(), &built_by, &ex, &map, kind == ViewKind::Html);
+    if let (Some(from), Some(r)) = (&a.names_from, &names_ref) {
+        // Weights take the checkpoint's names (the map's runs follow weights by index, not name);
+        // the page lists the pairings from the same entries the outputs' metadata has.
+        let p = super::names::pair(&ex, r, true, &format!("--names-from `{}`", from.display()));
+        for (w, e) in input.weights.iter_mut().zip(&p.entries) {
+            w.name = e.name().to_string();
+        }
+        super::names::metadata(&p, from, &mut input.meta)?;
+    }
     let text = match kind {
         ViewKind::Html => view::page(&input),
         ViewKind::Svg => view::svg(&input),

@@ -1,5 +1,11 @@
 //! Name matching: pairing the weights of one side with those of the other by name, once, for both
 //! `verify` (engine against reference) and `diff` (engine A against engine B).
+//!
+//! Names by value hook in before this pass: `verify` (by default) and `diff --names-from` first
+//! give each engine weight whose name the reference lacks the name of the reference tensor holding
+//! its values ([`crate::pairing::pair`], applied by `cli::names::Renamed`, which also turns a
+//! transposed weight into the reference's orientation), so this pass pairs them by name like any
+//! other.
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -232,7 +232,8 @@ impl Summary {
 pub enum VerifyVerdict {
     Match,
     Differs,
-    /// No difference found, but weights not recovered.
+    /// No difference found, but weights not recovered (also when `--allow-missing` accepted that:
+    /// a weight that went uncompared is never a match).
     Incomplete,
 }
 
@@ -245,15 +246,19 @@ pub enum DiffVerdict {
     Identical,
     #[serde(rename = "differs")]
     Different,
-    /// No difference found, but weights not recovered.
+    /// No difference found, but weights not recovered (also when `--allow-missing` accepted that:
+    /// a weight that went uncompared is never identical).
     Incomplete,
 }
 
 impl Summary {
     /// `verify`'s verdict from its summary.
     pub fn verify_verdict(&self) -> VerifyVerdict {
-        if self.pass {
+        if self.pass && self.not_recovered == 0 {
             VerifyVerdict::Match
+        } else if self.pass {
+            // --allow-missing passed it (exit 0), but what was not compared is not a match.
+            VerifyVerdict::Incomplete
         } else if self.differ + self.count_mismatch + self.unreadable + self.only_in_first > 0 || self.not_recovered == 0 {
             VerifyVerdict::Differs
         } else {
@@ -269,8 +274,11 @@ impl Summary {
             + self.only_in_first
             + self.only_in_second
             + self.dtype_mismatch;
-        if self.pass {
+        if self.pass && self.not_recovered == 0 {
             DiffVerdict::Identical
+        } else if self.pass {
+            // --allow-missing passed it (exit 0), but weights not compared are not identical.
+            DiffVerdict::Incomplete
         } else if differs > 0 || self.not_recovered == 0 {
             DiffVerdict::Different
         } else {
@@ -556,6 +564,10 @@ mod tests {
         let ws = [ew("x", DataType::Float, 2, Some(&a)), ew("y", DataType::Float, 2, None)];
         assert!(!verify(&ws, &refs, &Tolerance::exact(), false).summary.pass);
         assert!(verify(&ws, &refs, &Tolerance::exact(), true).summary.pass);
+        // ...but a weight that went uncompared is never a match, allowed or not.
+        assert_eq!(verify(&ws, &refs, &Tolerance::exact(), true).summary.verify_verdict(), VerifyVerdict::Incomplete);
+        assert_eq!(verify(&ws, &refs, &Tolerance::exact(), false).summary.verify_verdict(), VerifyVerdict::Incomplete);
+        assert_eq!(verify(&ws[..1], &refs, &Tolerance::exact(), false).summary.verify_verdict(), VerifyVerdict::Match);
         let none = [ew("y", DataType::Float, 2, None)];
         assert!(!verify(&none, &refs, &Tolerance::exact(), true).summary.pass, "nothing compared is no pass");
     }
@@ -593,6 +605,7 @@ mod tests {
         let wn = [ew("same", DataType::Float, 3, None)];
         assert!(!diff(&wn, &wa[..1], &Tolerance::exact(), false).summary.pass);
         assert!(diff(&wn, &wa[..1], &Tolerance::exact(), true).summary.pass);
+        assert_eq!(diff(&wn, &wa[..1], &Tolerance::exact(), true).summary.diff_verdict(), DiffVerdict::Incomplete);
     }
 
     #[test]

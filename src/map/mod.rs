@@ -42,6 +42,34 @@ const MAX_HEADER: u64 = 1 << 30;
 /// counts the map claims.
 const MAX_COVER: u128 = 4;
 
+/// What a map knows of the engine's weight list (`meta.knows`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Knows {
+    /// Made with TensorRT (`map`, `dump --save-map`): `weights` is every refittable weight, each
+    /// either placed by runs or recorded in `missing` with the reason.
+    AllRefittable,
+    /// Made by `locate`: `weights` is every reference tensor it searched for, each either placed or
+    /// recorded in `missing`; the engine may have other weights that no one named.
+    ReferenceNamesOnly,
+}
+
+impl Knows {
+    /// The value of `meta.knows`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Knows::AllRefittable => "all-refittable",
+            Knows::ReferenceNamesOnly => "reference-names-only",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Knows> {
+        [Knows::AllRefittable, Knows::ReferenceNamesOnly].into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// `meta` key saying what the map knows (see [`Knows`]); absent from maps made before it existed.
+pub const META_KNOWS: &str = "knows";
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MissingWeight {
     pub name: String,
@@ -66,6 +94,29 @@ pub struct Header {
     /// Free-form facts: tool version, TensorRT version, engine sha256, how the map was made.
     #[serde(default)]
     pub meta: std::collections::BTreeMap<String, String>,
+}
+
+impl Header {
+    /// What the map knows of the engine's weights: `meta.knows`, or for a map made before that key
+    /// existed, by who made it (`meta.made_by` starting with `locate`: the reference's names, as far
+    /// as they were found; anything else: TensorRT's list). Such an old `locate` map recorded only
+    /// what it found, so it misses nothing it knows of and reads as before.
+    pub fn knows(&self) -> Knows {
+        if let Some(k) = self.meta.get(META_KNOWS).and_then(|k| Knows::parse(k)) {
+            return k;
+        }
+        if self.meta.get("made_by").is_some_and(|b| b.starts_with("locate")) {
+            Knows::ReferenceNamesOnly
+        } else {
+            Knows::AllRefittable
+        }
+    }
+
+    /// Whether the map misses nothing it knows of: no weight recorded as missing. (A weight the
+    /// map lists but places only in part, or not at all, is found missing when it is read.)
+    pub fn is_complete(&self) -> bool {
+        self.missing.is_empty()
+    }
 }
 
 /// A two-level run as stored in the file.
@@ -274,6 +325,15 @@ impl MapFile {
     /// the engine length and their weights, element counts are sane.
     pub fn validate(&self) -> anyhow::Result<()> {
         let h = &self.header;
+        if let Some(k) = h.meta.get(META_KNOWS) {
+            if Knows::parse(k).is_none() {
+                return Err(bad(format!("map says it knows `{k}` (expected all-refittable or reference-names-only)")));
+            }
+        }
+        let names: std::collections::BTreeSet<&str> = h.weights.iter().map(|w| w.name.as_str()).collect();
+        if let Some(m) = h.missing.iter().find(|m| !names.contains(m.name.as_str())) {
+            return Err(bad(format!("map records `{}` as missing but lists no such weight", m.name)));
+        }
         for w in &h.weights {
             if w.dtype.bytes_for(w.count).is_none() {
                 return Err(bad(format!("weight `{}` claims {} elements", w.name, w.count)));
@@ -440,6 +500,45 @@ mod tests {
         assert_eq!(crate::error::exit_code_of(&e), ErrorKind::BadMap.exit_code());
         let e = m.check_engine(&engine[..299], &runs).unwrap_err();
         assert!(format!("{e:#}").contains("300-byte engine"));
+    }
+
+    #[test]
+    fn what_a_map_knows_is_read_from_meta_or_from_who_made_an_old_one() {
+        let (m, _) = sample();
+        assert_eq!(m.header.knows(), Knows::AllRefittable, "an old map of marker passes");
+        assert!(m.header.is_complete());
+        let mut old_locate = m.clone();
+        old_locate.header.meta.insert("made_by".into(), "locate (reference search, no TensorRT)".into());
+        assert_eq!(old_locate.header.knows(), Knows::ReferenceNamesOnly);
+        for k in [Knows::AllRefittable, Knows::ReferenceNamesOnly] {
+            let mut n = old_locate.clone();
+            n.header.meta.insert(META_KNOWS.into(), k.as_str().into());
+            let back = MapFile::from_bytes(&n.to_bytes().unwrap()).unwrap();
+            assert_eq!(back.header.knows(), k);
+        }
+        // A weight recorded as missing: not complete, and it round-trips.
+        let mut partial = m.clone();
+        partial.header.missing.push(MissingWeight {
+            name: "b\nbias".into(),
+            reason: crate::pipeline::extract::Missing::NotInMap { why: "`locate` did not place it".into() },
+        });
+        assert!(!partial.header.is_complete());
+        let back = MapFile::from_bytes(&partial.to_bytes().unwrap()).unwrap();
+        assert_eq!(back.header.missing[0].reason.to_string(), "not in the map: `locate` did not place it");
+    }
+
+    #[test]
+    fn a_missing_entry_must_name_a_listed_weight_and_knows_a_known_value() {
+        let (m, _) = sample();
+        let mut evil = m.clone();
+        evil.header.missing.push(MissingWeight { name: "ghost".into(), reason: crate::pipeline::extract::Missing::NotInPlan });
+        let e = MapFile::from_bytes(&evil.to_bytes().unwrap()).unwrap_err();
+        assert!(format!("{e:#}").contains("records `ghost` as missing but lists no such weight"), "{e:#}");
+        assert_eq!(crate::error::exit_code_of(&e), ErrorKind::BadMap.exit_code());
+        let mut evil = m.clone();
+        evil.header.meta.insert(META_KNOWS.into(), "everything".into());
+        let e = MapFile::from_bytes(&evil.to_bytes().unwrap()).unwrap_err();
+        assert!(format!("{e:#}").contains("knows `everything`"), "{e:#}");
     }
 
     #[test]

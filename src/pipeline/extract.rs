@@ -115,6 +115,10 @@ pub enum Missing {
     /// Its markers were only seen as lone elements that contradict each other (read out of other
     /// bytes, such as another weight stored transformed): nothing trustworthy.
     Ambiguous { sightings: u64 },
+    /// Read through a map that records this weight but holds no bytes for it: the map cannot give
+    /// it (`why` says what the map knows, e.g. a reference tensor `locate` could not place). Says
+    /// nothing of the engine: it may well hold the weight.
+    NotInMap { why: String },
 }
 
 impl fmt::Display for Missing {
@@ -135,6 +139,7 @@ impl fmt::Display for Missing {
                 f,
                 "{elements} elements are stored where the original serialization's layout differs from the refitted one"
             ),
+            Missing::NotInMap { why } => write!(f, "not in the map: {why}"),
         }
     }
 }

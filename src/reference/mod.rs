@@ -11,6 +11,7 @@
 //! [`Loaded::skipped`] with the reason, because real checkpoints carry such tensors (step counters,
 //! float64 buffers) next to the weights, and refusing the whole file for them would help nobody.
 
+mod npy_dir;
 mod npz;
 mod onnx;
 mod protobuf;
@@ -79,7 +80,7 @@ pub enum Format {
     Safetensors,
     Npz,
     Onnx,
-    /// A folder of `.npy` files (trt-dump's own `-o DIR/` output, with its `index.json`).
+    /// A folder of `.npy` files (`dump --format npy` writes one).
     NpyDir,
 }
 
@@ -129,7 +130,7 @@ pub fn load_all(path: &Path) -> anyhow::Result<Loaded> {
         Format::Safetensors => safetensors::load(path)?,
         Format::Npz => npz::load(path)?,
         Format::Onnx => onnx::load(path)?,
-        Format::NpyDir => npz::load_dir(path)?,
+        Format::NpyDir => npy_dir::load(path)?,
     };
     loaded.format = Some(format);
     Ok(loaded)
@@ -143,7 +144,7 @@ pub fn load_shapes(path: &Path) -> anyhow::Result<Vec<TensorShape>> {
         Format::Safetensors => safetensors::load_shapes(path),
         Format::Npz => npz::load_shapes(path),
         Format::Onnx => onnx::load_shapes(path),
-        Format::NpyDir => npz::load_dir_shapes(path),
+        Format::NpyDir => npy_dir::load_shapes(path),
     }
 }
 

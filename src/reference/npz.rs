@@ -21,14 +21,14 @@ use crate::dtype::DataType;
 const MAGIC: &[u8; 6] = b"\x93NUMPY";
 
 /// What a `.npy` header says, checked.
-struct NpyHeader {
-    descr: String,
+pub(super) struct NpyHeader {
+    pub(super) descr: String,
     /// TensorRT dtype and whether the stored bytes are big-endian; `Err` says why unsupported.
-    dtype: Result<(DataType, bool), String>,
-    fortran: bool,
-    shape: Vec<u64>,
+    pub(super) dtype: Result<(DataType, bool), String>,
+    pub(super) fortran: bool,
+    pub(super) shape: Vec<u64>,
     /// Bytes of the member taken by the header (magic, version, length, dictionary).
-    header_len: u64,
+    pub(super) header_len: u64,
 }
 
 /// numpy's dtype string (`<f4`, `|b1`, `>i8`) to a TensorRT dtype plus "stored big-endian".
@@ -70,7 +70,7 @@ fn nesting_depth(s: &[u8]) -> usize {
     max
 }
 
-fn read_npy_header(r: &mut impl Read) -> Result<NpyHeader, String> {
+pub(super) fn read_npy_header(r: &mut impl Read) -> Result<NpyHeader, String> {
     let mut prefix = [0u8; 8];
     r.read_exact(&mut prefix).map_err(|e| format!("no .npy header: {e}"))?;
     if &prefix[..6] != MAGIC {
@@ -202,67 +202,6 @@ pub(super) fn load(path: &Path) -> anyhow::Result<Loaded> {
     Ok(loaded)
 }
 
-/// A folder of `.npy` files, as `trt-dump dump -o DIR/` writes it: with its `index.json` (format
-/// `trt-dump-npy`) for the exact weight names, or without, each file's name less `.npy`. Only the
-/// folder's own `.npy` files are read (no subfolders, no links followed out of it).
-fn visit_dir(
-    path: &Path,
-    mut each: impl FnMut(String, NpyHeader, &mut dyn Read, u64) -> anyhow::Result<()>,
-) -> anyhow::Result<()> {
-    let mut names: HashMap<String, String> = HashMap::new();
-    if let Ok(f) = File::open(path.join("index.json")) {
-        let mut b = Vec::new();
-        f.take(limits::MAX_INDEX_BYTES).read_to_end(&mut b).map_err(|e| unreadable(path, format!("index.json: {e}")))?;
-        if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&b) {
-            for w in v.get("weights").and_then(|w| w.as_array()).into_iter().flatten() {
-                if let (Some(n), Some(f)) = (w.get("name").and_then(|x| x.as_str()), w.get("file").and_then(|x| x.as_str())) {
-                    names.insert(f.to_string(), n.to_string());
-                }
-            }
-        }
-    }
-    let rd = std::fs::read_dir(path).map_err(|e| unreadable(path, format!("cannot list the folder: {e}")))?;
-    let mut files: Vec<String> = Vec::new();
-    for e in rd {
-        let e = e.map_err(|e| unreadable(path, format!("cannot list the folder: {e}")))?;
-        let file = e.file_name().to_string_lossy().into_owned();
-        if file.ends_with(".npy") && e.file_type().is_ok_and(|t| t.is_file()) {
-            files.push(file);
-        }
-        if files.len() > limits::MAX_TENSORS {
-            return Err(unreadable(path, format!("more than {} .npy files", limits::MAX_TENSORS)));
-        }
-    }
-    files.sort();
-    if files.is_empty() {
-        return Err(unreadable(path, "a folder holding no .npy files"));
-    }
-    for file in files {
-        let name = names.get(&file).cloned().unwrap_or_else(|| array_name(&file));
-        super::check_name(&name).map_err(|m| unreadable(path, m))?;
-        let mut f = File::open(path.join(&file)).map_err(|e| unreadable(path, format!("`{file}`: cannot open: {e}")))?;
-        let size = f.metadata().map(|m| m.len()).map_err(|e| unreadable(path, format!("`{file}`: {e}")))?;
-        let header = read_npy_header(&mut f).map_err(|m| unreadable(path, format!("`{file}`: {m}")))?;
-        each(name, header, &mut f, size)?;
-    }
-    Ok(())
-}
-
-pub(super) fn load_dir(path: &Path) -> anyhow::Result<Loaded> {
-    let mut loaded = Loaded::default();
-    visit_dir(path, |name, h, r, size| read_tensor(path, &mut loaded, name, h, r, size))?;
-    Ok(loaded)
-}
-
-pub(super) fn load_dir_shapes(path: &Path) -> anyhow::Result<Vec<TensorShape>> {
-    let mut out = Vec::new();
-    visit_dir(path, |name, h, _, _| {
-        out.push(TensorShape { name, dtype: h.dtype.ok().map(|(d, _)| d), source_dtype: h.descr, shape: h.shape });
-        Ok(())
-    })?;
-    Ok(out)
-}
-
 fn read_tensor(
     path: &Path,
     loaded: &mut Loaded,
@@ -322,7 +261,7 @@ pub(super) fn load_shapes(path: &Path) -> anyhow::Result<Vec<TensorShape>> {
 
 /// Reorders a Fortran-order (column-major) array into C order. `data.len()` is the product of
 /// `shape` times `elem` (checked by the caller), so every index below is in bounds.
-fn fortran_to_c(data: &[u8], shape: &[u64], elem: usize) -> Vec<u8> {
+pub(super) fn fortran_to_c(data: &[u8], shape: &[u64], elem: usize) -> Vec<u8> {
     let rank = shape.len();
     // Fortran strides, in elements: axis 0 varies fastest.
     let mut fstride = vec![1u64; rank];

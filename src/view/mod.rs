@@ -481,21 +481,60 @@ fn summary_html(m: &Model<'_>) -> String {
         "recovered",
         format!("{} of {} weights, {} of {} elements", s.recovered, s.weights, s.elements_recovered, s.elements),
     );
+    // `--names-from`: the pairings, as the outputs' metadata records them.
+    let paired: Vec<crate::pairing::Record> =
+        i.meta.get("paired_by_value").and_then(|j| serde_json::from_str(j).ok()).unwrap_or_default();
+    let ambiguous: Vec<crate::pairing::AmbiguousRecord> =
+        i.meta.get("pairing_ambiguous").and_then(|j| serde_json::from_str(j).ok()).unwrap_or_default();
+    if let Some(from) = i.meta.get("names_from") {
+        row(
+            &mut h,
+            "names from",
+            format!(
+                "<code>{}</code>: {} weight(s) paired by value, {} ambiguous (kept their engine names)",
+                escape_html(from),
+                paired.len(),
+                ambiguous.len()
+            ),
+        );
+    }
     h.push_str("</table>");
+    if !paired.is_empty() || !ambiguous.is_empty() {
+        let _ = write!(h, "<details class=\"paired\"><summary>{} weight(s) named by value</summary><ul>", paired.len());
+        for p in &paired {
+            let _ = write!(h, "<li><code>{}</code> → <code>{}</code> ({})</li>", escape_html(&p.engine), escape_html(&p.name), escape_html(&p.how.to_string()));
+        }
+        for a in &ambiguous {
+            let _ = write!(
+                h,
+                "<li><code>{}</code> keeps its engine name: {} (matches {})</li>",
+                escape_html(&a.engine),
+                escape_html(&a.why),
+                escape_html(&a.candidates.join(", "))
+            );
+        }
+        h.push_str("</ul></details>");
+    }
     let missing: Vec<(&str, &str)> = i
         .weights
         .iter()
         .filter_map(|w| w.missing.as_deref().map(|m| (w.name.as_str(), m)))
         .chain(i.unlisted_missing.iter().map(|(a, b)| (a.as_str(), b.as_str())))
         .collect();
-    // A map made by `locate` records only the reference tensors it found; how many it did not
-    // find is in its notes, their names are not.
+    // A map made by `locate` knows only its reference's names. One made before `meta.knows`
+    // recorded only the tensors it found (how many it did not find is in its notes, their names
+    // are not); a newer one lists those it did not place among the missing.
     let not_located = i.meta.get("not_located").filter(|n| !n.starts_with("0 "));
     if let Some(n) = not_located {
         let from = i.meta.get("reference").map(|r| format!(" of `{}`", escape_html(r))).unwrap_or_default();
+        let records = if i.meta.contains_key(crate::map::META_KNOWS) {
+            "knows only that reference's names (those it did not place are listed below)"
+        } else {
+            "records only those it found"
+        };
         let _ = write!(
             h,
-            "<p class=\"warn\">Not located: {}{from}. The map was made by searching the engine for a reference's tensors and records only those it found, so the engine may hold more weights than shown here.</p>",
+            "<p class=\"warn\">Not located: {}{from}. The map was made by searching the engine for a reference's tensors and {records}, so the engine may hold more weights than shown here.</p>",
             escape_html(n)
         );
     }

@@ -1,6 +1,6 @@
 //! Integration tests of the formats, none of which needs the simulator: the writers (read back by
 //! the reference Python readers), the reference readers on the fixtures and on hostile input,
-//! `locate` and its map, the fuzz corpus replay and the fixed-bug regressions.
+//! `locate` and its map, names by value (`--names-from`, verify's pairing) on the real fixtures, the fuzz corpus replay and the fixed-bug regressions.
 //!
 //! Run one file's tests with a module filter: `cargo test --test io writer_safety::`.
 
@@ -9,6 +9,7 @@ mod writer_common;
 mod locate_cli;
 mod locate_fixtures;
 mod locate_speed;
+mod names_by_value;
 mod reference_fixtures;
 mod reference_hostile;
 mod reference_mutations;

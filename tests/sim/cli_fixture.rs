@@ -162,7 +162,7 @@ fn locate_finds_nothing_in_the_weight_stripped_engine() {
     let d = tempfile::tempdir().unwrap();
     let map = d.path().join("m.trtmap");
     let o = locate("tiny_mlp_stripped", "weights.safetensors", &map);
-    assert_exit(&o, i32::from(ErrorKind::OutputNotWritten.exit_code()));
+    assert_exit(&o, i32::from(ErrorKind::Incomplete.exit_code()));
     assert!(stdout(&o).contains("0 of 6 tensors found"), "{}", stdout(&o));
     assert!(stderr(&o).contains("weight-stripped"), "{}", stderr(&o));
     assert!(!map.exists());
@@ -201,10 +201,23 @@ fn verify_and_diff_through_locate_maps_of_the_real_fixtures() {
         assert_exit(&o, 0);
         assert!(stdout(&o).contains("verdict: MATCH: 6 of 6"), "{reference}: {}", stdout(&o));
     }
-    // bert_mini: locate places 9 of its 18 tensors (fused Q/K/V and the rest stay unplaced), so
-    // the map lists 9 weights; the other 9 reference tensors are listed as not compared.
+    // bert_mini: locate places 9 of its 18 tensors (fused Q/K/V and the rest stay unplaced): no
+    // map without --allow-missing; with it, the map records the other 9 as not in it, and verify
+    // through it is incomplete (exit 11), never a match.
     let bert_map = d.path().join("bert.trtmap");
-    assert_exit(&locate("bert_mini", "model.onnx", &bert_map), 0);
+    assert_exit(&locate("bert_mini", "model.onnx", &bert_map), i32::from(ErrorKind::Incomplete.exit_code()));
+    assert!(!bert_map.exists());
+    let o = trt_dump()
+        .arg("locate")
+        .arg(shared("bert_mini", "model.engine"))
+        .arg("--reference")
+        .arg(shared("bert_mini", "model.onnx"))
+        .arg("-o")
+        .arg(&bert_map)
+        .arg("--allow-missing")
+        .output()
+        .unwrap();
+    assert_exit(&o, 0);
     let o = trt_dump()
         .arg("verify")
         .arg(shared("bert_mini", "model.engine"))
@@ -214,9 +227,9 @@ fn verify_and_diff_through_locate_maps_of_the_real_fixtures() {
         .arg(shared("bert_mini", "model.onnx"))
         .output()
         .unwrap();
-    assert_exit(&o, 0);
-    assert!(stdout(&o).contains("verdict: MATCH: 9 of 9 engine weights equal the reference"), "{}", stdout(&o));
-    assert!(stdout(&o).contains("9 reference tensors the engine does not name (not compared)"), "{}", stdout(&o));
+    assert_exit(&o, i32::from(ErrorKind::Incomplete.exit_code()));
+    assert!(stdout(&o).contains("verdict: INCOMPLETE: the 9 weights compared match; 9 not recovered from the engine"), "{}", stdout(&o));
+    assert!(!stdout(&o).contains("MATCH") && !stdout(&o).contains("does not name"), "{}", stdout(&o));
 
     // diff: tiny_mlp (bundled, float32) against tiny_mlp_fp16: same names, other dtype and values.
     let o = trt_dump()

@@ -31,6 +31,7 @@ mod reliability_faults;
 mod reliability_guarantees;
 mod reliability_inputs;
 mod say_edges;
+mod say_maps;
 mod sim_behaviour;
 mod sim_standin;
 mod sim_truth;

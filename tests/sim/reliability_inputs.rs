@@ -331,8 +331,9 @@ fn dump_map(engine: &Path, map: &Path, out: &Path, tmp: &Path) -> std::process::
 }
 
 /// A map claiming a weight of 6e9 elements, of which the engine holds 4 at indices past 2^32:
-/// reported as partial with the exact counts (no truncation, no allocation of the claimed size),
-/// exit 11; the complete weight beside it is written.
+/// reported as placed only in part, with the exact counts (no truncation, no allocation of the
+/// claimed size), exit 11 and nothing written; with --allow-missing the complete weight beside it
+/// is written.
 #[test]
 fn a_map_weight_with_a_count_beyond_u32_is_reported_exactly() {
     let d = Dirs::new();
@@ -356,8 +357,21 @@ fn a_map_weight_with_a_count_beyond_u32_is_reported_exactly() {
     let huge = &rep["weights"][0];
     assert_eq!(huge["count"], 6_000_000_000u64, "{huge}");
     assert_eq!(huge["extracted"], false, "{huge}");
-    let missing = huge["missing"].to_string();
-    assert!(missing.contains("\"found\":4") && missing.contains("6000000000"), "{huge}");
+    let missing = huge["reason"].to_string();
+    assert!(missing.contains("the map places only 4 of its 6000000000 elements"), "{huge}");
+    assert!(!d.out().join("w.safetensors").exists(), "nothing written on exit 11");
+    let o = Command::new(common::exe())
+        .arg("dump")
+        .arg(&engine_path)
+        .arg("--map")
+        .arg(&map_path)
+        .arg("-o")
+        .arg(d.out().join("w.safetensors"))
+        .arg("--allow-missing")
+        .env("TMPDIR", d.tmp())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let (t, _) = safetensors_of(&d.out().join("w.safetensors"));
     assert_eq!(t.len(), 1);
     assert_eq!(t["w"].2, vals);
