@@ -5,7 +5,7 @@ cd "$(dirname "$0")/.."
 out=SPEC.md
 {
     cat docs/spec-intro.md
-    for f in pipeline binding map writers readers cli names view reliability bench simulator; do
+    for f in pipeline binding map writers readers refit cli engine-dirs names view selftest reliability bench simulator; do
         [ -f "docs/$f.md" ] || continue
         echo
         # Each note becomes a section: its headings go one level down.

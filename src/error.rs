@@ -40,10 +40,13 @@ pub enum ErrorKind {
     BadMap,
     /// Interrupted by SIGINT / Ctrl-C; nothing half-written was left behind.
     Interrupted,
+    /// `refit`: the weights file does not fit the engine (weights TensorRT needs that nobody can
+    /// give, an element count that differs, a conversion that needs `--cast`, no tensor matching).
+    WeightsMismatch,
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 15] = [
+    pub const ALL: [ErrorKind; 16] = [
         ErrorKind::Differs,
         ErrorKind::Usage,
         ErrorKind::InputUnreadable,
@@ -59,6 +62,7 @@ impl ErrorKind {
         ErrorKind::OutputNotWritten,
         ErrorKind::BadMap,
         ErrorKind::Interrupted,
+        ErrorKind::WeightsMismatch,
     ];
 
     pub fn exit_code(self) -> u8 {
@@ -78,6 +82,7 @@ impl ErrorKind {
             ErrorKind::OutputNotWritten => 13,
             ErrorKind::BadMap => 14,
             ErrorKind::Interrupted => 130,
+            ErrorKind::WeightsMismatch => 16,
         }
     }
 
@@ -99,6 +104,7 @@ impl ErrorKind {
             ErrorKind::OutputNotWritten => "output_not_written",
             ErrorKind::BadMap => "bad_map",
             ErrorKind::Interrupted => "interrupted",
+            ErrorKind::WeightsMismatch => "weights_mismatch",
         }
     }
 
@@ -122,6 +128,7 @@ impl ErrorKind {
             ErrorKind::OutputNotWritten => "output not written (nothing left behind)",
             ErrorKind::BadMap => "map file corrupt or not for this engine",
             ErrorKind::Interrupted => "interrupted (Ctrl-C); nothing left behind",
+            ErrorKind::WeightsMismatch => "refit: the weights file does not fit the engine; nothing written",
         }
     }
 }

@@ -22,6 +22,9 @@ EXAMPLES:
     trt-dump locate model.engine --reference model.onnx -o model.engine.trtmap
     trt-dump view model.engine -o model.html                (what is inside, as a page)
     trt-dump list model.engine --stats                     (min, max, mean, std per weight)
+    trt-dump refit model.engine --weights w.safetensors -o new.engine
+    trt-dump dump engine_dir/ -o checkpoint_dir/ --devices 0,1   (TensorRT-LLM engine directory)
+    trt-dump refit engine_dir/ --weights checkpoint_dir/ -o new_engine_dir/
 
 WHERE TENSORRT IS LOOKED FOR (first found wins):
     1. --trt-lib PATH (a library file, or a folder holding one)
@@ -72,6 +75,11 @@ pub struct GlobalArgs {
     /// GPU ordinal to use
     #[arg(long, global = true, value_name = "N", default_value_t = 0)]
     pub device: usize,
+
+    /// Engine directories: GPUs to run ranks on, one rank at a time on each (default: every
+    /// visible GPU; more ranks than GPUs queue)
+    #[arg(long, global = true, value_name = "N,N,...", value_delimiter = ',')]
+    pub devices: Option<Vec<usize>>,
 
     /// More detail on stderr (-v: one line per weight; -vv: TensorRT's own log lines)
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
@@ -152,12 +160,43 @@ pub enum Command {
     )]
     Diff(DiffArgs),
 
+    /// Put new weight values into a refittable engine and write it with its weights in
+    #[command(
+        long_about = "Refit ENGINE with the tensors of a weights file (safetensors, .npz, a folder of \
+                      .npy files - trt-dump's own outputs included - or an ONNX model, external data \
+                      too) and serialize it with its weights included (kEXCLUDE_WEIGHTS cleared, \
+                      kINCLUDE_REFIT set where TensorRT has it), so that even a weight-stripped engine \
+                      comes out whole. Names match exactly (--rename FROM=TO rewrites a prefix); \
+                      element counts must equal the refitter's; each value is converted to the refit \
+                      dtype only when that is exact (--cast accepts rounding, and reports it). Weights \
+                      the file does not hold keep the engine's own values (read through a map or \
+                      marker passes where TensorRT needs them set). Before the output is renamed into \
+                      place, its bytes are read back and compared bit for bit with what TensorRT \
+                      stores for the requested values (--no-verify skips this). The input is never \
+                      modified. Exit 16: the file does not fit the engine; nothing is written.",
+        after_help = "EXAMPLES:\n    trt-dump dump model.engine -o w.safetensors      # dump, edit w.safetensors, then:\n    trt-dump refit model.engine --weights w.safetensors -o new.engine\n    trt-dump refit stripped.engine --weights model.onnx -o full.engine\n    trt-dump refit model.engine --weights ckpt.safetensors --rename model.=transformer. -o new.engine"
+    )]
+    Refit(RefitArgs),
+
     /// Without GPU or TensorRT, find reference tensors in the engine bytes and write a map
     #[command(
         after_help = "EXAMPLES:\n    trt-dump locate model.engine --reference model.onnx -o model.engine.trtmap\n    trt-dump locate model.engine --reference weights.safetensors -o m.trtmap --json"
     )]
     Locate(LocateArgs),
 
+    /// Build, with your TensorRT, the small REFIT networks this binary carries, dump each and
+    /// check every weight against its known value
+    #[command(
+        long_about = "Build, with your TensorRT (full library plus its ONNX parser), the small REFIT \
+                      networks this binary carries (fp32 and fp16 MLPs, Conv+BatchNorm+ReLU, LayerNorm, \
+                      a weight used twice, a STRIP_PLAN build, a weight of over 8.4 M elements), run \
+                      `dump` on each and compare with what each must give. One line per model and a \
+                      verdict. Exit 0: every model as expected; 1: one did not; 5: TensorRT built the \
+                      engines but refused to run them on this GPU; 7: this TensorRT cannot build (lean \
+                      runtime, no ONNX parser).",
+        after_help = "EXAMPLES:\n    trt-dump selftest\n    trt-dump selftest --trt-lib /opt/TensorRT/lib --keep selftest-engines --json\n    trt-dump selftest --export-models models/    (ONNX + safetensors only; build them with trtexec)"
+    )]
+    Selftest(SelftestArgs),
     /// Show what is inside the engine: a self-contained HTML page (byte strip, weight table with
     /// statistics, summary) or the byte strip alone as an SVG
     #[command(
@@ -216,8 +255,23 @@ impl Command {
             Command::Diff(a) => a.json,
             Command::Locate(a) => a.json,
             Command::View(_) => false,
+            Command::Refit(a) => a.json,
+            Command::Selftest(a) => a.json,
         }
     }
+}
+
+#[derive(Debug, Args)]
+pub struct SelftestArgs {
+    /// Keep every engine, with its model.onnx and weights.safetensors, under DIR/<model>/
+    #[arg(long, value_name = "DIR")]
+    pub keep: Option<PathBuf>,
+    /// Write every model as DIR/<model>/model.onnx plus weights.safetensors, build nothing
+    #[arg(long, value_name = "DIR", conflicts_with = "keep")]
+    pub export_models: Option<PathBuf>,
+    /// Machine-readable report on stdout
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -288,7 +342,8 @@ pub struct ExtractArgs {
 
 #[derive(Debug, Args)]
 pub struct DumpArgs {
-    /// The engine file (never written to)
+    /// The engine file, or a TensorRT-LLM engine directory (config.json + rank{N}.engine, dumped
+    /// to a checkpoint directory); never written to
     pub engine: PathBuf,
     #[command(flatten)]
     pub out: OutputArgs,
@@ -387,6 +442,46 @@ pub struct DiffArgs {
     pub json: bool,
     #[command(flatten)]
     pub extract: ExtractArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RefitArgs {
+    /// The refittable engine (never written to)
+    pub engine: PathBuf,
+    /// New values: .safetensors, .npz, a folder of .npy files, or an ONNX model
+    #[arg(long, value_name = "FILE")]
+    pub weights: PathBuf,
+    /// The engine file to write
+    #[arg(short, long, value_name = "OUT")]
+    pub output: PathBuf,
+    /// Match file tensors named FROM... as TO... (a prefix rewrite; repeatable, longest FROM wins)
+    #[arg(long, value_name = "FROM=TO")]
+    pub rename: Vec<crate::refit::Rename>,
+    /// The original checkpoint the engine was built from: pair the engine's weights with it by
+    /// value, then take --weights' tensors by those names, turned back to the engine's orientation
+    #[arg(long, value_name = "ORIGINAL")]
+    pub names_from: Option<PathBuf>,
+    /// Accept conversions to the refit dtype that change values (each is reported)
+    #[arg(long)]
+    pub cast: bool,
+    /// Replace an existing output
+    #[arg(long)]
+    pub force: bool,
+    /// Skip reading the written plan back (the proof)
+    #[arg(long)]
+    pub no_verify: bool,
+    /// Read the engine's own values and layout through this map instead of marker passes
+    #[arg(long, value_name = "FILE")]
+    pub map: Option<PathBuf>,
+    /// Ignore a sidecar ENGINE.trtmap
+    #[arg(long)]
+    pub no_sidecar: bool,
+    /// Folder for the temporary serializations of marker passes (default: in memory)
+    #[arg(long, value_name = "DIR")]
+    pub work_dir: Option<PathBuf>,
+    /// Print the report as JSON on stdout
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

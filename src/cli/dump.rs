@@ -17,6 +17,10 @@ pub const DUMP_FORMAT: &str = "trt-dump.dump/1";
 pub const MAP_FORMAT: &str = "trt-dump.map/1";
 
 pub fn run(g: &GlobalArgs, a: &DumpArgs) -> anyhow::Result<Outcome> {
+    if crate::engine_dir::is_dir_input(&a.engine) {
+        return super::engine_dir::dump(g, a);
+    }
+    super::engine_dir::refuse_devices(g)?;
     super::progress::install_interrupt_handler();
     // Refuse a bad output before hours of work.
     let format = writer::resolve_format(&a.out.output, a.out.format)?;

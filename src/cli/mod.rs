@@ -3,11 +3,13 @@
 pub mod args;
 pub mod diff;
 pub mod dump;
+pub mod engine_dir;
 pub mod info;
 pub mod list;
 pub mod locate;
 pub mod names;
 pub mod progress;
+pub mod refit;
 pub mod report;
 pub mod source;
 pub mod verify;
@@ -144,6 +146,9 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Diff(a) => diff::run(&g, a),
         Command::Locate(a) => locate::run(&g, a),
         Command::View(a) => view::run(&g, &a),
+        Command::Refit(a) if crate::engine_dir::is_dir_input(&a.engine) => engine_dir::refit(&g, &a),
+        Command::Refit(a) => engine_dir::refuse_devices(&g).and_then(|()| refit::run(&g, &a)),
+        Command::Selftest(a) => crate::selftest::run(&g, &a),
     }
 }
 

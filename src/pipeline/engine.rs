@@ -37,11 +37,33 @@ pub trait Instance {
     /// `ICudaEngine::serialize` of this instance.
     fn serialize(&mut self) -> anyhow::Result<Box<dyn PlanBytes>>;
 
+    /// `ICudaEngine::serializeWithConfig` with `kEXCLUDE_WEIGHTS` cleared (and `kINCLUDE_REFIT`
+    /// set where TensorRT has it, so the plan stays refittable): the plan holds the current
+    /// refittable weights even for an engine built with `kSTRIP_PLAN`, whose plain
+    /// [`Instance::serialize`] keeps excluding them after a refit. What `refit` writes. The default
+    /// is `serialize`, for engines whose plain serialization always holds the weights.
+    fn serialize_including_weights(&mut self) -> anyhow::Result<Box<dyn PlanBytes>> {
+        self.serialize()
+    }
+
     /// Sets every refittable weight (`values[i]` is weight `i` of [`Engine::weights`], as bytes in
     /// its refit dtype, packed types two per byte) and calls `refitCudaEngine`. The buffers only
     /// need to live for the call, which is why setting and refitting are one method: TensorRT keeps
     /// the pointers until the refit.
     fn refit(&mut self, values: &[&[u8]]) -> anyhow::Result<()>;
+
+    /// Sets the weights given (`None`: left unset, keeping the engine's own values), asks
+    /// TensorRT which weights it still needs (`getMissingWeights`) and, when none, refits:
+    /// `Ok(vec![])` after a refit, else the indices of the weights still needed (no refit made;
+    /// use a fresh instance for the next try). The default needs every weight.
+    fn refit_some(&mut self, values: &[Option<&[u8]>]) -> anyhow::Result<Vec<usize>> {
+        let missing: Vec<usize> = values.iter().enumerate().filter(|(_, v)| v.is_none()).map(|(i, _)| i).collect();
+        if !missing.is_empty() {
+            return Ok(missing);
+        }
+        let all: Vec<&[u8]> = values.iter().map(|v| v.unwrap_or(&[])).collect();
+        self.refit(&all).map(|()| Vec::new())
+    }
 }
 
 /// An engine file that can be deserialized any number of times.

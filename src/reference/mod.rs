@@ -136,6 +136,13 @@ pub fn load_all(path: &Path) -> anyhow::Result<Loaded> {
     Ok(loaded)
 }
 
+/// One `.npy` file, read as the array `name` (dtypes without a TensorRT equivalent are listed in
+/// [`Loaded::skipped`]).
+pub fn load_npy_file(path: &Path, name: &str) -> anyhow::Result<Loaded> {
+    check_name(name).map_err(|m| unreadable(path, m))?;
+    npz::load_npy(path, name.to_string())
+}
+
 /// Names, dtypes and shapes only, reading as little as the format allows: the safetensors header,
 /// the `.npy` headers of an `.npz`, and the ONNX protobuf with every data field skipped (external
 /// data is not opened).

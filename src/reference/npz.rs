@@ -198,11 +198,21 @@ fn visit(
 
 pub(super) fn load(path: &Path) -> anyhow::Result<Loaded> {
     let mut loaded = Loaded::default();
-    visit(path, |name, h, member, declared_size| read_tensor(path, &mut loaded, name, h, member, declared_size))?;
+    visit(path, |name, h, member, declared_size| read_array(path, &mut loaded, name, h, member, declared_size))?;
     Ok(loaded)
 }
 
-fn read_tensor(
+/// One `.npy` file (a folder of them is what `dump --format npy` writes), as array `name`.
+pub(super) fn load_npy(path: &Path, name: String) -> anyhow::Result<Loaded> {
+    let mut f = super::open(path)?;
+    let size = f.metadata().map(|m| m.len()).map_err(|e| unreadable(path, format!("cannot stat: {e}")))?;
+    let h = read_npy_header(&mut f).map_err(|m| unreadable(path, m))?;
+    let mut loaded = Loaded::default();
+    read_array(path, &mut loaded, name, h, &mut f, size)?;
+    Ok(loaded)
+}
+
+fn read_array(
     path: &Path,
     loaded: &mut Loaded,
     name: String,

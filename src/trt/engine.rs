@@ -66,6 +66,16 @@ pub fn list_weights(refitter: &Refitter) -> anyhow::Result<(Vec<WeightSpec>, Vec
     Ok((specs, names))
 }
 
+/// Whether this TensorRT has `SerializationFlag::kINCLUDE_REFIT` (TensorRT 10.14+, 11.x,
+/// TensorRT-RTX 1.3+).
+pub fn has_include_refit(lib: &super::loader::TrtLib) -> bool {
+    let v = &lib.version;
+    match lib.flavour {
+        crate::plan::Flavour::TensorRt => v.major > 10 || (v.major == 10 && v.minor >= 14),
+        crate::plan::Flavour::TensorRtRtx => v.major > 1 || (v.major == 1 && v.minor >= 3),
+    }
+}
+
 /// A refittable engine file, ready for extraction: the pipeline's [`Engine`].
 pub struct TrtEngine {
     pub file: EngineFile,
@@ -133,6 +143,52 @@ struct TrtInstance<'a> {
 impl Instance for TrtInstance<'_> {
     fn serialize(&mut self) -> anyhow::Result<Box<dyn PlanBytes>> {
         Ok(Box::new(self.refitter.engine().serialize()?))
+    }
+
+    fn serialize_including_weights(&mut self) -> anyhow::Result<Box<dyn PlanBytes>> {
+        use super::abi::serialization_flag::{EXCLUDE_WEIGHTS, INCLUDE_REFIT};
+        let engine = self.refitter.engine();
+        let config = engine.create_serialization_config()?;
+        config.set_flag(EXCLUDE_WEIGHTS, false);
+        if has_include_refit(&self.engine.session.lib) {
+            config.set_flag(INCLUDE_REFIT, true);
+        }
+        Ok(Box::new(engine.serialize_with_config(&config)?))
+    }
+
+    fn refit_some(&mut self, values: &[Option<&[u8]>]) -> anyhow::Result<Vec<usize>> {
+        let specs = &self.engine.weights;
+        anyhow::ensure!(values.len() == specs.len(), "refit given {} buffers for {} weights", values.len(), specs.len());
+        for ((spec, name), buf) in specs.iter().zip(&self.engine.names).zip(values) {
+            let Some(buf) = buf else { continue };
+            anyhow::ensure!(
+                buf.len() as u64 == spec.refit_bytes(),
+                "weight `{}`: {} bytes given, {} {} elements need {}",
+                spec.name,
+                buf.len(),
+                spec.count,
+                spec.dtype,
+                spec.refit_bytes()
+            );
+            // SAFETY: as in `refit`: `buf` holds `count` elements of the refit dtype and outlives
+            // this method, which ends with refitCudaEngine or returns without refitting (the
+            // caller then drops this instance).
+            unsafe {
+                self.refitter.set_named_weights(name, spec.dtype.to_trt(), buf.as_ptr() as *const std::ffi::c_void, spec.count as i64)
+            }
+            .map_err(TrtFailure::refused)?;
+        }
+        let missing = self.refitter.missing_weights();
+        if !missing.is_empty() {
+            let index: std::collections::HashMap<&[u8], usize> =
+                self.engine.names.iter().enumerate().map(|(i, n)| (n.as_bytes(), i)).collect();
+            let mut out: Vec<usize> = missing.iter().filter_map(|n| index.get(n.as_bytes()).copied()).collect();
+            out.sort_unstable();
+            anyhow::ensure!(!out.is_empty(), "TensorRT misses weights it does not list in getAllWeights");
+            return Ok(out);
+        }
+        self.refitter.refit_cuda_engine().map_err(TrtFailure::refused)?;
+        Ok(Vec::new())
     }
 
     fn refit(&mut self, values: &[&[u8]]) -> anyhow::Result<()> {

@@ -103,6 +103,17 @@ impl std::fmt::Display for NoGpu {
 
 pub type GpuStatus = Result<Gpu, NoGpu>;
 
+/// How many CUDA devices the driver shows (after CUDA_VISIBLE_DEVICES), or why it cannot say.
+pub fn device_count() -> Result<usize, NoGpu> {
+    // SAFETY: as in `select`: only tries to dlopen libcuda, before any other cudarc call.
+    if !unsafe { cudarc::driver::sys::is_culib_present() } {
+        return Err(NoGpu::NoDriver);
+    }
+    quiet_catch(|| CudaContext::device_count().map_err(|e| NoGpu::DriverError(e.to_string())))
+        .unwrap_or_else(|msg| Err(NoGpu::DriverError(msg)))
+        .map(|n| usize::try_from(n).unwrap_or(0))
+}
+
 /// Selects GPU `ordinal` (binding its primary context to this thread), or says why not.
 pub fn select(ordinal: usize) -> GpuStatus {
     // SAFETY: is_culib_present only tries to dlopen libcuda under its known names; it must come

@@ -54,6 +54,10 @@ const PYTHON_TIMEOUT: Duration = Duration::from_secs(5);
 type CreateRuntimeFn = unsafe extern "C" fn(logger: *mut c_void, version: i32) -> *mut c_void;
 type CreateRefitterFn = unsafe extern "C" fn(engine: *mut c_void, logger: *mut c_void, version: i32) -> *mut c_void;
 type VersionFn = unsafe extern "C" fn() -> i32;
+/// `createInferBuilder_INTERNAL(logger, version)` (NvInfer.h; the full library only).
+pub(crate) type CreateBuilderFn = unsafe extern "C" fn(logger: *mut c_void, version: i32) -> *mut c_void;
+/// `createNvOnnxParser_INTERNAL(network, logger, version)` (NvOnnxParser.h).
+pub(crate) type CreateParserFn = unsafe extern "C" fn(network: *mut c_void, logger: *mut c_void, version: i32) -> *mut c_void;
 
 /// The version a TensorRT library reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -99,6 +103,8 @@ pub struct TrtLib {
     pub packed_version: i32,
     create_runtime: CreateRuntimeFn,
     create_refitter: CreateRefitterFn,
+    /// `createInferBuilder_INTERNAL`: absent from lean runtimes.
+    pub(crate) create_builder: Option<CreateBuilderFn>,
     _lib: ManuallyDrop<Library>,
 }
 
@@ -139,6 +145,51 @@ impl TrtLib {
         // SAFETY: as above; the caller vouches for both pointers.
         unsafe { (self.create_refitter)(engine, logger, self.layout.header_version) }
     }
+}
+
+/// The ONNX parser library that goes with `lib` (`libnvonnxparser.so.10/.11`,
+/// `libtensorrt_onnxparser_rtx.so.1`): first next to the TensorRT library, then by soname. Opened
+/// for the process (never closed); returns its `createNvOnnxParser_INTERNAL` and where it was
+/// found, or every place tried.
+pub(crate) fn open_onnx_parser(lib: &TrtLib) -> Result<(CreateParserFn, PathBuf), Vec<String>> {
+    let mut tried = Vec::new();
+    let names = lib.layout.builder.parser_names;
+    let dir = lib.path.parent().map(Path::to_path_buf);
+    let mut targets: Vec<(PathBuf, bool)> = Vec::new();
+    for n in names {
+        if let Some(d) = &dir {
+            targets.push((d.join(n), true));
+        }
+    }
+    for n in names {
+        targets.push((PathBuf::from(n), false));
+    }
+    for (t, is_path) in targets {
+        if is_path && !t.is_file() {
+            tried.push(format!("{}: not found", t.display()));
+            continue;
+        }
+        // SAFETY: loading runs the parser library's initialisers; it bears TensorRT's parser name
+        // and sits beside the TensorRT library (or is the loader's choice for that soname).
+        let opened = unsafe { Library::open(Some(&t), RTLD_NOW | RTLD_LOCAL) };
+        match opened {
+            Err(e) => tried.push(format!("{}: {}", t.display(), dl_text(&e))),
+            Ok(l) => {
+                let l: &'static Library = Box::leak(Box::new(l));
+                // SAFETY: NvOnnxParser.h declares `void* createNvOnnxParser_INTERNAL(void* network,
+                // void* logger, int version)`; the library is never closed.
+                match unsafe { symbol::<CreateParserFn>(l, "createNvOnnxParser_INTERNAL") } {
+                    Ok(f) => {
+                        // SAFETY: f is a function of the library just opened.
+                        let path = unsafe { path_of(f as *const c_void) }.unwrap_or(t);
+                        return Ok((f, path));
+                    }
+                    Err(o) => tried.push(format!("{}: {o}", t.display())),
+                }
+            }
+        }
+    }
+    Err(tried)
 }
 
 /// What happened at one place the loader looked.
@@ -534,6 +585,8 @@ fn open(target: &OpenTarget<'_>) -> Result<TrtLib, Outcome> {
     };
     // SAFETY: same; this one is optional (a build number for display).
     let get_build = unsafe { symbol::<VersionFn>(&lib, "getInferLibBuildVersion").ok() };
+    // SAFETY: same; optional (a lean runtime has no builder).
+    let create_builder = unsafe { symbol::<CreateBuilderFn>(&lib, "createInferBuilder_INTERNAL").ok() };
     // SAFETY: getInferLibVersion and getInferLibBuildVersion take nothing and return an int32_t.
     let packed = unsafe { get_version() };
     // SAFETY: as above.
@@ -559,6 +612,7 @@ fn open(target: &OpenTarget<'_>) -> Result<TrtLib, Outcome> {
         packed_version: packed,
         create_runtime,
         create_refitter,
+        create_builder,
         _lib: lib,
     })
 }
@@ -711,6 +765,25 @@ pub(crate) fn open_plugin(path: &Path) -> anyhow::Result<&'static Library> {
         ))
     })?;
     Ok(Box::leak(Box::new(lib)))
+}
+
+/// Where the `tensorrt_llm` wheel keeps its plugin library, relative to site-packages.
+pub const TRTLLM_PLUGIN: &str = "tensorrt_llm/libs/libnvinfer_plugin_tensorrt_llm.so";
+
+/// TensorRT-LLM's plugin library in the `tensorrt_llm` package of the `python3` on PATH, or why
+/// there is none (a line for the `-v` report; never a failure by itself).
+pub fn find_trtllm_plugin() -> Result<PathBuf, String> {
+    let dirs = python_site_dirs()?;
+    dirs.iter().map(|d| d.join(TRTLLM_PLUGIN)).find(|p| p.is_file()).ok_or_else(|| {
+        format!(
+            "no {TRTLLM_PLUGIN} in the site-packages of the python3 on PATH ({})",
+            if dirs.is_empty() {
+                "none found".to_string()
+            } else {
+                dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ")
+            }
+        )
+    })
 }
 
 /// A plugin library's registration function, if it exports it:

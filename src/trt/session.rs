@@ -28,6 +28,8 @@ pub struct Session {
     pub report: LoadReport,
     pub gpu: gpu::GpuStatus,
     runtime: Rc<Runtime>,
+    /// The `--plugin` libraries registered (for the diagnosis of a missing plugin).
+    plugins: Vec<PathBuf>,
 }
 
 impl Session {
@@ -95,6 +97,7 @@ impl Session {
             report,
             gpu,
             runtime,
+            plugins: opts.plugins.clone(),
         })
     }
 
@@ -102,13 +105,14 @@ impl Session {
     /// built the plan and what was loaded, and what to do.
     pub fn deserialize(&self, file: &EngineFile) -> anyhow::Result<Rc<CudaEngine>> {
         self.runtime.deserialize(file.bytes()).map_err(|f| {
-            failure_error(
+            let e = failure_error(
                 f,
                 &format!("deserialize `{}`", file.path.display()),
                 &LibFacts::of(&self.lib),
                 gpu_facts(&self.gpu),
                 Some((&file.header, file.built_by())),
-            )
+            );
+            missing_plugin(e, &self.plugins)
         })
     }
 
@@ -124,6 +128,34 @@ impl Session {
     }
 }
 
+/// A deserialization that failed because a plugin is not registered says so plainly, with what
+/// to load: TensorRT-LLM engines need `libnvinfer_plugin_tensorrt_llm.so`.
+fn missing_plugin(e: anyhow::Error, loaded: &[PathBuf]) -> anyhow::Error {
+    let text = format!("{e:#}");
+    if !crate::engine_dir::says_plugin_missing(&text) {
+        return e;
+    }
+    let kind = crate::error::find(&e).map(|x| x.kind).unwrap_or(crate::error::ErrorKind::EngineIncompatible);
+    let which = if loaded.is_empty() {
+        "no plugin library was loaded".to_string()
+    } else {
+        format!(
+            "the plugin libraries loaded ({}) do not provide it",
+            loaded.iter().map(|p| format!("`{}`", p.display())).collect::<Vec<_>>().join(", ")
+        )
+    };
+    // A new error, not a context: the first `Error` of a chain gives the hint.
+    anyhow::Error::new(
+        crate::error::Error::new(kind, format!("the engine uses a TensorRT plugin that is not registered ({which}): {text}"))
+            .with_hint(format!(
+                "TensorRT-LLM engines need its plugin library: install TensorRT-LLM (`pip install tensorrt_llm`, the \
+                 version that built the engine) in the python3 on PATH, where it is found for engine directories, or \
+                 pass --plugin PATH/{}; other engines: --plugin libnvinfer_plugin.so.10",
+                loader::TRTLLM_PLUGIN
+            )),
+    )
+}
+
 /// Registers each `--plugin` library with TensorRT before deserialization.
 fn load_plugins(paths: &[PathBuf], lib: &TrtLib, sink: &Arc<LogSink>) -> anyhow::Result<()> {
     if paths.is_empty() {
@@ -132,7 +164,14 @@ fn load_plugins(paths: &[PathBuf], lib: &TrtLib, sink: &Arc<LogSink>) -> anyhow:
     // Plugin libraries may keep the logger for the rest of the process: the process's is never
     // freed.
     let logger = logger::process_logger(lib.layout.logger);
+    // Registered once per process: ranks of an engine directory each open a session, and a
+    // second `initTrtLlmPlugins` would register every creator again.
+    static DONE: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+    let mut done = DONE.lock().unwrap_or_else(|p| p.into_inner());
     for path in paths {
+        if done.contains(path) {
+            continue;
+        }
         let plugin = loader::open_plugin(path)?;
         let mut registered = false;
         for (symbol, namespace) in [("initLibNvInferPlugins", c""), ("initTrtLlmPlugins", c"tensorrt_llm")] {
@@ -159,6 +198,30 @@ fn load_plugins(paths: &[PathBuf], lib: &TrtLib, sink: &Arc<LogSink>) -> anyhow:
         if !registered {
             crate::detail!("plugins: loaded {} (it registers its plugins itself)", path.display());
         }
+        done.push(path.clone());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::{find, Error, ErrorKind};
+
+    #[test]
+    fn a_missing_plugin_is_said_plainly_with_what_to_load() {
+        let refused = anyhow::Error::new(Error::new(
+            ErrorKind::EngineIncompatible,
+            "TensorRT refused: Cannot deserialize plugin since corresponding IPluginCreator not found in Plugin Registry",
+        ))
+        .context("deserialize `rank0.engine`");
+        let e = missing_plugin(refused, &[]);
+        let found = find(&e).unwrap();
+        assert_eq!(found.kind, ErrorKind::EngineIncompatible);
+        assert!(found.message.contains("no plugin library was loaded"), "{}", found.message);
+        let hint = found.hint.as_deref().unwrap();
+        assert!(hint.contains("pip install tensorrt_llm") && hint.contains("--plugin"), "{hint}");
+        let other = anyhow::Error::new(Error::new(ErrorKind::EngineIncompatible, "plan version mismatch"));
+        assert!(find(&missing_plugin(other, &[])).unwrap().hint.is_none());
+    }
 }

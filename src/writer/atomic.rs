@@ -296,6 +296,11 @@ impl StagedFile {
         Ok((StagedFile { temp, target, _registered }, wrap(file)))
     }
 
+    /// The temporary file (to read what was written back before `commit`).
+    pub fn temp_path(&self) -> &Path {
+        &self.temp
+    }
+
     /// Syncs `out` and renames the temporary file to the target. Without --force this never
     /// replaces anything, even something created at the target while we were writing.
     pub fn commit(self, mut out: Box<dyn Output>) -> anyhow::Result<u64> {

@@ -249,6 +249,25 @@ pub fn write_file(path: &Path, force: bool, bytes: &[u8]) -> anyhow::Result<u64>
     staged.commit(out)
 }
 
+/// [`write_file`], with `check` given the bytes read back from the temporary file before it is
+/// renamed into place: an error from it leaves nothing behind.
+pub fn write_file_checked(
+    path: &Path,
+    force: bool,
+    bytes: &[u8],
+    check: impl FnOnce(&[u8]) -> anyhow::Result<()>,
+) -> anyhow::Result<u64> {
+    use std::io::Write;
+    let target = atomic::file_target(path, force)?;
+    let (staged, mut out) = atomic::StagedFile::create(target, &atomic::buffered())?;
+    out.write_all(bytes).map_err(|e| atomic::io_failure(path, "writing it", &e))?;
+    out.sync().map_err(|e| atomic::io_failure(path, "writing it", &e))?;
+    let back = std::fs::read(staged.temp_path()).map_err(|e| atomic::io_failure(path, "reading it back", &e))?;
+    check(&back)?;
+    drop(back);
+    staged.commit(out)
+}
+
 /// Checks, before any long work, that `path` can receive `format` (`force` allowing replacement).
 /// Includes creating (and removing) a file in the output's folder, so that a folder that cannot be
 /// written is refused now and not after the extraction.

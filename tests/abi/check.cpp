@@ -9,12 +9,17 @@
 // comparison as surely as a moved slot.
 //
 // Build: c++ -std=c++20 -O0 -I HEADERS -I tests/abi/stub tests/abi/check.cpp -o check
-#include <NvInferRuntime.h>
+#include <NvInfer.h>
+#if __has_include(<NvOnnxParser.h>)
+#include <NvOnnxParser.h>
+#define TRT_DUMP_HAVE_ONNX_PARSER 1
+#endif
 
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <initializer_list>
 #include <new>
 #include <type_traits>
 
@@ -71,6 +76,37 @@ long long slotOf(Pmf pmf)
                 emit(#CLS "::" #NAME, -1);                                                              \
         };                                                                                              \
         probe(static_cast<apiv::CLS*>(nullptr));                                                        \
+    } while (0)
+
+// SLOT_OF(nvonnxparser::IParser, IParser, getNbErrors, int, (), const): as SLOT, for a plain
+// interface outside apiv (the ONNX parser's classes have no mImpl).
+#define SLOT_OF(QUALIFIED, CLS, NAME, RET, ARGS, CV)                                                    \
+    do                                                                                                  \
+    {                                                                                                   \
+        auto probe = [](auto* tag) {                                                                    \
+            using T = std::remove_pointer_t<decltype(tag)>;                                             \
+            using Pmf = RET(T::*) ARGS CV noexcept;                                                     \
+            if constexpr (requires { static_cast<Pmf>(&T::NAME); })                                     \
+                emit(#CLS "::" #NAME, slotOf(static_cast<Pmf>(&T::NAME)));                              \
+            else                                                                                        \
+                emit(#CLS "::" #NAME, -1);                                                              \
+        };                                                                                              \
+        probe(static_cast<QUALIFIED*>(nullptr));                                                        \
+    } while (0)
+
+// As SLOT_OF, for methods declared without noexcept (IParserError's).
+#define SLOT_OF_THROWING(QUALIFIED, CLS, NAME, RET, ARGS, CV)                                           \
+    do                                                                                                  \
+    {                                                                                                   \
+        auto probe = [](auto* tag) {                                                                    \
+            using T = std::remove_pointer_t<decltype(tag)>;                                             \
+            using Pmf = RET(T::*) ARGS CV;                                                              \
+            if constexpr (requires { static_cast<Pmf>(&T::NAME); })                                     \
+                emit(#CLS "::" #NAME, slotOf(static_cast<Pmf>(&T::NAME)));                              \
+            else                                                                                        \
+                emit(#CLS "::" #NAME, -1);                                                              \
+        };                                                                                              \
+        probe(static_cast<QUALIFIED*>(nullptr));                                                        \
     } while (0)
 
 // An enum value, or -1 where the headers do not have it (kFP4, kE8M0, kINCLUDE_REFIT, EngineStat in
@@ -326,6 +362,51 @@ void run()
     SLOT(VSerializationConfig, clearFlag, bool, (SerializationFlag), );
     SLOT(VSerializationConfig, setFlag, bool, (SerializationFlag), );
     SLOT(VSerializationConfig, getFlag, bool, (SerializationFlag), const);
+
+    // The builder side (selftest): IBuilder, IBuilderConfig, INetworkDefinition, the flags used.
+    PUBLIC_OBJECT(IBuilder);
+    PUBLIC_OBJECT(IBuilderConfig);
+    PUBLIC_OBJECT(INetworkDefinition);
+    SLOT(VBuilder, createBuilderConfig, IBuilderConfig*, (), );
+    SLOT(VBuilder, createNetworkV2, INetworkDefinition*, (NetworkDefinitionCreationFlags), );
+    SLOT(VBuilder, buildSerializedNetwork, IHostMemory*, (INetworkDefinition&, IBuilderConfig&), );
+    SLOT(VBuilderConfig, setFlag, void, (BuilderFlag), );
+    SLOT(VBuilderConfig, getFlag, bool, (BuilderFlag), const);
+    emit("BuilderFlag.size", sizeof(BuilderFlag));
+    emit("NetworkDefinitionCreationFlags.size", sizeof(NetworkDefinitionCreationFlags));
+    ENUM(BuilderFlag, kREFIT);
+    ENUM(BuilderFlag, kSTRIP_PLAN);
+    ENUM(NetworkDefinitionCreationFlag, kSTRONGLY_TYPED);
+#ifdef TRT_DUMP_HAVE_ONNX_PARSER
+    SLOT_OF(nvonnxparser::IParser, IParser, parse, bool, (void const*, std::size_t, char const*), );
+    SLOT_OF(nvonnxparser::IParser, IParser, getNbErrors, int, (), const);
+    SLOT_OF(nvonnxparser::IParser, IParser, getError, nvonnxparser::IParserError const*, (int), const);
+    SLOT_OF(nvonnxparser::IParser, IParser, clearErrors, void, (), );
+    {
+        // ~IParser is declared right after clearErrors in every NvOnnxParser.h (10.x include/,
+        // 11.4, RTX 1.3-1.7), so it takes the two slots after it: complete, then deleting. The
+        // first method declared after it (getUsedVCPluginLibraries, where present) must then sit
+        // one further on, which is checked here.
+        auto clear = slotOf(static_cast<void (nvonnxparser::IParser::*)() noexcept>(&nvonnxparser::IParser::clearErrors));
+        long long deleting = clear + 2;
+        auto probe = [&](auto* tag) {
+            using T = std::remove_pointer_t<decltype(tag)>;
+            if constexpr (requires { &T::getUsedVCPluginLibraries; })
+            {
+                if (slotOf(&T::getUsedVCPluginLibraries) != deleting + 1)
+                    deleting = -2;
+            }
+        };
+        probe(static_cast<nvonnxparser::IParser*>(nullptr));
+        emit("IParser::~IParser(deleting)", deleting);
+    }
+    SLOT_OF_THROWING(nvonnxparser::IParserError, IParserError, desc, char const*, (), const);
+    SLOT_OF_THROWING(nvonnxparser::IParserError, IParserError, node, int, (), const);
+#else
+    for (char const* name : {"IParser::parse", "IParser::getNbErrors", "IParser::getError", "IParser::clearErrors",
+             "IParser::~IParser(deleting)", "IParserError::desc", "IParserError::node"})
+        emit(name, -1);
+#endif
 }
 
 } // namespace abicheck

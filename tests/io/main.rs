@@ -15,5 +15,6 @@ mod reference_hostile;
 mod reference_mutations;
 mod reliability_fuzz_corpus;
 mod reliability_regressions;
+mod selftest_export;
 mod writer_roundtrip;
 mod writer_safety;

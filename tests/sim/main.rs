@@ -23,10 +23,12 @@ mod cli_support;
 mod reliability_common;
 
 mod cli_dump;
+mod cli_engine_dir;
 mod cli_fixture;
 mod cli_verify;
 mod extract_sim;
 mod extract_stress;
+mod refit;
 mod reliability_faults;
 mod reliability_guarantees;
 mod reliability_inputs;

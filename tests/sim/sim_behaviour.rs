@@ -216,11 +216,19 @@ fn stripped_plan_holds_no_weights_until_refitted() {
     let mut inst = engine.instance().unwrap();
     assert_eq!(serialize(&mut *inst), plan.file);
     refit_all(&mut *inst, &spec.values).unwrap();
-    let out = serialize(&mut *inst);
-    assert_eq!(out.len() as u64, plan.truth.refitted_len);
-    assert_eq!(out.len() - plan.file.len(), 7312 * 4, "a refitted stripped engine serializes its weights");
+    // kSTRIP_PLAN: a plain serialization keeps excluding the weights after a refit (#3217)...
+    let plain = serialize(&mut *inst);
+    assert_eq!(plain.len(), plan.file.len(), "a refitted stripped engine still serializes without its weights");
     let bias = &spec.values[5];
+    assert!(!plain.windows(bias.len()).any(|x| x == bias.as_slice()));
+    // ...and serializeWithConfig without kEXCLUDE_WEIGHTS has them.
+    let out = inst.serialize_including_weights().unwrap().bytes().to_vec();
+    assert_eq!(out.len() as u64, plan.truth.refitted_len);
+    assert_eq!(out.len() - plan.file.len(), 7312 * 4, "serialized with its weights included");
     assert!(out.windows(bias.len()).any(|x| x == bias.as_slice()));
+    // That plan is an ordinary refittable engine holding its weights.
+    let again = SimEngine::new(out.clone()).unwrap();
+    assert_eq!(serialize(&mut *again.instance().unwrap()), out);
 }
 
 #[test]
@@ -361,7 +369,11 @@ proptest! {
         prop_assert_eq!(u64::from_le_bytes(fresh[16..24].try_into().unwrap()), t.fresh_len);
 
         refit_all(&mut *inst, &spec.values).unwrap();
-        let re = serialize(&mut *inst);
+        // The refitted form with its weights in (a stripped plan's plain serialization has none).
+        let re = inst.serialize_including_weights().unwrap().bytes().to_vec();
+        if !spec.layout.strip {
+            prop_assert!(re == serialize(&mut *inst));
+        }
         prop_assert_eq!(re.len() as u64, t.refitted_len);
         prop_assert_eq!(u64::from_le_bytes(re[16..24].try_into().unwrap()), t.refitted_len);
         prop_assert_eq!(&re[24..t.description.1 as usize], &fresh[24..t.description.1 as usize]);
@@ -381,7 +393,7 @@ proptest! {
         let other = sim::gen::random_refit_values(&spec.layout.weights, 5);
         refit_all(&mut *inst, &other).unwrap();
         refit_all(&mut *inst, &spec.values).unwrap();
-        let again = serialize(&mut *inst);
+        let again = inst.serialize_including_weights().unwrap().bytes().to_vec();
         prop_assert_eq!(&again[16..], &re[16..]);
     }
 

@@ -414,7 +414,7 @@ proptest! {
         let mut inst = engine.instance().unwrap();
         let refs: Vec<&[u8]> = values.iter().map(|v| v.as_slice()).collect();
         inst.refit(&refs).unwrap();
-        let out = inst.serialize().unwrap();
+        let out = inst.serialize_including_weights().unwrap();
         let out = out.bytes();
         prop_assert_eq!(out.len() as u64, plan.truth.refitted_len);
         let r = Reference::new();

@@ -1056,10 +1056,18 @@ fn u64_at(b: &[u8], at: usize) -> u64 {
 impl SimEngine {
     /// Parses a simulator plan, as deserializeCudaEngine would: from its bytes alone.
     pub fn new(file: Vec<u8>) -> Result<SimEngine> {
-        let layout = parse_layout(&file)?;
+        let mut layout = parse_layout(&file)?;
         let desc_len = u64_at(&file, 40);
-        let fresh_pos = layout.positions(desc_len, Form::Fresh);
-        let refit_pos = layout.positions(desc_len, Form::Refitted);
+        let mut fresh_pos = layout.positions(desc_len, Form::Fresh);
+        let mut refit_pos = layout.positions(desc_len, Form::Refitted);
+        // A weight-stripped engine serialized with its weights included (serializeWithConfig
+        // without kEXCLUDE_WEIGHTS, kINCLUDE_REFIT set) is an ordinary refittable plan: it holds
+        // its weights and serializes them.
+        if layout.strip && fresh_pos != refit_pos && refit_pos.total == file.len() as u64 {
+            layout.strip = false;
+            fresh_pos = layout.positions(desc_len, Form::Fresh);
+            refit_pos = layout.positions(desc_len, Form::Refitted);
+        }
         ensure!(
             fresh_pos.total <= file.len() as u64,
             "plan truncated: layout needs {} bytes, file has {}",
@@ -1273,7 +1281,36 @@ impl Instance for SimInstance {
         if let Some(ms) = self.sh.faults.delay_ms {
             std::thread::sleep(std::time::Duration::from_millis(ms));
         }
+        // kSTRIP_PLAN: a plain serialization keeps excluding the refittable weights, even after
+        // a refit (pytorch/TensorRT #3217): the plan comes out in the stripped (fresh) layout.
+        if self.sh.layout.strip && self.form == Form::Refitted && self.sh.fresh_pos != self.sh.refit_pos {
+            return Ok(Box::new(SimBytes { buf: Arc::new(relayout(&self.sh.layout, &self.image, &self.sh.refit_pos, &self.sh.fresh_pos)) }));
+        }
         Ok(Box::new(SimBytes { buf: self.image.clone() }))
+    }
+
+    /// serializeWithConfig without kEXCLUDE_WEIGHTS: the weights are in, stripped engine or not.
+    /// A stripped instance never refitted has no weights to include: they come out as zeros (its
+    /// statistics computed from them), in the refitted layout.
+    fn serialize_including_weights(&mut self) -> Result<Box<dyn PlanBytes>> {
+        let sh = self.sh.clone();
+        if sh.layout.strip && self.form == Form::Fresh && sh.fresh_pos != sh.refit_pos {
+            if let Some(why) = &self.broken {
+                bail!("ICudaEngine::serializeWithConfig: Error Code 2: Internal Error (engine unusable: {why})");
+            }
+            sh.counters.serialize.fetch_add(1, Ordering::SeqCst);
+            let mut img = relayout(&sh.layout, &self.image, &sh.fresh_pos, &sh.refit_pos);
+            write_stats(&sh.layout, &mut img, &sh.refit_pos);
+            return Ok(Box::new(SimBytes { buf: Arc::new(img) }));
+        }
+        if sh.layout.strip && self.form == Form::Refitted {
+            sh.counters.serialize.fetch_add(1, Ordering::SeqCst);
+            if let Some(why) = &self.broken {
+                bail!("ICudaEngine::serializeWithConfig: Error Code 2: Internal Error (engine unusable: {why})");
+            }
+            return Ok(Box::new(SimBytes { buf: self.image.clone() }));
+        }
+        self.serialize()
     }
 
     fn refit(&mut self, values: &[&[u8]]) -> Result<()> {
@@ -1295,8 +1332,68 @@ impl Instance for SimInstance {
             );
         }
         ensure!(values.len() == ws.len(), "IRefitter::setNamedWeights: {} buffers for {} weights", values.len(), ws.len());
+        let some: Vec<Option<&[u8]>> = values.iter().map(|v| Some(*v)).collect();
+        self.apply(call, &some)
+    }
+
+    fn refit_some(&mut self, values: &[Option<&[u8]>]) -> Result<Vec<usize>> {
+        let ws = &self.sh.layout.weights;
+        ensure!(values.len() == ws.len(), "IRefitter::setNamedWeights: {} buffers for {} weights", values.len(), ws.len());
         for (i, v) in values.iter().enumerate() {
-            self.check_weight(i, v.len() as u64)?;
+            if let Some(v) = v {
+                self.check_weight(i, v.len() as u64)?;
+            }
+        }
+        let set: Vec<bool> = values.iter().map(Option::is_some).collect();
+        let missing = self.missing_weights(&set);
+        if !missing.is_empty() {
+            return Ok(missing);
+        }
+        let call = self.sh.counters.refit.fetch_add(1, Ordering::SeqCst) + 1;
+        if self.sh.layout.not_refittable {
+            bail!("IRefitter::refitCudaEngine: Error Code 3: API Usage Error (engine was not built with kREFIT: it is not refittable)");
+        }
+        if let Some(why) = &self.broken {
+            bail!("IRefitter::refitCudaEngine: Error Code 2: Internal Error (engine unusable: {why})");
+        }
+        self.apply(call, values).map(|()| Vec::new())
+    }
+}
+
+impl SimInstance {
+    /// `getMissingWeights` after setting the weights marked in `set`: a weight-stripped engine
+    /// never refitted needs every weight; otherwise a refit needs every weight stored in a buffer
+    /// together with one that is set (the weights of one fused layer are refitted together).
+    pub fn missing_weights(&self, set: &[bool]) -> Vec<usize> {
+        let sh = &self.sh;
+        let n = sh.layout.weights.len();
+        if sh.layout.strip && self.form == Form::Fresh && sh.fresh_pos != sh.refit_pos {
+            return (0..n).filter(|&i| !set[i]).collect();
+        }
+        let mut need = vec![false; n];
+        for (_, b) in sh.layout.buffers() {
+            if !b.content.follows_refit() {
+                continue;
+            }
+            let ws = b.content.weights();
+            if ws.iter().any(|&w| set[w]) {
+                for w in ws {
+                    need[w] |= !set[w];
+                }
+            }
+        }
+        (0..n).filter(|&i| need[i]).collect()
+    }
+
+    /// Applies a refit whose weights TensorRT has all it needs: buffers whose weights are all set
+    /// are rewritten, the others keep their bytes.
+    fn apply(&mut self, call: u64, values: &[Option<&[u8]>]) -> Result<()> {
+        let sh = self.sh.clone();
+        let ws = &sh.layout.weights;
+        for (i, v) in values.iter().enumerate() {
+            if let Some(v) = v {
+                self.check_weight(i, v.len() as u64)?;
+            }
         }
         if sh.faults.fail_refit == Some(call) {
             let why = format!("injected failure on refit #{call}");
@@ -1310,12 +1407,13 @@ impl Instance for SimInstance {
             self.form = Form::Refitted;
         }
         let img = Arc::make_mut(&mut self.image);
+        let full: Vec<&[u8]> = values.iter().map(|v| v.unwrap_or(&[])).collect();
         for (i, b) in sh.layout.buffers() {
-            if !b.content.follows_refit() {
+            if !b.content.follows_refit() || b.content.weights().iter().any(|&w| values[w].is_none()) {
                 continue;
             }
             let (st, len) = sh.refit_pos.seg[i];
-            write_buffer(b, ws, values, &mut img[st as usize..(st + len) as usize]);
+            write_buffer(b, ws, &full, &mut img[st as usize..(st + len) as usize]);
         }
         write_stats(&sh.layout, img, &sh.refit_pos);
         self.refits += 1;

@@ -15,3 +15,4 @@ mod trt_abi;
 mod trt_cli;
 mod trt_mock;
 mod trt_venv;
+mod trt_selftest;

@@ -21,6 +21,7 @@ use std::mem::{offset_of, size_of};
 
 use crate::dtype::DataType;
 
+pub mod builder;
 pub mod rtx1;
 pub mod v10;
 pub mod v11;
@@ -357,6 +358,8 @@ pub struct Layout {
     pub refitter: RefitterSlots,
     pub host_memory: HostMemorySlots,
     pub serialization_config: SerializationConfigSlots,
+    /// `IBuilder`, `IBuilderConfig`, flag values and the ONNX parser (the `selftest` command).
+    pub builder: builder::BuilderSlots,
     /// Minor versions that added enum values (DataType kFP4/kE8M0, kINCLUDE_REFIT, EngineStat).
     pub enum_since: EnumSince,
 }
@@ -550,6 +553,42 @@ impl Layout {
         s(&mut f, "VSerializationConfig::clearFlag", c.clear_flag);
         s(&mut f, "VSerializationConfig::setFlag", c.set_flag);
         s(&mut f, "VSerializationConfig::getFlag", c.get_flag);
+        f.extend(self.builder_facts());
+        f
+    }
+
+    /// The builder side's facts (check.cpp includes NvInfer.h and NvOnnxParser.h for them).
+    fn builder_facts(&self) -> Vec<Fact> {
+        let b = &self.builder;
+        let mut f = Vec::new();
+        for class in ["IBuilder", "IBuilderConfig", "INetworkDefinition"] {
+            f.push(fact(&format!("{class}.size"), 2 * size_of::<usize>(), 0));
+            f.push(fact(&format!("{class}.mImpl"), IMPL_WORD * size_of::<usize>(), 0));
+            f.push(fact(&format!("{class}::~{class}(complete)"), DELETING_DTOR_SLOT - 1, 0));
+            f.push(fact(&format!("{class}::~{class}(deleting)"), DELETING_DTOR_SLOT, 0));
+        }
+        f.push(fact("VBuilder::createBuilderConfig", b.create_builder_config.index, b.create_builder_config.since));
+        f.push(fact("VBuilder::createNetworkV2", b.create_network_v2.index, b.create_network_v2.since));
+        f.push(fact(
+            "VBuilder::buildSerializedNetwork",
+            b.build_serialized_network.index,
+            b.build_serialized_network.since,
+        ));
+        f.push(fact("VBuilderConfig::setFlag", b.config_set_flag.index, b.config_set_flag.since));
+        f.push(fact("VBuilderConfig::getFlag", b.config_get_flag.index, b.config_get_flag.since));
+        f.push(fact("BuilderFlag.size", size_of::<i32>(), 0));
+        f.push(fact("NetworkDefinitionCreationFlags.size", size_of::<u32>(), 0));
+        f.push(fact("BuilderFlag::kREFIT", b.flag_refit, 0));
+        f.push(fact("BuilderFlag::kSTRIP_PLAN", b.flag_strip_plan, 0));
+        f.push(fact("NetworkDefinitionCreationFlag::kSTRONGLY_TYPED", b.strongly_typed_flag, 0));
+        let p = &b.parser;
+        f.push(fact("IParser::parse", p.parse.index, p.parse.since));
+        f.push(fact("IParser::getNbErrors", p.get_nb_errors.index, p.get_nb_errors.since));
+        f.push(fact("IParser::getError", p.get_error.index, p.get_error.since));
+        f.push(fact("IParser::clearErrors", p.clear_errors.index, p.clear_errors.since));
+        f.push(fact("IParser::~IParser(deleting)", p.dtor_deleting.index, p.dtor_deleting.since));
+        f.push(fact("IParserError::desc", p.error_desc.index, p.error_desc.since));
+        f.push(fact("IParserError::node", p.error_node.index, p.error_node.since));
         f
     }
 

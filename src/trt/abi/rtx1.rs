@@ -106,6 +106,7 @@ pub const LAYOUT_1_3: Layout = Layout {
     refitter: super::v10::LAYOUT.refitter,
     host_memory: HOST_MEMORY,
     serialization_config: SERIALIZATION_CONFIG,
+    builder: super::builder::BUILDER_RTX13,
     enum_since: EnumSince {
         fp4: 0,
         e8m0: 0,
@@ -129,6 +130,7 @@ pub const LAYOUT_1_5: Layout = Layout {
     refitter: super::v11::REFITTER,
     host_memory: HOST_MEMORY,
     serialization_config: SERIALIZATION_CONFIG,
+    builder: super::builder::BUILDER_RTX15,
     enum_since: EnumSince {
         fp4: 0,
         e8m0: 0,

@@ -176,6 +176,7 @@ pub const LAYOUT: Layout = Layout {
     },
     host_memory: HOST_MEMORY,
     serialization_config: SERIALIZATION_CONFIG,
+    builder: super::builder::BUILDER_10,
     enum_since: EnumSince {
         fp4: 8,
         e8m0: 12,

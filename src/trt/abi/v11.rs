@@ -169,6 +169,7 @@ pub const LAYOUT: Layout = Layout {
     refitter: REFITTER,
     host_memory: HOST_MEMORY,
     serialization_config: SERIALIZATION_CONFIG,
+    builder: super::builder::BUILDER_11,
     enum_since: EnumSince {
         fp4: 0,
         e8m0: 0,

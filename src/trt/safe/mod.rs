@@ -9,12 +9,14 @@
 //! the thread that selected the GPU, so its objects stay on that thread. (`TrtLib`, `LogSink` and
 //! a serialized `HostMemory` have no such tie and are shared with `Arc`.)
 
+mod builder;
 mod engine;
 mod host_memory;
 mod refitter;
 mod runtime;
 mod serialization_config;
 
+pub use builder::{BuildFlags, Builder};
 pub use engine::{CudaEngine, IoTensor};
 pub use host_memory::HostMemory;
 pub use refitter::Refitter;

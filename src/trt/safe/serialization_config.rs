@@ -1,4 +1,5 @@
-//! `ISerializationConfig` (for the coming `refit` command: `kINCLUDE_REFIT`, `kEXCLUDE_WEIGHTS`).
+//! `ISerializationConfig` (`refit` clears `kEXCLUDE_WEIGHTS` and sets `kINCLUDE_REFIT`: see
+//! `TrtInstance::serialize_including_weights`).
 
 use std::rc::Rc;
 

@@ -265,6 +265,13 @@ pub unsafe extern "C" fn standin_sim_refit(
     }
 }
 
+/// Whether the engine was built weight-stripped (kSTRIP_PLAN) and its plan holds no weights: its
+/// default serialization config then has kEXCLUDE_WEIGHTS set.
+#[no_mangle]
+pub unsafe extern "C" fn standin_sim_stripped(sim: *const StandinSim) -> bool {
+    (&*sim).engine.layout().strip
+}
+
 #[no_mangle]
 pub unsafe extern "C" fn standin_sim_serialize(
     sim: *mut StandinSim,
@@ -272,7 +279,21 @@ pub unsafe extern "C" fn standin_sim_serialize(
     len: *mut usize,
     err: *mut *mut c_char,
 ) -> *mut StandinBytes {
-    match (&mut *sim).inst.serialize() {
+    standin_sim_serialize_with(sim, false, data, len, err)
+}
+
+/// `serialize()` (`include_weights` false) or `serializeWithConfig` without kEXCLUDE_WEIGHTS.
+#[no_mangle]
+pub unsafe extern "C" fn standin_sim_serialize_with(
+    sim: *mut StandinSim,
+    include_weights: bool,
+    data: *mut *const u8,
+    len: *mut usize,
+    err: *mut *mut c_char,
+) -> *mut StandinBytes {
+    let inst = &mut (&mut *sim).inst;
+    let made = if include_weights { inst.serialize_including_weights() } else { inst.serialize() };
+    match made {
         Ok(b) => {
             let b = Box::new(StandinBytes(b));
             *data = b.0.bytes().as_ptr();

@@ -37,6 +37,9 @@ extern "C"
     bool standin_sim_check_weight(StandinSim const* sim, int32_t index, int32_t type, int64_t count, char** err);
     bool standin_sim_refit(StandinSim* sim, void const* const* values, bool validate, char** err);
     StandinBytes* standin_sim_serialize(StandinSim* sim, uint8_t const** data, size_t* len, char** err);
+    StandinBytes* standin_sim_serialize_with(
+        StandinSim* sim, bool includeWeights, uint8_t const** data, size_t* len, char** err);
+    bool standin_sim_stripped(StandinSim const* sim);
     void standin_bytes_free(StandinBytes* bytes);
     void standin_string_free(char* s);
 }
@@ -270,10 +273,14 @@ public:
     }
     IHostMemory* serialize() const noexcept override
     {
+        return serializeImpl(false);
+    }
+    IHostMemory* serializeImpl(bool includeWeights) const noexcept
+    {
         uint8_t const* data = nullptr;
         size_t len = 0;
         char* err = nullptr;
-        StandinBytes* bytes = standin_sim_serialize(mSim, &data, &len, &err);
+        StandinBytes* bytes = standin_sim_serialize_with(mSim, includeWeights, &data, &len, &err);
         if (bytes == nullptr)
         {
             logError(mLogger, err);
@@ -416,14 +423,21 @@ public:
     {
         return getTensorVectorizedDim(tensorName);
     }
+    // As TensorRT: a weight-stripped engine's default configuration excludes the weights
+    // (kEXCLUDE_WEIGHTS set), so a refitted stripped engine saved with it still has none.
     ISerializationConfig* createSerializationConfig() noexcept override
     {
-        return new Public<ISerializationConfig, SerializationConfigImpl>(new SerializationConfigImpl());
+        auto* impl = new SerializationConfigImpl();
+        if (standin_sim_stripped(mSim))
+        {
+            impl->setFlag(SerializationFlag::kEXCLUDE_WEIGHTS);
+        }
+        return new Public<ISerializationConfig, SerializationConfigImpl>(impl);
     }
-    // Flags are accepted and ignored: the simulator has one serialization per refit state.
-    IHostMemory* serializeWithConfig(ISerializationConfig&) const noexcept override
+    // kEXCLUDE_WEIGHTS cleared: the weights are in. Other flags are accepted and ignored.
+    IHostMemory* serializeWithConfig(ISerializationConfig& config) const noexcept override
     {
-        return serialize();
+        return serializeImpl(!config.getFlag(SerializationFlag::kEXCLUDE_WEIGHTS));
     }
     IRefitter* createRefitter(ILogger& logger) noexcept override
     {
