@@ -35,6 +35,7 @@ impl EngineFile {
         }
         let map = crate::mmap::map_readonly(&file).map_err(unreadable)?;
         let header = PlanHeader::sniff(&map)
+            .and_then(|h| h.check_length(map.len() as u64).map(|()| h))
             .map_err(anyhow::Error::new)
             .with_context(|| format!("reading `{}`", path.display()))?;
         Ok(EngineFile {
@@ -106,6 +107,7 @@ mod tests {
         let p = dir.path().join("x.engine");
         let mut bytes = vec![0u8; 64];
         bytes[..4].copy_from_slice(b"vtrt");
+        bytes[16..24].copy_from_slice(&64u64.to_le_bytes());
         bytes[24..28].copy_from_slice(&[1, 7, 1, 116]);
         std::fs::write(&p, &bytes).unwrap();
         let f = EngineFile::open(&p).unwrap();

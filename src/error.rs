@@ -86,6 +86,28 @@ impl ErrorKind {
         }
     }
 
+    /// The `kind` of `--json` error objects (docs/json.md): one snake_case word per exit status.
+    pub fn json_name(self) -> &'static str {
+        match self {
+            ErrorKind::Differs => "differs",
+            ErrorKind::Usage => "usage",
+            ErrorKind::InputUnreadable => "input_unreadable",
+            ErrorKind::NotAnEngine => "not_an_engine",
+            ErrorKind::EngineIncompatible => "engine_incompatible",
+            ErrorKind::NotRefittable => "not_refittable",
+            ErrorKind::TrtNotFound => "tensorrt_not_found",
+            ErrorKind::NoGpu => "no_gpu",
+            ErrorKind::GpuOutOfMemory => "gpu_out_of_memory",
+            ErrorKind::TrtRefused => "tensorrt_refused",
+            ErrorKind::Incomplete => "incomplete",
+            ErrorKind::ProofFailed => "proof_failed",
+            ErrorKind::OutputNotWritten => "output_not_written",
+            ErrorKind::BadMap => "bad_map",
+            ErrorKind::Interrupted => "interrupted",
+            ErrorKind::WeightsMismatch => "weights_mismatch",
+        }
+    }
+
     /// One line for the EXIT STATUS tables in `--help` and README.md.
     pub fn describe(self) -> &'static str {
         match self {
@@ -172,6 +194,16 @@ mod tests {
             assert_ne!(k.exit_code(), 0);
             assert_ne!(k.exit_code(), EXIT_OTHER);
             assert!(seen.insert(k.exit_code()), "{k:?} reuses an exit code");
+        }
+    }
+
+    #[test]
+    fn json_names_are_distinct_snake_case() {
+        let mut seen = std::collections::HashSet::new();
+        for k in ErrorKind::ALL {
+            let n = k.json_name();
+            assert!(n.chars().all(|c| c.is_ascii_lowercase() || c == '_'), "{n}");
+            assert!(seen.insert(n), "{n} reused");
         }
     }
 

@@ -5,6 +5,14 @@
 //! `printPlanVersion` (samples/common/sampleEngines.cpp) reads it. TensorRT-RTX plans start with
 //! `vtrt` and carry the same four version bytes at 24..28 (seen in real TensorRT-RTX 1.7.1 plans).
 //! This lets the tool say "not an engine" or "needs TensorRT 10.x" before loading any library.
+//!
+//! TensorRT-RTX plans also say how long they are: bytes 16..24 hold the plan's length (u64, little
+//! endian), equal to the file's length in every real RTX plan we have (five TensorRT-RTX 1.7.1
+//! engines, 180 KB to 4.7 MB, including a weight-stripped one). A file shorter or longer than that
+//! is cut or has bytes appended: [`PlanHeader::check_length`] says so before any library is loaded.
+//! For `ftrt` plans we have no real plan to check the same bytes against (the simulator's plans
+//! are our own invention), so no length is read from them: a cut `ftrt` plan is found out by
+//! TensorRT itself, whose refusal then decides the exit status.
 
 use std::fmt;
 
@@ -53,6 +61,9 @@ pub struct PlanHeader {
     pub serialization_version: u32,
     /// The TensorRT version that built the plan, when the serialization version is one we know.
     pub built_by: Option<PlanVersion>,
+    /// The plan's own length, where the header is known to hold it (TensorRT-RTX plans, bytes
+    /// 16..24); `None` for `ftrt` plans (see the module notes).
+    pub declared_len: Option<u64>,
 }
 
 impl PlanHeader {
@@ -96,7 +107,28 @@ impl PlanHeader {
             patch: bytes[26],
             build: bytes[27],
         });
-        Ok(PlanHeader { flavour, serialization_version, built_by })
+        let declared_len = (known_layout && flavour == Flavour::TensorRtRtx).then(|| {
+            u64::from_le_bytes(bytes[16..24].try_into().expect("8 bytes"))
+        });
+        Ok(PlanHeader { flavour, serialization_version, built_by, declared_len })
+    }
+
+    /// `NotAnEngine` when the header says how long the plan is and the file is not that long:
+    /// cut short (a copy that stopped, `head -c`) or with bytes appended.
+    pub fn check_length(&self, file_len: u64) -> Result<(), Error> {
+        let Some(want) = self.declared_len else {
+            return Ok(());
+        };
+        if want == file_len {
+            return Ok(());
+        }
+        let what = if file_len < want {
+            format!("truncated {} engine: the file is {file_len} bytes but its header says the plan is {want} bytes ({} missing)", self.flavour, want - file_len)
+        } else {
+            format!("corrupt {} engine: the file is {file_len} bytes but its header says the plan is {want} bytes ({} extra bytes at the end)", self.flavour, file_len - want)
+        };
+        Err(Error::new(ErrorKind::NotAnEngine, what)
+            .with_hint("copy the engine file again, whole; no TensorRT or GPU is needed to see this"))
     }
 }
 
@@ -107,8 +139,31 @@ mod tests {
     fn plan(tag: &[u8; 4], version: [u8; 4]) -> Vec<u8> {
         let mut v = vec![0u8; 64];
         v[..4].copy_from_slice(tag);
+        v[16..24].copy_from_slice(&64u64.to_le_bytes());
         v[24..28].copy_from_slice(&version);
         v
+    }
+
+    #[test]
+    fn rtx_length_field_is_checked_and_ftrt_is_not() {
+        let rtx = PlanHeader::sniff(&plan(TAG_RTX, [1, 7, 1, 116])).unwrap();
+        assert_eq!(rtx.declared_len, Some(64));
+        assert!(rtx.check_length(64).is_ok());
+        let short = rtx.check_length(40).unwrap_err();
+        assert_eq!(short.kind, ErrorKind::NotAnEngine);
+        assert!(short.message.contains("truncated TensorRT-RTX engine"), "{}", short.message);
+        assert!(rtx.check_length(65).unwrap_err().message.contains("1 extra bytes"));
+        let trt = PlanHeader::sniff(&plan(TAG_TRT, [10, 16, 1, 11])).unwrap();
+        assert_eq!(trt.declared_len, None);
+        assert!(trt.check_length(12345).is_ok());
+    }
+
+    #[test]
+    fn real_rtx_fixture_declares_its_own_length() {
+        let p = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/tiny_mlp/model.engine");
+        let bytes = std::fs::read(p).unwrap();
+        let h = PlanHeader::sniff(&bytes).unwrap();
+        assert_eq!(h.declared_len, Some(bytes.len() as u64));
     }
 
     #[test]

@@ -12,7 +12,7 @@ const TOP_AFTER_HELP: &str = "\
 EXAMPLES:
     trt-dump dump model.engine -o weights.safetensors
     trt-dump dump model.engine -o weights.npz --compress
-    trt-dump dump model.engine -o weights_dir/ --format npy
+    trt-dump dump model.engine -o weights_dir/
     trt-dump list model.engine --json
     trt-dump info model.engine
     trt-dump map model.engine -o model.engine.trtmap        (GPU once ...)
@@ -31,9 +31,10 @@ WHERE TENSORRT IS LOOKED FOR (first found wins):
     2. the TRT_DUMP_TRT_LIB environment variable (same forms)
     3. the dynamic loader's search (LD_LIBRARY_PATH, ldconfig) for libnvinfer.so.11,
        libnvinfer.so.10, libnvinfer_lean.so.11, libnvinfer_lean.so.10, libtensorrt_rtx.so.1
-    4. tensorrt_libs/, tensorrt_lean_libs/, tensorrt_rtx_libs/ (pip install tensorrt-cu12) in the
-       site-packages of the Python environment trt-dump is installed in (venv/bin/trt-dump: no
-       need to activate it), then of $VIRTUAL_ENV and $CONDA_PREFIX
+    4. tensorrt_libs/, tensorrt_lean_libs/, tensorrt_rtx_libs/ (pip install tensorrt-cu12 for
+       TensorRT; TensorRT-RTX's wheel for tensorrt_rtx_libs/) in the site-packages of the Python
+       environment trt-dump is installed in (venv/bin/trt-dump: no need to activate it), then of
+       $VIRTUAL_ENV and $CONDA_PREFIX
     5. the same folders in the site-packages of the python3 found on PATH
 ";
 
@@ -95,7 +96,8 @@ pub enum Command {
     #[command(
         long_about = "List every refittable weight the engine's refitter names, with its refit \
                       dtype and element count, and totals. Needs TensorRT (and a GPU it can \
-                      deserialize the engine on), or a map file made earlier (--map).",
+                      deserialize the engine on), or a map file: --map, or ENGINE.trtmap beside \
+                      the engine when it fits it.",
         after_help = "EXAMPLES:\n    trt-dump list model.engine\n    trt-dump list model.engine --json | jq '.weights[].name'\n    trt-dump list model.engine --map model.engine.trtmap\n    trt-dump list model.engine --stats --json | jq '.weights[] | {name, stats}'"
     )]
     List(ListArgs),
@@ -105,7 +107,8 @@ pub enum Command {
         long_about = "Show the TensorRT flavour and version loaded, the GPU used, the engine file \
                       size and the TensorRT version that built it, whether it is refittable, its \
                       layers, optimization profiles and I/O tensors, and the count and bytes of its \
-                      refittable weights.",
+                      refittable weights. Without TensorRT: what the file itself tells (flavour, \
+                      the version that built it, length, the map beside it), exit 0.",
         after_help = "EXAMPLES:\n    trt-dump info model.engine\n    trt-dump info model.engine --json"
     )]
     Info(InfoArgs),
@@ -240,6 +243,24 @@ pub struct ViewArgs {
     pub names_from: Option<PathBuf>,
 }
 
+impl Command {
+    /// Whether `--json` was asked for.
+    pub fn json(&self) -> bool {
+        match self {
+            Command::List(a) => a.json,
+            Command::Info(a) => a.json,
+            Command::Dump(a) => a.json,
+            Command::Map(a) => a.json,
+            Command::Verify(a) => a.json,
+            Command::Diff(a) => a.json,
+            Command::Locate(a) => a.json,
+            Command::View(_) => false,
+            Command::Refit(a) => a.json,
+            Command::Selftest(a) => a.json,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct SelftestArgs {
     /// Keep every engine, with its model.onnx and weights.safetensors, under DIR/<model>/
@@ -286,11 +307,12 @@ pub struct InfoArgs {
 
 #[derive(Debug, Args)]
 pub struct OutputArgs {
-    /// Output file or folder; the format follows its extension (.safetensors, .npz; a folder or a
-    /// trailing / means .npy files) unless --format says
+    /// Output file or folder; the name says the format: .safetensors, .npz, or a folder of .npy
+    /// files (a trailing /, an existing folder, or no extension: `-o weights_dir`)
     #[arg(short, long, value_name = "PATH")]
     pub output: PathBuf,
-    /// Output format, overriding the extension
+    /// Output format: must agree with the output's name; needed only for a name with another
+    /// extension
     #[arg(long, value_enum)]
     pub format: Option<Format>,
     /// Compress .npz members (deflate)
@@ -377,7 +399,8 @@ pub struct Tolerance {
 pub struct VerifyArgs {
     /// The engine file
     pub engine: PathBuf,
-    /// Reference weights: .safetensors, .npz, a folder of .npy or .onnx
+    /// Reference weights: .safetensors, .npz, .onnx, or a folder of .npy files (trt-dump's own
+    /// outputs included)
     #[arg(long, value_name = "FILE")]
     pub against: PathBuf,
     /// Compare by name only: do not pair engine weights whose names the reference lacks with the

@@ -34,7 +34,7 @@ pub struct DiffReport {
     pub b: Side,
     pub tolerance: Tolerance,
     pub allow_missing: bool,
-    /// `identical`, `different`, or `incomplete` (no difference found, but weights not recovered).
+    /// `match`, `differs`, or `incomplete` (the words of `verify`) (no difference found, but weights not recovered).
     pub verdict: DiffVerdict,
     pub summary: Summary,
     /// Every weight of A in A's order, then those only in B. `dtype` is A's, `other_dtype` B's
@@ -113,8 +113,7 @@ pub fn run(g: &GlobalArgs, a: DiffArgs) -> anyhow::Result<Outcome> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if a.json {
-        serde_json::to_writer_pretty(&mut out, &rep)?;
-        writeln!(out)?;
+        super::emit_json(&rep)?;
         crate::note!("{line}");
     } else {
         write_text(&mut out, &rep, crate::messages::verbosity() >= 2)?;
@@ -214,10 +213,10 @@ pub fn verdict_line(r: &DiffReport) -> String {
     };
     match r.verdict {
         DiffVerdict::Identical if s.within_tolerance > 0 => format!(
-            "verdict: IDENTICAL within the tolerance{tol}: all {} weights compared, {} bit for bit{missing}",
+            "verdict: MATCH within the tolerance{tol}: all {} weights compared, {} bit for bit{missing}",
             s.compared, s.exact
         ),
-        DiffVerdict::Identical => format!("verdict: IDENTICAL: all {} weights are bit for bit equal{missing}", s.compared),
+        DiffVerdict::Identical => format!("verdict: MATCH: all {} weights are bit for bit equal{missing}", s.compared),
         DiffVerdict::Incomplete => format!("verdict: INCOMPLETE: the {} weights compared are identical{missing}", s.compared),
         DiffVerdict::Different => {
             let bad = crate::compare::tally(&[
@@ -228,7 +227,7 @@ pub fn verdict_line(r: &DiffReport) -> String {
                 ("only in B", s.only_in_second),
                 ("not comparable", s.unreadable),
             ]);
-            format!("verdict: DIFFERENT: {} of {names} weights identical{tol}; {bad}{missing}", s.matched())
+            format!("verdict: DIFFERS: {} of {names} weights identical{tol}; {bad}{missing}", s.matched())
         }
     }
 }

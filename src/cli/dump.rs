@@ -12,6 +12,10 @@ use super::Outcome;
 use crate::error::{Error, ErrorKind};
 use crate::writer::{self, PlannedTensor, ShapeSource, TensorView, WriterOptions};
 
+/// The `format` of `dump --json` (and of `map --json`: [`MAP_FORMAT`]).
+pub const DUMP_FORMAT: &str = "trt-dump.dump/1";
+pub const MAP_FORMAT: &str = "trt-dump.map/1";
+
 pub fn run(g: &GlobalArgs, a: &DumpArgs) -> anyhow::Result<Outcome> {
     if crate::engine_dir::is_dir_input(&a.engine) {
         return super::engine_dir::dump(g, a);
@@ -101,6 +105,8 @@ pub fn run(g: &GlobalArgs, a: &DumpArgs) -> anyhow::Result<Outcome> {
     metadata.insert("source_engine_sha256".to_string(), sha);
     metadata.insert("source_engine".to_string(), a.engine.display().to_string());
     metadata.insert("tool".to_string(), format!("trt-dump {}", env!("CARGO_PKG_VERSION")));
+    // What built the engine, from its own header: on the map path as on the GPU path.
+    metadata.insert("engine_built_by".to_string(), crate::engine_file::EngineFile::open(&a.engine)?.built_by());
     match &ex.source {
         report::Source::Tensorrt { version, .. } => metadata.insert("tensorrt".to_string(), version.clone()),
         report::Source::Map { path } => metadata.insert("read_through_map".to_string(), path.clone()),
@@ -191,7 +197,8 @@ pub fn run_map(g: &GlobalArgs, a: &MapArgs) -> anyhow::Result<Outcome> {
     super::progress::install_interrupt_handler();
     writer::check_target(&a.output, writer::Format::Safetensors, a.force)?;
     let ex = source::obtain(g, &a.engine, Via::Gpu, &a.extract)?;
-    let rep = build_report(a.engine.as_path(), &ex)?;
+    let mut rep = build_report(a.engine.as_path(), &ex)?;
+    rep.format = MAP_FORMAT;
     if proof_refutes(&ex.proof) {
         finish_report(&rep, a.json)?;
         return Err(anyhow::Error::new(Error::new(
@@ -218,6 +225,7 @@ pub fn build_report(engine: &std::path::Path, ex: &Extracted) -> anyhow::Result<
     let totals = report::totals(&weights);
     let engine_bytes = std::fs::metadata(engine).map(|m| m.len()).unwrap_or(0);
     Ok(Report {
+        format: DUMP_FORMAT,
         engine: engine.display().to_string(),
         engine_bytes,
         source: ex.source.clone(),
@@ -237,10 +245,7 @@ pub fn finish_report(rep: &Report, json: bool) -> anyhow::Result<()> {
     report::print_weight_lines(&rep.weights);
     report::print_summary(rep);
     if json {
-        let mut out = std::io::stdout().lock();
-        serde_json::to_writer_pretty(&mut out, rep)?;
-        use std::io::Write;
-        writeln!(out)?;
+        super::emit_json(rep)?;
     }
     Ok(())
 }

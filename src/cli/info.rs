@@ -1,8 +1,10 @@
 //! `trt-dump info ENGINE`: what the engine is and what it runs on.
 //!
 //! `--json` prints one object (keys documented in docs/binding.md, "info --json"); keys are only
-//! ever added. Without TensorRT the command fails with TensorRT's exit status, but the message
-//! still says what the file's header told (size, which TensorRT built it).
+//! ever added. Without TensorRT (none found by the search) it prints what the file itself tells
+//! (flavour, the version that built it, its length, the map beside it) and exits 0, naming the facts
+//! that need TensorRT (`null` in `--json`, listed in `needs_tensorrt`). A `--trt-lib` that cannot
+//! be loaded is still exit 7: the library asked for is what stopped the run.
 
 use std::io::Write;
 
@@ -20,14 +22,53 @@ pub const FORMAT: &str = "trt-dump.info/1";
 pub struct InfoReport {
     pub format: &'static str,
     pub engine: EngineSection,
-    pub library: LibrarySection,
+    /// Null when no TensorRT library could be loaded (`tensorrt_problem` says why).
+    pub library: Option<LibrarySection>,
     /// The GPU used; null when none could be selected (then `gpu_problem` says why).
     pub gpu: Option<GpuSection>,
     pub gpu_problem: Option<String>,
-    pub io_tensors: Vec<IoSection>,
-    /// Null when the engine is not refittable.
+    /// Null without TensorRT.
+    pub io_tensors: Option<Vec<IoSection>>,
+    /// Null when the engine is not refittable, or without TensorRT.
     pub refittable_weights: Option<WeightsSection>,
+    /// Why TensorRT could not be loaded; null when it was.
+    pub tensorrt_problem: Option<String>,
+    /// The keys (dotted paths) that are null because TensorRT could not be loaded; empty when it was.
+    pub needs_tensorrt: Vec<&'static str>,
+    /// The map beside the engine (`ENGINE.trtmap`), if there is one.
+    pub sidecar_map: Option<MapSection>,
 }
+
+#[derive(Debug, Serialize)]
+pub struct MapSection {
+    pub path: String,
+    /// Whether it was made for this engine (same length, same non-weight bytes): `dump` and `list`
+    /// then use it without TensorRT.
+    pub fits: bool,
+    /// Why it does not fit or cannot be read; null when it fits.
+    pub problem: Option<String>,
+    /// What it records (null when it cannot be read).
+    pub weights: Option<usize>,
+    pub elements: Option<u64>,
+    pub bytes: Option<u64>,
+    /// Weights it records as not recoverable.
+    pub missing: Option<usize>,
+    /// How it was made ("marker passes", "locate ..."), from its notes.
+    pub made_by: Option<String>,
+}
+
+/// The keys that are null when TensorRT cannot be loaded.
+pub const NEEDS_TENSORRT: [&str; 9] = [
+    "library",
+    "engine.name",
+    "engine.refittable",
+    "engine.layers",
+    "engine.optimization_profiles",
+    "engine.device_memory_bytes",
+    "engine.weights_total_bytes",
+    "io_tensors",
+    "refittable_weights",
+];
 
 #[derive(Debug, Serialize)]
 pub struct EngineSection {
@@ -37,10 +78,13 @@ pub struct EngineSection {
     pub plan_flavour: crate::plan::Flavour,
     /// "10.16.1.11": the version bytes of the plan header; null when the header layout is unknown.
     pub built_by: Option<String>,
-    pub name: String,
-    pub refittable: bool,
-    pub layers: i32,
-    pub optimization_profiles: i32,
+    /// The plan length its header declares (TensorRT-RTX plans); null where the header holds none.
+    pub declared_bytes: Option<u64>,
+    /// This and the rest: null without TensorRT.
+    pub name: Option<String>,
+    pub refittable: Option<bool>,
+    pub layers: Option<i32>,
+    pub optimization_profiles: Option<i32>,
     pub device_memory_bytes: Option<i64>,
     /// EngineStat kTOTAL_WEIGHTS_SIZE / kSTRIPPED_WEIGHTS_SIZE (TensorRT 10.14+, 11, RTX).
     pub weights_total_bytes: Option<i64>,
@@ -89,9 +133,107 @@ pub struct WeightsSection {
 pub fn run(g: &GlobalArgs, a: InfoArgs) -> anyhow::Result<Outcome> {
     let opts = super::source::trt_options(g);
     let file = EngineFile::open(&a.engine)?;
-    let session = Session::open(&opts, &file)?;
-    let engine = session.deserialize(&file)?;
+    let sidecar_map = sidecar(&file);
+    let report = match Session::open(&opts, &file) {
+        Ok(session) => with_tensorrt(&file, &session, sidecar_map)?,
+        // No TensorRT found by the search: what the file tells is still worth saying. A --trt-lib
+        // that does not load is the user's own request failing: exit 7.
+        Err(e)
+            if g.trt_lib.is_none()
+                && crate::error::find(&e).is_some_and(|k| k.kind == crate::error::ErrorKind::TrtNotFound) =>
+        {
+            let why = crate::error::find(&e).map(|k| k.message.clone()).unwrap_or_default();
+            crate::note!("no TensorRT library found: showing what the file itself tells (-v lists the places tried)");
+            crate::detail!("{why}");
+            file_only(&file, sidecar_map, first_line(&why))
+        }
+        Err(e) => return Err(e),
+    };
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    if a.json {
+        super::emit_json(&report)?;
+    } else {
+        write_text(&mut out, &report)?;
+    }
+    out.flush()?;
+    Ok(Outcome::Success)
+}
 
+fn first_line(s: &str) -> String {
+    s.lines().next().unwrap_or("").trim_end_matches(':').trim_end_matches("; tried").to_string()
+}
+
+fn engine_section(file: &EngineFile) -> EngineSection {
+    EngineSection {
+        path: file.path.display().to_string(),
+        size_bytes: file.len(),
+        plan_flavour: file.header.flavour,
+        built_by: file.header.built_by.map(|v| v.to_string()),
+        declared_bytes: file.header.declared_len,
+        name: None,
+        refittable: None,
+        layers: None,
+        optimization_profiles: None,
+        device_memory_bytes: None,
+        weights_total_bytes: None,
+        weights_stripped_bytes: None,
+    }
+}
+
+/// What the file alone tells: no library, no GPU.
+pub fn file_only(file: &EngineFile, sidecar_map: Option<MapSection>, problem: String) -> InfoReport {
+    InfoReport {
+        format: FORMAT,
+        engine: engine_section(file),
+        library: None,
+        gpu: None,
+        gpu_problem: None,
+        io_tensors: None,
+        refittable_weights: None,
+        tensorrt_problem: Some(problem),
+        needs_tensorrt: NEEDS_TENSORRT.to_vec(),
+        sidecar_map,
+    }
+}
+
+/// The map beside the engine, and whether it fits it.
+fn sidecar(file: &EngineFile) -> Option<MapSection> {
+    let path = crate::map::sidecar_path(&file.path);
+    if !path.is_file() {
+        return None;
+    }
+    let mut s = MapSection {
+        path: path.display().to_string(),
+        fits: false,
+        problem: None,
+        weights: None,
+        elements: None,
+        bytes: None,
+        missing: None,
+        made_by: None,
+    };
+    let m = match super::source::read_map(&path) {
+        Ok(m) => m,
+        Err(e) => {
+            s.problem = Some(format!("{e:#}"));
+            return Some(s);
+        }
+    };
+    s.weights = Some(m.header.weights.len());
+    s.elements = Some(m.header.weights.iter().map(|w| w.count).sum());
+    s.bytes = Some(m.header.weights.iter().map(|w| w.refit_bytes()).sum());
+    s.missing = Some(m.header.missing.len());
+    s.made_by = m.header.meta.get("made_by").cloned();
+    match m.runs().and_then(|runs| m.check_engine(file.bytes(), &runs)) {
+        Ok(()) => s.fits = true,
+        Err(e) => s.problem = Some(format!("{e:#}")),
+    }
+    Some(s)
+}
+
+fn with_tensorrt(file: &EngineFile, session: &Session, sidecar_map: Option<MapSection>) -> anyhow::Result<InfoReport> {
+    let engine = session.deserialize(file)?;
     let refittable = engine.is_refittable();
     let refittable_weights = if refittable {
         let refitter = engine.create_refitter(1)?;
@@ -105,27 +247,24 @@ pub fn run(g: &GlobalArgs, a: InfoArgs) -> anyhow::Result<Outcome> {
         None
     };
     let lib = &session.lib;
-    let report = InfoReport {
+    Ok(InfoReport {
         format: FORMAT,
         engine: EngineSection {
-            path: file.path.display().to_string(),
-            size_bytes: file.len(),
-            plan_flavour: file.header.flavour,
-            built_by: file.header.built_by.map(|v| v.to_string()),
-            name: engine.name(),
-            refittable,
-            layers: engine.nb_layers(),
-            optimization_profiles: engine.nb_optimization_profiles(),
+            name: Some(engine.name()),
+            refittable: Some(refittable),
+            layers: Some(engine.nb_layers()),
+            optimization_profiles: Some(engine.nb_optimization_profiles()),
             device_memory_bytes: engine.device_memory_size(),
             weights_total_bytes: engine.engine_stat(abi::engine_stat::TOTAL_WEIGHTS_SIZE),
             weights_stripped_bytes: engine.engine_stat(abi::engine_stat::STRIPPED_WEIGHTS_SIZE),
+            ..engine_section(file)
         },
-        library: LibrarySection {
+        library: Some(LibrarySection {
             flavour: lib.flavour.to_string(),
             version: lib.version.to_string(),
             path: lib.path.display().to_string(),
             abi: lib.layout.abi,
-        },
+        }),
         gpu: session.gpu.as_ref().ok().map(|g| GpuSection {
             ordinal: g.ordinal,
             name: g.name.clone(),
@@ -134,28 +273,23 @@ pub fn run(g: &GlobalArgs, a: InfoArgs) -> anyhow::Result<Outcome> {
             total_bytes: g.total_bytes,
         }),
         gpu_problem: session.gpu.as_ref().err().map(|e| e.to_string()),
-        io_tensors: engine
-            .io_tensors()
-            .into_iter()
-            .map(|t| IoSection {
-                name: t.name,
-                mode: io_mode_name(t.mode),
-                dtype: dtype_name(t.dtype),
-                shape: t.shape,
-            })
-            .collect(),
+        io_tensors: Some(
+            engine
+                .io_tensors()
+                .into_iter()
+                .map(|t| IoSection {
+                    name: t.name,
+                    mode: io_mode_name(t.mode),
+                    dtype: dtype_name(t.dtype),
+                    shape: t.shape,
+                })
+                .collect(),
+        ),
         refittable_weights,
-    };
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    if a.json {
-        serde_json::to_writer_pretty(&mut out, &report)?;
-        writeln!(out)?;
-    } else {
-        write_text(&mut out, &report)?;
-    }
-    out.flush()?;
-    Ok(Outcome::Success)
+        tensorrt_problem: None,
+        needs_tensorrt: Vec::new(),
+        sidecar_map,
+    })
 }
 
 pub(crate) fn dtype_name(v: i32) -> String {
@@ -186,7 +320,7 @@ pub fn write_text(out: &mut impl Write, r: &InfoReport) -> std::io::Result<()> {
     row(
         out,
         "engine",
-        format!("{} ({})", e.path, gpu::human_bytes(e.size_bytes)),
+        format!("{} ({}, {} bytes)", e.path, gpu::human_bytes(e.size_bytes), e.size_bytes),
     )?;
     row(
         out,
@@ -196,10 +330,45 @@ pub fn write_text(out: &mut impl Write, r: &InfoReport) -> std::io::Result<()> {
             None => format!("{} (version not in header)", e.plan_flavour),
         },
     )?;
+    if let Some(d) = e.declared_bytes {
+        row(out, "plan length", format!("{d} bytes, as its header says"))?;
+    }
+    match &r.sidecar_map {
+        None => row(out, "map", "none beside the engine".into())?,
+        Some(m) => {
+            let holds = match (m.weights, m.elements) {
+                (Some(w), Some(n)) => format!(
+                    "{w} weights, {n} elements{}{}",
+                    m.missing.filter(|&k| k > 0).map(|k| format!(", {k} recorded as not recoverable")).unwrap_or_default(),
+                    m.made_by.as_ref().map(|b| format!(", made by {b}")).unwrap_or_default()
+                ),
+                _ => "unreadable".into(),
+            };
+            let fits = if m.fits {
+                "fits this engine: dump and list need no TensorRT".to_string()
+            } else {
+                format!("does not fit: {}", m.problem.as_deref().unwrap_or("?"))
+            };
+            row(out, "map", format!("{} ({holds}); {fits}", m.path))?;
+        }
+    }
+    let Some(library) = &r.library else {
+        row(
+            out,
+            "TensorRT",
+            format!("not loaded: {}", r.tensorrt_problem.as_deref().unwrap_or("no library found")),
+        )?;
+        row(
+            out,
+            "needs TensorRT",
+            "engine name, refittability, layers, profiles, device memory, weight sizes, I/O tensors, refittable weights".into(),
+        )?;
+        return Ok(());
+    };
     row(
         out,
         "library",
-        format!("{} {} ({})", r.library.flavour, r.library.version, r.library.path),
+        format!("{} {} ({})", library.flavour, library.version, library.path),
     )?;
     match (&r.gpu, &r.gpu_problem) {
         (Some(g), _) => row(
@@ -217,20 +386,20 @@ pub fn write_text(out: &mut impl Write, r: &InfoReport) -> std::io::Result<()> {
         (None, Some(p)) => row(out, "GPU", format!("none: {p}"))?,
         (None, None) => row(out, "GPU", "none".into())?,
     }
-    if !e.name.is_empty() {
-        row(out, "name", e.name.clone())?;
+    if let Some(name) = e.name.as_ref().filter(|n| !n.is_empty()) {
+        row(out, "name", name.clone())?;
     }
     row(
         out,
         "refittable",
-        if e.refittable {
+        if e.refittable == Some(true) {
             "yes".into()
         } else {
             "no (built without REFIT)".into()
         },
     )?;
-    row(out, "layers", e.layers.to_string())?;
-    row(out, "profiles", e.optimization_profiles.to_string())?;
+    row(out, "layers", e.layers.unwrap_or(0).to_string())?;
+    row(out, "profiles", e.optimization_profiles.unwrap_or(0).to_string())?;
     if let Some(m) = e.device_memory_bytes {
         row(out, "device memory", gpu::human_bytes(m.max(0) as u64))?;
     }
@@ -258,9 +427,10 @@ pub fn write_text(out: &mut impl Write, r: &InfoReport) -> std::io::Result<()> {
         )?,
         None => row(out, "refit weights", "none".into())?,
     }
-    row(out, "I/O tensors", r.io_tensors.len().to_string())?;
-    let name_w = r.io_tensors.iter().map(|t| t.name.len()).max().unwrap_or(0);
-    for t in &r.io_tensors {
+    let io = r.io_tensors.as_deref().unwrap_or(&[]);
+    row(out, "I/O tensors", io.len().to_string())?;
+    let name_w = io.iter().map(|t| t.name.len()).max().unwrap_or(0);
+    for t in io {
         writeln!(
             out,
             "  {:<7}{:<name_w$}  {:<9}{}",

@@ -1,8 +1,9 @@
 //! `trt-dump list ENGINE`: every refittable weight with its refit dtype and element count.
 //!
 //! Text: one line per weight (name, dtype, count), then totals. `--json`: one object, keys
-//! documented in docs/binding.md ("list --json"). With `--map FILE`, the weights the map records,
-//! on the CPU alone, once the map is known to fit the engine. With `--stats`, per weight the
+//! documented in docs/json.md. With `--map FILE`, or a map beside the engine (`ENGINE.trtmap`)
+//! that fits it, the weights the map records, on the CPU alone, once the map is known to fit the
+//! engine. With `--stats`, per weight the
 //! statistics of its recovered values (`crate::stats`), read as `dump` reads them: through `--map`
 //! or a matching sidecar on the CPU, else by a full extraction with TensorRT.
 
@@ -80,21 +81,38 @@ pub fn run(g: &GlobalArgs, a: ListArgs) -> anyhow::Result<Outcome> {
     if a.stats {
         return run_stats(g, &a);
     }
-    if let Some(m) = &a.map {
-        let (specs, missing) = from_map(&a.engine, m)?;
-        let mut r = report(&a.engine.display().to_string(), &specs);
-        for (w, why) in r.weights.iter_mut().zip(missing) {
-            w.missing = why;
+    // `--map FILE`, or a map beside the engine that fits it (as `dump` uses one): on the CPU.
+    let side = crate::map::sidecar_path(&a.engine);
+    let map_path = match &a.map {
+        Some(m) => Some(m.clone()),
+        None if side.is_file() => Some(side.clone()),
+        None => None,
+    };
+    if let Some(mp) = map_path {
+        match from_map(&a.engine, &mp) {
+            Ok((specs, missing)) => {
+                if a.map.is_none() {
+                    crate::note!("using the map `{}` beside the engine (no GPU needed)", side.display());
+                }
+                let mut r = report(&a.engine.display().to_string(), &specs);
+                for (w, why) in r.weights.iter_mut().zip(missing) {
+                    w.missing = why;
+                }
+                r.totals.missing = r.weights.iter().filter(|w| w.missing.is_some()).count();
+                if r.totals.missing > 0 {
+                    crate::warn!(
+                        "the map is incomplete: it cannot give {} of the {} weights it lists (marked MISSING); `dump`, `verify` and `diff` through it exit 11 unless --allow-missing",
+                        r.totals.missing,
+                        r.totals.weights
+                    );
+                }
+                return print(&r, a.json);
+            }
+            Err(e) if a.map.is_none() && crate::error::find(&e).is_some_and(|e| e.kind == crate::error::ErrorKind::BadMap) => {
+                crate::warn!("ignoring `{}`: {e:#}; asking TensorRT instead", side.display());
+            }
+            Err(e) => return Err(e),
         }
-        r.totals.missing = r.weights.iter().filter(|w| w.missing.is_some()).count();
-        if r.totals.missing > 0 {
-            crate::warn!(
-                "the map is incomplete: it cannot give {} of the {} weights it lists (marked MISSING); `dump`, `verify` and `diff` through it exit 11 unless --allow-missing",
-                r.totals.missing,
-                r.totals.weights
-            );
-        }
-        return print(&r, a.json);
     }
     let opts = super::source::trt_options(g);
     let engine = TrtEngine::open(&opts, &a.engine)?;
@@ -175,8 +193,7 @@ fn print(report: &ListReport<'_>, json: bool) -> anyhow::Result<Outcome> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if json {
-        serde_json::to_writer_pretty(&mut out, report)?;
-        writeln!(out)?;
+        super::emit_json(report)?;
     } else {
         write_text(&mut out, report)?;
     }

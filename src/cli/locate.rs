@@ -170,6 +170,11 @@ fn open_engine(path: &Path) -> anyhow::Result<(PlanHeader, memmap2::Mmap)> {
         anyhow::Error::new(err)
     })?;
     let mapped = crate::mmap::map_readonly(&f).map_err(|e| unreadable(format!("cannot map: {e}")))?;
+    header.check_length(mapped.len() as u64).map_err(|e| {
+        let mut err = Error::new(e.kind, format!("`{}`: {}", path.display(), e.message));
+        err.hint = e.hint;
+        anyhow::Error::new(err)
+    })?;
     Ok((header, mapped))
 }
 
@@ -211,8 +216,7 @@ pub fn run(_g: &GlobalArgs, args: LocateArgs) -> anyhow::Result<Outcome> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if args.json {
-        serde_json::to_writer_pretty(&mut out, &JsonReport::new(&outcome))?;
-        writeln!(out)?;
+        super::emit_json(&JsonReport::new(&outcome))?;
     } else {
         print_human(&mut out, &outcome)?;
     }
@@ -317,6 +321,7 @@ struct JsonPlacement {
 
 #[derive(Serialize)]
 struct JsonReport<'a> {
+    format: &'static str,
     engine: String,
     engine_bytes: u64,
     flavour: crate::plan::Flavour,
@@ -329,6 +334,7 @@ struct JsonReport<'a> {
 impl<'a> JsonReport<'a> {
     fn new(o: &'a LocateOutcome) -> JsonReport<'a> {
         JsonReport {
+            format: "trt-dump.locate/1",
             engine: o.engine.display().to_string(),
             engine_bytes: o.engine_len,
             flavour: o.header.flavour,

@@ -31,29 +31,108 @@ pub enum Outcome {
 }
 
 pub fn main() -> ExitCode {
+    // `--json` is honoured on every failure, usage errors included: read it from the raw arguments
+    // too, since clap may not have parsed them.
+    let raw_json = std::env::args_os().take_while(|a| a != "--").any(|a| a == "--json");
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
             // clap prints help/version to stdout (exit 0) and usage errors to stderr (exit 2).
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { ErrorKind::Usage.exit_code() } else { 0 });
+            if !e.use_stderr() {
+                return ExitCode::SUCCESS;
+            }
+            if raw_json {
+                // clap's text less its "error: " prefix and the usage block, on one line.
+                let text = e.to_string();
+                let body = text.split("\n\nUsage:").next().unwrap_or("");
+                let message = body.trim_start_matches("error: ").split_whitespace().collect::<Vec<_>>().join(" ");
+                let hint = "see `trt-dump --help` and `trt-dump COMMAND --help`";
+                print_json(&error_json(ErrorKind::Usage.exit_code(), &message, Some(hint)));
+            }
+            return ExitCode::from(ErrorKind::Usage.exit_code());
         }
     };
+    let json = cli.command.json();
     crate::messages::set_verbosity(if cli.global.quiet { 0 } else { 1 + cli.global.verbose.min(2) });
     match run(cli) {
-        Ok(Outcome::Success) => ExitCode::SUCCESS,
-        Ok(Outcome::Differs) => ExitCode::from(ErrorKind::Differs.exit_code()),
+        Ok(outcome) => {
+            if let Some(report) = take_report() {
+                print_json(&report);
+            }
+            match outcome {
+                Outcome::Success => ExitCode::SUCCESS,
+                Outcome::Differs => ExitCode::from(ErrorKind::Differs.exit_code()),
+            }
+        }
         Err(err) => {
             if is_broken_pipe(&err) {
                 return ExitCode::SUCCESS;
             }
             eprintln!("trt-dump: error: {err:#}");
-            if let Some(hint) = error::find(&err).and_then(|e| e.hint.as_deref()) {
+            let hint = error::find(&err).and_then(|e| e.hint.as_deref());
+            if let Some(hint) = hint {
                 eprintln!("trt-dump: hint: {hint}");
             }
-            ExitCode::from(error::exit_code_of(&err))
+            let code = error::exit_code_of(&err);
+            if json {
+                let e = error_json(code, &format!("{err:#}"), hint);
+                // A report already made (exit 11, 12, ...) carries the error; otherwise the error
+                // is the whole output.
+                let out = match take_report() {
+                    Some(serde_json::Value::Object(mut m)) => {
+                        m.insert("error".into(), e["error"].clone());
+                        serde_json::Value::Object(m)
+                    }
+                    _ => e,
+                };
+                print_json(&out);
+            }
+            ExitCode::from(code)
         }
     }
+}
+
+/// The `--json` report a command made, printed by [`main`] once the run's outcome is known, so
+/// that a failure after the report (exit 11, 12...) can add its `error` member to it.
+static REPORT: std::sync::Mutex<Option<serde_json::Value>> = std::sync::Mutex::new(None);
+
+/// Hands the command's `--json` report to [`main`], which prints it on stdout (with an `error`
+/// member when the run then fails).
+pub fn emit_json<T: serde::Serialize>(report: &T) -> anyhow::Result<()> {
+    let v = serde_json::to_value(report)?;
+    *REPORT.lock().unwrap_or_else(|p| p.into_inner()) = Some(v);
+    Ok(())
+}
+
+fn take_report() -> Option<serde_json::Value> {
+    REPORT.lock().unwrap_or_else(|p| p.into_inner()).take()
+}
+
+fn print_json(v: &serde_json::Value) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    // A closed stdout is not a failure (see is_broken_pipe).
+    let _ = serde_json::to_writer_pretty(&mut out, v).and_then(|()| writeln!(out).map_err(serde_json::Error::io));
+    let _ = out.flush();
+}
+
+/// `{"error": {"kind", "exit_code", "message", "hint"}}`: `kind` is [`ErrorKind::json_name`] of the
+/// exit status (`other` for 15); `hint` is null when there is none.
+pub fn error_json(code: u8, message: &str, hint: Option<&str>) -> serde_json::Value {
+    let kind = ErrorKind::ALL
+        .iter()
+        .find(|k| k.exit_code() == code)
+        .map(|k| k.json_name())
+        .unwrap_or(if code == error::EXIT_OTHER { "other" } else { "internal" });
+    serde_json::json!({
+        "error": {
+            "kind": kind,
+            "exit_code": code,
+            "message": message,
+            "hint": hint,
+        }
+    })
 }
 
 fn run(cli: Cli) -> anyhow::Result<Outcome> {

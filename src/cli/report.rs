@@ -46,6 +46,8 @@ pub struct Totals {
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Report {
+    /// `trt-dump.dump/1` or `trt-dump.map/1`.
+    pub format: &'static str,
     pub engine: String,
     pub engine_bytes: u64,
     pub source: Source,

@@ -164,8 +164,7 @@ pub fn run(g: &GlobalArgs, a: VerifyArgs) -> anyhow::Result<Outcome> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if a.json {
-        serde_json::to_writer_pretty(&mut out, &rep)?;
-        writeln!(out)?;
+        super::emit_json(&rep)?;
         crate::note!("{line}");
     } else {
         write_text(&mut out, &rep, crate::messages::verbosity() >= 2)?;

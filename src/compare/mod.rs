@@ -237,11 +237,14 @@ pub enum VerifyVerdict {
     Incomplete,
 }
 
-/// The verdict of `diff` (`identical`, `different`, `incomplete` in JSON).
+/// The verdict of `diff`, in the same words as `verify`'s (`match`, `differs`, `incomplete` in JSON
+/// and, upper case, in the verdict line).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DiffVerdict {
+    #[serde(rename = "match")]
     Identical,
+    #[serde(rename = "differs")]
     Different,
     /// No difference found, but weights not recovered (also when `--allow-missing` accepted that:
     /// a weight that went uncompared is never identical).
@@ -629,8 +632,9 @@ mod tests {
         assert_eq!(j(&VerifyVerdict::Match), "\"match\"");
         assert_eq!(j(&VerifyVerdict::Differs), "\"differs\"");
         assert_eq!(j(&VerifyVerdict::Incomplete), "\"incomplete\"");
-        assert_eq!(j(&DiffVerdict::Identical), "\"identical\"");
-        assert_eq!(j(&DiffVerdict::Different), "\"different\"");
+        // diff speaks verify's words (issue 11 item 4).
+        assert_eq!(j(&DiffVerdict::Identical), "\"match\"");
+        assert_eq!(j(&DiffVerdict::Different), "\"differs\"");
         assert_eq!(j(&DiffVerdict::Incomplete), "\"incomplete\"");
         for (p, word) in [(Party::Engine, "engine"), (Party::Reference, "reference"), (Party::A, "A"), (Party::B, "B")] {
             assert_eq!(j(&p), format!("\"{word}\""));

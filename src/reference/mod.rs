@@ -108,6 +108,8 @@ pub mod limits {
     pub const MAX_SAFETENSORS_HEADER: u64 = 100_000_000;
     /// `.npy` header bytes inside an `.npz` (numpy itself refuses more than 10,000 by default).
     pub const MAX_NPY_HEADER: usize = 64 * 1024;
+    /// Bytes of trt-dump's own name index (`.npz` comment or `index.json` of a `.npy` folder).
+    pub const MAX_INDEX_BYTES: u64 = 256 << 20;
 }
 
 /// Reads every tensor of a reference file, warning (through `messages`) about each tensor left
@@ -195,7 +197,7 @@ pub fn detect(path: &Path) -> anyhow::Result<Format> {
 pub(crate) fn unreadable(path: &Path, what: impl fmt::Display) -> anyhow::Error {
     anyhow::Error::new(
         Error::new(ErrorKind::InputUnreadable, format!("reference `{}`: {what}", path.display()))
-            .with_hint("pass a .safetensors, .npz or .onnx file of the model the engine was built from"),
+            .with_hint("pass a .safetensors, .npz or .onnx file of the model the engine was built from, or a folder of .npy files"),
     )
 }
 

@@ -7,6 +7,7 @@
 //! the parser, because the parser itself would allocate whatever length the file claims (up to 4
 //! GiB) and recurses on nested brackets.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{Cursor, Read};
 use std::path::Path;
@@ -139,19 +140,53 @@ fn array_name(member: &str) -> String {
     member.strip_suffix(".npy").unwrap_or(member).to_string()
 }
 
+/// trt-dump's own name index, if the archive holds one: member name → exact weight name. Read
+/// from the zip comment (what trt-dump writes), or from the `__trt_dump_index__.npy` member of
+/// earlier versions (then that member is no weight). Anything else in the comment is ignored.
+fn trt_dump_index(path: &Path, zip: &mut ZipArchive<File>) -> anyhow::Result<(HashMap<String, String>, bool)> {
+    let from_comment = crate::writer::read_index_comment(zip.comment(), limits::MAX_INDEX_BYTES).ok();
+    let (json, legacy) = match from_comment.filter(|c| c.starts_with(b"{")) {
+        Some(c) => (c, false),
+        None => match zip.by_name(LEGACY_INDEX) {
+            Ok(mut m) => {
+                let h = read_npy_header(&mut m).map_err(|e| unreadable(path, format!("`{LEGACY_INDEX}`: {e}")))?;
+                let len = m.size().saturating_sub(h.header_len).min(limits::MAX_INDEX_BYTES);
+                (read_exact_vec(&mut m, len).map_err(|e| unreadable(path, format!("`{LEGACY_INDEX}`: {e}")))?, true)
+            }
+            Err(_) => return Ok((HashMap::new(), false)),
+        },
+    };
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(&json) else {
+        return Ok((HashMap::new(), legacy));
+    };
+    if v.get("format").and_then(|f| f.as_str()) != Some("trt-dump-npz") {
+        return Ok((HashMap::new(), false));
+    }
+    let mut map = HashMap::new();
+    for w in v.get("weights").and_then(|w| w.as_array()).into_iter().flatten() {
+        if let (Some(n), Some(f)) = (w.get("name").and_then(|x| x.as_str()), w.get("file").and_then(|x| x.as_str())) {
+            map.insert(f.to_string(), n.to_string());
+        }
+    }
+    Ok((map, legacy))
+}
+
+const LEGACY_INDEX: &str = "__trt_dump_index__.npy";
+
 fn visit(
     path: &Path,
     mut each: impl FnMut(String, NpyHeader, &mut dyn Read, u64) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
     let mut zip = open_archive(path)?;
+    let (index, legacy) = trt_dump_index(path, &mut zip)?;
     for i in 0..zip.len() {
         let mut member = zip
             .by_index(i)
             .map_err(|e| unreadable(path, format!("cannot read archive member {i}: {e}")))?;
-        if member.is_dir() {
+        if member.is_dir() || (legacy && member.name() == LEGACY_INDEX) {
             continue;
         }
-        let name = array_name(member.name());
+        let name = index.get(member.name()).cloned().unwrap_or_else(|| array_name(member.name()));
         super::check_name(&name).map_err(|m| unreadable(path, m))?;
         let declared_size = member.size();
         let header =

@@ -60,6 +60,7 @@ pub(crate) fn failure_error(
     plan: Option<(&PlanHeader, String)>,
 ) -> anyhow::Error {
     let mut msg = format!("{} could not {what}: {}", lib.describe(), f.reason());
+    let said = plan.as_ref().map(|(h, _)| classify_refusal(h, lib, &f.messages));
     let mut hint: Option<String> = None;
     let mut kind = if plan.is_some() {
         ErrorKind::EngineIncompatible
@@ -112,7 +113,18 @@ pub(crate) fn failure_error(
             gpu::RTX_SUPPORTED_TEXT
         ));
     }
-    if let Err(why) = gpu {
+    // What TensorRT's own words say decides first: a corrupt plan or one of another version is
+    // that, whether or not there is a GPU.
+    match said {
+        Some(Refusal::Corrupt) => {
+            kind = ErrorKind::NotAnEngine;
+            hint = Some("the engine file is damaged or cut short: copy it again, or rebuild it".into());
+        }
+        Some(Refusal::OtherVersion) => kind = ErrorKind::EngineIncompatible,
+        Some(Refusal::Cuda) | Some(Refusal::Unsaid) | None => {}
+    }
+    let decided = matches!(said, Some(Refusal::Corrupt | Refusal::OtherVersion));
+    if let (Err(why), false) = (gpu, decided) {
         // TensorRT's failure most likely comes from here: say so, with that exit status.
         msg.push_str(&format!("\nGPU: {why}"));
         kind = ErrorKind::NoGpu;
@@ -127,6 +139,63 @@ pub(crate) fn failure_error(
         e = e.with_hint(h);
     }
     anyhow::Error::new(e)
+}
+
+/// What TensorRT's refusal to deserialize a plan says about the plan.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Refusal {
+    /// CUDA itself failed (no driver, no device): the GPU stopped the run.
+    Cuda,
+    /// Built by another TensorRT (or TensorRT-RTX) than the library loaded.
+    OtherVersion,
+    /// Cut short, damaged, a bad checksum: not a usable plan whatever library reads it.
+    Corrupt,
+    /// TensorRT gave no reason we recognise.
+    Unsaid,
+}
+
+/// Reads TensorRT's log lines for a refused deserialization; the header and library break ties:
+/// a plan of the other flavour, or whose header names another major.minor than the library when
+/// TensorRT's words name no other cause, is `OtherVersion`.
+fn classify_refusal(header: &PlanHeader, lib: &LibFacts<'_>, messages: &[String]) -> Refusal {
+    let text = messages.join("\n").to_ascii_lowercase();
+    let any = |words: &[&str]| words.iter().any(|w| text.contains(w));
+    if any(&["cuda initialization failure", "cuda driver", "no cuda-capable", "cudaerror", "cuda error"]) {
+        return Refusal::Cuda;
+    }
+    if header.flavour != lib.flavour {
+        return Refusal::OtherVersion;
+    }
+    if any(&[
+        "not compatible with this version",
+        "version tag does not match",
+        "expecting library version",
+        "serialized engine version",
+        "incompatible serialization version",
+    ]) {
+        return Refusal::OtherVersion;
+    }
+    if any(&[
+        "truncat",
+        "corrupt",
+        "checksum",
+        "magic tag",
+        "serialization assertion",
+        "unexpected end",
+        "length field",
+        "file length",
+        "size mismatch",
+        // TensorRT's serialization errors (version and flavour words were matched above).
+        "code 1: serialization",
+    ]) {
+        return Refusal::Corrupt;
+    }
+    match header.built_by {
+        Some(b) if (u32::from(b.major), u32::from(b.minor)) != (lib.version.major, lib.version.minor) => {
+            Refusal::OtherVersion
+        }
+        _ => Refusal::Unsaid,
+    }
 }
 
 #[cfg(test)]
@@ -276,5 +345,32 @@ mod tests {
         assert!(msg.contains("CUDA initialization failure with error: 101"), "{msg}");
         assert!(msg.contains("GPU: no GPU 2: 1 CUDA device(s) found"), "{msg}");
         assert!(hint.contains("--device"), "{hint}");
+    }
+
+    #[test]
+    fn without_a_gpu_tensorrt_words_still_decide_corrupt_and_other_version() {
+        let no = gpu::NoGpu::NoDriver;
+        let (code, _, hint) = fail(
+            lib(Flavour::TensorRt, 11, 4),
+            Err(&no),
+            Some(plan(Flavour::TensorRt, [11, 4, 0, 106])),
+            &["error: Serialization (Serialization assertion checksum == expected failed.)"],
+        );
+        assert_eq!(code, ErrorKind::NotAnEngine.exit_code());
+        assert!(hint.contains("damaged or cut short"), "{hint}");
+        let (code, msg, _) = fail(
+            lib(Flavour::TensorRt, 11, 4),
+            Err(&no),
+            Some(plan(Flavour::TensorRt, [10, 16, 1, 11])),
+            &["error: The engine plan file is not compatible with this version of TensorRT, expecting library version 11.4.0.106 got 10.16.1.11"],
+        );
+        assert_eq!(code, ErrorKind::EngineIncompatible.exit_code());
+        assert!(!msg.contains("GPU:"), "{msg}");
+        // Another version and no words at all: still the version, not the GPU.
+        let (code, _, _) = fail(lib(Flavour::TensorRt, 11, 4), Err(&no), Some(plan(Flavour::TensorRt, [10, 16, 1, 11])), &[]);
+        assert_eq!(code, ErrorKind::EngineIncompatible.exit_code());
+        // Same version, no words, no GPU: the GPU stopped it.
+        let (code, _, _) = fail(lib(Flavour::TensorRt, 11, 4), Err(&no), Some(plan(Flavour::TensorRt, [11, 4, 0, 106])), &[]);
+        assert_eq!(code, ErrorKind::NoGpu.exit_code());
     }
 }

@@ -293,7 +293,7 @@ pub fn load(req: &Request) -> anyhow::Result<(Arc<TrtLib>, LoadReport)> {
         if let Some(lib) = try_path(&mut report, how, &path, &names) {
             return Ok(finish(lib, report));
         }
-        return Err(not_found(&report, Some(how)));
+        return Err(not_found(&report, Some(how), req.prefer));
     }
     if !req.no_search {
         for name in &names {
@@ -354,7 +354,7 @@ pub fn load(req: &Request) -> anyhow::Result<(Arc<TrtLib>, LoadReport)> {
             }
         }
     }
-    Err(not_found(&report, None))
+    Err(not_found(&report, None, req.prefer))
 }
 
 fn finish(lib: TrtLib, mut report: LoadReport) -> (Arc<TrtLib>, LoadReport) {
@@ -711,8 +711,9 @@ fn python_site_dirs() -> Result<Vec<PathBuf>, String> {
     Ok(dirs)
 }
 
-/// The `TrtNotFound` error: every place tried, and how to fix it.
-fn not_found(report: &LoadReport, explicit: Option<&str>) -> anyhow::Error {
+/// The `TrtNotFound` error: every place tried, and how to fix it. The hint fits the engine: a
+/// TensorRT-RTX engine is told to install TensorRT-RTX, a TensorRT one the TensorRT of its major.
+fn not_found(report: &LoadReport, explicit: Option<&str>, engine: Option<(Flavour, u8)>) -> anyhow::Error {
     let mut msg = String::from("no usable TensorRT library found; tried:");
     for line in report.lines() {
         msg.push_str("\n    ");
@@ -721,11 +722,24 @@ fn not_found(report: &LoadReport, explicit: Option<&str>) -> anyhow::Error {
     if let Some(how) = explicit {
         msg.push_str(&format!("\n({how} was given, so no other place was searched)"));
     }
-    let hint = format!(
-        "pass --trt-lib PATH (libnvinfer.so.10/.11, libnvinfer_lean.so.10/.11 or libtensorrt_rtx.so.1, or the \
-         folder holding it) or set {ENV_VAR}; or install TensorRT with `pip install tensorrt-cu12` (found in \
-         site-packages) or add its lib folder to LD_LIBRARY_PATH"
-    );
+    let hint = match engine {
+        Some((Flavour::TensorRtRtx, major)) => format!(
+            "this is a TensorRT-RTX engine: install TensorRT-RTX (libtensorrt_rtx.so.{major}, from NVIDIA's \
+             TensorRT-RTX download, or its Python wheel, which puts it in tensorrt_rtx_libs/) and pass --trt-lib \
+             PATH (the library or its folder) or set {ENV_VAR}, or add its lib folder to LD_LIBRARY_PATH; \
+             TensorRT's own packages (tensorrt-cu12) cannot load it"
+        ),
+        Some((Flavour::TensorRt, major)) => format!(
+            "pass --trt-lib PATH (libnvinfer.so.{major} or libnvinfer_lean.so.{major}, or the folder holding it) \
+             or set {ENV_VAR}; or install TensorRT {major}.x with `pip install tensorrt-cu12=={major}.*` (found in \
+             site-packages) or add its lib folder to LD_LIBRARY_PATH"
+        ),
+        None => format!(
+            "pass --trt-lib PATH (libnvinfer.so.10/.11, libnvinfer_lean.so.10/.11 or libtensorrt_rtx.so.1, or the \
+             folder holding it) or set {ENV_VAR}; or install TensorRT with `pip install tensorrt-cu12` (found in \
+             site-packages) or add its lib folder to LD_LIBRARY_PATH"
+        ),
+    };
     anyhow::Error::new(Error::new(ErrorKind::TrtNotFound, msg).with_hint(hint))
 }
 

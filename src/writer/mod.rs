@@ -56,6 +56,7 @@ pub mod convert;
 pub mod names;
 mod npy;
 mod npz;
+pub use npz::{read_index_comment, COMPRESSED_TAG};
 mod safetensors;
 
 use std::collections::{BTreeMap, HashMap};
@@ -165,45 +166,77 @@ pub(crate) fn ends_with_separator(path: &Path) -> bool {
     s.ends_with('/') || (cfg!(windows) && s.ends_with('\\'))
 }
 
-/// The output format: `format` if given; else a path ending in `/` means a folder of `.npy`
-/// files, then the extension decides (`.safetensors`, `.npz`, any case), then an existing folder
-/// means `.npy` files. Anything else is a usage error listing the choices.
+/// The output format, from the path: a path ending in `/` is a folder of `.npy` files;
+/// `.safetensors` and `.npz` (any case) name their format; otherwise an existing folder, or a path
+/// with no extension at all (`-o weights_dir`; then `--format` may choose another), is a folder of
+/// `.npy` files. Any other extension (`.pt`, `.bin`, `.safetensor`...) is a usage error
+/// listing the choices unless `format` says which to write. A `format` that contradicts what the
+/// path says (`-o w.safetensors --format npz`) is a usage error too: never a zip named
+/// `.safetensors`.
 pub fn resolve_format(path: &Path, format: Option<Format>) -> anyhow::Result<Format> {
-    if let Some(f) = format {
-        return Ok(f);
-    }
-    if ends_with_separator(path) {
-        return Ok(Format::Npy);
-    }
     let ext = path
         .extension()
         .map(|e| e.to_string_lossy().to_ascii_lowercase());
-    match ext.as_deref() {
-        Some("safetensors") => return Ok(Format::Safetensors),
-        Some("npz") => return Ok(Format::Npz),
-        _ => {}
-    }
-    if path.is_dir() {
-        return Ok(Format::Npy);
-    }
-    let why = if ext.as_deref() == Some("npy") {
-        "a single .npy file cannot hold many weights".to_string()
+    // A trailing `/` first, then the extension (an existing folder named `w.safetensors` is
+    // refused by the writer as a folder), then an existing folder, then no extension at all.
+    let said = if ends_with_separator(path) {
+        Some((Format::Npy, "a folder"))
     } else {
-        "its name does not say which format to write".to_string()
+        match ext.as_deref() {
+            Some("safetensors") => Some((Format::Safetensors, "a .safetensors file")),
+            Some("npz") => Some((Format::Npz, "an .npz file")),
+            _ if path.is_dir() => Some((Format::Npy, "a folder")),
+            _ => None,
+        }
     };
-    Err(anyhow::Error::new(
-        Error::new(
-            ErrorKind::Usage,
-            format!(
-                "cannot choose an output format for `{}`: {why}",
-                path.display()
-            ),
-        )
-        .with_hint(
-            "name a file `*.safetensors` or `*.npz`, a folder ending in `/` (or an existing \
-                 folder) for .npy files, or say --format safetensors|npz|npy",
-        ),
-    ))
+    // No extension at all: a folder of .npy files, unless --format says otherwise (there is no
+    // extension for it to contradict).
+    let said = match (said, ext.as_deref(), format) {
+        (None, None, None) => Some((Format::Npy, "a folder (it has no extension)")),
+        (s, ..) => s,
+    };
+    match (said, format) {
+        (Some((f, _)), None) => Ok(f),
+        (Some((f, _)), Some(g)) if f == g => Ok(f),
+        (Some((f, what)), Some(g)) => Err(anyhow::Error::new(
+            Error::new(
+                ErrorKind::Usage,
+                format!(
+                    "--format {} contradicts the output `{}`, which names {what} ({})",
+                    format_name(g),
+                    path.display(),
+                    format_name(f)
+                ),
+            )
+            .with_hint(format_hint()),
+        )),
+        (None, Some(g)) => Ok(g),
+        (None, None) => {
+            let why = if ext.as_deref() == Some("npy") {
+                "a single .npy file cannot hold many weights".to_string()
+            } else {
+                format!(
+                    "`.{}` is not an extension trt-dump writes",
+                    ext.as_deref().unwrap_or("")
+                )
+            };
+            Err(anyhow::Error::new(
+                Error::new(
+                    ErrorKind::Usage,
+                    format!(
+                        "cannot choose an output format for `{}`: {why}",
+                        path.display()
+                    ),
+                )
+                .with_hint(format_hint()),
+            ))
+        }
+    }
+}
+
+fn format_hint() -> &'static str {
+    "name a file `*.safetensors` or `*.npz`, or a folder (ending in `/`, existing, or with no \
+     extension) for .npy files; --format safetensors|npz|npy must agree with the name"
 }
 
 /// Writes `bytes` to `path` all at once or not at all (maps, reports). An existing file is replaced
@@ -469,6 +502,20 @@ pub(crate) fn index_json(
         weights,
     };
     serde_json::to_vec_pretty(&index).expect("the index is plain data")
+}
+
+/// The index as compact JSON (the `.npz` comment; see docs/writers.md): the same keys as
+/// [`index_json`], version 2.
+pub(crate) fn index_json_compact(
+    format: &'static str,
+    metadata: &BTreeMap<String, String>,
+    plan: &Plan,
+    files: &[String],
+) -> Vec<u8> {
+    let pretty = index_json(format, metadata, plan, files);
+    let mut v: serde_json::Value = serde_json::from_slice(&pretty).expect("just written");
+    v["version"] = 2.into();
+    serde_json::to_vec(&v).expect("the index is plain data")
 }
 
 /// Shape as ndarray wants it.

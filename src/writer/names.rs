@@ -108,6 +108,63 @@ fn changed(name: &str, suffix: &str, taken: &HashSet<String>) -> String {
         .expect("an endless sequence of seeds finds a free name")
 }
 
+/// Gives each of `names` an `.npz` member name: `name + ".npy"`, so that NumPy's `np.load(f).files`
+/// lists the weight names exactly, whenever that member is safe to extract ([`is_safe_member`]):
+/// `onnx::MatMul_325`, unicode, `a/b` (a folder inside the extraction) are kept. Only a name that
+/// could escape or break an extraction (absolute, `..` or `.` or empty components, a trailing `/`,
+/// `\`, a drive letter, NUL or other control characters, a component too long for a file system,
+/// or a member that would also have to be a folder of another) is changed as [`assign`] changes
+/// names; the writer records the change. Depends only on the set of names.
+pub fn assign_members(names: &[&str], suffix: &str) -> Vec<String> {
+    let mut order: Vec<usize> = (0..names.len()).collect();
+    order.sort_by(|&a, &b| names[a].as_bytes().cmp(names[b].as_bytes()).then(a.cmp(&b)));
+    let kept: Vec<Option<String>> =
+        names.iter().map(|n| is_safe_member(n, suffix).then(|| format!("{n}{suffix}"))).collect();
+    // Folders the kept members need: a member equal to one would be both a file and a folder.
+    let folders: HashSet<&str> = kept
+        .iter()
+        .flatten()
+        .flat_map(|m| m.match_indices('/').map(move |(i, _)| &m[..i]))
+        .collect();
+    let mut taken: HashSet<String> = HashSet::new();
+    let mut out = vec![String::new(); names.len()];
+    let mut change = Vec::new();
+    for &i in &order {
+        match &kept[i] {
+            Some(m) if !folders.contains(m.as_str()) && !taken.contains(m) => {
+                taken.insert(m.clone());
+                out[i] = m.clone();
+            }
+            _ => change.push(i),
+        }
+    }
+    // Changed names are compared ignoring case, as `changed` does; kept ones exactly.
+    let mut taken_lower: HashSet<String> = taken.iter().map(|t| t.to_ascii_lowercase()).collect();
+    for i in change {
+        let c = changed(names[i], suffix, &taken_lower);
+        taken_lower.insert(c.to_ascii_lowercase());
+        out[i] = c;
+    }
+    out
+}
+
+/// Whether `name + suffix` is a zip member that extracts safely inside the folder extracted into,
+/// on Unix and Windows: relative, components not empty, `.` or `..`, no `\`, no drive letter, no
+/// control characters, every component at most [`MAX_COMPONENT_BYTES`] bytes.
+pub fn is_safe_member(name: &str, suffix: &str) -> bool {
+    let member = format!("{name}{suffix}");
+    let drive = {
+        let b = name.as_bytes();
+        b.len() >= 2 && b[0].is_ascii_alphabetic() && b[1] == b':'
+    };
+    !name.is_empty()
+        && !drive
+        && !name.chars().any(|c| c.is_control() || c == '\\')
+        && member
+            .split('/')
+            .all(|c| !c.is_empty() && c != "." && c != ".." && c.len() <= MAX_COMPONENT_BYTES)
+}
+
 /// Whether `c` is a component [`assign`] could have produced: for tests and for checking a folder
 /// before replacing it.
 pub fn is_safe_component(c: &str) -> bool {
@@ -202,6 +259,23 @@ mod tests {
         let got = assign(&["a/b", "a_b"], ".npy", &[]);
         assert_eq!(got[1], "a_b.npy");
         assert_ne!(got[0], got[1]);
+    }
+
+    #[test]
+    fn npz_members_keep_every_safe_name_verbatim() {
+        let names = ["onnx::MatMul_325", "名前", "a/b", "Weight", "weight", "x~y", "with space"];
+        let got = assign_members(&names, ".npy");
+        for (n, m) in names.iter().zip(&got) {
+            assert_eq!(*m, format!("{n}.npy"));
+        }
+        for bad in ["", "/abs", "../x", "a/../b", "a//b", "../..", "a\0b", "a\nb", "a\\b", "C:x", "a\u{7f}"] {
+            let m = assign_members(&[bad], ".npy").remove(0);
+            assert!(is_safe_component(&m) && m.contains('~'), "{bad:?} -> {m:?}");
+        }
+        // A member that would also have to be a folder of another is changed.
+        let got = assign_members(&["a.npy/b", "a"], ".npy");
+        assert_eq!(got[0], "a.npy/b.npy");
+        assert_ne!(got[1], "a.npy");
     }
 
     fn hostile_string() -> impl Strategy<Value = String> {

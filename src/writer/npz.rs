@@ -1,10 +1,12 @@
-//! `.npz`: a zip of `.npy` members (ndarray-npy's `NpzWriter`), stored or deflated.
+//! `.npz`: a zip of `.npy` members, stored or deflated.
 //!
-//! Member names are the weight names made safe by [`names`](super::names) (plus `.npy`), so
-//! unzipping the file can never write outside the folder unzipped into. The first member,
-//! `__trt_dump_index__.npy`, is a 1-D uint8 array holding UTF-8 JSON (see docs/writers.md) that
-//! maps members back to exact weight names and records each refit dtype:
-//! `json.loads(np.load(f)["__trt_dump_index__"].tobytes())`.
+//! Each member is the weight's exact name plus `.npy`, so `np.load(f).files` lists exactly the
+//! weight names, whenever that member extracts safely ([`names::assign_members`]); only names that
+//! could escape or break an extraction are changed. The index (see docs/writers.md) that maps
+//! members back to exact weight names and records each refit dtype is kept out of the members, in
+//! the zip's comment, so the output is one file holding nothing but the weights:
+//! `json.loads(zipfile.ZipFile(f).comment)` (compact JSON; an index too large for a comment,
+//! 65,535 bytes, is stored deflated behind [`COMPRESSED_TAG`]).
 
 use std::io::{self, Seek, SeekFrom, Write};
 use std::path::Path;
@@ -15,10 +17,15 @@ use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, DateTime};
 
 use super::atomic::{self, Output, StagedFile, Wrap};
-use super::{convert, index_json, lib_failure, names, usize_shape};
+use super::{convert, index_json_compact, lib_failure, names, usize_shape};
 use super::{Format, Plan, TensorSink, TensorView, WriterOptions, Written, WrittenTensor};
 
-pub(crate) const INDEX_MEMBER: &str = "__trt_dump_index__";
+/// The zip comment of an index too large to be a comment as it is: this tag, then the index JSON
+/// deflated (raw deflate, RFC 1951).
+pub const COMPRESSED_TAG: &[u8] = b"trt-dump-index+deflate:";
+
+/// The largest zip comment (its length is a u16).
+const MAX_COMMENT: usize = u16::MAX as usize;
 
 /// Members this large get zip64 headers; the zip crate refuses to write past 4 GiB otherwise.
 /// Set well below 4 GiB since deflate can (slightly) expand data.
@@ -107,7 +114,8 @@ struct Sink {
     /// Member name of each planned tensor, `.npy` included.
     members: Vec<String>,
     staged: Option<StagedFile>,
-    zip: Option<ndarray_npy::NpzWriter<ZipOut>>,
+    zip: Option<zip::ZipWriter<ZipOut>>,
+    metadata: std::collections::BTreeMap<String, String>,
     options: SimpleFileOptions,
     dead: Arc<AtomicBool>,
     path: std::path::PathBuf,
@@ -128,8 +136,7 @@ pub(super) fn open(
 ) -> anyhow::Result<Box<dyn TensorSink>> {
     let target = atomic::file_target(path, opts.force)?;
     let refs: Vec<&str> = plan.tensors.iter().map(|t| t.name.as_str()).collect();
-    let index_member = format!("{INDEX_MEMBER}.npy");
-    let members = names::assign(&refs, ".npy", &[&index_member]);
+    let members = names::assign_members(&refs, ".npy");
 
     let method = if opts.compress {
         CompressionMethod::Deflated
@@ -149,26 +156,65 @@ pub(super) fn open(
         pos: 0,
         len: 0,
     };
-    let zip = ndarray_npy::NpzWriter::new_with_options(out, options);
-    let mut sink = Sink {
+    let zip = zip::ZipWriter::new(out);
+    Ok(Box::new(Sink {
         plan,
         members,
         staged: Some(staged),
         zip: Some(zip),
+        metadata: opts.metadata.clone(),
         options,
         dead,
         path: path.to_path_buf(),
-    };
-    let index = ndarray::Array1::from(index_json(
-        "trt-dump-npz",
-        &opts.metadata,
-        &sink.plan,
-        &sink.members,
-    ));
-    let zip = sink.zip.as_mut().expect("just set");
-    zip.add_array(INDEX_MEMBER, &index)
-        .map_err(|e| lib_failure(path, "writing the index", &e))?;
-    Ok(Box::new(sink))
+    }))
+}
+
+/// The zip comment holding `index` (compact JSON): as it is when it fits, else deflated.
+pub(crate) fn index_comment(index: Vec<u8>) -> io::Result<Vec<u8>> {
+    if index.len() <= MAX_COMMENT {
+        return Ok(index);
+    }
+    let mut enc = flate2::write::DeflateEncoder::new(COMPRESSED_TAG.to_vec(), flate2::Compression::best());
+    enc.write_all(&index)?;
+    let c = enc.finish()?;
+    if c.len() > MAX_COMMENT {
+        return Err(io::Error::other(format!(
+            "the name index is {} bytes, {} deflated: more than a zip comment holds ({MAX_COMMENT})",
+            index.len(),
+            c.len()
+        )));
+    }
+    Ok(c)
+}
+
+/// The index less the entries that say nothing a reader could not tell from the member itself
+/// (member = name + `.npy`, refit dtype = stored dtype, flat shape), marked `"complete": false`:
+/// for outputs with so many tensors that the whole index does not fit a zip comment even deflated.
+fn sparse_index(full: &[u8]) -> Vec<u8> {
+    let mut v: serde_json::Value = serde_json::from_slice(full).expect("written by index_json_compact");
+    if let Some(ws) = v.get_mut("weights").and_then(|w| w.as_array_mut()) {
+        ws.retain(|w| {
+            let name = w["name"].as_str().unwrap_or("");
+            w["file"].as_str() != Some(&format!("{name}.npy"))
+                || w["refit_dtype"] != w["stored_dtype"]
+                || w["shape_source"] != "flat"
+        });
+    }
+    v["complete"] = false.into();
+    serde_json::to_vec(&v).expect("plain data")
+}
+
+/// Reads an index written by [`index_comment`] (either form) back to its JSON bytes.
+pub fn read_index_comment(comment: &[u8], max: u64) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    match comment.strip_prefix(COMPRESSED_TAG) {
+        Some(deflated) => {
+            let mut out = Vec::new();
+            flate2::read::DeflateDecoder::new(deflated).take(max).read_to_end(&mut out)?;
+            Ok(out)
+        }
+        None => Ok(comment.to_vec()),
+    }
 }
 
 impl TensorSink for Sink {
@@ -183,19 +229,23 @@ impl TensorSink for Sink {
         let zip = self.zip.as_mut().expect("present until finish");
         let shape = usize_shape(t.shape)?;
         let values = convert::to_numpy(t.dtype, t.data, self.plan.counts[i]);
-        let stem = self.members[i]
-            .strip_suffix(".npy")
-            .expect("names end in .npy");
+        let member = self.members[i].clone();
         let stored_bytes = self.plan.counts[i].saturating_mul(element_bytes(t.dtype));
         let options = self.options.large_file(stored_bytes >= LARGE_MEMBER);
-        let r = with_np_array!(values, &shape, |a| zip
-            .add_array_with_options(stem, &a, options));
+        let r = zip.start_file(member, options).map_err(anyhow::Error::from).and_then(|()| {
+            use ndarray_npy::WriteNpyExt;
+            // Buffered, as ndarray-npy's own NpzWriter does.
+            let mut w = io::BufWriter::new(&mut *zip);
+            with_np_array!(values, &shape, |a| a.write_npy(&mut w))?;
+            w.flush()?;
+            Ok(())
+        });
         if let Err(e) = r {
             self.dead.store(true, Ordering::SeqCst);
             return Err(lib_failure(
                 &path,
                 &format!("writing weight {:?}", t.name),
-                &e,
+                e.as_ref(),
             ));
         }
         self.plan.mark_added(i);
@@ -209,7 +259,12 @@ impl TensorSink for Sink {
             return Err(earlier());
         }
         self.plan.check_complete(&path)?;
-        let zip = self.zip.take().expect("present until finish");
+        let mut zip = self.zip.take().expect("present until finish");
+        let index = index_json_compact("trt-dump-npz", &self.metadata, &self.plan, &self.members);
+        let comment = index_comment(index.clone())
+            .or_else(|_| index_comment(sparse_index(&index)))
+            .map_err(|e| lib_failure(&path, "writing the index", &e))?;
+        zip.set_raw_comment(comment.into_boxed_slice());
         let out = zip
             .finish()
             .map_err(|e| lib_failure(&path, "writing the zip directory", &e))?;

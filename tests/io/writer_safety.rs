@@ -87,15 +87,13 @@ fn format_is_chosen_by_flag_then_trailing_slash_then_extension_then_existing_fol
         Format::Npy,
         "an existing folder"
     );
-    assert_eq!(
-        resolve_format(&d.join("w.safetensors"), Some(Format::Npz)).unwrap(),
-        Format::Npz
-    );
+    // A --format contradicting the name is refused (never a zip named .safetensors): tests/say_edges.rs.
     assert_eq!(
         resolve_format(&d.join("anything"), Some(Format::Npy)).unwrap(),
         Format::Npy
     );
-    for bad in ["weights", "w.bin", "w.pt", "w.npy"] {
+    assert_eq!(resolve_format(&d.join("weights"), None).unwrap(), Format::Npy, "no extension: a folder");
+    for bad in ["w.bin", "w.pt", "w.npy", "w.safetensor"] {
         let e = resolve_format(&d.join(bad), None).unwrap_err();
         assert_eq!(kind(&e), Some(ErrorKind::Usage), "{bad}");
         let hint = error::find(&e).unwrap().hint.clone().unwrap();

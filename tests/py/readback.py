@@ -168,17 +168,28 @@ def check_np_entries(exp, index, load, errors):
     if index.get("metadata") != exp["metadata"]:
         errors.append(f"index metadata {index.get('metadata')!r}")
     by_name = {e["name"]: e for e in index["weights"]}
+    if index.get("complete", True) is False:
+        # An .npz index too large for the zip comment lists only entries the member cannot tell.
+        for t in exp["tensors"]:
+            if t["name"] not in by_name:
+                by_name[t["name"]] = {"name": t["name"], "file": t["name"] + ".npy", "refit_dtype": t["stored_dtype"],
+                                      "stored_dtype": t["stored_dtype"], "shape": t["shape"], "shape_source": "flat"}
+        index = dict(index, weights=list(by_name.values()))
     if len(by_name) != len(index["weights"]) or set(by_name) != {t["name"] for t in exp["tensors"]}:
         errors.append("index names differ from the weight names")
     files = [e["file"] for e in index["weights"]]
-    if len({f.lower() for f in files}) != len(files):
+    npz = exp["format"] == "npz"
+    if not npz and len({f.lower() for f in files}) != len(files):
         errors.append("file names collide (ignoring case)")
     for t in exp["tensors"]:
         e = by_name.get(t["name"])
         if e is None:
             continue
         f = e["file"]
-        if "/" in f or "\\" in f or f.startswith(".") or "\0" in f or not f.endswith(".npy") or len(f.encode()) > 200:
+        if npz:
+            if unsafe_member(f) or not f.endswith(".npy"):
+                errors.append(f"{t['name']!r}: unsafe member name {f!r}")
+        elif "/" in f or "\\" in f or f.startswith(".") or "\0" in f or not f.endswith(".npy") or len(f.encode()) > 200:
             errors.append(f"{t['name']!r}: unsafe file name {f!r}")
         for k in ("refit_dtype", "stored_dtype", "shape", "shape_source"):
             if e[k] != t[k]:
@@ -197,19 +208,48 @@ def check_np_entries(exp, index, load, errors):
     return files
 
 
+def unsafe_member(m):
+    """A zip member that could escape or break an extraction."""
+    parts = m.split("/")
+    return (
+        m.startswith("/")
+        or "\\" in m
+        or (len(m) >= 2 and m[1] == ":" and m[0].isalpha())
+        or any(p in ("", ".", "..") or len(p.encode()) > 200 for p in parts)
+        or any(ord(c) < 32 or 127 <= ord(c) < 160 for c in m)
+    )
+
+
+def npz_index(comment):
+    """trt-dump's name index: the zip comment, JSON, or deflated behind a tag when large."""
+    tag = b"trt-dump-index+deflate:"
+    if comment.startswith(tag):
+        import zlib
+
+        comment = zlib.decompress(comment[len(tag):], -15)
+    return json.loads(comment)
+
+
 def check_npz(exp, errors):
     path = exp["path"]
     with zipfile.ZipFile(path) as z:
         members = z.namelist()
         for m in members:
-            if "/" in m or "\\" in m or m.startswith(".") or ".." == m:
+            if unsafe_member(m):
                 errors.append(f"unsafe member name {m!r}")
         if z.testzip() is not None:
             errors.append("zip CRC check failed")
+        index = npz_index(z.comment)
     with np.load(path, allow_pickle=False) as npz:
-        index = json.loads(npz["__trt_dump_index__"].tobytes())
         files = check_np_entries(exp, index, lambda f: npz[f], errors)
-    if sorted(members) != sorted(files + ["__trt_dump_index__.npy"]):
+        # Every weight whose name is safe to extract is a member under that exact name.
+        names = {t["name"] for t in exp["tensors"]}
+        kept = {n for n in names if not unsafe_member(n + ".npy") and n != ""}
+        if not kept <= set(npz.files):
+            errors.append(f"np.load(...).files lacks {sorted(kept - set(npz.files))[:5]}")
+        if len(npz.files) != len(names):
+            errors.append(f"np.load(...).files has {len(npz.files)} entries for {len(names)} weights")
+    if sorted(members) != sorted(files):
         errors.append("npz members differ from the index")
 
 

@@ -204,14 +204,14 @@ fn diff_names_the_changed_weights_and_by_how_much() {
     let out = stdout(&o);
     assert!(out.contains("CHANGED") && out.contains("net.2.weight") && out.contains("3 of 4096 elements differ, max abs diff 1 at element 4095 (first at element 0)"), "{out}");
     assert!(out.contains("net.4.bias") && out.contains("16 of 16 elements differ"), "{out}");
-    assert!(out.contains("verdict: DIFFERENT: 4 of 6 weights identical; changed: 2"), "{out}");
+    assert!(out.contains("verdict: DIFFERS: 4 of 6 weights identical; changed: 2"), "{out}");
     assert_eq!(out.lines().count(), 3, "{out}");
     // JSON.
     let o = trt_dump().arg("--trt-lib").arg(&lib).args(["diff", "--json"]).arg(&a).arg(&b).output().unwrap();
     assert_exit(&o, 1);
     let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(r["format"], "trt-dump.diff/1");
-    assert_eq!(r["verdict"], "different");
+    assert_eq!(r["verdict"], "differs");
     assert_eq!(r["a"]["source"]["kind"], "tensorrt");
     assert_eq!((r["summary"]["differ"].as_u64(), r["summary"]["exact"].as_u64()), (Some(2), Some(4)));
     let w = r["weights"].as_array().unwrap().iter().find(|w| w["name"] == "net.2.weight").unwrap();
@@ -221,11 +221,11 @@ fn diff_names_the_changed_weights_and_by_how_much() {
     // An engine against itself.
     let o = trt_dump().arg("--trt-lib").arg(&lib).arg("diff").arg(&a).arg(&a).output().unwrap();
     assert_exit(&o, 0);
-    assert!(stdout(&o).contains("verdict: IDENTICAL: all 6 weights are bit for bit equal"), "{}", stdout(&o));
+    assert!(stdout(&o).contains("verdict: MATCH: all 6 weights are bit for bit equal"), "{}", stdout(&o));
     // A tolerance as large as the changes makes them identical.
     let o = trt_dump().arg("--trt-lib").arg(&lib).args(["diff", "--atol", "1.5"]).arg(&a).arg(&b).output().unwrap();
     assert_exit(&o, 0);
-    assert!(stdout(&o).contains("IDENTICAL within the tolerance"), "{}", stdout(&o));
+    assert!(stdout(&o).contains("MATCH within the tolerance"), "{}", stdout(&o));
 }
 
 #[test]
@@ -272,7 +272,7 @@ fn diff_sees_weights_refitted_into_an_engine() {
     let out = stdout(&o);
     let name = &spec.layout.weights[1].name;
     assert!(out.contains(&format!("CHANGED    {name}")) && out.contains("1 of"), "{out}");
-    assert!(out.contains("verdict: DIFFERENT: 5 of 6 weights identical; changed: 1"), "{out}");
+    assert!(out.contains("verdict: DIFFERS: 5 of 6 weights identical; changed: 1"), "{out}");
 }
 
 #[test]

@@ -32,6 +32,7 @@ mod refit;
 mod reliability_faults;
 mod reliability_guarantees;
 mod reliability_inputs;
+mod say_edges;
 mod say_maps;
 mod selftest_strip;
 mod sim_behaviour;

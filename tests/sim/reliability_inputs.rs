@@ -63,13 +63,19 @@ fn safetensors_of(path: &Path) -> (Tensors, BTreeMap<String, String>) {
 
 /// The exact weight names of an .npz (from its index member) with each one's member data bytes.
 fn npz_of(path: &Path) -> BTreeMap<String, Vec<u8>> {
+    // The index is the zip's comment (members are only weights).
+    let comment = zip::ZipArchive::new(std::fs::File::open(path).unwrap()).unwrap().comment().to_vec();
+    let idx = trt_dump::writer::read_index_comment(&comment, 1 << 30).unwrap();
+    let idx: serde_json::Value = serde_json::from_slice(&idx).unwrap();
     let mut z = ndarray_npy::NpzReader::new(std::fs::File::open(path).unwrap()).unwrap();
-    let idx: ndarray::Array1<u8> = z.by_name("__trt_dump_index__.npy").unwrap();
-    let idx: serde_json::Value = serde_json::from_slice(idx.as_slice().unwrap()).unwrap();
     let mut out = BTreeMap::new();
     for w in idx["weights"].as_array().unwrap() {
         let file = w["file"].as_str().unwrap();
-        assert!(!file.contains('/') && !file.starts_with('.'), "member {file:?}");
+        // Kept verbatim when safe to extract (`a/b` is a folder inside the extraction), else changed.
+        assert!(
+            trt_dump::writer::names::is_safe_member(file.strip_suffix(".npy").unwrap(), ".npy"),
+            "member {file:?}"
+        );
         let a: ndarray::ArrayD<f32> = z.by_name(file).unwrap();
         out.insert(w["name"].as_str().unwrap().to_string(), a.iter().flat_map(|x| x.to_le_bytes()).collect());
     }

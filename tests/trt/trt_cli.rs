@@ -233,7 +233,8 @@ fn a_tensorrt_of_an_unsupported_version() {
 fn automatic_search_lists_every_place() {
     let d = tempfile::tempdir().unwrap();
     let e = plan(d.path());
-    let o = run(&[os("info"), e.as_os_str()]);
+    // `list` (`info` without TensorRT prints what the file tells and exits 0: tests/say_edges.rs).
+    let o = run(&[os("list"), e.as_os_str()]);
     let err = stderr(&o);
     if o.status.success() || err.contains(": loaded") {
         eprintln!("SKIPPED: a TensorRT library is installed on this machine");

@@ -109,6 +109,9 @@ fn plan_file(dir: &Path, name: &str, tag: &[u8; 4], version: [u8; 4], extra: &st
     b[..4].copy_from_slice(tag);
     b[24..28].copy_from_slice(&version);
     b.extend_from_slice(extra.as_bytes());
+    // TensorRT-RTX plans carry their own length at 16..24 (checked before any library loads).
+    let len = b.len() as u64;
+    b[16..24].copy_from_slice(&len.to_le_bytes());
     let p = dir.join(name);
     std::fs::write(&p, b).unwrap();
     p
@@ -310,11 +313,8 @@ fn deserialize_failure_carries_tensorrt_words_and_both_versions() {
         .arg(&m.dir)
         .output()
         .unwrap();
-    let want = if have_gpu() {
-        ErrorKind::EngineIncompatible
-    } else {
-        ErrorKind::NoGpu
-    };
+    // TensorRT's own words (another version) decide, with or without a GPU (issue 11 item 3).
+    let want = ErrorKind::EngineIncompatible;
     assert_eq!(out.status.code(), Some(i32::from(want.exit_code())));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -326,9 +326,7 @@ fn deserialize_failure_carries_tensorrt_words_and_both_versions() {
         err.contains("the engine was built by TensorRT 11.4.0.42; the library loaded is TensorRT 11.4.0.42"),
         "{err}"
     );
-    if !have_gpu() {
-        assert!(err.contains("GPU: "), "{err}");
-    }
+    assert!(!err.contains("hint: install the NVIDIA driver"), "{err}");
 }
 
 #[test]
