@@ -1,6 +1,7 @@
 //! `trt-dump dump ENGINE -o OUT`: the heart of the tool.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use anyhow::Context;
 use sha2::{Digest, Sha256};
@@ -101,29 +102,7 @@ pub fn run(g: &GlobalArgs, a: &DumpArgs) -> anyhow::Result<Outcome> {
         };
         planned.push((i, PlannedTensor { name, dtype: w.dtype, shape, shape_source }));
     }
-    let mut metadata = BTreeMap::new();
-    metadata.insert("source_engine_sha256".to_string(), sha);
-    metadata.insert("source_engine".to_string(), a.engine.display().to_string());
-    metadata.insert("tool".to_string(), format!("trt-dump {}", env!("CARGO_PKG_VERSION")));
-    // What built the engine, from its own header: on the map path as on the GPU path.
-    metadata.insert("engine_built_by".to_string(), crate::engine_file::EngineFile::open(&a.engine)?.built_by());
-    match &ex.source {
-        report::Source::Tensorrt { version, .. } => metadata.insert("tensorrt".to_string(), version.clone()),
-        report::Source::Map { path } => metadata.insert("read_through_map".to_string(), path.clone()),
-    };
-    metadata.insert("proof".to_string(), report::proof_line(&ex.proof));
-    let stored: BTreeMap<&str, String> = ex
-        .weights
-        .iter()
-        .zip(&ex.results)
-        .map(|(w, r)| (w.name.as_str(), r.values.stored.iter().map(|d| d.name()).collect::<Vec<_>>().join("+")))
-        .collect();
-    metadata.insert("stored_dtypes".to_string(), serde_json::to_string(&stored)?);
-    let missing = missing_metadata(&ex);
-    if !missing.is_empty() {
-        // Only with --allow-missing (otherwise nothing is written): the output says what it lacks.
-        metadata.insert("missing_weights".to_string(), serde_json::to_string(&missing)?);
-    }
+    let mut metadata = extraction_metadata(&a.engine, sha, &ex)?;
     if let (Some((p, _, _)), Some(from)) = (&pairings, &a.names_from) {
         super::names::metadata(p, from, &mut metadata)?;
     }
@@ -148,10 +127,11 @@ pub fn run(g: &GlobalArgs, a: &DumpArgs) -> anyhow::Result<Outcome> {
         written.bytes
     );
     rep.output = Some(written.path.display().to_string());
-    if !missing.is_empty() {
+    let missing = missing_metadata(&ex).len();
+    if missing > 0 {
         crate::warn!(
             "{} of {} weights are not in `{}` (--allow-missing); its metadata lists them under `missing_weights`",
-            missing.len(),
+            missing,
             ex.weights.len(),
             written.path.display()
         );
@@ -220,7 +200,7 @@ pub fn run_map(g: &GlobalArgs, a: &MapArgs) -> anyhow::Result<Outcome> {
     incomplete(&ex, a.extract.allow_missing, true)
 }
 
-pub fn build_report(engine: &std::path::Path, ex: &Extracted) -> anyhow::Result<Report> {
+pub fn build_report(engine: &Path, ex: &Extracted) -> anyhow::Result<Report> {
     let weights: Vec<_> = ex.weights.iter().zip(&ex.results).map(|(w, r)| report::weight_report(w, r)).collect();
     let totals = report::totals(&weights);
     let engine_bytes = std::fs::metadata(engine).map(|m| m.len()).unwrap_or(0);
@@ -248,6 +228,36 @@ pub fn finish_report(rep: &Report, json: bool) -> anyhow::Result<()> {
         super::emit_json(rep)?;
     }
     Ok(())
+}
+
+/// What every output of an extraction records about where its values came from: the engine (path,
+/// sha256, what built it, from its own header), the tool, TensorRT or the map read through, the
+/// proof, each weight's stored dtypes, and (with `--allow-missing`) the weights it lacks.
+pub fn extraction_metadata(engine: &Path, sha: String, ex: &Extracted) -> anyhow::Result<BTreeMap<String, String>> {
+    let mut metadata = BTreeMap::new();
+    metadata.insert("source_engine_sha256".to_string(), sha);
+    metadata.insert("source_engine".to_string(), engine.display().to_string());
+    metadata.insert("tool".to_string(), format!("trt-dump {}", env!("CARGO_PKG_VERSION")));
+    // What built the engine, from its own header: on the map path as on the GPU path.
+    metadata.insert("engine_built_by".to_string(), crate::engine_file::EngineFile::open(engine)?.built_by());
+    match &ex.source {
+        report::Source::Tensorrt { version, .. } => metadata.insert("tensorrt".to_string(), version.clone()),
+        report::Source::Map { path } => metadata.insert("read_through_map".to_string(), path.clone()),
+    };
+    metadata.insert("proof".to_string(), report::proof_line(&ex.proof));
+    let stored: BTreeMap<&str, String> = ex
+        .weights
+        .iter()
+        .zip(&ex.results)
+        .map(|(w, r)| (w.name.as_str(), r.values.stored.iter().map(|d| d.name()).collect::<Vec<_>>().join("+")))
+        .collect();
+    metadata.insert("stored_dtypes".to_string(), serde_json::to_string(&stored)?);
+    let missing = missing_metadata(ex);
+    if !missing.is_empty() {
+        // Only with --allow-missing (otherwise nothing is written): the output says what it lacks.
+        metadata.insert("missing_weights".to_string(), serde_json::to_string(&missing)?);
+    }
+    Ok(metadata)
 }
 
 /// The weights not written, for the output's metadata (`missing_weights`): name, refit dtype,

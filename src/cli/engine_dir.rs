@@ -374,30 +374,11 @@ fn dump_rank(
         ));
     }
 
-    let mut metadata = BTreeMap::new();
-    metadata.insert(
-        "source_engine_sha256".to_string(),
-        super::dump::sha256_file(&rank.engine)?,
-    );
-    metadata.insert("source_engine".to_string(), rank.engine.display().to_string());
-    metadata.insert("tool".to_string(), format!("trt-dump {}", env!("CARGO_PKG_VERSION")));
-    match &ex.source {
-        report::Source::Tensorrt { version, .. } => metadata.insert("tensorrt".to_string(), version.clone()),
-        report::Source::Map { path } => metadata.insert("read_through_map".to_string(), path.clone()),
+    let sha = match &ex.engine_sha256 {
+        Some(s) => s.clone(),
+        None => super::dump::sha256_file(&rank.engine)?,
     };
-    metadata.insert("proof".to_string(), report::proof_line(&ex.proof));
-    let stored: BTreeMap<&str, String> = ex
-        .weights
-        .iter()
-        .zip(&ex.results)
-        .map(|(w, r)| {
-            (
-                w.name.as_str(),
-                r.values.stored.iter().map(|d| d.name()).collect::<Vec<_>>().join("+"),
-            )
-        })
-        .collect();
-    metadata.insert("stored_dtypes".to_string(), serde_json::to_string(&stored)?);
+    let mut metadata = super::dump::extraction_metadata(&rank.engine, sha, &ex)?;
     metadata.insert("tensorrt_llm.rank".to_string(), rank.rank.to_string());
     metadata.insert(
         "tensorrt_llm.managed_weights".to_string(),

@@ -167,6 +167,10 @@ fn managed_weights_are_merged_and_marked() {
     let meta = meta.metadata().clone().unwrap();
     assert_eq!(meta["tensorrt_llm.managed_weights"], r#"["lm_head.lora_a"]"#);
     assert_eq!(meta["tensorrt_llm.rank"], "1");
+    // The same record of origin as a single engine's dump (one helper writes both).
+    for key in ["source_engine_sha256", "engine_built_by", "proof", "stored_dtypes"] {
+        assert!(meta.contains_key(key), "rank1.safetensors lacks `{key}`: {meta:?}");
+    }
     let r0 = std::fs::read(out.join("rank0.safetensors")).unwrap();
     let (_, meta0) = safetensors::SafeTensors::read_metadata(&r0).unwrap();
     assert_eq!(meta0.metadata().clone().unwrap()["tensorrt_llm.managed_weights"], "[]");
