@@ -213,6 +213,8 @@ struct RankDump {
 
 #[derive(Serialize)]
 struct DirReport<'a> {
+    /// `trt-dump.dump-dir/1`: not `dump`'s layout (one report per rank under `ranks`).
+    format: &'static str,
     engine_dir: String,
     world_size: usize,
     output: Option<String>,
@@ -290,15 +292,13 @@ pub fn dump(g: &GlobalArgs, a: &DumpArgs) -> anyhow::Result<Outcome> {
     );
     if a.json {
         let rep = DirReport {
+            format: "trt-dump.dump-dir/1",
             engine_dir: dir.path.display().to_string(),
             world_size: dir.world_size,
             output: Some(out.display().to_string()),
             ranks: &dumped,
         };
-        let mut stdout = std::io::stdout().lock();
-        serde_json::to_writer_pretty(&mut stdout, &rep)?;
-        use std::io::Write;
-        writeln!(stdout)?;
+        super::emit_json(&rep)?;
     }
     Ok(Outcome::Success)
 }
@@ -517,6 +517,8 @@ pub fn refit(g: &GlobalArgs, a: &RefitArgs) -> anyhow::Result<Outcome> {
     if a.json {
         #[derive(Serialize)]
         struct DirRefit<'a> {
+            /// `trt-dump.refit-dir/1`: not `refit`'s layout (one line per rank under `ranks`).
+            format: &'static str,
             engine_dir: String,
             weights: String,
             world_size: usize,
@@ -524,16 +526,14 @@ pub fn refit(g: &GlobalArgs, a: &RefitArgs) -> anyhow::Result<Outcome> {
             ranks: &'a [RankRefit],
         }
         let rep = DirRefit {
+            format: "trt-dump.refit-dir/1",
             engine_dir: dir.path.display().to_string(),
             weights: ckpt.path.display().to_string(),
             world_size: dir.world_size,
             output: out.display().to_string(),
             ranks: &done,
         };
-        let mut stdout = std::io::stdout().lock();
-        serde_json::to_writer_pretty(&mut stdout, &rep)?;
-        use std::io::Write;
-        writeln!(stdout)?;
+        super::emit_json(&rep)?;
     }
     Ok(Outcome::Success)
 }

@@ -15,6 +15,8 @@ use crate::pipeline::{Engine, Run, WeightSpec};
 use crate::refit::{self, proof, IncludingWeights, OwnValues, ValueFrom, WeightsSource};
 use crate::trt::TrtEngine;
 
+pub const FORMAT: &str = "trt-dump.refit/1";
+
 /// What was learned about the input: its own values and a layout of a plan with weights in.
 struct Learned {
     values: Vec<Option<Vec<u8>>>,
@@ -32,6 +34,8 @@ struct Learned {
 
 #[derive(serde::Serialize)]
 struct Report<'a> {
+    /// `trt-dump.refit/1`.
+    format: &'static str,
     engine: String,
     weights_file: String,
     output: Option<String>,
@@ -136,6 +140,7 @@ pub fn run_with(g: &GlobalArgs, a: &RefitArgs, extra: &Extra<'_>) -> anyhow::Res
     let plan = outcome.plan.bytes();
 
     let mut rep = Report {
+        format: FORMAT,
         engine: a.engine.display().to_string(),
         weights_file: a.weights.display().to_string(),
         output: None,
@@ -243,10 +248,7 @@ pub fn run_with(g: &GlobalArgs, a: &RefitArgs, extra: &Extra<'_>) -> anyhow::Res
     );
     rep.output = Some(a.output.display().to_string());
     if a.json {
-        let mut out = std::io::stdout().lock();
-        serde_json::to_writer_pretty(&mut out, &rep)?;
-        use std::io::Write;
-        writeln!(out)?;
+        super::emit_json(&rep)?;
     }
     Ok(Outcome::Success)
 }

@@ -54,6 +54,9 @@ pub struct ModelLine {
     pub note: String,
 }
 
+pub const FORMAT: &str = "trt-dump.selftest/1";
+
+/// `selftest --json` (docs/json.md; its keys are held to it in the tests below).
 #[derive(serde::Serialize)]
 struct JsonReport<'a> {
     format: &'static str,
@@ -194,7 +197,7 @@ pub fn run(g: &GlobalArgs, a: &SelftestArgs) -> anyhow::Result<Outcome> {
 
     if a.json {
         let r = JsonReport {
-            format: "trt-dump.selftest/1",
+            format: FORMAT,
             library: Some(lib.describe()),
             library_path: Some(lib.path.display().to_string()),
             onnx_parser: Some(parser),
@@ -203,7 +206,8 @@ pub fn run(g: &GlobalArgs, a: &SelftestArgs) -> anyhow::Result<Outcome> {
             verdict: verdict.clone(),
             exit,
         };
-        println!("{}", serde_json::to_string_pretty(&r)?);
+        // Through main, so that `NOT RUN` (exit 5) prints one object: the report with its `error`.
+        crate::cli::emit_json(&r)?;
     } else {
         for l in &lines {
             print_line(l);
@@ -519,5 +523,88 @@ mod tests {
         assert_eq!(classify_failure(true, Some(ErrorKind::Incomplete), stripped, "x").0, "passed");
         assert_eq!(classify_failure(false, Some(ErrorKind::Incomplete), stripped, "x").0, "failed");
         assert_eq!(classify_failure(true, Some(ErrorKind::TrtRefused), "strip", "x").0, "failed");
+    }
+
+    /// docs/json.md's `## \`selftest --json\`` table: (key, optional), as the sim tests'
+    /// `assert_documented` reads every command's.
+    fn documented_selftest_keys() -> Vec<(String, bool)> {
+        let doc = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/json.md")).unwrap();
+        let mut inside = false;
+        let mut keys = Vec::new();
+        for l in doc.lines() {
+            if let Some(h) = l.strip_prefix("## ") {
+                inside = h == "`selftest --json`";
+                continue;
+            }
+            let Some(rest) = l.strip_prefix("| `") else { continue };
+            let key = rest.split('`').next().unwrap();
+            if inside && !key.contains('.') {
+                keys.push((key.to_string(), l.contains("*optional*")));
+            }
+        }
+        assert!(!keys.is_empty(), "docs/json.md has no `selftest --json` section");
+        keys
+    }
+
+    #[test]
+    fn the_json_report_has_the_documented_keys() {
+        let w = WeightLine {
+            name: "w".into(),
+            expected: "exact".into(),
+            got: "exact".into(),
+            detail: String::new(),
+            stored: vec!["float32".into()],
+            ok: true,
+        };
+        let m = ModelLine {
+            name: "m".into(),
+            what: "x".into(),
+            status: "passed".into(),
+            engine_bytes: Some(1),
+            engine: None,
+            weights: vec![w],
+            proof: None,
+            note: String::new(),
+        };
+        let models = [m];
+        let r = JsonReport {
+            format: FORMAT,
+            library: None,
+            library_path: None,
+            onnx_parser: None,
+            gpu: None,
+            models: &models,
+            verdict: "PASS".into(),
+            exit: 0,
+        };
+        let v = serde_json::to_value(&r).unwrap();
+        assert_eq!(v["format"], "trt-dump.selftest/1");
+        let docs = documented_selftest_keys();
+        let got: Vec<&String> = v.as_object().unwrap().keys().collect();
+        for k in &got {
+            assert!(docs.iter().any(|(d, _)| d == *k), "`selftest --json` has `{k}`, not in docs/json.md");
+        }
+        for (k, optional) in &docs {
+            assert!(*optional || got.contains(&k), "`selftest --json` lacks `{k}`, which docs/json.md lists");
+        }
+        // The members of `models` and of their `weights`, as the doc spells them.
+        let line = doc_line("models");
+        let model_keys: Vec<&String> = v["models"][0].as_object().unwrap().keys().collect();
+        assert!(line.contains(&format!("`{{{}}}`", model_keys.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", "))), "{line}");
+        let weight_keys: Vec<&String> = v["models"][0]["weights"][0].as_object().unwrap().keys().collect();
+        assert!(line.contains(&format!("`{{{}}}`", weight_keys.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", "))), "{line}");
+    }
+
+    fn doc_line(key: &str) -> String {
+        let doc = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/json.md")).unwrap();
+        let mut inside = false;
+        for l in doc.lines() {
+            if let Some(h) = l.strip_prefix("## ") {
+                inside = h == "`selftest --json`";
+            } else if inside && l.starts_with(&format!("| `{key}`")) {
+                return l.to_string();
+            }
+        }
+        panic!("docs/json.md's `selftest --json` has no `{key}`")
     }
 }

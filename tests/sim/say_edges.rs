@@ -363,7 +363,9 @@ fn assert_documented(cmd: &str, v: &serde_json::Value) {
     for k in all.iter().filter(|k| !optional.contains(k)) {
         assert!(got.contains(&k), "`{cmd} --json` lacks `{k}`, which docs/json.md lists");
     }
-    assert_eq!(v["format"], format!("trt-dump.{cmd}/1"), "{cmd}");
+    // An engine directory's layout is its own: `dump ENGINE_DIR` writes `trt-dump.dump-dir/1`.
+    let layout = cmd.replace(" ENGINE_DIR", "-dir");
+    assert_eq!(v["format"], format!("trt-dump.{layout}/1"), "{cmd}");
 }
 
 #[test]
@@ -401,6 +403,79 @@ fn every_commands_json_keys_are_the_documented_ones() {
     let o = trt_dump().arg("--trt-lib").arg(&lib).arg("map").arg(&engine).arg("-o").arg(&m).arg("--json").output().unwrap();
     assert_exit(&o, 0);
     assert_documented("map", &json(&o));
+
+    // refit: one engine, refitted from its own dump; then with --names-from (its `names_from`
+    // member), through the stand-in.
+    let w = d.path().join("sim.safetensors");
+    assert_exit(&trt_dump().arg("--trt-lib").arg(&lib).arg("dump").arg(&engine).arg("-o").arg(&w).output().unwrap(), 0);
+    let refit = |out: &Path, extra: &[&Path]| {
+        let mut c = trt_dump();
+        c.arg("--trt-lib").arg(&lib).arg("refit").arg(&engine).arg("--weights").arg(&w).arg("-o").arg(out).arg("--json");
+        for x in extra {
+            c.arg(x);
+        }
+        c.output().unwrap()
+    };
+    let o = refit(&d.path().join("refit.engine"), &[]);
+    assert_exit(&o, 0);
+    let v = json(&o);
+    assert_documented("refit", &v);
+    assert!(v.get("names_from").is_none(), "{v}");
+    let o = refit(&d.path().join("refit2.engine"), &[Path::new("--names-from"), &w]);
+    assert_exit(&o, 0);
+    let v = json(&o);
+    assert_documented("refit", &v);
+    let nf = v["names_from"].as_object().unwrap_or_else(|| panic!("no names_from: {v}"));
+    let nf_keys: Vec<&str> = nf.keys().map(String::as_str).collect();
+    assert_eq!(nf_keys, ["reference", "by_name", "by_value", "ambiguous", "unpaired", "no_values"], "{v}");
+    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/json.md")).unwrap();
+    let documented = doc.lines().find(|l| l.starts_with("| `names_from`") && l.contains("`{reference,")).unwrap();
+    for k in nf_keys {
+        assert!(documented.contains(k), "names_from.{k} is not in docs/json.md's refit section");
+    }
+
+    // Engine directories: dump ENGINE_DIR, then refit ENGINE_DIR from that checkpoint.
+    let dir = d.path().join("engines");
+    crate::cli_engine_dir::engine_dir(&tool, &dir, &crate::cli_engine_dir::TWO_RANKS, true);
+    let ckpt = d.path().join("ckpt");
+    let o = trt_dump().arg("--trt-lib").arg(&lib).arg("dump").arg(&dir).arg("-o").arg(&ckpt).args(["--devices", "0", "--json"]).output().unwrap();
+    assert_exit(&o, 0);
+    let v = json(&o);
+    assert_documented("dump ENGINE_DIR", &v);
+    for r in v["ranks"].as_array().unwrap() {
+        let keys: Vec<&String> = r.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["rank", "device", "managed_weights", "report"]);
+        assert_documented("dump", &r["report"]);
+    }
+    let out = d.path().join("engines2");
+    let o = trt_dump()
+        .arg("--trt-lib")
+        .arg(&lib)
+        .arg("refit")
+        .arg(&dir)
+        .arg("--weights")
+        .arg(&ckpt)
+        .arg("-o")
+        .arg(&out)
+        .args(["--devices", "0", "--json"])
+        .output()
+        .unwrap();
+    assert_exit(&o, 0);
+    let v = json(&o);
+    assert_documented("refit ENGINE_DIR", &v);
+    for r in v["ranks"].as_array().unwrap() {
+        let keys: Vec<&String> = r.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["rank", "device", "weights", "managed_weights"]);
+    }
+
+    // selftest needs a TensorRT builder, which the stand-in is not: its failure is the error
+    // object alone (its report's keys are held to the docs in src/selftest's unit tests).
+    let o = trt_dump().arg("--trt-lib").arg(&lib).arg("selftest").arg("--json").output().unwrap();
+    assert_exit(&o, 7);
+    let v = json(&o);
+    assert_eq!(v.as_object().unwrap().keys().collect::<Vec<_>>(), ["error"], "{v}");
+    assert_eq!(v["error"]["kind"], "tensorrt_not_found");
+    assert!(documented_keys().contains_key("selftest"), "docs/json.md has no `selftest --json` section");
 }
 
 #[test]
