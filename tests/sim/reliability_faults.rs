@@ -257,8 +257,12 @@ fn a_second_ctrl_c_exits_at_once_and_still_removes_temporaries() {
     std::fs::create_dir(&work).unwrap();
     let (mut child, rx) = spawn_verbose(&lib, &d, &engine, &d.out().join("w.safetensors"), &["--work-dir", work.to_str().unwrap()]);
     let mut seen = Vec::new();
-    // The scratch folder exists from here on; the first serialization (30 s) is under way.
+    // The scratch folder exists from here on.
     assert!(until(&rx, "keeping serializations in", &mut seen), "{seen:#?}");
+    // The stage line comes after the last safe point before the first serialization (30 s): a
+    // Ctrl-C sent before it could stop the run at once (seen on a loaded CI machine), and the
+    // second one would race the exit.
+    assert!(until(&rx, "serializing the untouched engine", &mut seen), "{seen:#?}");
     assert_eq!(common::listing(&work).len(), 1, "the scratch folder: {:?}", common::listing(&work));
     sigint(&child);
     assert!(until(&rx, "interrupted: stopping at the next safe point", &mut seen), "{seen:#?}");
