@@ -8,15 +8,17 @@
 //! into the plan (a JSON section of non-weight bytes right after the 64-byte header), as TensorRT
 //! keeps its own layout inside the plan.
 //!
-//! Plan header (64 bytes): `ftrt`, u32 0, u32 2, u32 refit counter (0 unless
-//! [`Layout::refit_counter`]), u64 total length at 16 (so a length change changes header bytes,
-//! as in real TensorRT-RTX plans), version bytes at 24..28, `ftrt` again at 28, u64 description
-//! offset (64) at 32, u64 description length at 40, `simplan\0` at 48, zeros to 64.
+//! Plan header (64 bytes): `ftrt`, u32 0, u16 2, u16 layout form at 10 (see [`FORM_AT`]), u32
+//! refit counter (0 unless [`Layout::refit_counter`]), u64 total length at 16 (so a length change
+//! changes header bytes, as in real TensorRT-RTX plans), version bytes at 24..28, `ftrt` again at
+//! 28, u64 description offset (64) at 32, u64 description length at 40, `simplan\0` at 48, zeros
+//! to 64.
 //!
 //! Two *forms* of serialization exist: `Fresh` (an instance never refitted) and `Refitted` (at
 //! least one successful refit). They differ only where the layout says so: [`Segment::Volatile`]
 //! blocks have one length per form, [`Segment::Align`] gaps follow, a weight-stripped plan
-//! ([`Layout::strip`]) holds weight bytes only in the refitted form, and the refit counter.
+//! ([`Layout::strip`]) holds weight bytes only in the refitted form, and the refit counter; the
+//! header's length field and layout form ([`FORM_AT`]) follow the form.
 //! See `docs/simulator.md` for the full list of modelled behaviours and decisions.
 #![allow(dead_code, clippy::needless_range_loop, clippy::manual_checked_ops)]
 
@@ -46,6 +48,16 @@ pub const TAG: &[u8; 4] = b"ftrt";
 pub const MAGIC: &[u8; 8] = b"simplan\0";
 /// TensorRT 11.4.0.106, the version of the headers the stand-in library is built against.
 pub const DEFAULT_VERSION: [u8; 4] = [11, 4, 0, 106];
+/// Header offset of the u16 that says which layout a plan's bytes are in: 1 for the refitted
+/// layout where it differs from the fresh one, else 0 (so a builder's file, always in the fresh
+/// layout, has 0 there; bytes 8..12 read as the u32 2 they were before this field existed).
+///
+/// The runtime cannot tell the layout from the length: a builder trailer as long as the refit's
+/// growth makes a fresh-layout file exactly as long as the refitted layout, a refitted layout can
+/// be shorter than the fresh one (then it looked truncated), and two layouts can have the same
+/// length with their segments at different offsets. TensorRT reads its plan's structure from the
+/// plan; the simulator reads this field.
+pub const FORM_AT: usize = 10;
 
 // ---------------------------------------------------------------------------------------------
 // Description types
@@ -654,7 +666,8 @@ impl Layout {
 fn write_header(img: &mut [u8], version: [u8; 4], desc_len: u64) {
     img[..HEADER_LEN as usize].fill(0);
     img[0..4].copy_from_slice(TAG);
-    img[8..12].copy_from_slice(&2u32.to_le_bytes());
+    img[8..10].copy_from_slice(&2u16.to_le_bytes());
+    set_form(img, Form::Fresh);
     img[24..28].copy_from_slice(&version);
     img[28..32].copy_from_slice(TAG);
     img[32..40].copy_from_slice(&HEADER_LEN.to_le_bytes());
@@ -666,13 +679,32 @@ fn set_len(img: &mut [u8], len: u64) {
     img[16..24].copy_from_slice(&len.to_le_bytes());
 }
 
-/// Copies an image from one form's positions to another's; regenerates gaps and volatile blocks;
-/// weight bytes absent in the source come out zero.
-fn relayout(layout: &Layout, src: &[u8], from: &Positions, to: &Positions) -> Vec<u8> {
+fn set_form(img: &mut [u8], form: Form) {
+    let v: u16 = match form {
+        Form::Fresh => 0,
+        Form::Refitted => 1,
+    };
+    img[FORM_AT..FORM_AT + 2].copy_from_slice(&v.to_le_bytes());
+}
+
+/// The layout form a plan's header names (see [`FORM_AT`]).
+fn form_of(plan: &[u8]) -> Result<Form> {
+    match u16::from_le_bytes([plan[FORM_AT], plan[FORM_AT + 1]]) {
+        0 => Ok(Form::Fresh),
+        1 => Ok(Form::Refitted),
+        v => bail!("unknown layout form {v} in the plan header"),
+    }
+}
+
+/// Copies an image from one form's positions to another's (`to` those of `form`; the two differ);
+/// regenerates gaps and volatile blocks; weight bytes absent in the source come out zero. The
+/// header's length and layout form follow.
+fn relayout(layout: &Layout, src: &[u8], from: &Positions, to: &Positions, form: Form) -> Vec<u8> {
     let mut out = vec![0u8; to.total as usize];
     let head = (to.seg.first().map_or(to.total, |s| s.0)) as usize;
     out[..head].copy_from_slice(&src[..head]);
     set_len(&mut out, to.total);
+    set_form(&mut out, form);
     for (i, s) in layout.segments.iter().enumerate() {
         let (ds, dl) = to.seg[i];
         let (ss, sl) = from.seg[i];
@@ -790,7 +822,7 @@ impl SimSpec {
             }
         }
         let truth = self.truth(&img, &rpos, &fpos, desc_len)?;
-        let mut file = if fpos == rpos { img } else { relayout(layout, &img, &rpos, &fpos) };
+        let mut file = if fpos == rpos { img } else { relayout(layout, &img, &rpos, &fpos, Form::Fresh) };
         if self.trailer > 0 {
             let at = file.len();
             file.resize(at + self.trailer as usize, 0);
@@ -1058,37 +1090,42 @@ impl SimEngine {
     pub fn new(file: Vec<u8>) -> Result<SimEngine> {
         let mut layout = parse_layout(&file)?;
         let desc_len = u64_at(&file, 40);
+        let marked = form_of(&file)?;
         let mut fresh_pos = layout.positions(desc_len, Form::Fresh);
         let mut refit_pos = layout.positions(desc_len, Form::Refitted);
         // A weight-stripped engine serialized with its weights included (serializeWithConfig
         // without kEXCLUDE_WEIGHTS, kINCLUDE_REFIT set) is an ordinary refittable plan: it holds
         // its weights and serializes them.
-        if layout.strip && fresh_pos != refit_pos && refit_pos.total == file.len() as u64 {
+        if layout.strip && fresh_pos != refit_pos && marked == Form::Refitted {
             layout.strip = false;
             fresh_pos = layout.positions(desc_len, Form::Fresh);
             refit_pos = layout.positions(desc_len, Form::Refitted);
         }
-        ensure!(
-            fresh_pos.total <= file.len() as u64,
-            "plan truncated: layout needs {} bytes, file has {}",
-            fresh_pos.total,
-            file.len()
-        );
         let n = file.len() as u64;
+        // The header says which layout the bytes are in (`FORM_AT`), not the length: a builder
+        // trailer can make a fresh-layout file exactly as long as the refitted layout (taking it
+        // for a refitted plan served the trailer as plan bytes), and a refitted layout can be
+        // shorter than the fresh one or as long with its segments elsewhere.
         // A plan some instance serialized after a refit (what `Engine::instance_of` is given; the
         // stand-in gets it through deserializeCudaEngine) is read as `instance_of` reads it: kept
         // in the refitted layout when that layout persists, else brought back to the fresh one.
-        // Anything else longer than the fresh layout is a builder file with a trailer.
-        let (fresh, form) = if fresh_pos.total == n {
-            (Arc::new(file), Form::Fresh)
-        } else if refit_pos.total == n && layout.persist_refit_form {
-            (Arc::new(file), Form::Refitted)
-        } else if refit_pos.total == n {
-            (Arc::new(relayout(&layout, &file, &refit_pos, &fresh_pos)), Form::Fresh)
+        // A fresh-layout plan longer than its layout is a builder file with a trailer.
+        let (fresh, form) = if marked == Form::Refitted && fresh_pos != refit_pos {
+            ensure!(refit_pos.total == n, "plan of {n} bytes: its refitted layout needs {}", refit_pos.total);
+            if layout.persist_refit_form {
+                (Arc::new(file), Form::Refitted)
+            } else {
+                (Arc::new(relayout(&layout, &file, &refit_pos, &fresh_pos, Form::Fresh)), Form::Fresh)
+            }
         } else {
-            let mut f = file[..fresh_pos.total as usize].to_vec();
-            set_len(&mut f, fresh_pos.total);
-            (Arc::new(f), Form::Fresh)
+            ensure!(fresh_pos.total <= n, "plan truncated: layout needs {} bytes, file has {n}", fresh_pos.total);
+            if fresh_pos.total == n {
+                (Arc::new(file), Form::Fresh)
+            } else {
+                let mut f = file[..fresh_pos.total as usize].to_vec();
+                set_len(&mut f, fresh_pos.total);
+                (Arc::new(f), Form::Fresh)
+            }
         };
         let faults = layout.faults.clone();
         Ok(SimEngine {
@@ -1198,14 +1235,17 @@ impl Engine for SimEngine {
         let layout = parse_layout(plan)?;
         ensure!(layout.weights == sh.layout.weights, "IRuntime::deserializeCudaEngine: a plan of another engine");
         let n = plan.len() as u64;
-        let (image, form) = if n == sh.fresh_pos.total {
-            (plan.to_vec(), Form::Fresh)
-        } else if n == sh.refit_pos.total && sh.layout.persist_refit_form {
-            (plan.to_vec(), Form::Refitted)
-        } else if n == sh.refit_pos.total {
-            (relayout(&sh.layout, plan, &sh.refit_pos, &sh.fresh_pos), Form::Fresh)
+        // The layout from the header, as `SimEngine::new` reads it; a serialization has no trailer.
+        let (image, form) = if form_of(plan)? == Form::Refitted && sh.fresh_pos != sh.refit_pos {
+            ensure!(n == sh.refit_pos.total, "IRuntime::deserializeCudaEngine: plan of {n} bytes does not fit its refitted layout");
+            if sh.layout.persist_refit_form {
+                (plan.to_vec(), Form::Refitted)
+            } else {
+                (relayout(&sh.layout, plan, &sh.refit_pos, &sh.fresh_pos, Form::Fresh), Form::Fresh)
+            }
         } else {
-            bail!("IRuntime::deserializeCudaEngine: plan of {n} bytes fits neither layout");
+            ensure!(n == sh.fresh_pos.total, "IRuntime::deserializeCudaEngine: plan of {n} bytes does not fit its fresh layout");
+            (plan.to_vec(), Form::Fresh)
         };
         Ok(Box::new(SimInstance { sh: sh.clone(), image: Arc::new(image), form, refits: 0, broken: None }))
     }
@@ -1284,7 +1324,7 @@ impl Instance for SimInstance {
         // kSTRIP_PLAN: a plain serialization keeps excluding the refittable weights, even after
         // a refit (pytorch/TensorRT #3217): the plan comes out in the stripped (fresh) layout.
         if self.sh.layout.strip && self.form == Form::Refitted && self.sh.fresh_pos != self.sh.refit_pos {
-            return Ok(Box::new(SimBytes { buf: Arc::new(relayout(&self.sh.layout, &self.image, &self.sh.refit_pos, &self.sh.fresh_pos)) }));
+            return Ok(Box::new(SimBytes { buf: Arc::new(relayout(&self.sh.layout, &self.image, &self.sh.refit_pos, &self.sh.fresh_pos, Form::Fresh)) }));
         }
         Ok(Box::new(SimBytes { buf: self.image.clone() }))
     }
@@ -1299,7 +1339,7 @@ impl Instance for SimInstance {
                 bail!("ICudaEngine::serializeWithConfig: Error Code 2: Internal Error (engine unusable: {why})");
             }
             sh.counters.serialize.fetch_add(1, Ordering::SeqCst);
-            let mut img = relayout(&sh.layout, &self.image, &sh.fresh_pos, &sh.refit_pos);
+            let mut img = relayout(&sh.layout, &self.image, &sh.fresh_pos, &sh.refit_pos, Form::Refitted);
             write_stats(&sh.layout, &mut img, &sh.refit_pos);
             return Ok(Box::new(SimBytes { buf: Arc::new(img) }));
         }
@@ -1402,7 +1442,7 @@ impl SimInstance {
         }
         if self.form == Form::Fresh {
             if sh.fresh_pos != sh.refit_pos {
-                self.image = Arc::new(relayout(&sh.layout, &self.image, &sh.fresh_pos, &sh.refit_pos));
+                self.image = Arc::new(relayout(&sh.layout, &self.image, &sh.fresh_pos, &sh.refit_pos, Form::Refitted));
             }
             self.form = Form::Refitted;
         }
