@@ -2,12 +2,14 @@
 //! interpretation whose run covers the most, follows it, and records what nothing explains; then
 //! the trimming of duplicated sightings at the edges of small-code-book blocks.
 
+use std::borrow::Cow;
 use std::cmp::Reverse;
 
 use super::super::code::{Class, Store};
 use super::super::engine::WeightSpec;
 use super::super::ids::IdSpace;
 use super::super::layout::{Run, RunBuilder};
+use super::super::packed::Packed;
 use super::{Decoded, Decoder, Images, LOOKAHEAD_BYTES};
 
 /// A candidate interpretation: its ranking key (coverage, element size, earlier start first),
@@ -16,6 +18,71 @@ type Candidate = ((u64, u64, Reverse<u64>), u64, Store);
 
 /// Bytes unchanged in every pass on both sides of a split point (see [`split_points`]).
 const SPLIT_GAP: usize = 16;
+
+/// Bytes past a piece's end that its decoding may read: its last element reaches at most 8 bytes
+/// past it, and the first invalid element after that is inside the unchanged gap (whose float
+/// reading, in chunks, is cut off at the first invalid element anyway).
+const WINDOW_MARGIN: usize = 4096;
+
+/// Nominal piece size: pieces are what is unpacked at once, so this bounds decoding's memory
+/// (threads x passes x piece, beyond pieces that one unbroken buffer makes larger).
+const MAX_PIECE: usize = 16 << 20;
+
+/// Where decoding reads the passes: whole images, or packed passes unpacked a piece at a time.
+trait PassSource: Sync {
+    fn base(&self) -> &[u8];
+    /// The first start, in `[from, limit)`, of `need` bytes unchanged in every pass, all before
+    /// `limit`.
+    fn unchanged_run(&self, from: usize, limit: usize, need: usize) -> Option<usize>;
+    /// Every pass's bytes `[from, to)`.
+    fn window(&self, from: usize, to: usize) -> Vec<Cow<'_, [u8]>>;
+}
+
+impl PassSource for Images<'_> {
+    fn base(&self) -> &[u8] {
+        self.base
+    }
+
+    fn unchanged_run(&self, from: usize, limit: usize, need: usize) -> Option<usize> {
+        let unchanged = |i: usize| self.passes.iter().all(|p| p[i] == self.base[i]);
+        let mut streak = 0usize;
+        for i in from..limit.min(self.base.len()) {
+            if unchanged(i) {
+                streak += 1;
+                if streak == need {
+                    return Some(i + 1 - need);
+                }
+            } else {
+                streak = 0;
+            }
+        }
+        None
+    }
+
+    fn window(&self, from: usize, to: usize) -> Vec<Cow<'_, [u8]>> {
+        self.passes.iter().map(|p| Cow::Borrowed(&p[from..to])).collect()
+    }
+}
+
+/// Packed passes ([`Packed`]) over the baseline they were packed against.
+struct PackedSource<'a> {
+    base: &'a [u8],
+    packed: &'a Packed,
+}
+
+impl PassSource for PackedSource<'_> {
+    fn base(&self) -> &[u8] {
+        self.base
+    }
+
+    fn unchanged_run(&self, from: usize, limit: usize, need: usize) -> Option<usize> {
+        self.packed.unchanged_run(from, limit, need)
+    }
+
+    fn window(&self, from: usize, to: usize) -> Vec<Cow<'_, [u8]>> {
+        (0..self.packed.passes()).map(|p| Cow::Owned(self.packed.unpack(p, self.base, from, to))).collect()
+    }
+}
 
 /// Decodes the marker passes. `progress` is called now and then with the bytes done; when it
 /// returns false, decoding stops and `None` is returned.
@@ -28,34 +95,73 @@ pub fn decode(
     ids: &IdSpace,
     progress: &mut dyn FnMut(u64) -> bool,
 ) -> Option<Decoded> {
+    debug_assert!(images.passes.iter().all(|p| p.len() == images.base.len()));
+    decode_from(images, weights, ids, progress)
+}
+
+/// [`decode`] from packed passes: each piece is unpacked when it is decoded, so no more than a
+/// few pieces of every pass are ever whole in memory.
+pub fn decode_packed(
+    base: &[u8],
+    packed: &Packed,
+    weights: &[WeightSpec],
+    ids: &IdSpace,
+    progress: &mut dyn FnMut(u64) -> bool,
+) -> Option<Decoded> {
+    assert_eq!(base.len(), packed.len(), "passes packed against this baseline");
+    decode_from(&PackedSource { base, packed }, weights, ids, progress)
+}
+
+fn decode_from(
+    src: &dyn PassSource,
+    weights: &[WeightSpec],
+    ids: &IdSpace,
+    progress: &mut dyn FnMut(u64) -> bool,
+) -> Option<Decoded> {
     let threads = super::super::par::threads();
-    let cuts = if threads > 1 { split_points(images, threads * 8, 1 << 20) } else { Vec::new() };
-    decode_pieces(images, weights, ids, cuts, progress)
+    let len = src.base().len();
+    let cuts = split_points(src, (threads * 8).max(len / MAX_PIECE), 1 << 20);
+    decode_pieces(src, weights, ids, cuts, progress)
 }
 
 /// [`decode`] with the image cut at `cuts` (split points, increasing).
 fn decode_pieces(
-    images: &Images<'_>,
+    src: &dyn PassSource,
     weights: &[WeightSpec],
     ids: &IdSpace,
     cuts: Vec<usize>,
     progress: &mut dyn FnMut(u64) -> bool,
 ) -> Option<Decoded> {
     use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-    let len = images.base.len();
-    debug_assert!(images.passes.iter().all(|p| p.len() == len));
-    let dec = Decoder { img: images, weights, ids, len_nibbles: len as u64 * 2 };
+    let len = src.base().len();
     let mut bounds = vec![0usize];
     bounds.extend(cuts);
     bounds.push(len);
     let pieces = bounds.len() - 1;
     let done = AtomicU64::new(0);
     let stop = AtomicBool::new(false);
+    // One piece: its window of every image, decoded as an image of its own; positions moved back.
+    let piece = |k: usize| -> Option<(Vec<Run>, Vec<(u64, u64)>)> {
+        let (from, to) = (bounds[k], bounds[k + 1]);
+        let end = (to + WINDOW_MARGIN).min(len);
+        let window = src.window(from, end);
+        let local = Images { base: &src.base()[from..end], passes: window.iter().map(|w| &w[..]).collect() };
+        let dec = Decoder { img: &local, weights, ids, len_nibbles: (end - from) as u64 * 2 };
+        let (mut runs, mut unexplained) = decode_range(&dec, 0, to - from, &done, &stop)?;
+        let shift = from as u64;
+        for r in &mut runs {
+            r.offset += shift;
+        }
+        for u in &mut unexplained {
+            *u = (u.0 + shift, u.1 + shift);
+        }
+        Some((runs, unexplained))
+    };
     let (tx, rx) = std::sync::mpsc::channel::<()>();
     let parts: Option<Vec<(Vec<Run>, Vec<(u64, u64)>)>> = std::thread::scope(|s| {
-        let (dec, bounds, done, stop) = (&dec, &bounds, &done, &stop);
+        let piece = &piece;
         let work = s.spawn(move || {
-            let parts = super::super::par::map(pieces, |k| decode_range(dec, bounds[k], bounds[k + 1], done, stop));
+            let parts = super::super::par::map(pieces, piece);
             drop(tx);
             parts.into_iter().collect::<Option<Vec<_>>>()
         });
@@ -99,31 +205,16 @@ fn decode_pieces(
 /// never zero), elements are at most 8 bytes, so no run or lookahead crosses the gap; and the
 /// first changed byte after it is at least `SPLIT_GAP` past `s`, so its candidates start after
 /// `s` and nothing before can be taken back or extended.
-fn split_points(images: &Images<'_>, pieces: usize, min_step: usize) -> Vec<usize> {
-    let len = images.base.len();
+fn split_points(src: &dyn PassSource, pieces: usize, min_step: usize) -> Vec<usize> {
+    let len = src.base().len();
     let step = (len / pieces.max(1)).max(min_step).max(1);
-    let unchanged = |i: usize| images.passes.iter().all(|p| p[i] == images.base[i]);
     let mut cuts = Vec::new();
     let mut nominal = step;
     while nominal + SPLIT_GAP < len {
         // The first run of 2 * SPLIT_GAP unchanged bytes from `nominal`, looked for up to the
         // next nominal point.
         let limit = (nominal + step).min(len);
-        let mut streak = 0usize;
-        let mut i = nominal;
-        let mut found = None;
-        while i < limit {
-            if unchanged(i) {
-                streak += 1;
-                if streak == 2 * SPLIT_GAP {
-                    found = Some(i + 1 - SPLIT_GAP);
-                    break;
-                }
-            } else {
-                streak = 0;
-            }
-            i += 1;
-        }
+        let found = src.unchanged_run(nominal, limit, 2 * SPLIT_GAP).map(|start| start + SPLIT_GAP);
         if let Some(c) = found {
             cuts.push(c);
         }
@@ -362,11 +453,19 @@ mod tests {
             }
             let images = Images { base: &base, passes: passes.iter().map(|p| p.as_slice()).collect() };
             let whole = decode_pieces(&images, &ws, &ids, Vec::new(), &mut |_| true).unwrap();
+            let mut packed = Packed::new(len);
+            for p in &passes {
+                packed.add(&base, p);
+            }
+            let src = PackedSource { base: &base, packed: &packed };
             for pieces in [2, 5, 50, 1000] {
                 let cuts = split_points(&images, pieces, 1);
                 split_somewhere += usize::from(!cuts.is_empty());
-                let split = decode_pieces(&images, &ws, &ids, cuts, &mut |_| true).unwrap();
+                assert_eq!(split_points(&src, pieces, 1), cuts, "the bitmap finds the same split points");
+                let split = decode_pieces(&images, &ws, &ids, cuts.clone(), &mut |_| true).unwrap();
                 assert_eq!(split, whole, "case {case}, {pieces} pieces");
+                let unpacked = decode_pieces(&src, &ws, &ids, cuts, &mut |_| true).unwrap();
+                assert_eq!(unpacked, whole, "case {case}, {pieces} pieces from packed passes");
             }
         }
         assert!(split_somewhere > 10, "{split_somewhere}");
