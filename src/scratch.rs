@@ -53,6 +53,10 @@ impl DiskScratch {
 }
 
 impl Scratch for DiskScratch {
+    fn in_memory(&self) -> bool {
+        false
+    }
+
     fn keep(&mut self, label: &str, bytes: Box<dyn PlanBytes>) -> anyhow::Result<Box<dyn PlanBytes>> {
         let path = self.dir.path().join(format!("{label}.plan"));
         let write = || -> std::io::Result<std::fs::File> {

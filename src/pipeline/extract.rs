@@ -20,7 +20,7 @@ use super::decode::{self, Decoded};
 use super::engine::{Engine, PlanBytes, WeightSpec};
 use super::ids::IdSpace;
 use super::layout::Run;
-use super::packed::Packed;
+use super::packed::{Baseline, Packed, PackedImage};
 use super::proof::{self, Failure};
 pub use super::proof::Proof;
 use crate::error::{Error, ErrorKind};
@@ -77,6 +77,10 @@ impl Observer for Quiet {}
 /// the front end for engines too large to hold several times.
 pub trait Scratch {
     fn keep(&mut self, label: &str, bytes: Box<dyn PlanBytes>) -> anyhow::Result<Box<dyn PlanBytes>>;
+    /// Whether kept images stay in memory (then the baseline is kept packed instead).
+    fn in_memory(&self) -> bool {
+        true
+    }
 }
 
 /// Keeps images as they come.
@@ -332,7 +336,18 @@ pub fn extract(
             }
         }
     };
-    let base = scratch.keep("baseline", base)?;
+    // Kept packed (its weights are zeros, so it packs small) unless the scratch spills to files.
+    let (packed_base, base_kept) = if scratch.in_memory() {
+        let p = PackedImage::new(base.bytes());
+        drop(base);
+        (Some(p), None)
+    } else {
+        (None, Some(scratch.keep("baseline", base)?))
+    };
+    let base: Baseline<'_> = match (packed_base, &base_kept) {
+        (Some(p), _) => Baseline::Packed(p),
+        (None, kept) => Baseline::Whole(kept.as_deref().map_or(&[][..], |b| b.bytes())),
+    };
     let renormalise = |img: Box<dyn PlanBytes>, passes: &mut PassCounts| -> anyhow::Result<Box<dyn PlanBytes>> {
         if layout_mode != LayoutMode::Renormalised {
             return Ok(img);
@@ -343,7 +358,7 @@ pub fn extract(
     };
 
     // Each pass is folded into the packed differences as it arrives and dropped (`packed.rs`).
-    let mut packed = Packed::new(base.bytes().len());
+    let mut packed = Packed::new(base.len());
     for p in 0..ids.passes {
         check(obs)?;
         obs.stage(Stage::Markers(p, ids.passes));
@@ -355,7 +370,7 @@ pub fn extract(
         passes.marker += 1;
         let img = renormalise(img, &mut passes).with_context(|| format!("marker pass {}: serializing it again", p + 1))?;
         obs.serialized(Stage::Markers(p, ids.passes), img.bytes().len() as u64);
-        let (lb, li) = (base.bytes().len(), img.bytes().len());
+        let (lb, li) = (base.len(), img.bytes().len());
         if li != lb {
             return Err(anyhow::Error::new(Error::new(
                 ErrorKind::TrtRefused,
@@ -365,19 +380,19 @@ pub fn extract(
                 ),
             )));
         }
-        packed.add(base.bytes(), img.bytes());
+        packed.add(&base, img.bytes());
     }
-    obs.packed(packed.held_bytes());
+    obs.packed(packed.held_bytes() + base.held_bytes());
 
     check(obs)?;
     obs.stage(Stage::Decode);
-    let total = base.bytes().len() as u64;
+    let total = base.len() as u64;
     let decoded: Decoded = {
         let mut progress = |done: u64| {
             obs.bytes(done, total);
             !obs.cancelled()
         };
-        decode::decode_packed(base.bytes(), &packed, &weights, &ids, &mut progress).ok_or_else(interrupted)?
+        decode::decode_packed(&base, &packed, &weights, &ids, &mut progress).ok_or_else(interrupted)?
     };
     drop(packed);
 
@@ -386,7 +401,8 @@ pub fn extract(
     let mut mask = run_ranges(&decoded.runs);
     mask.extend(decoded.unexplained.iter().copied());
     let mask = merged(mask);
-    let refit_vs_original = align::align(base.bytes(), original, &mask);
+    // The baseline whole, only while it is needed (again for the proof).
+    let refit_vs_original = align::align(&base.whole(), original, &mask);
     let (original_runs, lost_to_layout) = translate(&decoded.runs, &refit_vs_original, weights.len());
     let values = assemble::assemble(&weights, &original_runs, original)
         .map_err(|e| anyhow::anyhow!("internal error: decoded run unreadable: {e}"))?;
@@ -413,7 +429,7 @@ pub fn extract(
     // Weight-stripped: nothing changes with the markers, or the refitted serializations hold
     // weights that the original, shorter by about as many bytes, does not.
     let run_bytes: u64 = decoded.runs.iter().filter_map(|r| r.byte_range()).map(|(a, b)| b - a).sum();
-    let shrink = (base.bytes().len() as u64).saturating_sub(original.len() as u64);
+    let shrink = (base.len() as u64).saturating_sub(original.len() as u64);
     let translated: u64 = original_runs.iter().filter_map(|r| r.byte_range()).map(|(a, b)| b - a).sum();
     let stripped = weights.iter().any(|w| w.count > 0)
         && (!any_weight_bytes || (run_bytes > 0 && shrink >= run_bytes / 2 && translated < run_bytes / 2));
@@ -453,7 +469,7 @@ pub fn extract(
         passes.refit_serialize += 1;
         let refitted = renormalise(refitted, &mut passes).context("round-trip proof: serializing it again")?;
         obs.serialized(Stage::Proof, refitted.bytes().len() as u64);
-        proof::compare(refitted.bytes(), base.bytes(), original, &refit_vs_original, &decoded, &results)
+        proof::compare(refitted.bytes(), &base.whole(), original, &refit_vs_original, &decoded, &results)
     } else if stripped && opts.verify {
         Proof::Failed { differing: 0, first_offsets: vec![], reason: Failure::NothingToProve }
     } else {

@@ -2,15 +2,17 @@
 //! interpretation whose run covers the most, follows it, and records what nothing explains; then
 //! the trimming of duplicated sightings at the edges of small-code-book blocks.
 
-use std::borrow::Cow;
 use std::cmp::Reverse;
 
 use super::super::code::{Class, Store};
 use super::super::engine::WeightSpec;
 use super::super::ids::IdSpace;
 use super::super::layout::{Run, RunBuilder};
-use super::super::packed::Packed;
+use super::super::packed::{Baseline, Packed, CHUNK};
 use super::{Decoded, Decoder, Images, LOOKAHEAD_BYTES};
+
+/// What one piece decodes to: its runs and its unexplained byte ranges, before trimming.
+type PieceResult = (Vec<Run>, Vec<(u64, u64)>);
 
 /// A candidate interpretation: its ranking key (coverage, element size, earlier start first),
 /// its start (nibble position) and its store.
@@ -28,59 +30,59 @@ const WINDOW_MARGIN: usize = 4096;
 /// (threads x passes x piece, beyond pieces that one unbroken buffer makes larger).
 const MAX_PIECE: usize = 16 << 20;
 
+thread_local! {
+    /// A piece's unpacked images, reused from piece to piece (no page faults per piece).
+    static WINDOW: std::cell::RefCell<Vec<Vec<u8>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// Where decoding reads the passes: whole images, or packed passes unpacked a piece at a time.
 trait PassSource: Sync {
-    fn base(&self) -> &[u8];
-    /// The first start, in `[from, limit)`, of `need` bytes unchanged in every pass, all before
-    /// `limit`.
-    fn unchanged_run(&self, from: usize, limit: usize, need: usize) -> Option<usize>;
-    /// Every pass's bytes `[from, to)`.
-    fn window(&self, from: usize, to: usize) -> Vec<Cow<'_, [u8]>>;
+    fn len(&self) -> usize;
+    /// Whether bytes `[16k, 16k + 16)` ([`CHUNK`]) are the baseline's in every pass.
+    fn chunk_unchanged(&self, k: usize) -> bool;
+    /// The baseline's bytes `[from, to)` and every pass's: borrowed, or unpacked into `bufs`.
+    fn window<'s>(&'s self, from: usize, to: usize, bufs: &'s mut Vec<Vec<u8>>) -> (&'s [u8], Vec<&'s [u8]>);
 }
 
 impl PassSource for Images<'_> {
-    fn base(&self) -> &[u8] {
-        self.base
+    fn len(&self) -> usize {
+        self.base.len()
     }
 
-    fn unchanged_run(&self, from: usize, limit: usize, need: usize) -> Option<usize> {
-        let unchanged = |i: usize| self.passes.iter().all(|p| p[i] == self.base[i]);
-        let mut streak = 0usize;
-        for i in from..limit.min(self.base.len()) {
-            if unchanged(i) {
-                streak += 1;
-                if streak == need {
-                    return Some(i + 1 - need);
-                }
-            } else {
-                streak = 0;
-            }
-        }
-        None
+    fn chunk_unchanged(&self, k: usize) -> bool {
+        let r = k * CHUNK..((k + 1) * CHUNK).min(self.base.len());
+        self.passes.iter().all(|p| p[r.clone()] == self.base[r.clone()])
     }
 
-    fn window(&self, from: usize, to: usize) -> Vec<Cow<'_, [u8]>> {
-        self.passes.iter().map(|p| Cow::Borrowed(&p[from..to])).collect()
+    fn window<'s>(&'s self, from: usize, to: usize, _bufs: &'s mut Vec<Vec<u8>>) -> (&'s [u8], Vec<&'s [u8]>) {
+        (&self.base[from..to], self.passes.iter().map(|p| &p[from..to]).collect())
     }
 }
 
 /// Packed passes ([`Packed`]) over the baseline they were packed against.
 struct PackedSource<'a> {
-    base: &'a [u8],
+    base: &'a Baseline<'a>,
     packed: &'a Packed,
 }
 
 impl PassSource for PackedSource<'_> {
-    fn base(&self) -> &[u8] {
-        self.base
+    fn len(&self) -> usize {
+        self.base.len()
     }
 
-    fn unchanged_run(&self, from: usize, limit: usize, need: usize) -> Option<usize> {
-        self.packed.unchanged_run(from, limit, need)
+    fn chunk_unchanged(&self, k: usize) -> bool {
+        self.packed.chunk_unchanged(k)
     }
 
-    fn window(&self, from: usize, to: usize) -> Vec<Cow<'_, [u8]>> {
-        (0..self.packed.passes()).map(|p| Cow::Owned(self.packed.unpack(p, self.base, from, to))).collect()
+    fn window<'s>(&'s self, from: usize, to: usize, bufs: &'s mut Vec<Vec<u8>>) -> (&'s [u8], Vec<&'s [u8]>) {
+        bufs.resize_with(self.packed.passes() + 1, Vec::new);
+        let (first, rest) = bufs.split_at_mut(1);
+        let base = self.base.window_in(from, to, &mut first[0]);
+        for (p, out) in rest.iter_mut().enumerate() {
+            self.packed.unpack_into(p, base, from, to, out);
+        }
+        let rest: &'s [Vec<u8>] = rest;
+        (base, rest.iter().map(|v| v.as_slice()).collect())
     }
 }
 
@@ -102,7 +104,7 @@ pub fn decode(
 /// [`decode`] from packed passes: each piece is unpacked when it is decoded, so no more than a
 /// few pieces of every pass are ever whole in memory.
 pub fn decode_packed(
-    base: &[u8],
+    base: &Baseline<'_>,
     packed: &Packed,
     weights: &[WeightSpec],
     ids: &IdSpace,
@@ -119,7 +121,7 @@ fn decode_from(
     progress: &mut dyn FnMut(u64) -> bool,
 ) -> Option<Decoded> {
     let threads = super::super::par::threads();
-    let len = src.base().len();
+    let len = src.len();
     let cuts = split_points(src, (threads * 8).max(len / MAX_PIECE), 1 << 20);
     decode_pieces(src, weights, ids, cuts, progress)
 }
@@ -133,7 +135,7 @@ fn decode_pieces(
     progress: &mut dyn FnMut(u64) -> bool,
 ) -> Option<Decoded> {
     use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-    let len = src.base().len();
+    let len = src.len();
     let mut bounds = vec![0usize];
     bounds.extend(cuts);
     bounds.push(len);
@@ -141,13 +143,15 @@ fn decode_pieces(
     let done = AtomicU64::new(0);
     let stop = AtomicBool::new(false);
     // One piece: its window of every image, decoded as an image of its own; positions moved back.
-    let piece = |k: usize| -> Option<(Vec<Run>, Vec<(u64, u64)>)> {
+    let piece = |k: usize| -> Option<PieceResult> {
         let (from, to) = (bounds[k], bounds[k + 1]);
         let end = (to + WINDOW_MARGIN).min(len);
-        let window = src.window(from, end);
-        let local = Images { base: &src.base()[from..end], passes: window.iter().map(|w| &w[..]).collect() };
-        let dec = Decoder { img: &local, weights, ids, len_nibbles: (end - from) as u64 * 2 };
-        let (mut runs, mut unexplained) = decode_range(&dec, 0, to - from, &done, &stop)?;
+        let (mut runs, mut unexplained) = WINDOW.with_borrow_mut(|bufs| {
+            let (base, passes) = src.window(from, end, bufs);
+            let local = Images { base, passes };
+            let dec = Decoder { img: &local, weights, ids, len_nibbles: (end - from) as u64 * 2 };
+            decode_range(&dec, 0, to - from, &done, &stop)
+        })?;
         let shift = from as u64;
         for r in &mut runs {
             r.offset += shift;
@@ -158,7 +162,7 @@ fn decode_pieces(
         Some((runs, unexplained))
     };
     let (tx, rx) = std::sync::mpsc::channel::<()>();
-    let parts: Option<Vec<(Vec<Run>, Vec<(u64, u64)>)>> = std::thread::scope(|s| {
+    let parts: Option<Vec<PieceResult>> = std::thread::scope(|s| {
         let piece = &piece;
         let work = s.spawn(move || {
             let parts = super::super::par::map(pieces, piece);
@@ -200,21 +204,35 @@ fn decode_pieces(
 }
 
 /// Byte positions `s` (increasing, inside the image) around which `[s - SPLIT_GAP, s + SPLIT_GAP)`
-/// is unchanged in every pass, about `len / pieces` apart. Decoding `[0, s)` and `[s, len)` apart
-/// gives what decoding the whole does: every valid element has a byte that changes (markers are
-/// never zero), elements are at most 8 bytes, so no run or lookahead crosses the gap; and the
-/// first changed byte after it is at least `SPLIT_GAP` past `s`, so its candidates start after
-/// `s` and nothing before can be taken back or extended.
+/// is unchanged in every pass, about `len / pieces` apart: the boundaries between two unchanged
+/// [`CHUNK`]s in a row. Decoding `[0, s)` and `[s, len)` apart gives what decoding the whole does:
+/// every valid element has a byte that changes (markers are never zero), elements are at most 8
+/// bytes, so no run or lookahead crosses the gap; and the first changed byte after it is at least
+/// `SPLIT_GAP` past `s`, so its candidates start after `s` and nothing before can be taken back or
+/// extended.
 fn split_points(src: &dyn PassSource, pieces: usize, min_step: usize) -> Vec<usize> {
-    let len = src.base().len();
+    const _: () = assert!(CHUNK == SPLIT_GAP);
+    let len = src.len();
     let step = (len / pieces.max(1)).max(min_step).max(1);
+    // Chunk k and k + 1 whole inside the image and unchanged: a cut at 16(k + 1).
+    let full_chunks = len / CHUNK;
     let mut cuts = Vec::new();
     let mut nominal = step;
     while nominal + SPLIT_GAP < len {
-        // The first run of 2 * SPLIT_GAP unchanged bytes from `nominal`, looked for up to the
-        // next nominal point.
+        // The first such pair from `nominal` on, looked for up to the next nominal point.
         let limit = (nominal + step).min(len);
-        let found = src.unchanged_run(nominal, limit, 2 * SPLIT_GAP).map(|start| start + SPLIT_GAP);
+        let mut k = nominal.div_ceil(CHUNK);
+        let mut found = None;
+        while k + 1 < full_chunks && (k + 2) * CHUNK <= limit {
+            if !src.chunk_unchanged(k + 1) {
+                k += 2;
+            } else if !src.chunk_unchanged(k) {
+                k += 1;
+            } else {
+                found = Some((k + 1) * CHUNK);
+                break;
+            }
+        }
         if let Some(c) = found {
             cuts.push(c);
         }
@@ -232,7 +250,7 @@ fn decode_range(
     to: usize,
     done: &std::sync::atomic::AtomicU64,
     stop: &std::sync::atomic::AtomicBool,
-) -> Option<(Vec<Run>, Vec<(u64, u64)>)> {
+) -> Option<PieceResult> {
     use std::sync::atomic::Ordering;
     let images = dec.img;
     let mut out = RunBuilder::default();
@@ -453,15 +471,21 @@ mod tests {
             }
             let images = Images { base: &base, passes: passes.iter().map(|p| p.as_slice()).collect() };
             let whole = decode_pieces(&images, &ws, &ids, Vec::new(), &mut |_| true).unwrap();
+            // Packed passes over a packed baseline decode the same (blocks of 1 MiB: one block here).
+            let baseline = Baseline::Packed(crate::pipeline::packed::PackedImage::new(&base));
             let mut packed = Packed::new(len);
             for p in &passes {
-                packed.add(&base, p);
+                packed.add(&baseline, p);
             }
-            let src = PackedSource { base: &base, packed: &packed };
+            let src = PackedSource { base: &baseline, packed: &packed };
             for pieces in [2, 5, 50, 1000] {
                 let cuts = split_points(&images, pieces, 1);
                 split_somewhere += usize::from(!cuts.is_empty());
                 assert_eq!(split_points(&src, pieces, 1), cuts, "the bitmap finds the same split points");
+                for &c in &cuts {
+                    let quiet = |i: usize| passes.iter().all(|p| p[i] == base[i]);
+                    assert!((c - SPLIT_GAP..c + SPLIT_GAP).all(quiet), "cut {c} has {SPLIT_GAP} unchanged bytes each side");
+                }
                 let split = decode_pieces(&images, &ws, &ids, cuts.clone(), &mut |_| true).unwrap();
                 assert_eq!(split, whole, "case {case}, {pieces} pieces");
                 let unpacked = decode_pieces(&src, &ws, &ids, cuts, &mut |_| true).unwrap();
