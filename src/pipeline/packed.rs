@@ -345,6 +345,32 @@ mod tests {
         let mut p = Packed::new(n);
         p.add(&Baseline::Packed(packed_base), &img);
         assert!(p.compressed_bytes() < n as u64 / 50, "{} of {n}", p.compressed_bytes());
+        // Every marker pass of an fp16, a byte and a transposed fp32 weight of 1 M elements,
+        // built by the code books themselves.
+        use crate::dtype::DataType;
+        for (dtype, transposed) in [(DataType::Half, false), (DataType::Int8, false), (DataType::Fp8, false), (DataType::Float, true)] {
+            let count = 1u64 << 20;
+            let size = (dtype.bits() / 8) as usize;
+            let passes = crate::pipeline::code::Class::of(dtype).passes_needed(count).max(2);
+            let len = count as usize * size;
+            let zero = vec![0u8; len];
+            let mut p = Packed::new(len);
+            for pass in 0..passes {
+                let mut img = vec![0u8; len];
+                crate::pipeline::code::fill_markers(dtype, 0, count, pass, &mut img);
+                if transposed {
+                    // A 1024 x 1024 matrix stored column by column.
+                    let src = img.clone();
+                    for (k, dst) in img.chunks_mut(size).enumerate() {
+                        let i = (k % 1024) * 1024 + k / 1024;
+                        dst.copy_from_slice(&src[i * size..(i + 1) * size]);
+                    }
+                }
+                p.add(&Baseline::Whole(&zero), &img);
+            }
+            let per_pass = p.compressed_bytes() as f64 / passes as f64 / len as f64;
+            assert!(per_pass < 0.05, "{dtype:?} transposed {transposed}: {per_pass:.3} of the image per pass");
+        }
         assert_eq!(p.held_bytes(), p.compressed_bytes() + n as u64 / 128);
     }
 }
