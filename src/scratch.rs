@@ -23,6 +23,7 @@ impl PlanBytes for Mapped {
 pub struct DiskScratch {
     dir: tempfile::TempDir,
     written: u64,
+    files: u64,
     _registered: crate::cleanup::Registered,
 }
 
@@ -34,7 +35,7 @@ impl DiskScratch {
             .tempdir_in(&parent)
             .with_context(|| format!("creating a temporary folder in `{}` (use --work-dir to choose another)", parent.display()))?;
         let _registered = crate::cleanup::register(dir.path());
-        Ok(DiskScratch { dir, written: 0, _registered })
+        Ok(DiskScratch { dir, written: 0, files: 0, _registered })
     }
 
     pub fn path(&self) -> &Path {
@@ -44,9 +45,18 @@ impl DiskScratch {
     pub fn bytes_written(&self) -> u64 {
         self.written
     }
+
+    /// Serializations written to files so far.
+    pub fn files_written(&self) -> u64 {
+        self.files
+    }
 }
 
 impl Scratch for DiskScratch {
+    fn in_memory(&self) -> bool {
+        false
+    }
+
     fn keep(&mut self, label: &str, bytes: Box<dyn PlanBytes>) -> anyhow::Result<Box<dyn PlanBytes>> {
         let path = self.dir.path().join(format!("{label}.plan"));
         let write = || -> std::io::Result<std::fs::File> {
@@ -63,6 +73,7 @@ impl Scratch for DiskScratch {
             )
         })?;
         self.written += bytes.bytes().len() as u64;
+        self.files += 1;
         drop(bytes);
         let map = crate::mmap::map_readonly(&file).with_context(|| format!("mapping `{}`", path.display()))?;
         Ok(Box::new(Mapped(map)))
@@ -98,7 +109,7 @@ mod tests {
         let dir = s.path().to_path_buf();
         let kept = s.keep("x", Box::new(vec![1u8, 2, 3])).unwrap();
         assert_eq!(kept.bytes(), &[1, 2, 3]);
-        assert_eq!(s.bytes_written(), 3);
+        assert_eq!((s.bytes_written(), s.files_written()), (3, 1));
         drop(kept);
         drop(s);
         assert!(!dir.exists());

@@ -75,11 +75,13 @@ pub(crate) struct Clock<'a> {
     pub(crate) stats: &'a EngineStats,
     pub(crate) stamps: Vec<(Stage, f64, f64)>,
     pub(crate) decode_end: Option<f64>,
+    /// Bytes the packed marker passes took.
+    pub(crate) packed: u64,
 }
 
 impl<'a> Clock<'a> {
     pub(crate) fn new(stats: &'a EngineStats) -> Clock<'a> {
-        Clock { t0: Instant::now(), stats, stamps: Vec::new(), decode_end: None }
+        Clock { t0: Instant::now(), stats, stamps: Vec::new(), decode_end: None, packed: 0 }
     }
     pub(crate) fn at(&self, want: impl Fn(Stage) -> bool) -> Option<f64> {
         self.stamps.iter().find(|(s, ..)| want(*s)).map(|(_, t, _)| *t)
@@ -89,6 +91,9 @@ impl<'a> Clock<'a> {
 impl Observer for Clock<'_> {
     fn stage(&mut self, stage: Stage) {
         self.stamps.push((stage, self.t0.elapsed().as_secs_f64(), self.stats.seconds.get()));
+    }
+    fn packed(&mut self, bytes: u64) {
+        self.packed = bytes;
     }
     fn bytes(&mut self, done: u64, total: u64) {
         // decode() reports the full length once, when its scan is over.

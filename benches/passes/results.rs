@@ -54,6 +54,14 @@ pub(crate) struct Ours {
     /// (peak RssAnon − RssAnon before the run − output) / engine: what the tool itself holds at
     /// its peak beyond the engine (the simulator's, standing for TensorRT's) and the output.
     pub(crate) spill_tool_over_engine: f64,
+    /// The default mode (what `dump` does without --work-dir: in memory unless the engine is too
+    /// large for it, see `scratch::should_spill`), first extraction: (peak RssAnon − RssAnon
+    /// before − output) / engine, the tool's own peak beyond the engine and the output.
+    pub(crate) tool_over_engine: f64,
+    /// Temporary files the default mode wrote (0 when it kept everything in memory).
+    pub(crate) spill_files: u64,
+    /// Bytes the packed marker passes took (compressed differences and the changed-byte bitmap).
+    pub(crate) packed_bytes: u64,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]

@@ -38,7 +38,7 @@ pub(crate) fn table(rows: &[Row], m: &Machine) -> String {
     let mut out = String::new();
     let head = [
         "model", "store", "params", "engine", "passes ours", "passes ref", "ratio", "time ours s", "time ref s", "ratio",
-        "host ours s", "host ref s", "ratio", "decode GB/s", "per pass", "map GB/s", "peak/engine", "tool/engine", "proof",
+        "host ours s", "host ref s", "ratio", "decode GB/s", "per pass", "map GB/s", "peak/engine", "tool/engine", "spilled", "proof",
     ];
     let mut cells: Vec<Vec<String>> = vec![head.iter().map(|s| s.to_string()).collect()];
     for r in rows {
@@ -63,6 +63,7 @@ pub(crate) fn table(rows: &[Row], m: &Machine) -> String {
         c.push(format!("{:.2}", o.decode_pass_gbps));
         c.push(format!("{:.2}", mp.gbps));
         c.push(format!("{:.2} / {:.2} / {:.2}", o.peak_over_engine, o.spill_peak_over_engine, mp.peak_over_engine));
+        c.push(format!("{:.2} ({} files)", o.tool_over_engine, o.spill_files));
         c.push(format!("{:.2}", o.spill_tool_over_engine));
         c.push(format!(
             "{} {}/{}{}",
@@ -95,8 +96,9 @@ pub(crate) fn table(rows: &[Row], m: &Machine) -> String {
          passes); per pass = engine bytes x marker passes / decode() time. map GB/s = engine bytes / (map parse + fingerprint +\n\
          reading every value) from the page cache. peak/engine = VmHWM / engine bytes for our extraction with serializations in\n\
          memory / peak RssAnon / engine bytes with serializations spilled to files (as dump does for large engines) / VmHWM for\n\
-         map reading. Whole process; it holds the simulated engine (TensorRT's copy), 1x, while extracting. tool/engine = spilled\n\
-         run's peak RssAnon less what was resident before it (the simulated engine) and less the output, over engine bytes.\n\
+         map reading. Whole process; it holds the simulated engine (TensorRT's copy), 1x, while extracting. tool/engine = the\n\
+         default mode's peak RssAnon less what was resident before it (the simulated engine) and less the output, over engine\n\
+         bytes, with the temporary files it wrote; spilled = the same for the run with serializations spilled to files.\n\
          proof: our round-trip proof verdict, then weights equal to the simulator's ground truth; (ref a/b agree) = of b weights the\n\
          reference method extracted, a equal ours.\n",
         m.cpu,

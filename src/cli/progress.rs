@@ -98,6 +98,10 @@ impl Observer for Bars {
         crate::detail!("  {stage}: {bytes} bytes in {secs:.2}s");
     }
 
+    fn packed(&mut self, bytes: u64) {
+        crate::detail!("  marker passes packed into {bytes} bytes");
+    }
+
     fn bytes(&mut self, done: u64, total: u64) {
         if self.phases.is_hidden() {
             return;

@@ -16,10 +16,11 @@ use anyhow::Context;
 use super::align::{self, Alignment};
 use super::assemble::{self, WeightValues};
 use super::code::fill_markers;
-use super::decode::{self, Decoded, Images};
+use super::decode::{self, Decoded};
 use super::engine::{Engine, PlanBytes, WeightSpec};
 use super::ids::IdSpace;
 use super::layout::Run;
+use super::packed::{Baseline, Packed, PackedImage};
 use super::proof::{self, Failure};
 pub use super::proof::Proof;
 use crate::error::{Error, ErrorKind};
@@ -60,6 +61,8 @@ pub trait Observer {
     /// A refit+serialize or serialize finished, producing `bytes`.
     fn serialized(&mut self, _stage: Stage, _bytes: u64) {}
     fn bytes(&mut self, _done: u64, _total: u64) {}
+    /// The marker passes are packed, in `bytes` (compressed differences and a bitmap).
+    fn packed(&mut self, _bytes: u64) {}
     /// Asked between steps; true stops extraction with [`ErrorKind::Interrupted`].
     fn cancelled(&self) -> bool {
         false
@@ -74,6 +77,10 @@ impl Observer for Quiet {}
 /// the front end for engines too large to hold several times.
 pub trait Scratch {
     fn keep(&mut self, label: &str, bytes: Box<dyn PlanBytes>) -> anyhow::Result<Box<dyn PlanBytes>>;
+    /// Whether kept images stay in memory (then the baseline is kept packed instead).
+    fn in_memory(&self) -> bool {
+        true
+    }
 }
 
 /// Keeps images as they come.
@@ -292,7 +299,12 @@ pub fn extract(
     let original = engine.instance()?.serialize().context("serializing the untouched engine")?;
     passes.serialize_only += 1;
     obs.serialized(Stage::Normalise, original.bytes().len() as u64);
-    let original = scratch.keep("original", original)?;
+    // Usually the file itself: then its read-only mapping serves, and the serialization goes.
+    let original_kept = if original.bytes() == file { None } else { Some(scratch.keep("original", original)?) };
+    let original: &[u8] = match &original_kept {
+        Some(o) => o.bytes(),
+        None => file,
+    };
 
     check(obs)?;
     obs.stage(Stage::Baseline);
@@ -303,12 +315,12 @@ pub fn extract(
     // the never-refitted layout by a round trip through a fresh instance (0 refits, like the
     // original); only if that does not give the original's length are positions aligned instead.
     let mut layout_mode = LayoutMode::Direct;
-    let base = if base.bytes().len() == original.bytes().len() {
+    let base = if base.bytes().len() == original.len() {
         base
     } else {
         // A runtime that cannot deserialize its own refitted plan leaves alignment as the way.
         match engine.instance_of(base.bytes()).and_then(|mut i| i.serialize()) {
-            Ok(again) if again.bytes().len() == original.bytes().len() => {
+            Ok(again) if again.bytes().len() == original.len() => {
                 passes.serialize_only += 1;
                 layout_mode = LayoutMode::Renormalised;
                 again
@@ -324,7 +336,18 @@ pub fn extract(
             }
         }
     };
-    let base = scratch.keep("baseline", base)?;
+    // Kept packed (its weights are zeros, so it packs small) unless the scratch spills to files.
+    let (packed_base, base_kept) = if scratch.in_memory() {
+        let p = PackedImage::new(base.bytes());
+        drop(base);
+        (Some(p), None)
+    } else {
+        (None, Some(scratch.keep("baseline", base)?))
+    };
+    let base: Baseline<'_> = match (packed_base, &base_kept) {
+        (Some(p), _) => Baseline::Packed(p),
+        (None, kept) => Baseline::Whole(kept.as_deref().map_or(&[][..], |b| b.bytes())),
+    };
     let renormalise = |img: Box<dyn PlanBytes>, passes: &mut PassCounts| -> anyhow::Result<Box<dyn PlanBytes>> {
         if layout_mode != LayoutMode::Renormalised {
             return Ok(img);
@@ -334,7 +357,8 @@ pub fn extract(
         Ok(again)
     };
 
-    let mut marked: Vec<Box<dyn PlanBytes>> = Vec::new();
+    // Each pass is folded into the packed differences as it arrives and dropped (`packed.rs`).
+    let mut packed = Packed::new(base.len());
     for p in 0..ids.passes {
         check(obs)?;
         obs.stage(Stage::Markers(p, ids.passes));
@@ -346,7 +370,7 @@ pub fn extract(
         passes.marker += 1;
         let img = renormalise(img, &mut passes).with_context(|| format!("marker pass {}: serializing it again", p + 1))?;
         obs.serialized(Stage::Markers(p, ids.passes), img.bytes().len() as u64);
-        let (lb, li) = (base.bytes().len(), img.bytes().len());
+        let (lb, li) = (base.len(), img.bytes().len());
         if li != lb {
             return Err(anyhow::Error::new(Error::new(
                 ErrorKind::TrtRefused,
@@ -356,38 +380,38 @@ pub fn extract(
                 ),
             )));
         }
-        marked.push(scratch.keep(&format!("pass{p}"), img)?);
+        packed.add(&base, img.bytes());
     }
+    obs.packed(packed.held_bytes() + base.held_bytes());
 
     check(obs)?;
     obs.stage(Stage::Decode);
-    let images = Images { base: base.bytes(), passes: marked.iter().map(|m| m.bytes()).collect() };
-    let total = images.base.len() as u64;
+    let total = base.len() as u64;
     let decoded: Decoded = {
         let mut progress = |done: u64| {
             obs.bytes(done, total);
             !obs.cancelled()
         };
-        decode::decode(&images, &weights, &ids, &mut progress).ok_or_else(interrupted)?
+        decode::decode_packed(&base, &packed, &weights, &ids, &mut progress).ok_or_else(interrupted)?
     };
-    drop(images);
-    drop(marked);
+    drop(packed);
 
     check(obs)?;
     obs.stage(Stage::Read);
     let mut mask = run_ranges(&decoded.runs);
     mask.extend(decoded.unexplained.iter().copied());
     let mask = merged(mask);
-    let refit_vs_original = align::align(base.bytes(), original.bytes(), &mask);
+    // The baseline whole, only while it is needed (again for the proof).
+    let refit_vs_original = align::align(&base.whole(), original, &mask);
     let (original_runs, lost_to_layout) = translate(&decoded.runs, &refit_vs_original, weights.len());
-    let values = assemble::assemble(&weights, &original_runs, original.bytes())
+    let values = assemble::assemble(&weights, &original_runs, original)
         .map_err(|e| anyhow::anyhow!("internal error: decoded run unreadable: {e}"))?;
 
     // The engine file's coordinates, for maps.
-    let original_vs_file = if original.bytes() == file {
+    let original_vs_file = if original == file {
         Alignment::identity(file.len() as u64)
     } else {
-        align::align(original.bytes(), file, &merged(run_ranges(&original_runs)))
+        align::align(original, file, &merged(run_ranges(&original_runs)))
     };
     let (file_runs, _) = translate(&original_runs, &original_vs_file, weights.len());
     let file_volatile: Vec<(u64, u64)> = decoded
@@ -405,7 +429,7 @@ pub fn extract(
     // Weight-stripped: nothing changes with the markers, or the refitted serializations hold
     // weights that the original, shorter by about as many bytes, does not.
     let run_bytes: u64 = decoded.runs.iter().filter_map(|r| r.byte_range()).map(|(a, b)| b - a).sum();
-    let shrink = (base.bytes().len() as u64).saturating_sub(original.bytes().len() as u64);
+    let shrink = (base.len() as u64).saturating_sub(original.len() as u64);
     let translated: u64 = original_runs.iter().filter_map(|r| r.byte_range()).map(|(a, b)| b - a).sum();
     let stripped = weights.iter().any(|w| w.count > 0)
         && (!any_weight_bytes || (run_bytes > 0 && shrink >= run_bytes / 2 && translated < run_bytes / 2));
@@ -445,7 +469,7 @@ pub fn extract(
         passes.refit_serialize += 1;
         let refitted = renormalise(refitted, &mut passes).context("round-trip proof: serializing it again")?;
         obs.serialized(Stage::Proof, refitted.bytes().len() as u64);
-        proof::compare(refitted.bytes(), base.bytes(), original.bytes(), &refit_vs_original, &decoded, &results)
+        proof::compare(refitted.bytes(), &base.whole(), original, &refit_vs_original, &decoded, &results)
     } else if stripped && opts.verify {
         Proof::Failed { differing: 0, first_offsets: vec![], reason: Failure::NothingToProve }
     } else {
@@ -463,7 +487,7 @@ pub fn extract(
         unexplained_bytes: unexplained,
         refit_vs_original,
         original_vs_file,
-        original_len: original.bytes().len() as u64,
+        original_len: original.len() as u64,
         layout_mode,
     })
 }

@@ -9,6 +9,7 @@ pub mod engine;
 pub mod extract;
 pub mod ids;
 pub mod layout;
+pub mod packed;
 pub mod par;
 pub mod proof;
 

@@ -22,7 +22,7 @@ mod bulk;
 mod element;
 mod tiling;
 
-pub use tiling::decode;
+pub use tiling::{decode, decode_packed};
 
 use super::engine::WeightSpec;
 use super::ids::IdSpace;

@@ -8,7 +8,11 @@ use super::super::code::{Class, Store};
 use super::super::engine::WeightSpec;
 use super::super::ids::IdSpace;
 use super::super::layout::{Run, RunBuilder};
+use super::super::packed::{Baseline, Packed, CHUNK};
 use super::{Decoded, Decoder, Images, LOOKAHEAD_BYTES};
+
+/// What one piece decodes to: its runs and its unexplained byte ranges, before trimming.
+type PieceResult = (Vec<Run>, Vec<(u64, u64)>);
 
 /// A candidate interpretation: its ranking key (coverage, element size, earlier start first),
 /// its start (nibble position) and its store.
@@ -16,6 +20,71 @@ type Candidate = ((u64, u64, Reverse<u64>), u64, Store);
 
 /// Bytes unchanged in every pass on both sides of a split point (see [`split_points`]).
 const SPLIT_GAP: usize = 16;
+
+/// Bytes past a piece's end that its decoding may read: its last element reaches at most 8 bytes
+/// past it, and the first invalid element after that is inside the unchanged gap (whose float
+/// reading, in chunks, is cut off at the first invalid element anyway).
+const WINDOW_MARGIN: usize = 4096;
+
+/// Nominal piece size: pieces are what is unpacked at once, so this bounds decoding's memory
+/// (threads x passes x piece, beyond pieces that one unbroken buffer makes larger).
+const MAX_PIECE: usize = 16 << 20;
+
+thread_local! {
+    /// A piece's unpacked images, reused from piece to piece (no page faults per piece).
+    static WINDOW: std::cell::RefCell<Vec<Vec<u8>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Where decoding reads the passes: whole images, or packed passes unpacked a piece at a time.
+trait PassSource: Sync {
+    fn len(&self) -> usize;
+    /// Whether bytes `[16k, 16k + 16)` ([`CHUNK`]) are the baseline's in every pass.
+    fn chunk_unchanged(&self, k: usize) -> bool;
+    /// The baseline's bytes `[from, to)` and every pass's: borrowed, or unpacked into `bufs`.
+    fn window<'s>(&'s self, from: usize, to: usize, bufs: &'s mut Vec<Vec<u8>>) -> (&'s [u8], Vec<&'s [u8]>);
+}
+
+impl PassSource for Images<'_> {
+    fn len(&self) -> usize {
+        self.base.len()
+    }
+
+    fn chunk_unchanged(&self, k: usize) -> bool {
+        let r = k * CHUNK..((k + 1) * CHUNK).min(self.base.len());
+        self.passes.iter().all(|p| p[r.clone()] == self.base[r.clone()])
+    }
+
+    fn window<'s>(&'s self, from: usize, to: usize, _bufs: &'s mut Vec<Vec<u8>>) -> (&'s [u8], Vec<&'s [u8]>) {
+        (&self.base[from..to], self.passes.iter().map(|p| &p[from..to]).collect())
+    }
+}
+
+/// Packed passes ([`Packed`]) over the baseline they were packed against.
+struct PackedSource<'a> {
+    base: &'a Baseline<'a>,
+    packed: &'a Packed,
+}
+
+impl PassSource for PackedSource<'_> {
+    fn len(&self) -> usize {
+        self.base.len()
+    }
+
+    fn chunk_unchanged(&self, k: usize) -> bool {
+        self.packed.chunk_unchanged(k)
+    }
+
+    fn window<'s>(&'s self, from: usize, to: usize, bufs: &'s mut Vec<Vec<u8>>) -> (&'s [u8], Vec<&'s [u8]>) {
+        bufs.resize_with(self.packed.passes() + 1, Vec::new);
+        let (first, rest) = bufs.split_at_mut(1);
+        let base = self.base.window_in(from, to, &mut first[0]);
+        for (p, out) in rest.iter_mut().enumerate() {
+            self.packed.unpack_into(p, base, from, to, out);
+        }
+        let rest: &'s [Vec<u8>] = rest;
+        (base, rest.iter().map(|v| v.as_slice()).collect())
+    }
+}
 
 /// Decodes the marker passes. `progress` is called now and then with the bytes done; when it
 /// returns false, decoding stops and `None` is returned.
@@ -28,34 +97,75 @@ pub fn decode(
     ids: &IdSpace,
     progress: &mut dyn FnMut(u64) -> bool,
 ) -> Option<Decoded> {
+    debug_assert!(images.passes.iter().all(|p| p.len() == images.base.len()));
+    decode_from(images, weights, ids, progress)
+}
+
+/// [`decode`] from packed passes: each piece is unpacked when it is decoded, so no more than a
+/// few pieces of every pass are ever whole in memory.
+pub fn decode_packed(
+    base: &Baseline<'_>,
+    packed: &Packed,
+    weights: &[WeightSpec],
+    ids: &IdSpace,
+    progress: &mut dyn FnMut(u64) -> bool,
+) -> Option<Decoded> {
+    assert_eq!(base.len(), packed.len(), "passes packed against this baseline");
+    decode_from(&PackedSource { base, packed }, weights, ids, progress)
+}
+
+fn decode_from(
+    src: &dyn PassSource,
+    weights: &[WeightSpec],
+    ids: &IdSpace,
+    progress: &mut dyn FnMut(u64) -> bool,
+) -> Option<Decoded> {
     let threads = super::super::par::threads();
-    let cuts = if threads > 1 { split_points(images, threads * 8, 1 << 20) } else { Vec::new() };
-    decode_pieces(images, weights, ids, cuts, progress)
+    let len = src.len();
+    let cuts = split_points(src, (threads * 8).max(len / MAX_PIECE), 1 << 20);
+    decode_pieces(src, weights, ids, cuts, progress)
 }
 
 /// [`decode`] with the image cut at `cuts` (split points, increasing).
 fn decode_pieces(
-    images: &Images<'_>,
+    src: &dyn PassSource,
     weights: &[WeightSpec],
     ids: &IdSpace,
     cuts: Vec<usize>,
     progress: &mut dyn FnMut(u64) -> bool,
 ) -> Option<Decoded> {
     use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-    let len = images.base.len();
-    debug_assert!(images.passes.iter().all(|p| p.len() == len));
-    let dec = Decoder { img: images, weights, ids, len_nibbles: len as u64 * 2 };
+    let len = src.len();
     let mut bounds = vec![0usize];
     bounds.extend(cuts);
     bounds.push(len);
     let pieces = bounds.len() - 1;
     let done = AtomicU64::new(0);
     let stop = AtomicBool::new(false);
+    // One piece: its window of every image, decoded as an image of its own; positions moved back.
+    let piece = |k: usize| -> Option<PieceResult> {
+        let (from, to) = (bounds[k], bounds[k + 1]);
+        let end = (to + WINDOW_MARGIN).min(len);
+        let (mut runs, mut unexplained) = WINDOW.with_borrow_mut(|bufs| {
+            let (base, passes) = src.window(from, end, bufs);
+            let local = Images { base, passes };
+            let dec = Decoder { img: &local, weights, ids, len_nibbles: (end - from) as u64 * 2 };
+            decode_range(&dec, 0, to - from, &done, &stop)
+        })?;
+        let shift = from as u64;
+        for r in &mut runs {
+            r.offset += shift;
+        }
+        for u in &mut unexplained {
+            *u = (u.0 + shift, u.1 + shift);
+        }
+        Some((runs, unexplained))
+    };
     let (tx, rx) = std::sync::mpsc::channel::<()>();
-    let parts: Option<Vec<(Vec<Run>, Vec<(u64, u64)>)>> = std::thread::scope(|s| {
-        let (dec, bounds, done, stop) = (&dec, &bounds, &done, &stop);
+    let parts: Option<Vec<PieceResult>> = std::thread::scope(|s| {
+        let piece = &piece;
         let work = s.spawn(move || {
-            let parts = super::super::par::map(pieces, |k| decode_range(dec, bounds[k], bounds[k + 1], done, stop));
+            let parts = super::super::par::map(pieces, piece);
             drop(tx);
             parts.into_iter().collect::<Option<Vec<_>>>()
         });
@@ -94,35 +204,34 @@ fn decode_pieces(
 }
 
 /// Byte positions `s` (increasing, inside the image) around which `[s - SPLIT_GAP, s + SPLIT_GAP)`
-/// is unchanged in every pass, about `len / pieces` apart. Decoding `[0, s)` and `[s, len)` apart
-/// gives what decoding the whole does: every valid element has a byte that changes (markers are
-/// never zero), elements are at most 8 bytes, so no run or lookahead crosses the gap; and the
-/// first changed byte after it is at least `SPLIT_GAP` past `s`, so its candidates start after
-/// `s` and nothing before can be taken back or extended.
-fn split_points(images: &Images<'_>, pieces: usize, min_step: usize) -> Vec<usize> {
-    let len = images.base.len();
+/// is unchanged in every pass, about `len / pieces` apart: the boundaries between two unchanged
+/// [`CHUNK`]s in a row. Decoding `[0, s)` and `[s, len)` apart gives what decoding the whole does:
+/// every valid element has a byte that changes (markers are never zero), elements are at most 8
+/// bytes, so no run or lookahead crosses the gap; and the first changed byte after it is at least
+/// `SPLIT_GAP` past `s`, so its candidates start after `s` and nothing before can be taken back or
+/// extended.
+fn split_points(src: &dyn PassSource, pieces: usize, min_step: usize) -> Vec<usize> {
+    const _: () = assert!(CHUNK == SPLIT_GAP);
+    let len = src.len();
     let step = (len / pieces.max(1)).max(min_step).max(1);
-    let unchanged = |i: usize| images.passes.iter().all(|p| p[i] == images.base[i]);
+    // Chunk k and k + 1 whole inside the image and unchanged: a cut at 16(k + 1).
+    let full_chunks = len / CHUNK;
     let mut cuts = Vec::new();
     let mut nominal = step;
     while nominal + SPLIT_GAP < len {
-        // The first run of 2 * SPLIT_GAP unchanged bytes from `nominal`, looked for up to the
-        // next nominal point.
+        // The first such pair from `nominal` on, looked for up to the next nominal point.
         let limit = (nominal + step).min(len);
-        let mut streak = 0usize;
-        let mut i = nominal;
+        let mut k = nominal.div_ceil(CHUNK);
         let mut found = None;
-        while i < limit {
-            if unchanged(i) {
-                streak += 1;
-                if streak == 2 * SPLIT_GAP {
-                    found = Some(i + 1 - SPLIT_GAP);
-                    break;
-                }
+        while k + 1 < full_chunks && (k + 2) * CHUNK <= limit {
+            if !src.chunk_unchanged(k + 1) {
+                k += 2;
+            } else if !src.chunk_unchanged(k) {
+                k += 1;
             } else {
-                streak = 0;
+                found = Some((k + 1) * CHUNK);
+                break;
             }
-            i += 1;
         }
         if let Some(c) = found {
             cuts.push(c);
@@ -141,7 +250,7 @@ fn decode_range(
     to: usize,
     done: &std::sync::atomic::AtomicU64,
     stop: &std::sync::atomic::AtomicBool,
-) -> Option<(Vec<Run>, Vec<(u64, u64)>)> {
+) -> Option<PieceResult> {
     use std::sync::atomic::Ordering;
     let images = dec.img;
     let mut out = RunBuilder::default();
@@ -362,11 +471,25 @@ mod tests {
             }
             let images = Images { base: &base, passes: passes.iter().map(|p| p.as_slice()).collect() };
             let whole = decode_pieces(&images, &ws, &ids, Vec::new(), &mut |_| true).unwrap();
+            // Packed passes over a packed baseline decode the same (blocks of 1 MiB: one block here).
+            let baseline = Baseline::Packed(crate::pipeline::packed::PackedImage::new(&base));
+            let mut packed = Packed::new(len);
+            for p in &passes {
+                packed.add(&baseline, p);
+            }
+            let src = PackedSource { base: &baseline, packed: &packed };
             for pieces in [2, 5, 50, 1000] {
                 let cuts = split_points(&images, pieces, 1);
                 split_somewhere += usize::from(!cuts.is_empty());
-                let split = decode_pieces(&images, &ws, &ids, cuts, &mut |_| true).unwrap();
+                assert_eq!(split_points(&src, pieces, 1), cuts, "the bitmap finds the same split points");
+                for &c in &cuts {
+                    let quiet = |i: usize| passes.iter().all(|p| p[i] == base[i]);
+                    assert!((c - SPLIT_GAP..c + SPLIT_GAP).all(quiet), "cut {c} has {SPLIT_GAP} unchanged bytes each side");
+                }
+                let split = decode_pieces(&images, &ws, &ids, cuts.clone(), &mut |_| true).unwrap();
                 assert_eq!(split, whole, "case {case}, {pieces} pieces");
+                let unpacked = decode_pieces(&src, &ws, &ids, cuts, &mut |_| true).unwrap();
+                assert_eq!(unpacked, whole, "case {case}, {pieces} pieces from packed passes");
             }
         }
         assert!(split_somewhere > 10, "{split_somewhere}");

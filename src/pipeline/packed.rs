@@ -1,0 +1,376 @@
+//! Marker passes kept as they arrive: each one is folded into compressed differences from the zero
+//! baseline and a bitmap of the 16-byte chunks any pass changed, and the image itself is dropped.
+//!
+//! Why not a per-position identity accumulator: decoding (`decode/tiling.rs`) stays exact by
+//! trying, at every changed byte, every way TensorRT may store an element there (fp32, fp16,
+//! bf16, a byte, a nibble, ...), each reading other bytes of every pass. An accumulator would need
+//! one partial identity per position *and* per interpretation, several times the engine. The
+//! differences hold exactly the same information in far less room, because marker images are
+//! regular where they differ from the baseline: a pass's digit repeats with a period of 128 or
+//! 256 elements or stays constant over as many (transposed and blocked orders keep periods of
+//! their own), and where they do not differ the XOR is zero. LZ4 turns both into back-references,
+//! so a pass costs a few percent of the engine (measured by the bench as `ours.tool_over_engine`).
+//! Decoding then unpacks one piece of the plan at a time (`decode::decode_packed`).
+
+use std::borrow::Cow;
+
+use crate::pipeline::par;
+
+/// Bytes per compressed block: large enough for LZ4 to find the markers' periods, small enough
+/// that unpacking a piece decompresses little beyond it.
+pub const BLOCK: usize = 1 << 20;
+
+/// Bytes per bit of the changed-chunk bitmap.
+pub const CHUNK: usize = 16;
+
+/// One pass: its compressed blocks (the XOR of the pass and the baseline).
+struct PackedPass {
+    blocks: Vec<Vec<u8>>,
+}
+
+/// Every marker pass of one extraction, packed.
+pub struct Packed {
+    len: usize,
+    passes: Vec<PackedPass>,
+    /// Bit `k` set: some byte of chunk `k` (bytes `[16k, 16k + 16)`) differs from the baseline in
+    /// some pass. Chunks, not bytes: what it is for is finding places to cut the plan at (two
+    /// unchanged chunks in a row), and a bit per byte would cost an eighth of the engine.
+    changed: Vec<u64>,
+}
+
+impl Packed {
+    /// An empty set of passes for images of `len` bytes.
+    pub fn new(len: usize) -> Packed {
+        Packed { len, passes: Vec::new(), changed: vec![0; len.div_ceil(CHUNK).div_ceil(64)] }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn passes(&self) -> usize {
+        self.passes.len()
+    }
+
+    /// Folds one pass in (its blocks in parallel). `img` must have the baseline's length.
+    pub fn add(&mut self, base: &Baseline<'_>, img: &[u8]) {
+        assert_eq!(base.len(), self.len, "the baseline of these passes");
+        assert_eq!(img.len(), self.len, "a pass of the baseline's length");
+        let nblocks = self.len.div_ceil(BLOCK);
+        let parts = par::map(nblocks, |k| {
+            let (a, b) = (k * BLOCK, ((k + 1) * BLOCK).min(self.len));
+            ADD.with_borrow_mut(|(base_buf, delta)| {
+                let base = base.window_in(a, b, base_buf);
+                delta.clear();
+                delta.extend(img[a..b].iter().zip(base).map(|(x, y)| x ^ y));
+                let mask: Vec<u64> = delta
+                    .chunks(64 * CHUNK)
+                    .map(|c| c.chunks(CHUNK).enumerate().fold(0u64, |m, (i, c)| m | (u64::from(c.iter().any(|&x| x != 0)) << i)))
+                    .collect();
+                (pack_block(delta), mask)
+            })
+        });
+        let mut blocks = Vec::with_capacity(nblocks);
+        for (k, (block, mask)) in parts.into_iter().enumerate() {
+            // BLOCK is a multiple of 64 chunks: block k's bits start at word k * BLOCK / CHUNK / 64.
+            let w0 = k * (BLOCK / CHUNK / 64);
+            for (dst, m) in self.changed[w0..w0 + mask.len()].iter_mut().zip(mask) {
+                *dst |= m;
+            }
+            blocks.push(block);
+        }
+        self.passes.push(PackedPass { blocks });
+    }
+
+    /// Whether chunk `k` (bytes `[16k, 16k + 16)`) is the baseline's in every pass.
+    #[inline]
+    pub fn chunk_unchanged(&self, k: usize) -> bool {
+        self.changed[k / 64] >> (k % 64) & 1 == 0
+    }
+
+    /// Pass `p`'s bytes `[from, to)` into `out` (replaced), rebuilt from its blocks and the
+    /// baseline's same bytes.
+    pub fn unpack_into(&self, p: usize, base: &[u8], from: usize, to: usize, out: &mut Vec<u8>) {
+        assert_eq!(base.len(), to - from, "the baseline's bytes [from, to)");
+        unpack_blocks(&self.passes[p].blocks, self.len, from, to, out);
+        for (o, b) in out.iter_mut().zip(base) {
+            *o ^= b;
+        }
+    }
+
+    /// [`Self::unpack_into`] a new vector.
+    pub fn unpack(&self, p: usize, base: &[u8], from: usize, to: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.unpack_into(p, base, from, to, &mut out);
+        out
+    }
+
+    /// Bytes of compressed blocks.
+    pub fn compressed_bytes(&self) -> u64 {
+        self.passes.iter().flat_map(|p| p.blocks.iter().map(|b| b.len() as u64)).sum()
+    }
+
+    /// Bytes held: the compressed blocks and the bitmap (1/128 of the image).
+    pub fn held_bytes(&self) -> u64 {
+        self.compressed_bytes() + self.changed.len() as u64 * 8
+    }
+}
+
+/// Bytes per line of a block: lines of zeros are only a bit in the block's line mask.
+const LINE: usize = 64;
+
+/// One block: the mask of its non-zero [`LINE`]s (little-endian u64 words), then those lines,
+/// LZ4-compressed. Zero lines are common (the baseline's weights, a pass's bytes outside them)
+/// and LZ4 would decode them as one-byte back-references, a byte at a time.
+fn pack_block(data: &[u8]) -> Vec<u8> {
+    let lines = data.len().div_ceil(LINE);
+    let mut mask = vec![0u64; lines.div_ceil(64)];
+    let mut dense = Vec::with_capacity(data.len());
+    for (i, l) in data.chunks(LINE).enumerate() {
+        if l.iter().any(|&b| b != 0) {
+            mask[i / 64] |= 1 << (i % 64);
+            dense.extend_from_slice(l);
+        }
+    }
+    let mut out: Vec<u8> = mask.iter().flat_map(|w| w.to_le_bytes()).collect();
+    out.extend(lz4_flex::block::compress(&dense));
+    out
+}
+
+thread_local! {
+    /// The baseline's block and the difference being packed, reused across blocks.
+    static ADD: std::cell::RefCell<(Vec<u8>, Vec<u8>)> = const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+}
+
+thread_local! {
+    /// The non-zero lines of the block being unpacked, reused (no page faults per block).
+    static DENSE: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Unpacks a [`pack_block`] block into `out` (the block's length): runs of non-zero lines are
+/// copied, runs of zero lines filled, each at once.
+fn unpack_block(packed: &[u8], out: &mut [u8]) {
+    let len = out.len();
+    let lines = len.div_ceil(LINE);
+    let words = lines.div_ceil(64);
+    let mask: Vec<u64> = packed[..8 * words].chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes"))).collect();
+    let set = |i: usize| mask[i / 64] >> (i % 64) & 1 == 1;
+    DENSE.with_borrow_mut(|dense| {
+        let full: usize = mask.iter().map(|w| w.count_ones() as usize).sum();
+        // Every set line is whole but the last line of the block, which may be short.
+        let n = full * LINE - if set(lines - 1) { lines * LINE - len } else { 0 };
+        dense.resize(n, 0);
+        let got = lz4_flex::block::decompress_into(&packed[8 * words..], dense)
+            .expect("a block this process compressed decompresses");
+        debug_assert_eq!(got, n);
+        let (mut i, mut at) = (0usize, 0usize);
+        while i < lines {
+            let on = set(i);
+            let mut j = i + 1;
+            while j < lines && set(j) == on {
+                j += 1;
+            }
+            let (a, b) = (i * LINE, (j * LINE).min(len));
+            if on {
+                out[a..b].copy_from_slice(&dense[at..at + (b - a)]);
+                at += b - a;
+            } else {
+                out[a..b].fill(0);
+            }
+            i = j;
+        }
+    });
+}
+
+thread_local! {
+    /// A whole block, for blocks only partly inside what is unpacked.
+    static PART: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Bytes `[from, to)` of an image of `len` bytes packed in [`BLOCK`]s, into `out` (replaced).
+fn unpack_blocks(blocks: &[Vec<u8>], len: usize, from: usize, to: usize, out: &mut Vec<u8>) {
+    out.clear();
+    out.resize(to - from, 0);
+    let mut k = from / BLOCK;
+    while k * BLOCK < to {
+        let (a, b) = (k * BLOCK, ((k + 1) * BLOCK).min(len));
+        let (lo, hi) = (from.max(a), to.min(b));
+        if (lo, hi) == (a, b) {
+            unpack_block(&blocks[k], &mut out[lo - from..hi - from]);
+        } else {
+            PART.with_borrow_mut(|part| {
+                part.resize(b - a, 0);
+                unpack_block(&blocks[k], part);
+                out[lo - from..hi - from].copy_from_slice(&part[lo - a..hi - a]);
+            });
+        }
+        k += 1;
+    }
+}
+
+/// An image compressed in blocks: the zero baseline, whose weights are zeros.
+pub struct PackedImage {
+    len: usize,
+    blocks: Vec<Vec<u8>>,
+}
+
+impl PackedImage {
+    pub fn new(img: &[u8]) -> PackedImage {
+        let len = img.len();
+        let blocks = par::map(len.div_ceil(BLOCK), |k| pack_block(&img[k * BLOCK..((k + 1) * BLOCK).min(len)]));
+        PackedImage { len, blocks }
+    }
+
+    pub fn compressed_bytes(&self) -> u64 {
+        self.blocks.iter().map(|b| b.len() as u64).sum()
+    }
+}
+
+/// The zero baseline: packed when extraction keeps its images in memory, otherwise as the
+/// scratch keeps it (a file mapping).
+pub enum Baseline<'a> {
+    Whole(&'a [u8]),
+    Packed(PackedImage),
+}
+
+impl Baseline<'_> {
+    pub fn len(&self) -> usize {
+        match self {
+            Baseline::Whole(b) => b.len(),
+            Baseline::Packed(p) => p.len,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Bytes `[from, to)`.
+    pub fn window(&self, from: usize, to: usize) -> Cow<'_, [u8]> {
+        match self {
+            Baseline::Whole(b) => Cow::Borrowed(&b[from..to]),
+            Baseline::Packed(p) => {
+                let mut out = Vec::new();
+                unpack_blocks(&p.blocks, p.len, from, to, &mut out);
+                Cow::Owned(out)
+            }
+        }
+    }
+
+    /// Bytes `[from, to)`, borrowed, or unpacked into `buf`.
+    pub fn window_in<'s>(&'s self, from: usize, to: usize, buf: &'s mut Vec<u8>) -> &'s [u8] {
+        match self {
+            Baseline::Whole(b) => &b[from..to],
+            Baseline::Packed(p) => {
+                unpack_blocks(&p.blocks, p.len, from, to, buf);
+                buf
+            }
+        }
+    }
+
+    /// Every byte.
+    pub fn whole(&self) -> Cow<'_, [u8]> {
+        self.window(0, self.len())
+    }
+
+    /// Bytes held in memory for it (0 for a file mapping).
+    pub fn held_bytes(&self) -> u64 {
+        match self {
+            Baseline::Whole(_) => 0,
+            Baseline::Packed(p) => p.compressed_bytes(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn image(len: usize, seed: u64) -> Vec<u8> {
+        let mut x = seed | 1;
+        (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect()
+    }
+
+    #[test]
+    fn passes_unpack_to_what_went_in_across_blocks() {
+        let len = 2 * BLOCK + 777;
+        let base = image(len, 3);
+        let mut a = base.clone();
+        for i in (BLOCK - 100..BLOCK + 100).chain(len - 5..len).chain(10..20) {
+            a[i] ^= 0x5A;
+        }
+        let b = image(len, 9);
+        for baseline in [Baseline::Whole(&base), Baseline::Packed(PackedImage::new(&base))] {
+            let mut p = Packed::new(len);
+            p.add(&baseline, &a);
+            p.add(&baseline, &b);
+            assert_eq!(p.passes(), 2);
+            assert_eq!(baseline.whole(), &base[..]);
+            for (from, to) in [(0, len), (BLOCK - 3, BLOCK + 3), (len - 1, len), (5, 5), (0, 1)] {
+                let bw = baseline.window(from, to);
+                assert_eq!(&bw[..], &base[from..to]);
+                assert_eq!(p.unpack(0, &bw, from, to), &a[from..to], "{from}..{to}");
+                assert_eq!(p.unpack(1, &bw, from, to), &b[from..to], "{from}..{to}");
+            }
+        }
+        let mut p = Packed::new(len);
+        p.add(&Baseline::Whole(&base), &a);
+        p.add(&Baseline::Whole(&base), &b);
+        for k in 0..len.div_ceil(CHUNK) {
+            let same = (k * CHUNK..((k + 1) * CHUNK).min(len)).all(|i| a[i] == base[i] && b[i] == base[i]);
+            assert_eq!(p.chunk_unchanged(k), same, "chunk {k}");
+        }
+    }
+
+    #[test]
+    fn regular_marker_images_pack_small() {
+        // An fp32 weight's pass-0 markers (a digit cycling through 128 values) over a zero
+        // baseline: a few percent of its size.
+        let n = 4 << 20;
+        let base = vec![0u8; n];
+        let img: Vec<u8> = (0..n / 4).flat_map(|i| [0x6D, 0x0B, (i % 128) as u8, 0x43]).collect();
+        let packed_base = PackedImage::new(&base);
+        assert!(packed_base.compressed_bytes() < n as u64 / 200, "{}", packed_base.compressed_bytes());
+        let mut p = Packed::new(n);
+        p.add(&Baseline::Packed(packed_base), &img);
+        assert!(p.compressed_bytes() < n as u64 / 50, "{} of {n}", p.compressed_bytes());
+        // Every marker pass of an fp16, a byte and a transposed fp32 weight of 1 M elements,
+        // built by the code books themselves.
+        use crate::dtype::DataType;
+        for (dtype, transposed) in [(DataType::Half, false), (DataType::Int8, false), (DataType::Fp8, false), (DataType::Float, true)] {
+            let count = 1u64 << 20;
+            let size = (dtype.bits() / 8) as usize;
+            let passes = crate::pipeline::code::Class::of(dtype).passes_needed(count).max(2);
+            let len = count as usize * size;
+            let zero = vec![0u8; len];
+            let mut p = Packed::new(len);
+            for pass in 0..passes {
+                let mut img = vec![0u8; len];
+                crate::pipeline::code::fill_markers(dtype, 0, count, pass, &mut img);
+                if transposed {
+                    // A 1024 x 1024 matrix stored column by column.
+                    let src = img.clone();
+                    for (k, dst) in img.chunks_mut(size).enumerate() {
+                        let i = (k % 1024) * 1024 + k / 1024;
+                        dst.copy_from_slice(&src[i * size..(i + 1) * size]);
+                    }
+                }
+                p.add(&Baseline::Whole(&zero), &img);
+            }
+            let per_pass = p.compressed_bytes() as f64 / passes as f64 / len as f64;
+            assert!(per_pass < 0.05, "{dtype:?} transposed {transposed}: {per_pass:.3} of the image per pass");
+        }
+        assert_eq!(p.held_bytes(), p.compressed_bytes() + n as u64 / 128);
+    }
+}
