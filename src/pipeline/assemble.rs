@@ -240,36 +240,24 @@ fn read_single_copy(refit: DataType, r: &Run, image: &[u8], out: &mut [u8], iden
     inexact
 }
 
-/// Whether every run covers a contiguous index range (stride ±1, or a single element) and no two
-/// ranges overlap.
-fn dense_and_disjoint(runs: &[(&Run, bool)]) -> bool {
-    let mut ranges = Vec::with_capacity(runs.len());
-    for (r, _) in runs {
-        if r.len > 1 && r.index_stride.unsigned_abs() != 1 {
-            return false;
-        }
-        match r.index_bounds() {
-            Some(b) => ranges.push(b),
-            None => return false,
-        }
-    }
-    ranges.sort_unstable();
-    ranges.windows(2).all(|w| w[0].1 <= w[1].0)
-}
-
-/// How many runs from `runs[i]` on form a transposed block: the same stored dtype, length and
-/// (non-unit) stride, first indices consecutive. That is how a matrix stored transposed comes out
-/// of decoding: stored row `t` holds column `t`.
-fn block_len(runs: &[(&Run, bool)], i: usize) -> usize {
-    const MAX: usize = 32;
+/// How many runs from `runs[i]` on form a transposed grid: the same stored dtype, length (2 or
+/// more) and stride `s` (2 or more), first indices `index, index + 1, …`, and at most `s` runs, so
+/// that no index repeats. Run `t` of the grid holds elements `index + t + k * s`: stored row `t`
+/// of a matrix stored transposed is column `t` of the weight. A weight stored transposed on its own
+/// gives one grid of all its runs; so does each weight of a fused transposed buffer (Q/K/V or
+/// gate/up joined, then transposed): its runs lie a whole stored row apart, the other weights'
+/// parts of each stored row between them, and reading a weight's grid is reading its block of the
+/// buffer.
+fn grid_len(runs: &[(&Run, bool)], i: usize) -> usize {
     let r = runs[i].0;
-    if r.index_stride.unsigned_abs() <= 1 {
+    if r.len < 2 || r.index_stride < 2 {
         return 1;
     }
+    let most = usize::try_from(r.index_stride).unwrap_or(usize::MAX).min(runs.len() - i);
     let mut g = 1;
-    while g < MAX && i + g < runs.len() {
+    while g < most {
         let o = runs[i + g].0;
-        if o.stored != r.stored || o.len != r.len || o.index_stride != r.index_stride || o.nibble != r.nibble || o.index != r.index + g as u64 {
+        if o.stored != r.stored || o.len != r.len || o.index_stride != r.index_stride || o.index != r.index + g as u64 {
             break;
         }
         g += 1;
@@ -277,24 +265,55 @@ fn block_len(runs: &[(&Run, bool)], i: usize) -> usize {
     g
 }
 
-/// Reads a transposed block (see [`block_len`]) of single-copy elements into `out` a stored row
-/// at a time across the block's runs, so that consecutive writes land side by side rather than a
-/// whole output row apart (a plain strided scatter touches a new cache line, and for wide
-/// matrices a new page, with every element). Handles what the common layouts need (the refit
-/// dtype itself, fp16/bf16 storage of fp32); returns false, reading nothing, for the rest.
-fn read_block(refit: DataType, block: &[(&Run, bool)], image: &[u8], out: &mut [u8]) -> bool {
-    let stored = block[0].0.stored;
+/// Whether no element can be seen twice, told from index ranges alone: the elements of a run
+/// (stride not 0) are distinct, and so are those of a grid ([`grid_len`]); each lies within its
+/// range of indices (first to last), and no two ranges overlap. A weight stored transposed is one
+/// grid, whose range is the whole weight; its runs alone would each span nearly all of it.
+fn disjoint_ranges(runs: &[(&Run, bool)]) -> bool {
+    let mut ranges = Vec::with_capacity(runs.len());
+    let mut i = 0;
+    while i < runs.len() {
+        let r = runs[i].0;
+        let g = grid_len(runs, i);
+        if g > 1 {
+            // The last run's last index, `validate`d in range.
+            let last = runs[i + g - 1].0;
+            ranges.push((r.index, last.index + (last.len - 1) * last.index_stride as u64 + 1));
+            i += g;
+            continue;
+        }
+        if r.len > 1 && r.index_stride == 0 {
+            return false;
+        }
+        match r.index_bounds() {
+            Some(b) => ranges.push(b),
+            None => return false,
+        }
+        i += 1;
+    }
+    ranges.sort_unstable();
+    ranges.windows(2).all(|w| w[0].1 <= w[1].0)
+}
+
+/// Reads a grid ([`grid_len`]) of single-copy elements into `out`, tile by tile (see
+/// [`transpose_grid`]), rather than run by run: a run read alone is a strided scatter whose
+/// consecutive writes land a whole output row apart (a new cache line with every element, and for
+/// wide matrices a new page). Handles what the common layouts need (the refit dtype itself,
+/// fp16/bf16 storage of fp32, each converted as [`read_single_copy`] does); returns false, reading
+/// nothing, for the rest.
+fn read_grid(refit: DataType, grid: &[(&Run, bool)], image: &[u8], out: &mut [u8]) -> bool {
+    let stored = grid[0].0.stored;
     if stored.is_packed() {
         return false;
     }
     match (stored, refit) {
-        (DataType::Half, DataType::Float) => scatter_block::<2, 4>(block, image, out, |b| f16::from_bits(u16::from_le_bytes(b)).to_f32().to_le_bytes()),
-        (DataType::Bf16, DataType::Float) => scatter_block::<2, 4>(block, image, out, |b| bf16::from_bits(u16::from_le_bytes(b)).to_f32().to_le_bytes()),
+        (DataType::Half, DataType::Float) => transpose_grid::<2, 4>(grid, image, out, |b| f16::from_bits(u16::from_le_bytes(b)).to_f32().to_le_bytes()),
+        (DataType::Bf16, DataType::Float) => transpose_grid::<2, 4>(grid, image, out, |b| bf16::from_bits(u16::from_le_bytes(b)).to_f32().to_le_bytes()),
         (a, b) if a == b => match a.bits() {
-            8 => scatter_block::<1, 1>(block, image, out, |b| b),
-            16 => scatter_block::<2, 2>(block, image, out, |b| b),
-            32 => scatter_block::<4, 4>(block, image, out, |b| b),
-            64 => scatter_block::<8, 8>(block, image, out, |b| b),
+            8 => transpose_grid::<1, 1>(grid, image, out, |b| b),
+            16 => transpose_grid::<2, 2>(grid, image, out, |b| b),
+            32 => transpose_grid::<4, 4>(grid, image, out, |b| b),
+            64 => transpose_grid::<8, 8>(grid, image, out, |b| b),
             _ => return false,
         },
         _ => return false,
@@ -302,23 +321,41 @@ fn read_block(refit: DataType, block: &[(&Run, bool)], image: &[u8], out: &mut [
     true
 }
 
-fn scatter_block<const IN: usize, const OUT: usize>(
-    block: &[(&Run, bool)],
+/// Runs of a grid read together: each output row gets `GROUP` elements side by side (128 bytes of
+/// fp32), one from each run.
+const GROUP: usize = 32;
+/// Elements of each run per tile: a tile is `GROUP` runs by `SPAN` stored elements, `GROUP * SPAN *
+/// IN` bytes read (8 KB of fp32) and `SPAN` output row pieces written.
+const SPAN: usize = 64;
+
+/// The cache-blocked transpose: the grid is cut into tiles of [`GROUP`] runs by [`SPAN`]
+/// elements; inside a tile each output row piece is written in one go from the `GROUP` runs, so
+/// reads stay within the tile's few cache lines per run and writes fill whole lines. Tiles go
+/// across the grid first (every group of runs for the same `SPAN` output rows, which are then
+/// written from start to end), then down to the next `SPAN` rows, so the output rows in work and
+/// their pages stay in cache and TLB. Partial tiles (odd sizes) are the same loops, shorter.
+fn transpose_grid<const IN: usize, const OUT: usize>(
+    grid: &[(&Run, bool)],
     image: &[u8],
     out: &mut [u8],
     convert: impl Fn([u8; IN]) -> [u8; OUT],
 ) {
-    let first = block[0].0;
-    let srcs: Vec<&[u8]> = block.iter().map(|(r, _)| &image[r.offset as usize..r.offset as usize + IN * r.len as usize]).collect();
-    let g = block.len();
-    let mut at = first.index as usize;
-    for k in 0..first.len as usize {
-        let row = &mut out[OUT * at..OUT * (at + g)];
-        for (d, src) in row.chunks_exact_mut(OUT).zip(&srcs) {
-            let x: [u8; IN] = src[IN * k..IN * k + IN].try_into().expect("IN bytes");
-            d.copy_from_slice(&convert(x));
+    let first = grid[0].0;
+    let (len, stride) = (first.len as usize, first.index_stride as usize);
+    let srcs: Vec<&[u8]> = grid.iter().map(|(r, _)| &image[r.offset as usize..r.offset as usize + IN * len]).collect();
+    for k0 in (0..len).step_by(SPAN) {
+        let k_end = len.min(k0 + SPAN);
+        for (n, group) in srcs.chunks(GROUP).enumerate() {
+            let t0 = first.index as usize + n * GROUP;
+            for k in k0..k_end {
+                let at = t0 + k * stride;
+                let row = &mut out[OUT * at..OUT * (at + group.len())];
+                for (d, src) in row.chunks_exact_mut(OUT).zip(group) {
+                    let x: [u8; IN] = src[IN * k..IN * k + IN].try_into().expect("IN bytes");
+                    d.copy_from_slice(&convert(x));
+                }
+            }
         }
-        at = at.wrapping_add_signed(first.index_stride as isize);
     }
 }
 
@@ -369,6 +406,12 @@ fn validate(run: &Run, i: usize, weights: &[WeightSpec], image_len: u64) -> Resu
 
 /// Reads every weight through `runs` from `image`.
 pub fn assemble(weights: &[WeightSpec], runs: &[Run], image: &[u8]) -> Result<Vec<WeightValues>, BadRun> {
+    assemble_with(weights, runs, image, true)
+}
+
+/// [`assemble`] with its shortcuts (`fast`) or element by element: every element read, counted and
+/// compared one at a time, the reference the shortcuts are tested against.
+fn assemble_with(weights: &[WeightSpec], runs: &[Run], image: &[u8], fast: bool) -> Result<Vec<WeightValues>, BadRun> {
     for (i, r) in runs.iter().enumerate() {
         validate(r, i, weights, image.len() as u64)?;
     }
@@ -381,7 +424,7 @@ pub fn assemble(weights: &[WeightSpec], runs: &[Run], image: &[u8]) -> Result<Ve
     // weight does not start last.
     let mut order: Vec<usize> = (0..weights.len()).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(by_weight[i].iter().map(|(r, _)| r.len).sum::<u64>()));
-    let done = super::par::map(order.len(), |k| assemble_one(&weights[order[k]], &by_weight[order[k]], image));
+    let done = super::par::map(order.len(), |k| assemble_one(&weights[order[k]], &by_weight[order[k]], image, fast));
     let mut out: Vec<Option<WeightValues>> = (0..weights.len()).map(|_| None).collect();
     for (k, v) in done.into_iter().enumerate() {
         out[order[k]] = Some(v);
@@ -412,13 +455,13 @@ fn strength(runs: &[Run]) -> Vec<bool> {
     strong
 }
 
-fn assemble_one(spec: &WeightSpec, runs: &[(&Run, bool)], image: &[u8]) -> WeightValues {
+fn assemble_one(spec: &WeightSpec, runs: &[(&Run, bool)], image: &[u8], fast: bool) -> WeightValues {
     if runs.is_empty() {
         return WeightValues { values: (spec.count == 0).then(Vec::new), ..WeightValues::default() };
     }
     let sightings = runs.iter().fold(0u64, |a, (r, _)| a.saturating_add(r.len));
     if sightings >= spec.count {
-        return assemble_slots(spec, runs, image, spec.count as usize, true, |i| i as usize);
+        return assemble_slots(spec, runs, image, spec.count as usize, true, fast, |i| i as usize);
     }
     // Fewer sightings than elements: the weight cannot be complete. Work over the indices seen, so
     // that memory follows the runs (bounded by the image) and never the count a map file claims.
@@ -429,25 +472,27 @@ fn assemble_one(spec: &WeightSpec, runs: &[(&Run, bool)], image: &[u8]) -> Weigh
     seen.sort_unstable();
     seen.dedup();
     let slot = |i: u64| seen.binary_search(&i).unwrap_or_default();
-    assemble_slots(spec, runs, image, seen.len(), false, slot)
+    assemble_slots(spec, runs, image, seen.len(), false, fast, slot)
 }
 
 /// [`assemble_one`] with per-element state kept in `slots` places, element `i` at `slot(i)`
-/// (`identity`: `slot(i) == i`).
+/// (`identity`: `slot(i) == i`); `fast`: see [`assemble_with`].
 fn assemble_slots(
     spec: &WeightSpec,
     runs: &[(&Run, bool)],
     image: &[u8],
     slots: usize,
     identity: bool,
+    fast: bool,
     slot: impl Fn(u64) -> usize,
 ) -> WeightValues {
     let mut wv = WeightValues::default();
     let mut out = vec![0u8; spec.dtype.bytes_for(slots as u64).unwrap_or(0) as usize];
-    // Runs over disjoint index ranges (verbatim buffers, rows): no element can be seen twice, which
-    // their ranges alone tell, so the per-element sweep below (a byte per element, several passes
-    // over it) is skipped.
-    let disjoint = identity && dense_and_disjoint(runs);
+    // Runs over disjoint index ranges (verbatim buffers, rows, whole transposed grids): no element
+    // can be seen twice, which their ranges alone tell, so the per-element sweep below (a byte per
+    // element, several passes over it, and for a transposed weight a strided scatter itself) is
+    // skipped.
+    let disjoint = fast && identity && disjoint_ranges(runs);
     // Per element: 0 = not seen, else the rank of the copy kept (`copy_rank`).
     let mut seen = if disjoint { Vec::new() } else { vec![0u8; slots] };
     // The raw bits of the kept copy of each element, to compare later copies with; only needed
@@ -456,13 +501,13 @@ fn assemble_slots(
     let mut i = 0;
     while i < runs.len() && !disjoint {
         let r = runs[i].0;
-        if identity && r.index_stride == 1 {
+        if fast && identity && r.index_stride == 1 {
             let a = r.index as usize;
             seen[a..a + r.len as usize].iter_mut().for_each(|s| *s = s.saturating_add(1));
             i += 1;
             continue;
         }
-        let g = if identity { block_len(runs, i) } else { 1 };
+        let g = if fast && identity { grid_len(runs, i) } else { 1 };
         if g > 1 {
             let mut at = r.index as usize;
             for _ in 0..r.len {
@@ -482,7 +527,9 @@ fn assemble_slots(
     }
     // Per element, whether the kept sighting is part of a buffer (see `strength`).
     let mut kept_strong: Vec<bool> = Vec::new();
-    let multi_copy = seen.iter().any(|c| *c > 1);
+    // Element by element (`!fast`), every sighting goes through the comparing loop below, which
+    // for elements seen once does what the single-copy paths do.
+    let multi_copy = !fast || seen.iter().any(|c| *c > 1);
     seen.fill(0);
     let mut kept: Vec<u64> = if multi_copy { vec![0; slots] } else { Vec::new() };
     if multi_copy {
@@ -516,7 +563,7 @@ fn assemble_slots(
             Stored::Int(_, x) => x as u64,
         }
     };
-    let mut next = 0;
+    let (mut next, mut one_by_one) = (0, 0);
     for (i, (r, strong)) in runs.iter().enumerate() {
         let (r, strong) = (*r, *strong);
         if !wv.stored.contains(&r.stored) {
@@ -524,17 +571,20 @@ fn assemble_slots(
         }
         let rank = copy_rank(spec.dtype, r.stored);
         if !multi_copy && i < next {
-            continue; // read with its block
+            continue; // read with its grid
         }
-        if !multi_copy && identity {
-            let g = block_len(runs, i);
-            if g > 1 && read_block(spec.dtype, &runs[i..i + g], image, &mut out) {
+        if !multi_copy && identity && i >= one_by_one {
+            let g = grid_len(runs, i);
+            if g > 1 && read_grid(spec.dtype, &runs[i..i + g], image, &mut out) {
                 let n = r.len * g as u64;
                 wv.sightings += n;
                 wv.found += n;
                 next = i + g;
                 continue;
             }
+            // A grid of a conversion `read_grid` does not do: its runs are read one by one below,
+            // without looking for a grid again at each.
+            one_by_one = i + g;
         }
         if !multi_copy {
             // Every element is seen once: nothing to compare, so no per-element bookkeeping.
@@ -702,6 +752,196 @@ mod tests {
                 assert_eq!(got[0].values.as_deref(), Some(&want[..]), "{stored:?} with a second copy");
                 assert_eq!(got[0].disagreements, 0);
             }
+        }
+    }
+
+    /// Weights of `rows[p] x cols` elements joined (rows after rows) into one matrix and stored
+    /// transposed at byte 8 of an image, as `stored`, the way TensorRT stores a fused Q/K/V or
+    /// gate/up weight: stored row `c` holds column `c` of every part in turn. Element bytes are
+    /// pseudo-random (any bit pattern, NaNs and infinities included). Returns the image and the
+    /// runs in stored order, the parts' runs interleaved as a map holds them.
+    fn fused_transposed(rows: &[u64], cols: u64, stored: DataType, seed: u64) -> (Vec<u8>, Vec<Run>) {
+        let size = u64::from(stored.bits() / 8);
+        let total: u64 = rows.iter().sum();
+        let mut x = seed | 1;
+        let mut image: Vec<u8> = (0..8 + total * cols * size + 8)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 24) as u8
+            })
+            .collect();
+        image[..8].fill(0);
+        let mut runs = Vec::new();
+        for c in 0..cols {
+            let mut row0 = 0;
+            for (p, &n) in rows.iter().enumerate() {
+                let offset = 8 + (c * total + row0) * size;
+                runs.push(Run { weight: p as u32, ..run(stored, offset, n, c, cols as i64) });
+                row0 += n;
+            }
+        }
+        (image, runs)
+    }
+
+    /// `assemble` against the element-by-element reading, everything compared (values, counts,
+    /// dtypes seen, disagreements, strays).
+    fn same_as_element_by_element(ws: &[WeightSpec], runs: &[Run], image: &[u8], what: &str) {
+        let fast = assemble(ws, runs, image);
+        let slow = assemble_with(ws, runs, image, false);
+        assert_eq!(fast, slow, "{what}");
+    }
+
+    #[test]
+    fn fused_transposed_buffers_read_like_element_by_element() {
+        // Q/K/V-like (3 parts), gate/up-like (2 parts), parts of unequal height, odd sizes; stored
+        // in the refit dtype and as fp16/bf16 of fp32 (widened), fp32 of fp16 (rounded, not a
+        // grid conversion: read run by run), 1-, 4- and 8-byte integers.
+        let shapes: [(&[u64], u64); 5] = [(&[37, 37, 37], 29), (&[45, 45], 70), (&[13, 50], 33), (&[1, 2, 3], 5), (&[64], 65)];
+        let dtypes = [
+            (DataType::Float, DataType::Float),
+            (DataType::Half, DataType::Half),
+            (DataType::Half, DataType::Float),
+            (DataType::Bf16, DataType::Float),
+            (DataType::Bf16, DataType::Bf16),
+            (DataType::Float, DataType::Half),
+            (DataType::Int8, DataType::Int8),
+            (DataType::Int32, DataType::Int32),
+            (DataType::Int64, DataType::Int64),
+            (DataType::Int32, DataType::Int64),
+        ];
+        for (rows, cols) in shapes {
+            for (stored, refit) in dtypes {
+                let (image, runs) = fused_transposed(rows, cols, stored, rows.len() as u64 * 1000 + cols);
+                let ws: Vec<WeightSpec> = rows.iter().map(|n| spec(refit, n * cols)).collect();
+                let what = format!("{rows:?} x {cols}, {stored:?} as {refit:?}");
+                same_as_element_by_element(&ws, &runs, &image, &what);
+                let got = assemble(&ws, &runs, &image).unwrap();
+                assert!(got.iter().all(|w| w.values.is_some()), "{what}");
+                // The values themselves, against a direct reading of the stored matrix.
+                let total: u64 = rows.iter().sum();
+                let mut row0 = 0;
+                for (p, &n) in rows.iter().enumerate() {
+                    let mut want = vec![0u8; refit.bytes_for(n * cols).unwrap() as usize];
+                    for i in 0..n * cols {
+                        let (r, c) = (i / cols, i % cols);
+                        let at = run(stored, 8 + (c * total + row0 + r) * u64::from(stored.bits() / 8), 1, 0, 1);
+                        write_value(refit, &mut want, i, read_elem(&image, &at, 0));
+                    }
+                    assert_eq!(got[p].values.as_deref(), Some(&want[..]), "{what}, part {p}");
+                    row0 += n;
+                }
+                // Interrupted: a run split in two, a run missing (a hole), two runs swapped, a
+                // run stored twice (agreeing), a run whose second copy is other bytes (disagreeing),
+                // and a lone element contradicting a buffer (a stray).
+                let k = runs.len() / 2;
+                let r = runs[k];
+                let mut split = runs.clone();
+                if r.len > 1 {
+                    let size = u64::from(stored.bits() / 8);
+                    split[k].len = 1;
+                    split.insert(k + 1, Run { offset: r.offset + size, len: r.len - 1, index: r.index + cols, ..r });
+                }
+                let mut holed = runs.clone();
+                holed.remove(k);
+                let mut swapped = runs.clone();
+                swapped.swap(0, runs.len() - 1);
+                let mut twice = runs.clone();
+                twice.push(r);
+                let mut other = runs.clone();
+                other.push(Run { offset: runs[(k + 1) % runs.len()].offset.min(r.offset), ..r });
+                let mut stray = runs.clone();
+                stray.push(Run { offset: image.len() as u64 - 8, len: 1, index_stride: 1, ..r });
+                let damaged = [("split", split), ("holed", holed), ("swapped", swapped), ("twice", twice), ("other", other), ("stray", stray)];
+                for (name, rs) in damaged {
+                    same_as_element_by_element(&ws, &rs, &image, &format!("{what}, {name}"));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn grids_tell_disjoint_indices_from_their_ranges() {
+        let (_, runs) = fused_transposed(&[6, 6, 6], 4, DataType::Float, 1);
+        let of = |w: u32, rs: &[Run]| -> Vec<Run> { rs.iter().filter(|r| r.weight == w).copied().collect() };
+        let pairs = |rs: &[Run]| -> bool {
+            let v: Vec<(&Run, bool)> = rs.iter().map(|r| (r, true)).collect();
+            disjoint_ranges(&v)
+        };
+        let q = of(0, &runs);
+        assert_eq!(q.len(), 4);
+        let v: Vec<(&Run, bool)> = q.iter().map(|r| (r, true)).collect();
+        assert_eq!(grid_len(&v, 0), 4);
+        assert!(pairs(&q));
+        // The runs alone span (nearly) the same indices: not disjoint by their ranges.
+        assert!(!pairs(&[q[0], q[2]]));
+        // A partial grid: a missing run, or split in two where a run is (grids that overlap).
+        assert!(pairs(&q[..3]));
+        let mut split = q.clone();
+        split[1].len = 2;
+        split.insert(2, Run { offset: q[1].offset + 8, len: 4, index: q[1].index + 8, ..q[1] });
+        assert!(!pairs(&split));
+        // A grid never takes more runs than its stride (a fifth run would repeat indices).
+        let mut more = q.clone();
+        more.push(Run { index: 4, ..q[0] });
+        let v: Vec<(&Run, bool)> = more.iter().map(|r| (r, true)).collect();
+        assert_eq!(grid_len(&v, 0), 4);
+        assert!(!pairs(&more));
+        // Stride 0 repeats one index.
+        assert!(!pairs(&[run(DataType::Float, 0, 2, 30, 0)]));
+        assert!(pairs(&[run(DataType::Float, 0, 2, 30, -1)]));
+        // A verbatim run beside the grid: disjoint when the ranges do not overlap.
+        let mut beside = q.clone();
+        beside.push(run(DataType::Float, 0, 5, 24, 1));
+        assert!(pairs(&beside));
+        beside.push(run(DataType::Float, 0, 2, 23, 1));
+        assert!(!pairs(&beside));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        /// Any fused transposed buffer, any damage to its runs: the shortcuts read what the
+        /// element-by-element path reads.
+        #[test]
+        fn prop_grids_read_like_element_by_element(
+            rows in proptest::collection::vec(1u64..12, 1..4),
+            cols in 1u64..40,
+            dtypes in proptest::sample::select(vec![
+                (DataType::Float, DataType::Float),
+                (DataType::Half, DataType::Half),
+                (DataType::Half, DataType::Float),
+                (DataType::Bf16, DataType::Float),
+                (DataType::Float, DataType::Bf16),
+                (DataType::Int8, DataType::Int8),
+                (DataType::Int64, DataType::Int64),
+            ]),
+            damage in proptest::collection::vec((0u8..6, 0usize..1000, 0usize..1000), 0..4),
+            seed in 0u64..1000,
+        ) {
+            let (stored, refit) = dtypes;
+            let (image, mut runs) = fused_transposed(&rows, cols, stored, seed);
+            let size = u64::from(stored.bits() / 8);
+            for (kind, a, b) in damage {
+                let (a, b) = (a % runs.len(), b % runs.len());
+                let r = runs[a];
+                match kind {
+                    0 if r.len > 1 => {
+                        let cut = 1 + b as u64 % (r.len - 1);
+                        runs[a].len = cut;
+                        let index = r.index + cut * r.index_stride as u64;
+                        runs.insert(a + 1, Run { offset: r.offset + cut * size, len: r.len - cut, index, ..r });
+                    }
+                    1 if runs.len() > 1 => { runs.remove(a); }
+                    2 => runs.swap(a, b),
+                    3 => runs.push(r),
+                    4 => runs.push(Run { offset: runs[b].offset, len: r.len.min(runs[b].len), ..r }),
+                    _ => runs.push(Run { offset: image.len() as u64 - 8, len: 1, index_stride: 1, ..r }),
+                }
+            }
+            let ws: Vec<WeightSpec> = rows.iter().map(|n| spec(refit, n * cols)).collect();
+            proptest::prop_assert_eq!(assemble(&ws, &runs, &image), assemble_with(&ws, &runs, &image, false));
         }
     }
 
