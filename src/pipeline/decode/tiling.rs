@@ -26,8 +26,8 @@ const SPLIT_GAP: usize = 16;
 /// reading, in chunks, is cut off at the first invalid element anyway).
 const WINDOW_MARGIN: usize = 4096;
 
-/// Nominal piece size: pieces are what is unpacked at once, so this bounds decoding's memory
-/// (threads x passes x piece, beyond pieces that one unbroken buffer makes larger).
+/// Largest nominal piece: enough pieces for every core to stay busy to the end on large plans
+/// (pieces are handed out one at a time; memory is bounded by the windows, not the pieces).
 const MAX_PIECE: usize = 16 << 20;
 
 thread_local! {
@@ -101,8 +101,8 @@ pub fn decode(
     decode_from(images, weights, ids, progress)
 }
 
-/// [`decode`] from packed passes: each piece is unpacked when it is decoded, so no more than a
-/// few pieces of every pass are ever whole in memory.
+/// [`decode`] from packed passes: each piece is unpacked a window at a time as it is swept, so
+/// no more than one window per thread of every pass is ever unpacked.
 pub fn decode_packed(
     base: &Baseline<'_>,
     packed: &Packed,
