@@ -16,9 +16,9 @@ use std::borrow::Cow;
 
 use crate::pipeline::par;
 
-/// Bytes per compressed block: large enough for LZ4 to find the markers' periods, small enough
-/// that unpacking a piece decompresses little beyond it.
-pub const BLOCK: usize = 1 << 20;
+/// Bytes per compressed block: large enough for LZ4 to find the markers' periods (its window is
+/// 64 KiB), small enough that unpacking a window decompresses little beyond it.
+pub const BLOCK: usize = 256 << 10;
 
 /// Bytes per bit of the changed-chunk bitmap.
 pub const CHUNK: usize = 16;

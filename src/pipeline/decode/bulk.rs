@@ -69,7 +69,8 @@ impl<'a> Decoder<'a> {
         debug_assert!(n.is_multiple_of(2), "float elements start on a byte");
         let esize = (s.nibbles() / 2) as usize;
         let stored = s.stored_dtype(crate::dtype::DataType::Float);
-        let len = self.img.base.len();
+        // Byte positions are the plan's; the window ends at `len`.
+        let len = self.origin + self.img.base.len();
         let mut off = (n / 2) as usize;
         let mut chunk = FloatChunk::new();
         // The current weight: its id range [lo, hi), number, and whether its fp32 copies must
@@ -155,6 +156,7 @@ impl<'a> Decoder<'a> {
     /// the image are copied to zero-padded chunks first (padding decodes as invalid, and the
     /// scan stops at `m` anyway), so one fixed-size loop serves both.
     fn float_chunk(&self, s: Store, off: usize, m: usize, c: &mut FloatChunk) {
+        let off = off - self.origin;
         let esize = (s.nibbles() / 2) as usize;
         let n = esize * FOLLOW_CHUNK;
         let FloatChunk { glo, ghi, bad, eps } = c;
@@ -364,7 +366,7 @@ mod tests {
             let cut = len - (rnd() % 3) as usize;
             let base = &base[..cut];
             let img = Images { base, passes: imgs.iter().map(|p| &p[..cut]).collect() };
-            let dec = Decoder { img: &img, weights: &ws, ids: &ids, len_nibbles: cut as u64 * 2 };
+            let dec = Decoder { img: &img, weights: &ws, ids: &ids, origin: 0, len_nibbles: cut as u64 * 2 };
             let mut compared = 0;
             for s in [Store::F32, Store::F16, Store::Bf16] {
                 let valid_at: Vec<bool> = (0..cut as u64).map(|x| dec.element(s, 2 * x).is_some()).collect();

@@ -10,7 +10,7 @@ impl<'a> Decoder<'a> {
     #[inline]
     pub(super) fn element(&self, s: Store, n: u64) -> Option<Elem> {
         let size = s.nibbles();
-        if n.checked_add(size)? > self.len_nibbles {
+        if n.checked_add(size)? > self.len_nibbles || n < 2 * self.origin as u64 {
             return None;
         }
         if s == Store::Nibble {
@@ -19,7 +19,7 @@ impl<'a> Decoder<'a> {
         if !n.is_multiple_of(2) {
             return None;
         }
-        let off = (n / 2) as usize;
+        let off = (n / 2) as usize - self.origin;
         let nb = (size / 2) as usize;
         let base = &self.img.base[off..off + nb];
         if base.iter().any(|b| *b != 0) {
@@ -109,7 +109,7 @@ impl<'a> Decoder<'a> {
     }
 
     fn nibble_element(&self, n: u64) -> Option<Elem> {
-        let off = (n / 2) as usize;
+        let off = (n / 2) as usize - self.origin;
         let shift = (n % 2) * 4;
         let nib = |b: u8| (b >> shift) & 0xF;
         if nib(self.img.base[off]) != 0 {
@@ -138,11 +138,13 @@ impl<'a> Decoder<'a> {
     }
 
     /// First byte at or after `from` and before `to` where some pass differs from the baseline.
+    /// Positions are the plan's; `from` must be inside the window.
     pub(super) fn next_changed(&self, from: usize, to: usize) -> Option<usize> {
         const CHUNK: usize = 4096;
         let base = self.img.base;
-        let to = to.min(base.len());
-        let mut i = from;
+        debug_assert!(from >= self.origin, "{from} before the window at {}", self.origin);
+        let to = to.saturating_sub(self.origin).min(base.len());
+        let mut i = from - self.origin;
         while i < to {
             let end = (i + CHUNK).min(to);
             let mut first: Option<usize> = None;
@@ -152,8 +154,8 @@ impl<'a> Decoder<'a> {
                     first = Some(first.map_or(j, |f| f.min(j)));
                 }
             }
-            if first.is_some() {
-                return first;
+            if let Some(f) = first {
+                return Some(f + self.origin);
             }
             i = end;
         }

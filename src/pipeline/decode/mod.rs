@@ -54,9 +54,14 @@ pub struct Images<'a> {
 }
 
 struct Decoder<'a> {
+    /// A window of the images: their bytes from `origin` on.
     img: &'a Images<'a>,
     weights: &'a [WeightSpec],
     ids: &'a IdSpace,
+    /// Byte position (in the whole plan) of the window's first byte: positions given to and
+    /// returned by the decoder are the plan's; nothing before `origin` is read.
+    origin: usize,
+    /// Nibble position one past the window's last byte.
     len_nibbles: u64,
 }
 

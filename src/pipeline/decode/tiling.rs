@@ -26,13 +26,13 @@ const SPLIT_GAP: usize = 16;
 /// reading, in chunks, is cut off at the first invalid element anyway).
 const WINDOW_MARGIN: usize = 4096;
 
-/// Nominal piece size: pieces are what is unpacked at once, so this bounds decoding's memory
-/// (threads x passes x piece, beyond pieces that one unbroken buffer makes larger).
+/// Largest nominal piece: enough pieces for every core to stay busy to the end on large plans
+/// (pieces are handed out one at a time; memory is bounded by the windows, not the pieces).
 const MAX_PIECE: usize = 16 << 20;
 
 thread_local! {
-    /// A piece's unpacked images, reused from piece to piece (no page faults per piece).
-    static WINDOW: std::cell::RefCell<Vec<Vec<u8>>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// A window's unpacked images, reused from window to window (no page faults per window).
+    static BUFFERS: std::cell::RefCell<Vec<Vec<u8>>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// Where decoding reads the passes: whole images, or packed passes unpacked a piece at a time.
@@ -101,8 +101,8 @@ pub fn decode(
     decode_from(images, weights, ids, progress)
 }
 
-/// [`decode`] from packed passes: each piece is unpacked when it is decoded, so no more than a
-/// few pieces of every pass are ever whole in memory.
+/// [`decode`] from packed passes: each piece is unpacked a window at a time as it is swept, so
+/// no more than one window per thread of every pass is ever unpacked.
 pub fn decode_packed(
     base: &Baseline<'_>,
     packed: &Packed,
@@ -123,7 +123,8 @@ fn decode_from(
     let threads = super::super::par::threads();
     let len = src.len();
     let cuts = split_points(src, (threads * 8).max(len / MAX_PIECE), 1 << 20);
-    decode_pieces(src, weights, ids, cuts, progress)
+    let window = window_for(len, threads, ids.passes as usize + 1);
+    decode_pieces(src, weights, ids, cuts, window, progress)
 }
 
 /// [`decode`] with the image cut at `cuts` (split points, increasing).
@@ -132,6 +133,7 @@ fn decode_pieces(
     weights: &[WeightSpec],
     ids: &IdSpace,
     cuts: Vec<usize>,
+    window: usize,
     progress: &mut dyn FnMut(u64) -> bool,
 ) -> Option<Decoded> {
     use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -143,24 +145,7 @@ fn decode_pieces(
     let done = AtomicU64::new(0);
     let stop = AtomicBool::new(false);
     // One piece: its window of every image, decoded as an image of its own; positions moved back.
-    let piece = |k: usize| -> Option<PieceResult> {
-        let (from, to) = (bounds[k], bounds[k + 1]);
-        let end = (to + WINDOW_MARGIN).min(len);
-        let (mut runs, mut unexplained) = WINDOW.with_borrow_mut(|bufs| {
-            let (base, passes) = src.window(from, end, bufs);
-            let local = Images { base, passes };
-            let dec = Decoder { img: &local, weights, ids, len_nibbles: (end - from) as u64 * 2 };
-            decode_range(&dec, 0, to - from, &done, &stop)
-        })?;
-        let shift = from as u64;
-        for r in &mut runs {
-            r.offset += shift;
-        }
-        for u in &mut unexplained {
-            *u = (u.0 + shift, u.1 + shift);
-        }
-        Some((runs, unexplained))
-    };
+    let piece = |k: usize| decode_piece(src, weights, ids, (bounds[k], bounds[k + 1]), window, &done, &stop);
     let (tx, rx) = std::sync::mpsc::channel::<()>();
     let parts: Option<Vec<PieceResult>> = std::thread::scope(|s| {
         let piece = &piece;
@@ -242,45 +227,93 @@ fn split_points(src: &dyn PassSource, pieces: usize, min_step: usize) -> Vec<usi
     cuts
 }
 
-/// Decodes the changed bytes in `[from, to)` (elements may reach past `to`; `from` and `to` are
-/// split points or the image ends). Returns the runs and the unexplained ranges, before trimming.
-fn decode_range(
+/// Where a sweep over one piece stands between windows (see [`sweep`]).
+struct Sweep {
+    out: RunBuilder,
+    unexplained: Vec<(u64, u64)>,
+    /// Nibble position up to which everything is explained.
+    covered: u64,
+    /// Byte position before which every changed byte has been looked at.
+    scanned: usize,
+    /// The previous run: (store, nibble position of its last element), for taking one element back.
+    prev_last: Option<(Store, u64)>,
+    /// A run followed to the window's end, to go on with in the next window.
+    following: Option<Store>,
+    next_report: u64,
+    reported: u64,
+}
+
+impl Sweep {
+    fn new(from: usize) -> Sweep {
+        Sweep {
+            out: RunBuilder::default(),
+            unexplained: Vec::new(),
+            covered: 2 * from as u64,
+            scanned: from,
+            prev_last: None,
+            following: None,
+            next_report: from as u64,
+            reported: from as u64,
+        }
+    }
+
+    /// After following a run of `s` to `covered`: whether it stopped only because its next element
+    /// runs past the window (not the plan's end). Then it is to be followed on in the next window.
+    fn cut_short(&mut self, dec: &Decoder<'_>, s: Store, image_end: usize) -> bool {
+        let short = self.covered + s.nibbles() > dec.len_nibbles && dec.len_nibbles < 2 * image_end as u64;
+        self.following = short.then_some(s);
+        short
+    }
+}
+
+/// Sweeps the changed bytes before `stop_at` that the window `dec` holds, from where `st` stands
+/// (elements may reach past `stop_at`; candidates are looked at up to [`LOOKAHEAD_BYTES`] past it,
+/// which the window must hold). A run followed to the window's end is left in `st.following`.
+/// `None` when stopped from outside.
+///
+/// Sliding a window through a piece gives exactly what one window over the piece gives: every
+/// image read is of a position the window holds (candidates start at most 16 nibbles before the
+/// changed byte or the previous run's end, and look 256 bytes past it), and a run cut off by the
+/// window's end is followed on from the same element, so the same elements are pushed.
+fn sweep(
     dec: &Decoder<'_>,
-    from: usize,
-    to: usize,
+    st: &mut Sweep,
+    stop_at: usize,
+    image_end: usize,
     done: &std::sync::atomic::AtomicU64,
     stop: &std::sync::atomic::AtomicBool,
-) -> Option<PieceResult> {
+) -> Option<()> {
     use std::sync::atomic::Ordering;
     let images = dec.img;
-    let mut out = RunBuilder::default();
-    let mut unexplained: Vec<(u64, u64)> = Vec::new();
-    let mut next_report = from as u64;
-    let mut reported = from as u64;
-    // Nibble position up to which everything is explained.
-    let mut covered: u64 = 2 * from as u64;
-    // The previous run: (store, nibble position of its last element), for taking one element back.
-    let mut prev_last: Option<(Store, u64)> = None;
     let lookahead = LOOKAHEAD_BYTES * 2;
-
-    while let Some(x) = dec.next_changed((covered / 2) as usize, to) {
+    if let Some(s) = st.following.take() {
+        if dec.element(s, st.covered).is_some() {
+            let n = dec.follow(s, st.covered, &mut st.out);
+            st.prev_last = Some((s, n - s.nibbles()));
+            st.covered = n;
+            if st.cut_short(dec, s, image_end) {
+                return Some(());
+            }
+        }
+    }
+    while let Some(x) = dec.next_changed(((st.covered / 2) as usize).max(st.scanned), stop_at) {
         let x = x as u64;
-        if x >= next_report {
+        if x >= st.next_report {
             if stop.load(Ordering::Relaxed) {
                 return None;
             }
-            done.fetch_add(x - reported, Ordering::Relaxed);
-            reported = x;
-            next_report = x + (4 << 20);
+            done.fetch_add(x - st.reported, Ordering::Relaxed);
+            st.reported = x;
+            st.next_report = x + (4 << 20);
         }
         // The changed nibbles of byte x that are not yet explained.
-        let lo = (2 * x).max(covered);
+        let lo = (2 * x).max(st.covered);
         if lo > 2 * x {
             // A packed run ended on this byte's low nibble: only the high nibble is left.
-            let xi = x as usize;
+            let xi = x as usize - dec.origin;
             let high_changed = images.passes.iter().any(|p| (p[xi] ^ images.base[xi]) & 0xF0 != 0);
             if !high_changed {
-                covered = 2 * x + 2;
+                st.covered = 2 * x + 2;
                 continue;
             }
         }
@@ -294,7 +327,7 @@ fn decode_range(
             let earliest = (lo + 1).saturating_sub(size);
             // A run may end a couple of elements too late (small code books read a neighbour's
             // bytes): a better candidate may start inside its last two elements.
-            let floor = prev_last.map_or(covered, |(ps, last_n)| last_n.saturating_sub(ps.nibbles()).min(covered));
+            let floor = st.prev_last.map_or(st.covered, |(ps, last_n)| last_n.saturating_sub(ps.nibbles()).min(st.covered));
             let mut start = earliest.max(floor);
             if step == 2 && start % 2 == 1 {
                 start += 1;
@@ -302,15 +335,15 @@ fn decode_range(
             while start <= 2 * x + 1 {
                 if start + size > lo && dec.element(s, start).is_some() {
                     let cov = dec.coverage(s, start, lookahead);
-                    let overlaps_prev = start < covered;
+                    let overlaps_prev = start < st.covered;
                     // Taking the previous run's last element back needs a clearly better run: twice
                     // that element's size, and two elements of its own or much wider ones.
-                    let popped = prev_last.map_or(0, |(ps, _)| ps.nibbles());
-                    let overlap = covered.saturating_sub(start);
+                    let popped = st.prev_last.map_or(0, |(ps, _)| ps.nibbles());
+                    let overlap = st.covered.saturating_sub(start);
                     // ...or wider elements that take in the overlapped ones and explain more bytes
                     // after them (an int64 whose low half read as int32).
                     let clearly_better = (cov >= 2 * overlap && (cov >= 2 * size || size >= 4 * popped))
-                        || (size >= popped && popped > 0 && cov >= overlap + popped && start + size >= covered);
+                        || (size >= popped && popped > 0 && cov >= overlap + popped && start + size >= st.covered);
                     if !overlaps_prev || clearly_better {
                         let key = (cov, size, Reverse(start));
                         if best.as_ref().is_none_or(|b| key > b.0) {
@@ -323,25 +356,80 @@ fn decode_range(
         }
         match best {
             None => {
-                match unexplained.last_mut() {
+                match st.unexplained.last_mut() {
                     Some(last) if last.1 == x => last.1 = x + 1,
-                    _ => unexplained.push((x, x + 1)),
+                    _ => st.unexplained.push((x, x + 1)),
                 }
-                covered = covered.max(2 * x + 2);
+                st.covered = st.covered.max(2 * x + 2);
             }
             Some((_, start, s)) => {
                 let size = s.nibbles();
-                while out.last_start().is_some_and(|n| n >= start) {
-                    out.pop();
+                while st.out.last_start().is_some_and(|n| n >= start) {
+                    st.out.pop();
                 }
-                let n = dec.follow(s, start, &mut out);
-                prev_last = Some((s, n - size));
-                covered = n;
+                let n = dec.follow(s, start, &mut st.out);
+                st.prev_last = Some((s, n - size));
+                st.covered = n;
+                if st.cut_short(dec, s, image_end) {
+                    return Some(());
+                }
             }
         }
     }
-    done.fetch_add((to as u64).saturating_sub(reported), Ordering::Relaxed);
-    Some((out.runs, unexplained))
+    st.scanned = st.scanned.max(stop_at);
+    done.fetch_add((stop_at as u64).saturating_sub(st.reported), Ordering::Relaxed);
+    st.reported = st.reported.max(stop_at as u64);
+    Some(())
+}
+
+/// Most bytes of a piece unpacked at once (plus [`WINDOW_MARGIN`]): decoding's memory is
+/// threads x (passes + 1) x the window, whatever the size of the buffers.
+const WINDOW: usize = 8 << 20;
+
+/// The window for a plan of `len` bytes: a quarter of the plan over all threads' windows of every
+/// image, between one block and [`WINDOW`], in whole blocks.
+fn window_for(len: usize, threads: usize, images: usize) -> usize {
+    let block = super::super::packed::BLOCK;
+    (len / (4 * threads * images).max(1)).clamp(block, WINDOW) / block * block
+}
+
+/// Decodes piece `[from, to)` (split points or the image's ends) window by window. Returns the
+/// runs and the unexplained ranges, before trimming.
+fn decode_piece(
+    src: &dyn PassSource,
+    weights: &[WeightSpec],
+    ids: &IdSpace,
+    (from, to): (usize, usize),
+    window: usize,
+    done: &std::sync::atomic::AtomicU64,
+    stop: &std::sync::atomic::AtomicBool,
+) -> Option<PieceResult> {
+    let len = src.len();
+    let mut st = Sweep::new(from);
+    let mut origin = from;
+    loop {
+        // The piece's own end, with the gap after it, or a window's worth (ending on a block
+        // boundary, so blocks are not unpacked twice), whichever comes first.
+        let tail = (to + WINDOW_MARGIN).min(len);
+        let mut e = origin + window;
+        if window >= super::super::packed::BLOCK {
+            e = e.next_multiple_of(super::super::packed::BLOCK);
+        }
+        let (end, stop_at) = if e >= to { (tail, to) } else { ((e + WINDOW_MARGIN).min(len), e) };
+        BUFFERS.with_borrow_mut(|bufs| {
+            let (base, passes) = src.window(origin, end, bufs);
+            let local = Images { base, passes };
+            let dec = Decoder { img: &local, weights, ids, origin, len_nibbles: end as u64 * 2 };
+            sweep(&dec, &mut st, stop_at, len, done, stop)
+        })?;
+        if st.following.is_none() && stop_at == to {
+            break;
+        }
+        // Candidates at the next changed byte start at most 8 bytes before it; a run goes on
+        // from `covered`.
+        origin = ((st.covered / 2) as usize).max(st.scanned).saturating_sub(64).max(from);
+    }
+    Some((st.out.runs, st.unexplained))
 }
 
 /// Nibble position of a run's first element and one past its last.
@@ -442,7 +530,16 @@ mod tests {
                 .map(|i| WeightSpec {
                     name: format!("w{i}"),
                     dtype: DataType::ALL[(rnd() % DataType::ALL.len() as u64) as usize],
-                    count: 1 + rnd() % 300,
+                    // Now and then a buffer many windows long.
+                    count: 1 + rnd() % if i % 7 == 3 { 9000 } else { 300 },
+                })
+                .collect();
+            // Some whole-byte weights stored transposed, as an r x c matrix column by column.
+            let transposed: Vec<Option<u64>> = ws
+                .iter()
+                .map(|w| {
+                    let r = 2 + rnd() % 40;
+                    (w.dtype.bits() >= 8 && w.count % r == 0 && rnd() % 2 == 0).then_some(r)
                 })
                 .collect();
             let ids = IdSpace::new(&ws);
@@ -461,7 +558,16 @@ mod tests {
             for p in 0..ids.passes {
                 let mut img = base.clone();
                 for (i, (w, o)) in ws.iter().zip(&at).enumerate() {
-                    fill_markers(w.dtype, ids.first[i].1, w.count, p, &mut img[*o..*o + w.refit_bytes() as usize]);
+                    let buf = &mut img[*o..*o + w.refit_bytes() as usize];
+                    fill_markers(w.dtype, ids.first[i].1, w.count, p, buf);
+                    if let Some(r) = transposed[i] {
+                        let (size, c) = ((w.dtype.bits() / 8) as usize, (w.count / r) as usize);
+                        let natural = buf.to_vec();
+                        for (k, dst) in buf.chunks_mut(size).enumerate() {
+                            let e = (k % r as usize) * c + k / r as usize;
+                            dst.copy_from_slice(&natural[e * size..(e + 1) * size]);
+                        }
+                    }
                 }
                 for _ in 0..(rnd() % 6) {
                     let x = (rnd() as usize) % len;
@@ -470,7 +576,7 @@ mod tests {
                 passes.push(img);
             }
             let images = Images { base: &base, passes: passes.iter().map(|p| p.as_slice()).collect() };
-            let whole = decode_pieces(&images, &ws, &ids, Vec::new(), &mut |_| true).unwrap();
+            let whole = decode_pieces(&images, &ws, &ids, Vec::new(), usize::MAX / 4, &mut |_| true).unwrap();
             // Packed passes over a packed baseline decode the same (blocks of 1 MiB: one block here).
             let baseline = Baseline::Packed(crate::pipeline::packed::PackedImage::new(&base));
             let mut packed = Packed::new(len);
@@ -486,10 +592,15 @@ mod tests {
                     let quiet = |i: usize| passes.iter().all(|p| p[i] == base[i]);
                     assert!((c - SPLIT_GAP..c + SPLIT_GAP).all(quiet), "cut {c} has {SPLIT_GAP} unchanged bytes each side");
                 }
-                let split = decode_pieces(&images, &ws, &ids, cuts.clone(), &mut |_| true).unwrap();
+                let split = decode_pieces(&images, &ws, &ids, cuts.clone(), usize::MAX / 4, &mut |_| true).unwrap();
                 assert_eq!(split, whole, "case {case}, {pieces} pieces");
-                let unpacked = decode_pieces(&src, &ws, &ids, cuts, &mut |_| true).unwrap();
+                let unpacked = decode_pieces(&src, &ws, &ids, cuts.clone(), WINDOW, &mut |_| true).unwrap();
                 assert_eq!(unpacked, whole, "case {case}, {pieces} pieces from packed passes");
+                // Windows far smaller than the buffers: runs cut off at a window's end go on.
+                for window in [128, 1000, 4097, 20_000] {
+                    let slid = decode_pieces(&src, &ws, &ids, cuts.clone(), window, &mut |_| true).unwrap();
+                    assert_eq!(slid, whole, "case {case}, {pieces} pieces, windows of {window} bytes");
+                }
             }
         }
         assert!(split_somewhere > 10, "{split_somewhere}");
