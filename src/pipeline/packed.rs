@@ -69,7 +69,7 @@ impl Packed {
                 delta.extend(img[a..b].iter().zip(base).map(|(x, y)| x ^ y));
                 let mask: Vec<u64> = delta
                     .chunks(64 * CHUNK)
-                    .map(|c| c.chunks(CHUNK).enumerate().fold(0u64, |m, (i, c)| m | (u64::from(c.iter().any(|&x| x != 0)) << i)))
+                    .map(|c| c.chunks(CHUNK).enumerate().fold(0u64, |m, (i, c)| m | (u64::from(!is_zero(c)) << i)))
                     .collect();
                 (pack_block(delta), mask)
             })
@@ -123,6 +123,13 @@ impl Packed {
 /// Bytes per line of a block: lines of zeros are only a bit in the block's line mask.
 const LINE: usize = 64;
 
+/// Whether every byte is zero, eight at a time (no early exit: the loop vectorises).
+fn is_zero(bytes: &[u8]) -> bool {
+    let mut words = bytes.chunks_exact(8);
+    let acc = words.by_ref().fold(0u64, |a, w| a | u64::from_le_bytes(w.try_into().expect("8 bytes")));
+    acc == 0 && words.remainder().iter().all(|&b| b == 0)
+}
+
 /// One block: the mask of its non-zero [`LINE`]s (little-endian u64 words), then those lines,
 /// LZ4-compressed. Zero lines are common (the baseline's weights, a pass's bytes outside them)
 /// and LZ4 would decode them as one-byte back-references, a byte at a time.
@@ -131,13 +138,15 @@ fn pack_block(data: &[u8]) -> Vec<u8> {
     let mut mask = vec![0u64; lines.div_ceil(64)];
     let mut dense = Vec::with_capacity(data.len());
     for (i, l) in data.chunks(LINE).enumerate() {
-        if l.iter().any(|&b| b != 0) {
+        if !is_zero(l) {
             mask[i / 64] |= 1 << (i % 64);
             dense.extend_from_slice(l);
         }
     }
     let mut out: Vec<u8> = mask.iter().flat_map(|w| w.to_le_bytes()).collect();
-    out.extend(lz4_flex::block::compress(&dense));
+    // LZ4's own library (the `lz4` crate builds it): its decoder copies the markers' short
+    // back-references several times faster than the pure-Rust one.
+    out.extend(lz4::block::compress(&dense, Some(lz4::block::CompressionMode::DEFAULT), false).expect("a block of at most 256 KiB compresses"));
     out
 }
 
@@ -155,6 +164,9 @@ thread_local! {
 /// copied, runs of zero lines filled, each at once.
 fn unpack_block(packed: &[u8], out: &mut [u8]) {
     let len = out.len();
+    if len == 0 {
+        return;
+    }
     let lines = len.div_ceil(LINE);
     let words = lines.div_ceil(64);
     let mask: Vec<u64> = packed[..8 * words].chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes"))).collect();
@@ -164,7 +176,8 @@ fn unpack_block(packed: &[u8], out: &mut [u8]) {
         // Every set line is whole but the last line of the block, which may be short.
         let n = full * LINE - if set(lines - 1) { lines * LINE - len } else { 0 };
         dense.resize(n, 0);
-        let got = lz4_flex::block::decompress_into(&packed[8 * words..], dense)
+        let size = i32::try_from(n).expect("a block is at most 256 KiB");
+        let got = lz4::block::decompress_to_buffer(&packed[8 * words..], Some(size), dense)
             .expect("a block this process compressed decompresses");
         debug_assert_eq!(got, n);
         let (mut i, mut at) = (0usize, 0usize);
@@ -330,6 +343,30 @@ mod tests {
         for k in 0..len.div_ceil(CHUNK) {
             let same = (k * CHUNK..((k + 1) * CHUNK).min(len)).all(|i| a[i] == base[i] && b[i] == base[i]);
             assert_eq!(p.chunk_unchanged(k), same, "chunk {k}");
+        }
+    }
+
+    #[test]
+    fn blocks_of_zeros_and_of_anything_round_trip() {
+        let mut x = 7u64;
+        let mut noise = |n: usize| -> Vec<u8> {
+            (0..n)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    x as u8
+                })
+                .collect()
+        };
+        let mut sparse = vec![0u8; 5000];
+        sparse[4999] = 1;
+        sparse[64] = 9;
+        for data in [vec![], vec![0u8; 1], vec![0u8; BLOCK], noise(BLOCK), noise(100), sparse] {
+            let packed = pack_block(&data);
+            let mut out = vec![0xAAu8; data.len()];
+            unpack_block(&packed, &mut out);
+            assert_eq!(out, data, "{} bytes", data.len());
         }
     }
 
