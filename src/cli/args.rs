@@ -234,7 +234,8 @@ pub struct ViewArgs {
     /// Skip the round-trip proof when mapping with TensorRT
     #[arg(long)]
     pub no_verify: bool,
-    /// Folder for the temporary serializations of large engines (default: the system's)
+    /// Keep the zero baseline (and the untouched serialization, when it differs from the file) in
+    /// files in this folder instead of in memory; marker passes are always packed in memory
     #[arg(long, value_name = "DIR")]
     pub work_dir: Option<PathBuf>,
     /// Show weights under this checkpoint's names (safetensors, .npz, folder of .npy, or ONNX),
@@ -335,7 +336,8 @@ pub struct ExtractArgs {
     /// Skip the round-trip proof (one refit+serialize pass fewer)
     #[arg(long)]
     pub no_verify: bool,
-    /// Folder for the temporary serializations of large engines (default: the system's)
+    /// Keep the zero baseline (and the untouched serialization, when it differs from the file) in
+    /// files in this folder instead of in memory; marker passes are always packed in memory
     #[arg(long, value_name = "DIR")]
     pub work_dir: Option<PathBuf>,
 }
@@ -476,7 +478,8 @@ pub struct RefitArgs {
     /// Ignore a sidecar ENGINE.trtmap
     #[arg(long)]
     pub no_sidecar: bool,
-    /// Folder for the temporary serializations of marker passes (default: in memory)
+    /// Keep the zero baseline (and the untouched serialization, when it differs from the file) in
+    /// files in this folder instead of in memory; marker passes are always packed in memory
     #[arg(long, value_name = "DIR")]
     pub work_dir: Option<PathBuf>,
     /// Print the report as JSON on stdout
