@@ -103,6 +103,7 @@ impl Packed {
     }
 
     /// [`Self::unpack_into`] a new vector.
+    #[cfg(test)]
     pub fn unpack(&self, p: usize, base: &[u8], from: usize, to: usize) -> Vec<u8> {
         let mut out = Vec::new();
         self.unpack_into(p, base, from, to, &mut out);
@@ -348,21 +349,10 @@ mod tests {
 
     #[test]
     fn blocks_of_zeros_and_of_anything_round_trip() {
-        let mut x = 7u64;
-        let mut noise = |n: usize| -> Vec<u8> {
-            (0..n)
-                .map(|_| {
-                    x ^= x << 13;
-                    x ^= x >> 7;
-                    x ^= x << 17;
-                    x as u8
-                })
-                .collect()
-        };
         let mut sparse = vec![0u8; 5000];
         sparse[4999] = 1;
         sparse[64] = 9;
-        for data in [vec![], vec![0u8; 1], vec![0u8; BLOCK], noise(BLOCK), noise(100), sparse] {
+        for data in [vec![], vec![0u8; 1], vec![0u8; BLOCK], image(BLOCK, 7), image(100, 11), sparse] {
             let packed = pack_block(&data);
             let mut out = vec![0xAAu8; data.len()];
             unpack_block(&packed, &mut out);
