@@ -88,6 +88,10 @@ pub fn mem_available() -> Option<u64> {
     Some(kb * 1024)
 }
 
+/// Serializations extraction holds whole at once: the baseline, the one being packed and, when it
+/// differs from the file, the normalised original (marker passes are packed as they arrive).
+pub const IMAGES_HELD: u64 = 3;
+
 /// Whether `images` serializations of `engine_len` bytes should go to disk rather than memory.
 pub fn should_spill(engine_len: u64, images: u64, forced_dir: bool) -> bool {
     if forced_dir {

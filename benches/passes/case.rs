@@ -64,8 +64,7 @@ pub(crate) fn run_case(a: &Args, model: &str, st_name: &str) -> Result<Row> {
     let mut first: Option<extract::Extraction> = None;
     let started = Instant::now();
     // The first run is the default mode, as `dump` chooses it; its anonymous memory is sampled.
-    let images_held = 3;
-    let default_spills = trt_dump::scratch::should_spill(row.engine_bytes, images_held, false);
+    let default_spills = trt_dump::scratch::should_spill(row.engine_bytes, trt_dump::scratch::IMAGES_HELD, false);
     let anon_before = proc_status_kb("RssAnon:").unwrap_or(0) * 1024;
     let mut sampler = Some(AnonPeak::start());
     loop {

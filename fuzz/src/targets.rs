@@ -19,7 +19,8 @@ use trt_dump::map::MapFile;
 use trt_dump::pipeline::align::align;
 use trt_dump::pipeline::assemble::assemble;
 use trt_dump::pipeline::code::{fill_markers, Class};
-use trt_dump::pipeline::decode::{decode, Images};
+use trt_dump::pipeline::decode::{decode, decode_packed, Images};
+use trt_dump::pipeline::packed::{Baseline, Packed, PackedImage};
 use trt_dump::pipeline::ids::IdSpace;
 use trt_dump::pipeline::WeightSpec;
 
@@ -194,6 +195,14 @@ pub fn decode_images(data: &[u8]) {
         true
     })
     .expect("decoding is only stopped by its progress callback");
+    // What extraction runs: the passes packed against a packed baseline, unpacked as decoded.
+    let baseline = Baseline::Packed(PackedImage::new(&base));
+    let mut packed = Packed::new(len);
+    for p in &passes {
+        packed.add(&baseline, p);
+    }
+    let from_packed = decode_packed(&baseline, &packed, &weights, &ids, &mut |_| true).expect("not stopped");
+    assert_eq!(from_packed, dec, "packed passes decode as the images do");
     let mut prev_end = 0u64;
     for r in &dec.runs {
         assert!(r.len > 0, "empty run {r:?}");

@@ -199,9 +199,7 @@ fn gpu(g: &GlobalArgs, engine_path: &Path, x: &ExtractArgs, hash: bool) -> anyho
 fn gpu_passes(_g: &GlobalArgs, engine: &trt::TrtEngine, engine_path: &Path, x: &ExtractArgs) -> anyhow::Result<Extracted> {
     let weights = crate::pipeline::Engine::weights(engine).to_vec();
     let ids = crate::pipeline::ids::IdSpace::new(&weights);
-    // Held whole at once: the baseline, the serialization being packed and, when it differs from
-    // the file, the normalised original; the marker passes themselves are packed as they arrive.
-    let images = 3;
+    let images = crate::scratch::IMAGES_HELD;
     let steps = u64::from(ids.passes) + 2 + u64::from(!x.no_verify);
     let mut bars = Bars::new(steps);
     let file_len = engine.file.len();
