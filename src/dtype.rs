@@ -82,7 +82,9 @@ impl DataType {
     /// Bytes needed for `count` elements, packed types rounded up to whole bytes as TensorRT's
     /// `Weights` buffers are.
     pub fn bytes_for(self, count: u64) -> Option<u64> {
-        count.checked_mul(u64::from(self.bits())).map(|b| b.div_ceil(8))
+        count
+            .checked_mul(u64::from(self.bits()))
+            .map(|b| b.div_ceil(8))
     }
 
     /// The lowercase name used in reports, JSON and map files.
@@ -188,7 +190,9 @@ pub fn element_bits(dtype: DataType, data: &[u8], i: usize) -> u64 {
         4 => u64::from(nibble(data, i)),
         8 => u64::from(data[i]),
         16 => u64::from(u16::from_le_bytes([data[2 * i], data[2 * i + 1]])),
-        32 => u64::from(u32::from_le_bytes(data[4 * i..4 * i + 4].try_into().expect("4 bytes"))),
+        32 => u64::from(u32::from_le_bytes(
+            data[4 * i..4 * i + 4].try_into().expect("4 bytes"),
+        )),
         _ => u64::from_le_bytes(data[8 * i..8 * i + 8].try_into().expect("8 bytes")),
     }
 }
@@ -251,28 +255,42 @@ pub fn encode(dtype: DataType, v: Num) -> Option<(u64, bool)> {
         if f64::from(r) != f {
             return None;
         }
-        table.by_bits.get(&r.to_bits()).map(|&c| (u64::from(c), true))
+        table
+            .by_bits
+            .get(&r.to_bits())
+            .map(|&c| (u64::from(c), true))
     };
     match dtype {
         DataType::Float => {
             let f = v.f64();
             let r = f as f32;
-            Some((u64::from(r.to_bits()), f64::from(r) == f || (f.is_nan() && r.is_nan())))
+            Some((
+                u64::from(r.to_bits()),
+                f64::from(r) == f || (f.is_nan() && r.is_nan()),
+            ))
         }
         DataType::Half => {
             let f = v.f64();
             let r = f16::from_f64(f);
-            Some((u64::from(r.to_bits()), r.to_f64() == f || (f.is_nan() && r.is_nan())))
+            Some((
+                u64::from(r.to_bits()),
+                r.to_f64() == f || (f.is_nan() && r.is_nan()),
+            ))
         }
         DataType::Bf16 => {
             let f = v.f64();
             let r = bf16::from_f64(f);
-            Some((u64::from(r.to_bits()), r.to_f64() == f || (f.is_nan() && r.is_nan())))
+            Some((
+                u64::from(r.to_bits()),
+                r.to_f64() == f || (f.is_nan() && r.is_nan()),
+            ))
         }
         DataType::Int8 => exact_int(-128, 127).map(|(b, e)| (b & 0xff, e)),
         DataType::Uint8 => exact_int(0, 255),
         DataType::Bool => exact_int(0, 1),
-        DataType::Int32 => exact_int(i64::from(i32::MIN), i64::from(i32::MAX)).map(|(b, e)| (b & 0xffff_ffff, e)),
+        DataType::Int32 => {
+            exact_int(i64::from(i32::MIN), i64::from(i32::MAX)).map(|(b, e)| (b & 0xffff_ffff, e))
+        }
         DataType::Int64 => exact_int(i64::MIN, i64::MAX),
         DataType::Int4 => exact_int(-8, 7).map(|(b, e)| (b & 0xf, e)),
         DataType::Fp8 => code(code_table(&FP8_CODES, fp8_e4m3_to_f32, 256)),
@@ -291,9 +309,16 @@ static FP8_CODES: std::sync::OnceLock<CodeTable> = std::sync::OnceLock::new();
 static FP4_CODES: std::sync::OnceLock<CodeTable> = std::sync::OnceLock::new();
 static E8M0_CODES: std::sync::OnceLock<CodeTable> = std::sync::OnceLock::new();
 
-fn code_table(cell: &'static std::sync::OnceLock<CodeTable>, decode: fn(u8) -> f32, codes: u16) -> &'static CodeTable {
+fn code_table(
+    cell: &'static std::sync::OnceLock<CodeTable>,
+    decode: fn(u8) -> f32,
+    codes: u16,
+) -> &'static CodeTable {
     cell.get_or_init(|| {
-        let mut t = CodeTable { by_bits: std::collections::HashMap::new(), nan: None };
+        let mut t = CodeTable {
+            by_bits: std::collections::HashMap::new(),
+            nan: None,
+        };
         for c in (0..codes).map(|c| c as u8) {
             let d = decode(c);
             if d.is_nan() {
@@ -372,7 +397,10 @@ mod tests {
     #[test]
     fn encode_rounds_floats_and_wants_integers_exact() {
         assert_eq!(encode(DataType::Half, Num::F(1.0)), Some((0x3c00, true)));
-        assert_eq!(encode(DataType::Half, Num::F(0.1)).map(|(_, exact)| exact), Some(false));
+        assert_eq!(
+            encode(DataType::Half, Num::F(0.1)).map(|(_, exact)| exact),
+            Some(false)
+        );
         assert_eq!(encode(DataType::Int8, Num::I(-1)), Some((0xff, true)));
         assert_eq!(encode(DataType::Int8, Num::I(128)), None);
         assert_eq!(encode(DataType::Int32, Num::F(7.5)), None);
@@ -385,14 +413,27 @@ mod tests {
         let search = |decode: fn(u8) -> f32, codes: u16, f: f64| {
             (0..codes).map(|c| c as u8).find(|&c| {
                 let d = f64::from(decode(c));
-                (d == f && d.is_sign_negative() == f.is_sign_negative()) || (d.is_nan() && f.is_nan())
+                (d == f && d.is_sign_negative() == f.is_sign_negative())
+                    || (d.is_nan() && f.is_nan())
             })
         };
-        let cases: [(DataType, fn(u8) -> f32, u16); 3] =
-            [(DataType::Fp8, fp8_e4m3_to_f32, 256), (DataType::Fp4, fp4_to_f32, 16), (DataType::E8m0, e8m0_to_f32, 256)];
+        let cases: [(DataType, fn(u8) -> f32, u16); 3] = [
+            (DataType::Fp8, fp8_e4m3_to_f32, 256),
+            (DataType::Fp4, fp4_to_f32, 16),
+            (DataType::E8m0, e8m0_to_f32, 256),
+        ];
         for (d, decode, codes) in cases {
             let mut probes: Vec<f64> = (0..=255u8).map(|c| f64::from(decode(c))).collect();
-            probes.extend([0.0, -0.0, 1.05, 1e-300, f64::NAN, f64::INFINITY, 3.0000001, 2f64.powi(-140)]);
+            probes.extend([
+                0.0,
+                -0.0,
+                1.05,
+                1e-300,
+                f64::NAN,
+                f64::INFINITY,
+                3.0000001,
+                2f64.powi(-140),
+            ]);
             for f in probes {
                 let want = search(decode, codes, f).map(|c| (u64::from(c), true));
                 assert_eq!(encode(d, Num::F(f)), want, "{d:?} {f}");

@@ -41,7 +41,9 @@ fn input_error(message: String, hint: &str) -> anyhow::Error {
 /// `N` when `name` is exactly `rank{N}{suffix}` (no sign, no leading zero unless `N` is 0).
 pub fn rank_of(name: &str, suffix: &str) -> Option<usize> {
     let digits = name.strip_prefix("rank")?.strip_suffix(suffix)?;
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) || (digits.len() > 1 && digits.starts_with('0'))
+    if digits.is_empty()
+        || !digits.bytes().all(|b| b.is_ascii_digit())
+        || (digits.len() > 1 && digits.starts_with('0'))
     {
         return None;
     }
@@ -112,7 +114,10 @@ pub fn world_size(pretrained: &Value, config_path: &Path) -> anyhow::Result<usiz
     let mapping = &pretrained["mapping"];
     let bad = |key: &str| {
         input_error(
-            format!("`{}`: `mapping.{key}` is not a positive integer", config_path.display()),
+            format!(
+                "`{}`: `mapping.{key}` is not a positive integer",
+                config_path.display()
+            ),
             "fix the config, or rebuild the engines with trtllm-build",
         )
     };
@@ -196,7 +201,10 @@ impl EngineDir {
                 "it should be the config.json trtllm-build wrote (keys version, pretrained_config, build_config)"
             };
             return Err(input_error(
-                format!("`{}` has no `pretrained_config` object", config_path.display()),
+                format!(
+                    "`{}` has no `pretrained_config` object",
+                    config_path.display()
+                ),
                 hint,
             ));
         }
@@ -249,7 +257,10 @@ impl EngineDir {
             return Vec::new();
         };
         pc.iter()
-            .filter(|(k, v)| k.ends_with("_plugin") && v.as_str().is_some_and(|s| !s.is_empty() && s != "disable"))
+            .filter(|(k, v)| {
+                k.ends_with("_plugin")
+                    && v.as_str().is_some_and(|s| !s.is_empty() && s != "disable")
+            })
             .map(|(k, _)| k.clone())
             .collect()
     }
@@ -319,7 +330,9 @@ pub fn is_replaceable_output(dir: &Path) -> bool {
         let Ok(e) = e else { return false };
         let Ok(ft) = e.file_type() else { return false };
         let name = e.file_name();
-        let Some(name) = name.to_str() else { return false };
+        let Some(name) = name.to_str() else {
+            return false;
+        };
         if !ft.is_file() {
             return false;
         }
@@ -382,9 +395,15 @@ mod tests {
         assert_eq!(rank_of("rank01.engine", ".engine"), None);
         assert_eq!(rank_of("rank.engine", ".engine"), None);
         assert_eq!(rank_of("rank-1.engine", ".engine"), None);
-        assert_eq!(rank_of("rank0_managed_weights.safetensors", ".safetensors"), None);
         assert_eq!(
-            rank_of("rank0_managed_weights.safetensors", "_managed_weights.safetensors"),
+            rank_of("rank0_managed_weights.safetensors", ".safetensors"),
+            None
+        );
+        assert_eq!(
+            rank_of(
+                "rank0_managed_weights.safetensors",
+                "_managed_weights.safetensors"
+            ),
             Some(0)
         );
     }
@@ -414,30 +433,41 @@ mod tests {
         let d = write_dir(&cfg(2), &["rank0.engine"]);
         let e = EngineDir::open(d.path()).unwrap_err();
         assert_eq!(kind(&e), ErrorKind::InputUnreadable);
-        assert!(format!("{e:#}").contains("rank1.engine is missing"), "{e:#}");
+        assert!(
+            format!("{e:#}").contains("rank1.engine is missing"),
+            "{e:#}"
+        );
         let d = write_dir(&cfg(1), &["rank0.engine", "rank1.engine"]);
         let e = EngineDir::open(d.path()).unwrap_err();
         assert!(format!("{e:#}").contains("world_size 1"), "{e:#}");
         let d = write_dir(&cfg(1), &[]);
-        assert!(format!("{:#}", EngineDir::open(d.path()).unwrap_err()).contains("no rank{N}.engine"));
+        assert!(
+            format!("{:#}", EngineDir::open(d.path()).unwrap_err()).contains("no rank{N}.engine")
+        );
     }
 
     #[test]
     fn bad_configs_are_input_errors() {
         let d = tempfile::tempdir().unwrap();
-        assert!(format!("{:#}", EngineDir::open(d.path()).unwrap_err()).contains("has no config.json"));
+        assert!(
+            format!("{:#}", EngineDir::open(d.path()).unwrap_err()).contains("has no config.json")
+        );
         std::fs::write(d.path().join(CONFIG), b"{not json").unwrap();
         assert_eq!(
             kind(&EngineDir::open(d.path()).unwrap_err()),
             ErrorKind::InputUnreadable
         );
         let d = write_dir(&json!({"architecture": "x"}), &["rank0.engine"]);
-        assert!(format!("{:#}", EngineDir::open(d.path()).unwrap_err()).contains("pretrained_config"));
+        assert!(
+            format!("{:#}", EngineDir::open(d.path()).unwrap_err()).contains("pretrained_config")
+        );
         let d = write_dir(
             &json!({"pretrained_config": {"mapping": {"world_size": "two"}}}),
             &["rank0.engine"],
         );
-        assert!(format!("{:#}", EngineDir::open(d.path()).unwrap_err()).contains("mapping.world_size"));
+        assert!(
+            format!("{:#}", EngineDir::open(d.path()).unwrap_err()).contains("mapping.world_size")
+        );
     }
 
     #[test]
@@ -456,14 +486,23 @@ mod tests {
             &json!({"pretrained_config": {}, "build_config": {"use_refit": false, "use_strip_plan": false}}),
             &["rank0.engine"],
         );
-        assert_eq!(EngineDir::open(d.path()).unwrap().refittable_per_config(), Some(false));
+        assert_eq!(
+            EngineDir::open(d.path()).unwrap().refittable_per_config(),
+            Some(false)
+        );
         let d = write_dir(
             &json!({"pretrained_config": {}, "build_config": {"use_refit": false, "use_strip_plan": true}}),
             &["rank0.engine"],
         );
-        assert_eq!(EngineDir::open(d.path()).unwrap().refittable_per_config(), Some(true));
+        assert_eq!(
+            EngineDir::open(d.path()).unwrap().refittable_per_config(),
+            Some(true)
+        );
         let d = write_dir(&json!({"pretrained_config": {}}), &["rank0.engine"]);
-        assert_eq!(EngineDir::open(d.path()).unwrap().refittable_per_config(), None);
+        assert_eq!(
+            EngineDir::open(d.path()).unwrap().refittable_per_config(),
+            None
+        );
     }
 
     #[test]
@@ -488,13 +527,20 @@ mod tests {
             &["rank0.safetensors", "rank1.safetensors"],
         );
         assert_eq!(CheckpointDir::open(d.path()).unwrap().ranks.len(), 2);
-        let d = write_dir(&json!({"mapping": {"world_size": 2}}), &["rank0.safetensors"]);
-        assert!(format!("{:#}", CheckpointDir::open(d.path()).unwrap_err()).contains("rank1.safetensors is missing"));
+        let d = write_dir(
+            &json!({"mapping": {"world_size": 2}}),
+            &["rank0.safetensors"],
+        );
+        assert!(format!("{:#}", CheckpointDir::open(d.path()).unwrap_err())
+            .contains("rank1.safetensors is missing"));
     }
 
     #[test]
     fn only_trtllm_folders_may_be_replaced() {
-        let d = write_dir(&cfg(1), &["rank0.safetensors", "rank0_managed_weights.safetensors"]);
+        let d = write_dir(
+            &cfg(1),
+            &["rank0.safetensors", "rank0_managed_weights.safetensors"],
+        );
         assert!(is_replaceable_output(d.path()));
         let d = write_dir(&cfg(1), &["rank0.engine", "thesis.tex"]);
         assert!(!is_replaceable_output(d.path()));

@@ -84,7 +84,9 @@ mod tests {
     #[test]
     fn engine_file_errors_have_their_kinds() {
         let dir = tempfile::tempdir().unwrap();
-        let missing = EngineFile::open(&dir.path().join("nope.engine")).err().unwrap();
+        let missing = EngineFile::open(&dir.path().join("nope.engine"))
+            .err()
+            .unwrap();
         assert_eq!(
             crate::error::exit_code_of(&missing),
             ErrorKind::InputUnreadable.exit_code()
@@ -97,7 +99,10 @@ mod tests {
         let junk = dir.path().join("junk.engine");
         std::fs::write(&junk, b"PK\x03\x04 a zip file, not a plan").unwrap();
         let e = EngineFile::open(&junk).err().unwrap();
-        assert_eq!(crate::error::exit_code_of(&e), ErrorKind::NotAnEngine.exit_code());
+        assert_eq!(
+            crate::error::exit_code_of(&e),
+            ErrorKind::NotAnEngine.exit_code()
+        );
         assert!(format!("{e:#}").contains("junk.engine"));
     }
 

@@ -143,7 +143,11 @@ pub struct Error {
 
 impl Error {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
-        Error { kind, message: message.into(), hint: None }
+        Error {
+            kind,
+            message: message.into(),
+            hint: None,
+        }
     }
 
     pub fn with_hint(mut self, hint: impl Into<String>) -> Error {
@@ -209,7 +213,8 @@ mod tests {
 
     #[test]
     fn kind_is_found_under_context() {
-        let r: anyhow::Result<()> = Err(anyhow::Error::new(Error::new(ErrorKind::NotAnEngine, "x")));
+        let r: anyhow::Result<()> =
+            Err(anyhow::Error::new(Error::new(ErrorKind::NotAnEngine, "x")));
         let e = r.context("reading `a.engine`").unwrap_err();
         assert_eq!(exit_code_of(&e), 4);
         assert_eq!(exit_code_of(&anyhow::anyhow!("plain")), EXIT_OTHER);

@@ -16,8 +16,8 @@ pub mod error;
 pub mod locate;
 pub mod map;
 pub mod messages;
-pub mod pairing;
 pub mod mmap;
+pub mod pairing;
 pub mod pipeline;
 pub mod plan;
 pub mod reference;
@@ -26,9 +26,9 @@ pub mod scratch;
 pub mod selftest;
 pub mod shapes;
 pub mod stats;
-pub mod view;
-pub mod writer;
 #[allow(unsafe_code)]
 pub mod trt;
+pub mod view;
+pub mod writer;
 
 pub use error::{Error, ErrorKind};

@@ -42,11 +42,20 @@ pub enum Form {
 }
 
 impl Form {
-    pub const ALL: [Form; 6] =
-        [Form::Verbatim, Form::Fp16, Form::Bf16, Form::Transposed, Form::TransposedFp16, Form::TransposedBf16];
+    pub const ALL: [Form; 6] = [
+        Form::Verbatim,
+        Form::Fp16,
+        Form::Bf16,
+        Form::Transposed,
+        Form::TransposedFp16,
+        Form::TransposedBf16,
+    ];
 
     pub fn is_transposed(self) -> bool {
-        matches!(self, Form::Transposed | Form::TransposedFp16 | Form::TransposedBf16)
+        matches!(
+            self,
+            Form::Transposed | Form::TransposedFp16 | Form::TransposedBf16
+        )
     }
 
     /// The dtype the engine stores in this form, for a reference of dtype `src`.
@@ -95,7 +104,12 @@ pub struct LocateOptions {
 
 impl Default for LocateOptions {
     fn default() -> Self {
-        LocateOptions { min_elements: 8, max_copies: 16, forms: Form::ALL.to_vec(), threads: 0 }
+        LocateOptions {
+            min_elements: 8,
+            max_copies: 16,
+            forms: Form::ALL.to_vec(),
+            threads: 0,
+        }
     }
 }
 
@@ -143,13 +157,24 @@ impl fmt::Display for MissReason {
                 write!(f, "not found in any form searched ({})", names.join(", "))
             }
             MissReason::TooSmall { count, min } => {
-                write!(f, "too small to place uniquely: {count} elements (fewer than {min})")
+                write!(
+                    f,
+                    "too small to place uniquely: {count} elements (fewer than {min})"
+                )
             }
-            MissReason::AllEqual => f.write_str("all elements are equal: it would match any run of that value"),
-            MissReason::Ambiguous { copies, overlapping: true } => {
+            MissReason::AllEqual => {
+                f.write_str("all elements are equal: it would match any run of that value")
+            }
+            MissReason::Ambiguous {
+                copies,
+                overlapping: true,
+            } => {
                 write!(f, "ambiguous: {copies} occurrences that overlap each other")
             }
-            MissReason::Ambiguous { copies, overlapping: false } => {
+            MissReason::Ambiguous {
+                copies,
+                overlapping: false,
+            } => {
                 write!(f, "ambiguous: found at {copies} or more places")
             }
             MissReason::Unsupported { why } => f.write_str(why),
@@ -245,7 +270,15 @@ impl Needle<'_> {
         let stored = self.form.stored(self.t.dtype);
         let count = self.t.count();
         if !self.form.is_transposed() {
-            return vec![Run { weight, stored, offset, nibble: 0, len: count, index: 0, index_stride: 1 }];
+            return vec![Run {
+                weight,
+                stored,
+                offset,
+                nibble: 0,
+                len: count,
+                index: 0,
+                index_stride: 1,
+            }];
         }
         let stride = i64::try_from(self.cols).unwrap_or(i64::MAX);
         (0..self.cols)
@@ -268,12 +301,20 @@ fn precheck(t: &RefTensor, opts: &LocateOptions) -> Option<MissReason> {
     let expected = count.and_then(|c| t.dtype.bytes_for(c));
     if expected != Some(t.data.len() as u64) {
         return Some(MissReason::Unsupported {
-            why: format!("holds {} bytes, which does not match shape {:?} of {}", t.data.len(), t.shape, t.dtype),
+            why: format!(
+                "holds {} bytes, which does not match shape {:?} of {}",
+                t.data.len(),
+                t.shape,
+                t.dtype
+            ),
         });
     }
     let count = count.unwrap_or(0);
     if count < opts.min_elements.max(1) {
-        return Some(MissReason::TooSmall { count, min: opts.min_elements.max(1) });
+        return Some(MissReason::TooSmall {
+            count,
+            min: opts.min_elements.max(1),
+        });
     }
     let size = (t.dtype.bits() / 8).max(1) as usize;
     let first = &t.data[..size];
@@ -302,7 +343,16 @@ fn needle<'a>(index: usize, t: &'a RefTensor, form: Form) -> Option<Needle<'a>> 
     let stored = form.stored(t.dtype);
     let size = (stored.bits() / 8).max(1) as usize;
     let len = stored.bytes_for(count)?;
-    let mut n = Needle { tensor: index, t, form, size, len, rows, cols, anchor_at: 0 };
+    let mut n = Needle {
+        tensor: index,
+        t,
+        form,
+        size,
+        len,
+        rows,
+        cols,
+        anchor_at: 0,
+    };
     if len < 8 {
         return None;
     }
@@ -335,7 +385,10 @@ fn choose_anchor(n: &Needle) -> u64 {
         let at = e * size;
         n.bytes_at(at, &mut w);
         let mut seen = [false; 256];
-        let distinct = w.iter().filter(|&&b| !std::mem::replace(&mut seen[b as usize], true)).count();
+        let distinct = w
+            .iter()
+            .filter(|&&b| !std::mem::replace(&mut seen[b as usize], true))
+            .count();
         if distinct > best.0 || (distinct == best.0 && at < best.1) {
             best = (distinct, at);
         }
@@ -404,11 +457,18 @@ impl Index {
             if self.bitset[h >> 6] & (1 << (h & 63)) == 0 {
                 continue;
             }
-            let Some(ids) = self.map.get(&key) else { continue };
+            let Some(ids) = self.map.get(&key) else {
+                continue;
+            };
             for &id in ids {
                 let n = &needles[id as usize];
-                let Some(start) = (i as u64).checked_sub(n.anchor_at) else { continue };
-                let Some(stop) = start.checked_add(n.len).filter(|&s| s <= engine.len() as u64) else {
+                let Some(start) = (i as u64).checked_sub(n.anchor_at) else {
+                    continue;
+                };
+                let Some(stop) = start
+                    .checked_add(n.len)
+                    .filter(|&s| s <= engine.len() as u64)
+                else {
                     continue;
                 };
                 if n.matches(&engine[start as usize..stop as usize]) {
@@ -440,7 +500,10 @@ pub fn locate(engine: &[u8], refs: &[RefTensor], opts: &LocateOptions) -> Locate
         }
         if searched[i].is_empty() {
             // Every form shorter than an anchor: only possible for tiny packed tensors.
-            excluded[i] = Some(MissReason::TooSmall { count: t.count(), min: opts.min_elements });
+            excluded[i] = Some(MissReason::TooSmall {
+                count: t.count(),
+                min: opts.min_elements,
+            });
         }
     }
 
@@ -474,7 +537,13 @@ pub fn locate(engine: &[u8], refs: &[RefTensor], opts: &LocateOptions) -> Locate
             }
         });
     }
-    hits.sort_unstable_by_key(|&(id, start)| (needles[id as usize].tensor, start, needles[id as usize].form));
+    hits.sort_unstable_by_key(|&(id, start)| {
+        (
+            needles[id as usize].tensor,
+            start,
+            needles[id as usize].form,
+        )
+    });
 
     let mut per_tensor: Vec<Vec<(Form, u64, u64, u32)>> = vec![Vec::new(); refs.len()];
     for (id, start) in hits {
@@ -483,7 +552,10 @@ pub fn locate(engine: &[u8], refs: &[RefTensor], opts: &LocateOptions) -> Locate
         let list = &mut per_tensor[n.tensor];
         // A symmetric matrix matches verbatim and transposed at the same place: one copy, the
         // simpler form (sorted first).
-        if list.iter().any(|&(f, s, _, _)| s == start && f.stored(n.t.dtype) == stored) {
+        if list
+            .iter()
+            .any(|&(f, s, _, _)| s == start && f.stored(n.t.dtype) == stored)
+        {
             continue;
         }
         list.push((n.form, start, n.len, id));
@@ -491,14 +563,19 @@ pub fn locate(engine: &[u8], refs: &[RefTensor], opts: &LocateOptions) -> Locate
 
     for (i, t) in refs.iter().enumerate() {
         if let Some(why) = excluded[i].take() {
-            report.missing.push(Missing { name: t.name.clone(), reason: why });
+            report.missing.push(Missing {
+                name: t.name.clone(),
+                reason: why,
+            });
             continue;
         }
         let occ = &per_tensor[i];
         if occ.is_empty() {
             report.missing.push(Missing {
                 name: t.name.clone(),
-                reason: MissReason::NotFound { forms: std::mem::take(&mut searched[i]) },
+                reason: MissReason::NotFound {
+                    forms: std::mem::take(&mut searched[i]),
+                },
             });
             continue;
         }
@@ -506,7 +583,10 @@ pub fn locate(engine: &[u8], refs: &[RefTensor], opts: &LocateOptions) -> Locate
         if overlapping || occ.len() > opts.max_copies {
             report.missing.push(Missing {
                 name: t.name.clone(),
-                reason: MissReason::Ambiguous { copies: occ.len(), overlapping },
+                reason: MissReason::Ambiguous {
+                    copies: occ.len(),
+                    overlapping,
+                },
             });
             continue;
         }
@@ -520,7 +600,11 @@ pub fn locate(engine: &[u8], refs: &[RefTensor], opts: &LocateOptions) -> Locate
                 runs: needles[id as usize].runs(weight, offset),
             })
             .collect();
-        report.found.push(Found { index: i, name: t.name.clone(), placements });
+        report.found.push(Found {
+            index: i,
+            name: t.name.clone(),
+            placements,
+        });
     }
     report
 }
@@ -539,7 +623,9 @@ mod tests {
     }
 
     fn vals(n: usize, seed: f32) -> Vec<f32> {
-        (0..n).map(|i| seed + (i as f32) * 0.37 - (i * i % 7) as f32 * 0.011).collect()
+        (0..n)
+            .map(|i| seed + (i as f32) * 0.37 - (i * i % 7) as f32 * 0.011)
+            .collect()
     }
 
     /// An engine-like buffer: a header, filler, then `parts` at the given offsets.
@@ -553,15 +639,27 @@ mod tests {
     }
 
     fn opts() -> LocateOptions {
-        LocateOptions { threads: 2, ..LocateOptions::default() }
+        LocateOptions {
+            threads: 2,
+            ..LocateOptions::default()
+        }
     }
 
     #[test]
     fn bf16_conversion_rounds_to_nearest_even() {
         // 0x3F808000 lies halfway between bf16 0x3F80 and 0x3F81: ties go to the even 0x3F80.
-        assert_eq!(bf16::from_f32(f32::from_bits(0x3F80_8000)).to_bits(), 0x3F80);
-        assert_eq!(bf16::from_f32(f32::from_bits(0x3F81_8000)).to_bits(), 0x3F82);
-        assert_eq!(bf16::from_f32(f32::from_bits(0x3F80_8001)).to_bits(), 0x3F81);
+        assert_eq!(
+            bf16::from_f32(f32::from_bits(0x3F80_8000)).to_bits(),
+            0x3F80
+        );
+        assert_eq!(
+            bf16::from_f32(f32::from_bits(0x3F81_8000)).to_bits(),
+            0x3F82
+        );
+        assert_eq!(
+            bf16::from_f32(f32::from_bits(0x3F80_8001)).to_bits(),
+            0x3F81
+        );
         // fp16: 1 + 2^-11 is halfway between 1.0 and 1 + 2^-10.
         assert_eq!(f16::from_f32(1.0 + f32::powi(2.0, -11)).to_bits(), 0x3C00);
     }
@@ -571,17 +669,48 @@ mod tests {
         let a = f32_tensor("a", &[16], &vals(16, 0.5));
         let b = f32_tensor("b", &[12], &vals(12, -3.0));
         let c = f32_tensor("c", &[10], &vals(10, 7.25));
-        let b16: Vec<u8> = vals(12, -3.0).iter().flat_map(|x| f16::from_f32(*x).to_le_bytes()).collect();
-        let c16: Vec<u8> = vals(10, 7.25).iter().flat_map(|x| bf16::from_f32(*x).to_le_bytes()).collect();
+        let b16: Vec<u8> = vals(12, -3.0)
+            .iter()
+            .flat_map(|x| f16::from_f32(*x).to_le_bytes())
+            .collect();
+        let c16: Vec<u8> = vals(10, 7.25)
+            .iter()
+            .flat_map(|x| bf16::from_f32(*x).to_le_bytes())
+            .collect();
         let e = engine(4096, &[(101, a.data.clone()), (1000, b16), (3001, c16)]);
         let r = locate(&e, &[a, b, c], &opts());
         assert!(r.missing.is_empty(), "{:?}", r.missing);
-        let at: Vec<_> = r.found.iter().map(|f| (f.name.as_str(), f.placements[0].form, f.placements[0].offset)).collect();
-        assert_eq!(at, [("a", Form::Verbatim, 101), ("b", Form::Fp16, 1000), ("c", Form::Bf16, 3001)]);
+        let at: Vec<_> = r
+            .found
+            .iter()
+            .map(|f| {
+                (
+                    f.name.as_str(),
+                    f.placements[0].form,
+                    f.placements[0].offset,
+                )
+            })
+            .collect();
+        assert_eq!(
+            at,
+            [
+                ("a", Form::Verbatim, 101),
+                ("b", Form::Fp16, 1000),
+                ("c", Form::Bf16, 3001)
+            ]
+        );
         let run = r.found[1].placements[0].runs[0];
         assert_eq!(
             run,
-            Run { weight: 1, stored: DataType::Half, offset: 1000, nibble: 0, len: 12, index: 0, index_stride: 1 }
+            Run {
+                weight: 1,
+                stored: DataType::Half,
+                offset: 1000,
+                nibble: 0,
+                len: 12,
+                index: 0,
+                index_stride: 1
+            }
         );
     }
 
@@ -610,15 +739,18 @@ mod tests {
         assert_eq!((p[1].form, p[1].offset), (Form::TransposedFp16, 1203));
         assert_eq!(p[0].runs.len(), 4);
         for (j, run) in p[0].runs.iter().enumerate() {
-            assert_eq!(*run, Run {
-                weight: 0,
-                stored: DataType::Float,
-                offset: 200 + j as u64 * 12,
-                nibble: 0,
-                len: 3,
-                index: j as u64,
-                index_stride: 4,
-            });
+            assert_eq!(
+                *run,
+                Run {
+                    weight: 0,
+                    stored: DataType::Float,
+                    offset: 200 + j as u64 * 12,
+                    nibble: 0,
+                    len: 3,
+                    index: j as u64,
+                    index_stride: 4,
+                }
+            );
             // Reading through the run gives back the reference element it names.
             for k in 0..run.len {
                 let idx = run.index_at(k) as usize;
@@ -635,16 +767,31 @@ mod tests {
         let zeros = f32_tensor("zeros", &[64], &[0.0; 64]);
         let empty = f32_tensor("empty", &[0, 3], &[]);
         let absent = f32_tensor("absent", &[32], &vals(32, 9.0));
-        let bad = RefTensor { data: vec![0; 5], ..f32_tensor("bad", &[2], &[1.0, 2.0]) };
+        let bad = RefTensor {
+            data: vec![0; 5],
+            ..f32_tensor("bad", &[2], &[1.0, 2.0])
+        };
         let mut e = engine(1024, &[(100, tiny.data.clone())]);
         e[500..800].fill(0);
         let r = locate(&e, &[tiny, zeros, empty, absent, bad], &opts());
         assert!(r.found.is_empty());
-        let reasons: Vec<_> = r.missing.iter().map(|m| (m.name.as_str(), &m.reason)).collect();
-        assert_eq!(reasons[0], ("tiny", &MissReason::TooSmall { count: 4, min: 8 }));
+        let reasons: Vec<_> = r
+            .missing
+            .iter()
+            .map(|m| (m.name.as_str(), &m.reason))
+            .collect();
+        assert_eq!(
+            reasons[0],
+            ("tiny", &MissReason::TooSmall { count: 4, min: 8 })
+        );
         assert_eq!(reasons[1], ("zeros", &MissReason::AllEqual));
-        assert_eq!(reasons[2], ("empty", &MissReason::TooSmall { count: 0, min: 8 }));
-        assert!(matches!(reasons[3].1, MissReason::NotFound { forms } if forms == &[Form::Verbatim, Form::Fp16, Form::Bf16]));
+        assert_eq!(
+            reasons[2],
+            ("empty", &MissReason::TooSmall { count: 0, min: 8 })
+        );
+        assert!(
+            matches!(reasons[3].1, MissReason::NotFound { forms } if forms == &[Form::Verbatim, Form::Fp16, Form::Bf16])
+        );
         assert!(matches!(reasons[4].1, MissReason::Unsupported { .. }));
     }
 
@@ -655,15 +802,34 @@ mod tests {
         let r = locate(&e, std::slice::from_ref(&a), &opts());
         let offs: Vec<_> = r.found[0].placements.iter().map(|p| p.offset).collect();
         assert_eq!(offs, [64, 512]);
-        let r = locate(&e, std::slice::from_ref(&a), &LocateOptions { max_copies: 1, ..opts() });
-        assert_eq!(r.missing[0].reason, MissReason::Ambiguous { copies: 2, overlapping: false });
+        let r = locate(
+            &e,
+            std::slice::from_ref(&a),
+            &LocateOptions {
+                max_copies: 1,
+                ..opts()
+            },
+        );
+        assert_eq!(
+            r.missing[0].reason,
+            MissReason::Ambiguous {
+                copies: 2,
+                overlapping: false
+            }
+        );
         // Periodic data: [x y x y x y x y] found at two overlapping offsets.
         let p = f32_tensor("p", &[8], &[1.5, 2.5, 1.5, 2.5, 1.5, 2.5, 1.5, 2.5]);
         let mut data = p.data.clone();
         data.extend_from_slice(&p.data[..8]);
         let e = engine(1024, &[(128, data)]);
         let r = locate(&e, &[p], &opts());
-        assert_eq!(r.missing[0].reason, MissReason::Ambiguous { copies: 2, overlapping: true });
+        assert_eq!(
+            r.missing[0].reason,
+            MissReason::Ambiguous {
+                copies: 2,
+                overlapping: true
+            }
+        );
     }
 
     #[test]
@@ -688,7 +854,11 @@ mod tests {
             let e = engine(8192, &[(at, a.data.clone())]);
             for threads in [1, 2, 3, 7] {
                 // Force several threads on a small buffer through the chunking path.
-                let r = locate(&e, std::slice::from_ref(&a), &LocateOptions { threads, ..opts() });
+                let r = locate(
+                    &e,
+                    std::slice::from_ref(&a),
+                    &LocateOptions { threads, ..opts() },
+                );
                 assert_eq!(r.found.len(), 1, "at {at}, {threads} threads");
                 assert_eq!(r.found[0].placements[0].offset, at as u64);
             }

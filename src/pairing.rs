@@ -124,8 +124,13 @@ impl FromStr for How {
         let to = match rest {
             "" | "exact" => None,
             r => {
-                let name = r.strip_prefix("rounded to ").ok_or_else(|| format!("not a pairing: `{s}`"))?;
-                Some(DataType::from_name(name).ok_or_else(|| format!("unknown dtype `{name}` in `{s}`"))?)
+                let name = r
+                    .strip_prefix("rounded to ")
+                    .ok_or_else(|| format!("not a pairing: `{s}`"))?;
+                Some(
+                    DataType::from_name(name)
+                        .ok_or_else(|| format!("unknown dtype `{name}` in `{s}`"))?,
+                )
             }
         };
         Ok(How::with_rounding(transposed, to))
@@ -164,10 +169,23 @@ impl fmt::Display for Ambiguity {
         match self {
             Ambiguity::Several => f.write_str("its values match several reference tensors"),
             Ambiguity::Shared { others } => {
-                write!(f, "engine weight(s) {} hold the same values", others.iter().map(|o| format!("`{o}`")).collect::<Vec<_>>().join(", "))
+                write!(
+                    f,
+                    "engine weight(s) {} hold the same values",
+                    others
+                        .iter()
+                        .map(|o| format!("`{o}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
             }
-            Ambiguity::Constant => f.write_str("it is constant (all elements equal), so its values identify nothing"),
-            Ambiguity::TooSmall => write!(f, "it has fewer than {MIN_ELEMENTS} elements, too few to identify it"),
+            Ambiguity::Constant => {
+                f.write_str("it is constant (all elements equal), so its values identify nothing")
+            }
+            Ambiguity::TooSmall => write!(
+                f,
+                "it has fewer than {MIN_ELEMENTS} elements, too few to identify it"
+            ),
         }
     }
 }
@@ -178,9 +196,17 @@ pub enum Outcome {
     /// The reference has a tensor of this name (`reference`: its index).
     ByName { reference: usize },
     /// Paired by value with reference tensor `reference`, named `name`, of shape `shape`.
-    ByValue { reference: usize, name: String, shape: Vec<u64>, how: How },
+    ByValue {
+        reference: usize,
+        name: String,
+        shape: Vec<u64>,
+        how: How,
+    },
     /// Its values match (`candidates`: the reference names) but it was not paired, for `why`.
-    Ambiguous { why: Ambiguity, candidates: Vec<String> },
+    Ambiguous {
+        why: Ambiguity,
+        candidates: Vec<String>,
+    },
     /// No reference tensor of its name, none holding its values.
     Unpaired,
     /// Not recovered from the engine: nothing to pair.
@@ -260,7 +286,11 @@ impl Pairings {
         self.entries
             .iter()
             .filter_map(|e| match &e.outcome {
-                Outcome::ByValue { name, how, .. } => Some(Record { engine: e.engine.clone(), name: name.clone(), how: *how }),
+                Outcome::ByValue { name, how, .. } => Some(Record {
+                    engine: e.engine.clone(),
+                    name: name.clone(),
+                    how: *how,
+                }),
                 _ => None,
             })
             .collect()
@@ -271,9 +301,11 @@ impl Pairings {
         self.entries
             .iter()
             .filter_map(|e| match &e.outcome {
-                Outcome::Ambiguous { why, candidates } => {
-                    Some(AmbiguousRecord { engine: e.engine.clone(), why: why.to_string(), candidates: candidates.clone() })
-                }
+                Outcome::Ambiguous { why, candidates } => Some(AmbiguousRecord {
+                    engine: e.engine.clone(),
+                    why: why.to_string(),
+                    candidates: candidates.clone(),
+                }),
                 _ => None,
             })
             .collect()
@@ -342,7 +374,15 @@ impl Summary {
 // ---------------------------------------------------------------------------------------------
 
 fn is_float(d: DataType) -> bool {
-    matches!(d, DataType::Float | DataType::Half | DataType::Bf16 | DataType::Fp8 | DataType::Fp4 | DataType::E8m0)
+    matches!(
+        d,
+        DataType::Float
+            | DataType::Half
+            | DataType::Bf16
+            | DataType::Fp8
+            | DataType::Fp4
+            | DataType::E8m0
+    )
 }
 
 const CANONICAL_NAN: u64 = 0x7ff8_0000_0000_0000;
@@ -370,7 +410,13 @@ fn key(n: Num, round: Option<DataType>) -> u64 {
 
 /// xxh3 of the canonical keys of `count` elements, in C order or (for `[rows, cols]`) in the
 /// transpose's C order, each rounded to `round` first when given.
-fn digest(dtype: DataType, data: &[u8], count: usize, transpose: Option<(usize, usize)>, round: Option<DataType>) -> u64 {
+fn digest(
+    dtype: DataType,
+    data: &[u8],
+    count: usize,
+    transpose: Option<(usize, usize)>,
+    round: Option<DataType>,
+) -> u64 {
     let mut h = Xxh3::new();
     let mut buf = [0u8; 8 * 1024];
     let mut k = 0;
@@ -433,13 +479,23 @@ fn transposable(shape: &[u64]) -> Option<(usize, usize)> {
 fn confirm(w: &Weight<'_>, values: &[u8], r: &RefTensor, how: How) -> bool {
     let data: std::borrow::Cow<'_, [u8]> = match (how.transposed(), transposable(&r.shape)) {
         (false, _) => r.data.as_slice().into(),
-        (true, Some((rows, cols))) if r.dtype.bits() >= 8 => transpose(&r.data, (r.dtype.bits() / 8) as usize, rows, cols).into(),
+        (true, Some((rows, cols))) if r.dtype.bits() >= 8 => {
+            transpose(&r.data, (r.dtype.bits() / 8) as usize, rows, cols).into()
+        }
         (true, _) => return false,
     };
-    let a = Values { dtype: w.dtype, data: values };
-    let b = Values { dtype: r.dtype, data: &data };
+    let a = Values {
+        dtype: w.dtype,
+        data: values,
+    };
+    let b = Values {
+        dtype: r.dtype,
+        data: &data,
+    };
     match how.rounded_to() {
-        None => matches!(compare::compare_values(a, b, w.count, &Tolerance::exact()), Ok(s) if s.differing == 0 && s.rounded == 0),
+        None => {
+            matches!(compare::compare_values(a, b, w.count, &Tolerance::exact()), Ok(s) if s.differing == 0 && s.rounded == 0)
+        }
         Some(d) if d == w.dtype => {
             matches!(compare::compare_values(a, b, w.count, &Tolerance::exact()), Ok(s) if s.differing == 0)
         }
@@ -473,7 +529,10 @@ pub fn pair(engine: &[Weight<'_>], reference: &[RefTensor], opts: &Options) -> P
                 _ => Outcome::NoValues,
             }
         };
-        entries.push(Entry { engine: w.name.to_string(), outcome });
+        entries.push(Entry {
+            engine: w.name.to_string(),
+            outcome,
+        });
     }
     if todo.is_empty() {
         return Pairings { entries };
@@ -497,13 +556,16 @@ pub fn pair(engine: &[Weight<'_>], reference: &[RefTensor], opts: &Options) -> P
             continue; // taken by name, or a later duplicate of a name
         }
         let count = r.count();
-        let Some(rounds) = wanted.get(&count) else { continue };
+        let Some(rounds) = wanted.get(&count) else {
+            continue;
+        };
         if r.dtype.bytes_for(count) != Some(r.data.len() as u64) {
             continue;
         }
         let n = count as usize;
         let t = transposable(&r.shape).filter(|_| r.dtype.bits() >= 8);
-        let mut add = |hash: u64, how: How| buckets.entry((count, hash)).or_default().push((ri, how));
+        let mut add =
+            |hash: u64, how: How| buckets.entry((count, hash)).or_default().push((ri, how));
         add(digest(r.dtype, &r.data, n, None, None), How::Exact);
         if let Some(rc) = t {
             add(digest(r.dtype, &r.data, n, Some(rc), None), How::Transposed);
@@ -513,9 +575,15 @@ pub fn pair(engine: &[Weight<'_>], reference: &[RefTensor], opts: &Options) -> P
                 if d == r.dtype {
                     continue;
                 }
-                add(digest(r.dtype, &r.data, n, None, Some(d)), How::Rounded { to: d });
+                add(
+                    digest(r.dtype, &r.data, n, None, Some(d)),
+                    How::Rounded { to: d },
+                );
                 if let Some(rc) = t {
-                    add(digest(r.dtype, &r.data, n, Some(rc), Some(d)), How::TransposedRounded { to: d });
+                    add(
+                        digest(r.dtype, &r.data, n, Some(rc), Some(d)),
+                        How::TransposedRounded { to: d },
+                    );
                 }
             }
         }
@@ -566,18 +634,38 @@ pub fn pair(engine: &[Weight<'_>], reference: &[RefTensor], opts: &Options) -> P
         }
     }
     for (i, cands, why) in found {
-        let names = || cands.iter().map(|(ri, _)| reference[*ri].name.clone()).collect::<Vec<_>>();
+        let names = || {
+            cands
+                .iter()
+                .map(|(ri, _)| reference[*ri].name.clone())
+                .collect::<Vec<_>>()
+        };
         entries[i].outcome = match (why, cands.as_slice()) {
             (_, []) => Outcome::Unpaired,
-            (Some(why), _) => Outcome::Ambiguous { why, candidates: names() },
+            (Some(why), _) => Outcome::Ambiguous {
+                why,
+                candidates: names(),
+            },
             (None, [(ri, how)]) => {
                 let claimants = &claims[ri];
                 if claimants.len() > 1 {
-                    let others = claimants.iter().filter(|&&j| j != i).map(|&j| engine[j].name.to_string()).collect();
-                    Outcome::Ambiguous { why: Ambiguity::Shared { others }, candidates: names() }
+                    let others = claimants
+                        .iter()
+                        .filter(|&&j| j != i)
+                        .map(|&j| engine[j].name.to_string())
+                        .collect();
+                    Outcome::Ambiguous {
+                        why: Ambiguity::Shared { others },
+                        candidates: names(),
+                    }
                 } else {
                     let r = &reference[*ri];
-                    Outcome::ByValue { reference: *ri, name: r.name.clone(), shape: r.shape.clone(), how: *how }
+                    Outcome::ByValue {
+                        reference: *ri,
+                        name: r.name.clone(),
+                        shape: r.shape.clone(),
+                        how: *how,
+                    }
                 }
             }
             (None, _) => unreachable!("several candidates are Ambiguity::Several"),
@@ -588,9 +676,16 @@ pub fn pair(engine: &[Weight<'_>], reference: &[RefTensor], opts: &Options) -> P
 
 /// A weight's values in the orientation of the reference tensor it was paired with (transposed
 /// back when `how` is transposed; `shape` the reference's `[r, c]`), else as they are.
-pub fn to_reference<'a>(values: &'a [u8], dtype: DataType, how: Option<How>, shape: &[u64]) -> std::borrow::Cow<'a, [u8]> {
+pub fn to_reference<'a>(
+    values: &'a [u8],
+    dtype: DataType,
+    how: Option<How>,
+    shape: &[u64],
+) -> std::borrow::Cow<'a, [u8]> {
     match (how.is_some_and(How::transposed), transposable(shape)) {
-        (true, Some((r, c))) if dtype.bits() >= 8 => transpose(values, (dtype.bits() / 8) as usize, c, r).into(),
+        (true, Some((r, c))) if dtype.bits() >= 8 => {
+            transpose(values, (dtype.bits() / 8) as usize, c, r).into()
+        }
         _ => values.into(),
     }
 }
@@ -641,7 +736,10 @@ fn convert(from: DataType, data: &[u8], to: DataType, n: usize) -> Result<(Vec<u
     if from == to {
         return Ok((data.to_vec(), 0));
     }
-    let bytes = to.bytes_for(n as u64).and_then(|b| usize::try_from(b).ok()).ok_or("too many elements")?;
+    let bytes = to
+        .bytes_for(n as u64)
+        .and_then(|b| usize::try_from(b).ok())
+        .ok_or("too many elements")?;
     let mut out = vec![0u8; bytes];
     let mut rounded = 0u64;
     for i in 0..n {
@@ -675,25 +773,41 @@ pub fn to_engine(engine: &[Weight<'_>], pairings: &Pairings, new: &[RefTensor]) 
     let mut out = ForEngine::default();
     for (index, (w, e)) in engine.iter().zip(&pairings.entries).enumerate() {
         let looked_for = e.name().to_string();
-        let fail = |why: String| NotFilled { index, engine: w.name.to_string(), looked_for: looked_for.clone(), why };
+        let fail = |why: String| NotFilled {
+            index,
+            engine: w.name.to_string(),
+            looked_for: looked_for.clone(),
+            why,
+        };
         let Some(t) = by_name.get(looked_for.as_str()) else {
-            out.not_filled.push(fail("the checkpoint has no tensor of this name".into()));
+            out.not_filled
+                .push(fail("the checkpoint has no tensor of this name".into()));
             continue;
         };
         if t.count() != w.count {
-            out.not_filled.push(fail(format!("the checkpoint's tensor has {} elements, the engine's weight {}", t.count(), w.count)));
+            out.not_filled.push(fail(format!(
+                "the checkpoint's tensor has {} elements, the engine's weight {}",
+                t.count(),
+                w.count
+            )));
             continue;
         }
         if t.dtype.bytes_for(t.count()) != Some(t.data.len() as u64) {
-            out.not_filled.push(fail("the checkpoint's tensor holds the wrong number of bytes".into()));
+            out.not_filled.push(fail(
+                "the checkpoint's tensor holds the wrong number of bytes".into(),
+            ));
             continue;
         }
         let how = e.by_value();
         let transposed = how.is_some_and(How::transposed);
         let data: std::borrow::Cow<'_, [u8]> = if transposed {
-            let Outcome::ByValue { shape, .. } = &e.outcome else { unreachable!("by_value") };
+            let Outcome::ByValue { shape, .. } = &e.outcome else {
+                unreachable!("by_value")
+            };
             match (transposable(&t.shape), t.dtype.bits() >= 8) {
-                (Some((r, c)), true) if t.shape == *shape => transpose(&t.data, (t.dtype.bits() / 8) as usize, r, c).into(),
+                (Some((r, c)), true) if t.shape == *shape => {
+                    transpose(&t.data, (t.dtype.bits() / 8) as usize, r, c).into()
+                }
                 _ => {
                     out.not_filled.push(fail(format!(
                         "paired transposed with a {shape:?} tensor, but the checkpoint's is {:?} of {}",

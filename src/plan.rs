@@ -50,7 +50,11 @@ pub struct PlanVersion {
 
 impl fmt::Display for PlanVersion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{}.{}.{}", self.major, self.minor, self.patch, self.build)
+        write!(
+            f,
+            "{}.{}.{}.{}",
+            self.major, self.minor, self.patch, self.build
+        )
     }
 }
 
@@ -72,7 +76,10 @@ impl PlanHeader {
         let tag = bytes.get(0..4).ok_or_else(|| {
             Error::new(
                 ErrorKind::NotAnEngine,
-                format!("file is {} bytes long: too short to be a TensorRT engine", bytes.len()),
+                format!(
+                    "file is {} bytes long: too short to be a TensorRT engine",
+                    bytes.len()
+                ),
             )
         })?;
         let flavour = if tag == TAG_TRT {
@@ -107,10 +114,14 @@ impl PlanHeader {
             patch: bytes[26],
             build: bytes[27],
         });
-        let declared_len = (known_layout && flavour == Flavour::TensorRtRtx).then(|| {
-            u64::from_le_bytes(bytes[16..24].try_into().expect("8 bytes"))
-        });
-        Ok(PlanHeader { flavour, serialization_version, built_by, declared_len })
+        let declared_len = (known_layout && flavour == Flavour::TensorRtRtx)
+            .then(|| u64::from_le_bytes(bytes[16..24].try_into().expect("8 bytes")));
+        Ok(PlanHeader {
+            flavour,
+            serialization_version,
+            built_by,
+            declared_len,
+        })
     }
 
     /// `NotAnEngine` when the header says how long the plan is and the file is not that long:
@@ -127,8 +138,9 @@ impl PlanHeader {
         } else {
             format!("corrupt {} engine: the file is {file_len} bytes but its header says the plan is {want} bytes ({} extra bytes at the end)", self.flavour, file_len - want)
         };
-        Err(Error::new(ErrorKind::NotAnEngine, what)
-            .with_hint("copy the engine file again, whole; no TensorRT or GPU is needed to see this"))
+        Err(Error::new(ErrorKind::NotAnEngine, what).with_hint(
+            "copy the engine file again, whole; no TensorRT or GPU is needed to see this",
+        ))
     }
 }
 
@@ -151,8 +163,16 @@ mod tests {
         assert!(rtx.check_length(64).is_ok());
         let short = rtx.check_length(40).unwrap_err();
         assert_eq!(short.kind, ErrorKind::NotAnEngine);
-        assert!(short.message.contains("truncated TensorRT-RTX engine"), "{}", short.message);
-        assert!(rtx.check_length(65).unwrap_err().message.contains("1 extra bytes"));
+        assert!(
+            short.message.contains("truncated TensorRT-RTX engine"),
+            "{}",
+            short.message
+        );
+        assert!(rtx
+            .check_length(65)
+            .unwrap_err()
+            .message
+            .contains("1 extra bytes"));
         let trt = PlanHeader::sniff(&plan(TAG_TRT, [10, 16, 1, 11])).unwrap();
         assert_eq!(trt.declared_len, None);
         assert!(trt.check_length(12345).is_ok());
@@ -160,7 +180,10 @@ mod tests {
 
     #[test]
     fn real_rtx_fixture_declares_its_own_length() {
-        let p = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/tiny_mlp/model.engine");
+        let p = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fixtures/tiny_mlp/model.engine"
+        );
         let bytes = std::fs::read(p).unwrap();
         let h = PlanHeader::sniff(&bytes).unwrap();
         assert_eq!(h.declared_len, Some(bytes.len() as u64));
@@ -178,9 +201,18 @@ mod tests {
 
     #[test]
     fn rejects_other_files_and_truncation() {
-        assert_eq!(PlanHeader::sniff(b"").unwrap_err().kind, ErrorKind::NotAnEngine);
-        assert_eq!(PlanHeader::sniff(b"PK\x03\x04rest").unwrap_err().kind, ErrorKind::NotAnEngine);
-        assert!(PlanHeader::sniff(b"ftrt\0\0\0\0").unwrap_err().message.contains("truncated"));
+        assert_eq!(
+            PlanHeader::sniff(b"").unwrap_err().kind,
+            ErrorKind::NotAnEngine
+        );
+        assert_eq!(
+            PlanHeader::sniff(b"PK\x03\x04rest").unwrap_err().kind,
+            ErrorKind::NotAnEngine
+        );
+        assert!(PlanHeader::sniff(b"ftrt\0\0\0\0")
+            .unwrap_err()
+            .message
+            .contains("truncated"));
     }
 
     #[test]

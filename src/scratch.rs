@@ -29,13 +29,25 @@ pub struct DiskScratch {
 
 impl DiskScratch {
     pub fn new(parent: Option<&Path>) -> anyhow::Result<DiskScratch> {
-        let parent: PathBuf = parent.map(Path::to_path_buf).unwrap_or_else(std::env::temp_dir);
+        let parent: PathBuf = parent
+            .map(Path::to_path_buf)
+            .unwrap_or_else(std::env::temp_dir);
         let dir = tempfile::Builder::new()
             .prefix("trt-dump-")
             .tempdir_in(&parent)
-            .with_context(|| format!("creating a temporary folder in `{}` (use --work-dir to choose another)", parent.display()))?;
+            .with_context(|| {
+                format!(
+                    "creating a temporary folder in `{}` (use --work-dir to choose another)",
+                    parent.display()
+                )
+            })?;
         let _registered = crate::cleanup::register(dir.path());
-        Ok(DiskScratch { dir, written: 0, files: 0, _registered })
+        Ok(DiskScratch {
+            dir,
+            written: 0,
+            files: 0,
+            _registered,
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -57,10 +69,18 @@ impl Scratch for DiskScratch {
         false
     }
 
-    fn keep(&mut self, label: &str, bytes: Box<dyn PlanBytes>) -> anyhow::Result<Box<dyn PlanBytes>> {
+    fn keep(
+        &mut self,
+        label: &str,
+        bytes: Box<dyn PlanBytes>,
+    ) -> anyhow::Result<Box<dyn PlanBytes>> {
         let path = self.dir.path().join(format!("{label}.plan"));
         let write = || -> std::io::Result<std::fs::File> {
-            let mut f = std::fs::OpenOptions::new().create_new(true).read(true).write(true).open(&path)?;
+            let mut f = std::fs::OpenOptions::new()
+                .create_new(true)
+                .read(true)
+                .write(true)
+                .open(&path)?;
             f.write_all(bytes.bytes())?;
             f.flush()?;
             Ok(f)
@@ -75,7 +95,8 @@ impl Scratch for DiskScratch {
         self.written += bytes.bytes().len() as u64;
         self.files += 1;
         drop(bytes);
-        let map = crate::mmap::map_readonly(&file).with_context(|| format!("mapping `{}`", path.display()))?;
+        let map = crate::mmap::map_readonly(&file)
+            .with_context(|| format!("mapping `{}`", path.display()))?;
         Ok(Box::new(Mapped(map)))
     }
 }

@@ -19,7 +19,11 @@ pub enum Mismatch {
     /// The source has no tensor of this name.
     NoSuchName,
     /// The source's tensor has another element count (`shape` is the source's).
-    CountDiffers { weight: u64, source: u64, shape: Vec<u64> },
+    CountDiffers {
+        weight: u64,
+        source: u64,
+        shape: Vec<u64>,
+    },
 }
 
 impl fmt::Display for Mismatch {
@@ -74,7 +78,11 @@ pub fn resolve(weights: &[WeightSpec], source: &[TensorShape]) -> Resolved {
             None => shapes.push(by_name[w.name.as_str()].shape.clone()),
             Some(why) => {
                 shapes.push(vec![w.count]);
-                unmatched.push(Unmatched { index, name: w.name.clone(), why });
+                unmatched.push(Unmatched {
+                    index,
+                    name: w.name.clone(),
+                    why,
+                });
             }
         }
     }
@@ -93,27 +101,59 @@ mod tests {
     use crate::dtype::DataType;
 
     fn w(name: &str, count: u64) -> WeightSpec {
-        WeightSpec { name: name.into(), dtype: DataType::Float, count }
+        WeightSpec {
+            name: name.into(),
+            dtype: DataType::Float,
+            count,
+        }
     }
     fn s(name: &str, shape: &[u64]) -> TensorShape {
-        TensorShape { name: name.into(), dtype: None, source_dtype: "F64".into(), shape: shape.to_vec() }
+        TensorShape {
+            name: name.into(),
+            dtype: None,
+            source_dtype: "F64".into(),
+            shape: shape.to_vec(),
+        }
     }
 
     #[test]
     fn matches_by_name_and_count_and_explains_the_rest() {
-        let weights = [w("a", 6), w("b", 4), w("c", 3), w("scalar", 1), w("empty", 0)];
-        let source = [s("a", &[2, 3]), s("b", &[5]), s("scalar", &[]), s("empty", &[0, 7]), s("a", &[6])];
+        let weights = [
+            w("a", 6),
+            w("b", 4),
+            w("c", 3),
+            w("scalar", 1),
+            w("empty", 0),
+        ];
+        let source = [
+            s("a", &[2, 3]),
+            s("b", &[5]),
+            s("scalar", &[]),
+            s("empty", &[0, 7]),
+            s("a", &[6]),
+        ];
         let r = resolve(&weights, &source);
-        assert_eq!(r.shapes, vec![vec![2, 3], vec![4], vec![3], vec![], vec![0, 7]]);
+        assert_eq!(
+            r.shapes,
+            vec![vec![2, 3], vec![4], vec![3], vec![], vec![0, 7]]
+        );
         assert_eq!(
             r.unmatched,
             vec![
                 Unmatched {
                     index: 1,
                     name: "b".into(),
-                    why: Mismatch::CountDiffers { weight: 4, source: 5, shape: vec![5] }
+                    why: Mismatch::CountDiffers {
+                        weight: 4,
+                        source: 5,
+                        shape: vec![5]
+                    }
                 },
-                Unmatched { index: 2, name: "c".into(), why: Mismatch::NoSuchName },
+                Unmatched {
+                    index: 2,
+                    name: "c".into(),
+                    why: Mismatch::NoSuchName
+                },
             ]
         );
         assert_eq!(
@@ -126,6 +166,12 @@ mod tests {
     fn overflowing_source_shape_is_a_mismatch_not_a_panic() {
         let r = resolve(&[w("a", 4)], &[s("a", &[u64::MAX, 2])]);
         assert_eq!(r.shapes, vec![vec![4]]);
-        assert!(matches!(r.unmatched[0].why, Mismatch::CountDiffers { source: u64::MAX, .. }));
+        assert!(matches!(
+            r.unmatched[0].why,
+            Mismatch::CountDiffers {
+                source: u64::MAX,
+                ..
+            }
+        ));
     }
 }

@@ -92,7 +92,9 @@ fn nibble(data: &[u8], i: usize) -> u8 {
 pub fn element(dtype: DataType, data: &[u8], i: usize) -> f64 {
     let u16_at = |i: usize| u16::from_le_bytes([data[2 * i], data[2 * i + 1]]);
     match dtype {
-        DataType::Float => f64::from(f32::from_le_bytes(data[4 * i..4 * i + 4].try_into().expect("4 bytes"))),
+        DataType::Float => f64::from(f32::from_le_bytes(
+            data[4 * i..4 * i + 4].try_into().expect("4 bytes"),
+        )),
         DataType::Half => f16::from_bits(u16_at(i)).to_f64(),
         DataType::Bf16 => bf16::from_bits(u16_at(i)).to_f64(),
         DataType::Fp8 => f64::from(fp8_e4m3_to_f32(data[i])),
@@ -102,8 +104,12 @@ pub fn element(dtype: DataType, data: &[u8], i: usize) -> f64 {
         DataType::Int8 => f64::from(data[i] as i8),
         DataType::Uint8 => f64::from(data[i]),
         DataType::Bool => f64::from(u8::from(data[i] != 0)),
-        DataType::Int32 => f64::from(i32::from_le_bytes(data[4 * i..4 * i + 4].try_into().expect("4 bytes"))),
-        DataType::Int64 => i64::from_le_bytes(data[8 * i..8 * i + 8].try_into().expect("8 bytes")) as f64,
+        DataType::Int32 => f64::from(i32::from_le_bytes(
+            data[4 * i..4 * i + 4].try_into().expect("4 bytes"),
+        )),
+        DataType::Int64 => {
+            i64::from_le_bytes(data[8 * i..8 * i + 8].try_into().expect("8 bytes")) as f64
+        }
     }
 }
 
@@ -131,7 +137,13 @@ pub struct Histogram {
     pub counts: Vec<u64>,
 }
 
-pub fn histogram(dtype: DataType, data: &[u8], count: u64, stats: &Stats, bins: usize) -> Option<Histogram> {
+pub fn histogram(
+    dtype: DataType,
+    data: &[u8],
+    count: u64,
+    stats: &Stats,
+    bins: usize,
+) -> Option<Histogram> {
     let (lo, hi) = (stats.min?, stats.max?);
     let bins = bins.max(1);
     let mut counts = vec![0u64; bins];
@@ -141,7 +153,11 @@ pub fn histogram(dtype: DataType, data: &[u8], count: u64, stats: &Stats, bins: 
         if !v.is_finite() {
             continue;
         }
-        let b = if width > 0.0 { (((v - lo) / width) * bins as f64) as usize } else { bins - 1 };
+        let b = if width > 0.0 {
+            (((v - lo) / width) * bins as f64) as usize
+        } else {
+            bins - 1
+        };
         counts[b.min(bins - 1)] += 1;
     }
     Some(Histogram { lo, hi, counts })
@@ -157,7 +173,11 @@ mod tests {
 
     #[test]
     fn population_std_and_mean() {
-        let s = of_values(DataType::Float, &f32s(&[2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0]), 8);
+        let s = of_values(
+            DataType::Float,
+            &f32s(&[2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0]),
+            8,
+        );
         assert_eq!(s.mean, Some(5.0));
         assert_eq!(s.std, Some(2.0)); // divisor n, not n - 1
         assert_eq!((s.min, s.max), (Some(2.0), Some(9.0)));
@@ -166,12 +186,19 @@ mod tests {
 
     #[test]
     fn nan_inf_and_negative_zero_are_counted_and_left_out_of_the_moments() {
-        let s = of_values(DataType::Float, &f32s(&[-0.0, 0.0, f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 3.0]), 6);
+        let s = of_values(
+            DataType::Float,
+            &f32s(&[-0.0, 0.0, f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 3.0]),
+            6,
+        );
         assert_eq!((s.zeros, s.nan, s.inf), (2, 1, 2));
         assert_eq!((s.min, s.max), (Some(0.0), Some(3.0)));
         assert_eq!(s.mean, Some(1.0));
         let all_nan = of_values(DataType::Float, &f32s(&[f32::NAN]), 1);
-        assert_eq!((all_nan.min, all_nan.mean, all_nan.std, all_nan.nan), (None, None, None, 1));
+        assert_eq!(
+            (all_nan.min, all_nan.mean, all_nan.std, all_nan.nan),
+            (None, None, None, 1)
+        );
         let json = serde_json::to_value(all_nan).unwrap();
         assert!(json["min"].is_null() && json["nan"] == 1);
     }
@@ -181,7 +208,10 @@ mod tests {
         let data: Vec<u8> = [-3i32, 0, 7].iter().flat_map(|x| x.to_le_bytes()).collect();
         let s = of_values(DataType::Int32, &data, 3);
         assert_eq!((s.min, s.max, s.zeros), (Some(-3.0), Some(7.0), 1));
-        let i64s: Vec<u8> = [-(1i64 << 40), 1 << 40].iter().flat_map(|x| x.to_le_bytes()).collect();
+        let i64s: Vec<u8> = [-(1i64 << 40), 1 << 40]
+            .iter()
+            .flat_map(|x| x.to_le_bytes())
+            .collect();
         assert_eq!(of_values(DataType::Int64, &i64s, 2).mean, Some(0.0));
         // int4: 0x9 is -7, 0x7 is 7; low nibble first.
         let s = of_values(DataType::Int4, &[0x79, 0x00], 3);
@@ -203,7 +233,9 @@ mod tests {
     #[test]
     fn accumulation_is_numerically_sound() {
         // A large offset with a tiny spread: the naive E[x²]-E[x]² formula loses it entirely.
-        let v: Vec<f32> = (0..10_000).map(|i| 1.0e6 + if i % 2 == 0 { 0.5 } else { -0.5 }).collect();
+        let v: Vec<f32> = (0..10_000)
+            .map(|i| 1.0e6 + if i % 2 == 0 { 0.5 } else { -0.5 })
+            .collect();
         let s = of_values(DataType::Float, &f32s(&v), v.len() as u64);
         assert!((s.std.unwrap() - 0.5).abs() < 1e-9, "{s:?}");
         assert!((s.mean.unwrap() - 1.0e6).abs() < 1e-9);
@@ -216,7 +248,12 @@ mod tests {
         let h = histogram(DataType::Float, &data, 5, &s, 3).unwrap();
         assert_eq!(h.counts, vec![1, 1, 2]);
         let flat = of_values(DataType::Float, &f32s(&[1.0, 1.0]), 2);
-        assert_eq!(histogram(DataType::Float, &f32s(&[1.0, 1.0]), 2, &flat, 4).unwrap().counts, vec![0, 0, 0, 2]);
+        assert_eq!(
+            histogram(DataType::Float, &f32s(&[1.0, 1.0]), 2, &flat, 4)
+                .unwrap()
+                .counts,
+            vec![0, 0, 0, 2]
+        );
         // Short buffers never panic.
         assert_eq!(of_values(DataType::Float, &[0, 0], 3).nan, 0);
     }

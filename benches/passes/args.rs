@@ -96,7 +96,9 @@ pub(crate) fn parse_args() -> Result<(Args, Option<(String, String)>)> {
     let a = Args {
         json: cli.json,
         models,
-        storages: cli.storages.map_or_else(|| strings(&["fp32", "fp16"]), nonempty),
+        storages: cli
+            .storages
+            .map_or_else(|| strings(&["fp32", "fp16"]), nonempty),
         ref_full_max: cli.ref_full_max,
         ref_sample: cli.ref_sample.max(2),
         repeat_budget_s: cli.repeat_budget_s,
@@ -107,7 +109,11 @@ pub(crate) fn parse_args() -> Result<(Args, Option<(String, String)>)> {
     let child = cli.child.map(|c| (c[0].clone(), c[1].clone()));
     for m in &a.models {
         if !MODELS.contains(&m.as_str()) && !EXTRA_MODELS.contains(&m.as_str()) {
-            bail!("unknown model `{m}` (one of {}, {})", MODELS.join(", "), EXTRA_MODELS.join(", "));
+            bail!(
+                "unknown model `{m}` (one of {}, {})",
+                MODELS.join(", "),
+                EXTRA_MODELS.join(", ")
+            );
         }
     }
     for s in &a.storages {

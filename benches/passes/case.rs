@@ -8,10 +8,17 @@ use trt_dump::pipeline::extract::{self, InMemory, Options, Stage};
 use trt_dump::pipeline::{assemble, ids::IdSpace};
 
 use crate::args::{spec_of, storage, Args};
-use crate::measure::{gbps, mem_available, median, peak_bytes, proc_status_kb, reset_peak, rss_bytes, AnonPeak, Clock, EngineStats, Timed};
+use crate::measure::{
+    gbps, median, mem_available, peak_bytes, proc_status_kb, reset_peak, rss_bytes, AnonPeak,
+    Clock, EngineStats, Timed,
+};
 use crate::reference;
 use crate::results::{MapRead, Ours, Reference, Row};
-use crate::sim::{self, models::{self, Storage}, SimEngine};
+use crate::sim::{
+    self,
+    models::{self, Storage},
+    SimEngine,
+};
 
 /// Bytes a case is expected to need at its peak: the simulator's build (its values, the image
 /// and the ground truth, about 3 engines) or the extraction (the engine, the baseline, P marker
@@ -22,7 +29,11 @@ pub(crate) fn expected_peak(engine_len: u64, passes: u32) -> u64 {
 
 pub(crate) fn run_case(a: &Args, model: &str, st_name: &str) -> Result<Row> {
     let st = storage(st_name)?;
-    let mut row = Row { model: model.into(), storage: st_name.into(), ..Row::default() };
+    let mut row = Row {
+        model: model.into(),
+        storage: st_name.into(),
+        ..Row::default()
+    };
     let t = Instant::now();
     let spec = spec_of(model, st);
     let weights: Vec<WeightSpec> = spec.layout.weights.clone();
@@ -46,8 +57,11 @@ pub(crate) fn run_case(a: &Args, model: &str, st_name: &str) -> Result<Row> {
     drop(spec);
     let sim::SimPlan { file, truth } = plan;
     // Hashes of the ground truth, so it need not stay in memory.
-    let truth_hash: Vec<Option<u64>> =
-        truth.weights.iter().map(|w| w.values.as_deref().map(xxhash_rust::xxh3::xxh3_64)).collect();
+    let truth_hash: Vec<Option<u64>> = truth
+        .weights
+        .iter()
+        .map(|w| w.values.as_deref().map(xxhash_rust::xxh3::xxh3_64))
+        .collect();
     drop(truth);
     let engine = SimEngine::new(file)?;
     row.build_seconds = t.elapsed().as_secs_f64();
@@ -59,39 +73,71 @@ pub(crate) fn run_case(a: &Args, model: &str, st_name: &str) -> Result<Row> {
     // --- ours ---
     row.peak_reset_supported = reset_peak();
     let rss_before = rss_bytes();
-    let mut ours = Ours { rss_before, ..Ours::default() };
-    let (mut tot, mut eng, mut dec, mut rd, mut pf, mut mk) = (vec![], vec![], vec![], vec![], vec![], vec![]);
+    let mut ours = Ours {
+        rss_before,
+        ..Ours::default()
+    };
+    let (mut tot, mut eng, mut dec, mut rd, mut pf, mut mk) =
+        (vec![], vec![], vec![], vec![], vec![], vec![]);
     let mut first: Option<extract::Extraction> = None;
     let started = Instant::now();
     // The first run is the default mode, as `dump` chooses it; its anonymous memory is sampled.
-    let default_spills = trt_dump::scratch::should_spill(row.engine_bytes, trt_dump::scratch::IMAGES_HELD, false);
+    let default_spills =
+        trt_dump::scratch::should_spill(row.engine_bytes, trt_dump::scratch::IMAGES_HELD, false);
     let anon_before = proc_status_kb("RssAnon:").unwrap_or(0) * 1024;
     let mut sampler = Some(AnonPeak::start());
     loop {
         let stats = EngineStats::default();
-        let timed = Timed { inner: &engine, stats: &stats };
+        let timed = Timed {
+            inner: &engine,
+            stats: &stats,
+        };
         let mut clock = Clock::new(&stats);
         let x = if first.is_none() && default_spills {
             let mut scratch = trt_dump::scratch::DiskScratch::new(None)?;
-            let x = extract::extract(&timed, file_bytes, &Options::default(), &mut scratch, &mut clock)?;
+            let x = extract::extract(
+                &timed,
+                file_bytes,
+                &Options::default(),
+                &mut scratch,
+                &mut clock,
+            )?;
             ours.spill_files = scratch.files_written();
             x
         } else {
-            extract::extract(&timed, file_bytes, &Options::default(), &mut InMemory, &mut clock)?
+            extract::extract(
+                &timed,
+                file_bytes,
+                &Options::default(),
+                &mut InMemory,
+                &mut clock,
+            )?
         };
         let total = clock.t0.elapsed().as_secs_f64();
         if first.is_none() {
             ours.peak_rss = peak_bytes();
             let peak = sampler.take().map_or(0, AnonPeak::stop);
-            let output: u64 = x.results.iter().filter_map(|r| r.values.values.as_ref()).map(|v| v.len() as u64).sum();
-            ours.tool_over_engine = peak.saturating_sub(anon_before + output) as f64 / row.engine_bytes as f64;
+            let output: u64 = x
+                .results
+                .iter()
+                .filter_map(|r| r.values.values.as_ref())
+                .map(|v| v.len() as u64)
+                .sum();
+            ours.tool_over_engine =
+                peak.saturating_sub(anon_before + output) as f64 / row.engine_bytes as f64;
             ours.packed_bytes = clock.packed;
         }
         let stamp = |want: &dyn Fn(Stage) -> bool| clock.at(want).unwrap_or(f64::NAN);
         let t_decode = stamp(&|s| s == Stage::Decode);
         let t_read = stamp(&|s| s == Stage::Read);
         let t_proof = clock.at(|s| s == Stage::Proof).unwrap_or(total);
-        let engine_at = |want: &dyn Fn(Stage) -> bool| clock.stamps.iter().find(|(s, ..)| want(*s)).map_or(0.0, |x| x.2);
+        let engine_at = |want: &dyn Fn(Stage) -> bool| {
+            clock
+                .stamps
+                .iter()
+                .find(|(s, ..)| want(*s))
+                .map_or(0.0, |x| x.2)
+        };
         tot.push(total);
         eng.push(stats.seconds.get());
         dec.push(clock.decode_end.unwrap_or(t_read) - t_decode);
@@ -118,21 +164,38 @@ pub(crate) fn run_case(a: &Args, model: &str, st_name: &str) -> Result<Row> {
     ours.host_seconds = ours.seconds - ours.engine_seconds;
     ours.decode_seconds = median(dec);
     ours.decode_gbps = gbps(row.engine_bytes, ours.decode_seconds);
-    ours.decode_pass_gbps = gbps(row.engine_bytes * u64::from(x.passes.marker), ours.decode_seconds);
+    ours.decode_pass_gbps = gbps(
+        row.engine_bytes * u64::from(x.passes.marker),
+        ours.decode_seconds,
+    );
     ours.read_seconds = median(rd);
     ours.proof_host_seconds = median(pf);
     ours.marker_host_seconds = median(mk);
-    ours.proof = format!("{:?}", x.proof).split([' ', '{']).next().unwrap_or("").to_string();
-    ours.extracted = x.results.iter().filter(|r| r.values.values.is_some()).count() as u64;
+    ours.proof = format!("{:?}", x.proof)
+        .split([' ', '{'])
+        .next()
+        .unwrap_or("")
+        .to_string();
+    ours.extracted = x
+        .results
+        .iter()
+        .filter(|r| r.values.values.is_some())
+        .count() as u64;
     ours.match_truth = x
         .results
         .iter()
         .zip(&truth_hash)
-        .filter(|(r, h)| r.values.values.is_some() && r.values.values.as_deref().map(xxhash_rust::xxh3::xxh3_64) == **h)
+        .filter(|(r, h)| {
+            r.values.values.is_some()
+                && r.values.values.as_deref().map(xxhash_rust::xxh3::xxh3_64) == **h
+        })
         .count() as u64;
     ours.peak_over_engine = ours.peak_rss as f64 / row.engine_bytes as f64;
-    let our_values: Vec<Option<u64>> =
-        x.results.iter().map(|r| r.values.values.as_deref().map(xxhash_rust::xxh3::xxh3_64)).collect();
+    let our_values: Vec<Option<u64>> = x
+        .results
+        .iter()
+        .map(|r| r.values.values.as_deref().map(xxhash_rust::xxh3::xxh3_64))
+        .collect();
     let map_file = {
         let mut meta = std::collections::BTreeMap::new();
         meta.insert("made_by".to_string(), "benches/passes.rs".to_string());
@@ -142,12 +205,18 @@ pub(crate) fn run_case(a: &Args, model: &str, st_name: &str) -> Result<Row> {
             weights: x.weights.clone(),
             missing: x
                 .missing()
-                .map(|(w, m)| trt_dump::map::MissingWeight { name: w.name.clone(), reason: m.clone() })
+                .map(|(w, m)| trt_dump::map::MissingWeight {
+                    name: w.name.clone(),
+                    reason: m.clone(),
+                })
                 .collect(),
             volatile: x.file_volatile.clone(),
             meta,
         };
-        trt_dump::map::MapFile { header, runs: trt_dump::map::compress(&x.file_runs) }
+        trt_dump::map::MapFile {
+            header,
+            runs: trt_dump::map::compress(&x.file_runs),
+        }
     };
     drop(x);
     if !a.no_spill {
@@ -156,26 +225,48 @@ pub(crate) fn run_case(a: &Args, model: &str, st_name: &str) -> Result<Row> {
         let t = Instant::now();
         let mut scratch = trt_dump::scratch::DiskScratch::new(None)?;
         let stats = EngineStats::default();
-        let timed = Timed { inner: &engine, stats: &stats };
-        let xs = extract::extract(&timed, file_bytes, &Options::default(), &mut scratch, &mut Clock::new(&stats))?;
-        let output: u64 = xs.results.iter().filter_map(|r| r.values.values.as_ref()).map(|v| v.len() as u64).sum();
+        let timed = Timed {
+            inner: &engine,
+            stats: &stats,
+        };
+        let xs = extract::extract(
+            &timed,
+            file_bytes,
+            &Options::default(),
+            &mut scratch,
+            &mut Clock::new(&stats),
+        )?;
+        let output: u64 = xs
+            .results
+            .iter()
+            .filter_map(|r| r.values.values.as_ref())
+            .map(|v| v.len() as u64)
+            .sum();
         drop(xs);
         drop(scratch);
         ours.spill_seconds = t.elapsed().as_secs_f64();
         ours.spill_peak_anon = sampler.stop();
         ours.spill_peak_over_engine = ours.spill_peak_anon as f64 / row.engine_bytes as f64;
         ours.spill_output_bytes = output;
-        ours.spill_tool_over_engine =
-            ours.spill_peak_anon.saturating_sub(anon_before + output) as f64 / row.engine_bytes as f64;
+        ours.spill_tool_over_engine = ours.spill_peak_anon.saturating_sub(anon_before + output)
+            as f64
+            / row.engine_bytes as f64;
     }
     row.ours = Some(ours.clone());
 
     // --- the reference method ---
     let (ref_passes, ref_plain) = reference::pass_count(&weights);
-    let mut r = Reference { refit_serialize: ref_passes, serialize_only: ref_plain, ..Reference::default() };
+    let mut r = Reference {
+        refit_serialize: ref_passes,
+        serialize_only: ref_plain,
+        ..Reference::default()
+    };
     let full = ref_passes <= a.ref_full_max;
     let stats = EngineStats::default();
-    let timed = Timed { inner: &engine, stats: &stats };
+    let timed = Timed {
+        inner: &engine,
+        stats: &stats,
+    };
     let mut clock = Clock::new(&stats);
     let max = if full { None } else { Some(1 + a.ref_sample) };
     let res = reference::extract(&timed, max, &mut clock)?;
@@ -191,12 +282,18 @@ pub(crate) fn run_case(a: &Args, model: &str, st_name: &str) -> Result<Row> {
             res.values
                 .iter()
                 .zip(&our_values)
-                .filter(|(v, o)| v.values.is_some() && v.values.as_deref().map(xxhash_rust::xxh3::xxh3_64) == **o)
+                .filter(|(v, o)| {
+                    v.values.is_some() && v.values.as_deref().map(xxhash_rust::xxh3::xxh3_64) == **o
+                })
                 .count() as u64,
         );
         r.collisions = Some(res.collisions);
         // Host work of one marker pass: everything between two pass stamps but the engine calls.
-        let marks: Vec<&(Stage, f64, f64)> = clock.stamps.iter().filter(|(s, ..)| matches!(s, Stage::Markers(..))).collect();
+        let marks: Vec<&(Stage, f64, f64)> = clock
+            .stamps
+            .iter()
+            .filter(|(s, ..)| matches!(s, Stage::Markers(..)))
+            .collect();
         if marks.len() >= 2 {
             let (a0, b0) = (marks[0].1, marks[0].2);
             let (a1, b1) = (marks[marks.len() - 1].1, marks[marks.len() - 1].2);
@@ -206,7 +303,11 @@ pub(crate) fn run_case(a: &Args, model: &str, st_name: &str) -> Result<Row> {
     } else {
         // Setup (normalise, baseline) as measured, then the marker passes at the mean rate of the
         // sampled ones (the first chunks in refitter order, i.e. of the first weights).
-        let marks: Vec<&(Stage, f64, f64)> = clock.stamps.iter().filter(|(s, ..)| matches!(s, Stage::Markers(..))).collect();
+        let marks: Vec<&(Stage, f64, f64)> = clock
+            .stamps
+            .iter()
+            .filter(|(s, ..)| matches!(s, Stage::Markers(..)))
+            .collect();
         anyhow::ensure!(marks.len() >= 2, "reference sample too small");
         let (t_first, e_first) = (marks[0].1, marks[0].2);
         let (t_last, e_last) = (marks[marks.len() - 1].1, marks[marks.len() - 1].2);
@@ -235,7 +336,10 @@ pub(crate) fn run_case(a: &Args, model: &str, st_name: &str) -> Result<Row> {
     drop(engine);
     let f = trt_dump::engine_file::EngineFile::open(&path)?;
     let mapped = f.bytes();
-    let mut m = MapRead { map_bytes: map_bytes.len() as u64, ..MapRead::default() };
+    let mut m = MapRead {
+        map_bytes: map_bytes.len() as u64,
+        ..MapRead::default()
+    };
     // Warm the page cache (it was just written, so it is most likely warm already).
     let mut sum = 0u64;
     for c in mapped.chunks(4096) {
@@ -256,9 +360,14 @@ pub(crate) fn run_case(a: &Args, model: &str, st_name: &str) -> Result<Row> {
         let t_parse = t.elapsed().as_secs_f64();
         mf.check_engine(mapped, &runs)?;
         let t_check = t.elapsed().as_secs_f64();
-        let values = assemble::assemble(&mf.header.weights, &runs, mapped).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let values = assemble::assemble(&mf.header.weights, &runs, mapped)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         times.push(t.elapsed().as_secs_f64());
-        split.push([t_parse, t_check - t_parse, t.elapsed().as_secs_f64() - t_check]);
+        split.push([
+            t_parse,
+            t_check - t_parse,
+            t.elapsed().as_secs_f64() - t_check,
+        ]);
         if m.repeats == 0 {
             m.peak_rss = peak_bytes();
             m.records = mf.runs.len() as u64;

@@ -48,7 +48,12 @@ fn main() -> Result<()> {
     if let Some((model, st)) = child {
         let row = match run_case(&a, &model, &st) {
             Ok(r) => r,
-            Err(e) => Row { model, storage: st, error: Some(format!("{e:#}")), ..Row::default() },
+            Err(e) => Row {
+                model,
+                storage: st,
+                error: Some(format!("{e:#}")),
+                ..Row::default()
+            },
         };
         println!("{}", serde_json::to_string(&row)?);
         return Ok(());
@@ -69,7 +74,12 @@ fn main() -> Result<()> {
             } else {
                 let mut cmd = Command::new(&exe);
                 cmd.args(["--child", model, st]);
-                cmd.args(["--ref-full-max", &a.ref_full_max.to_string(), "--ref-sample", &a.ref_sample.to_string()]);
+                cmd.args([
+                    "--ref-full-max",
+                    &a.ref_full_max.to_string(),
+                    "--ref-sample",
+                    &a.ref_sample.to_string(),
+                ]);
                 cmd.args(["--repeat-budget", &a.repeat_budget_s.to_string()]);
                 if a.force {
                     cmd.arg("--force");
@@ -77,7 +87,10 @@ fn main() -> Result<()> {
                 if a.no_spill {
                     cmd.arg("--no-spill");
                 }
-                let out = cmd.stdout(Stdio::piped()).stderr(Stdio::inherit()).output()?;
+                let out = cmd
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::inherit())
+                    .output()?;
                 let text = String::from_utf8_lossy(&out.stdout);
                 match text.lines().last().map(serde_json::from_str::<Row>) {
                     Some(Ok(r)) if out.status.success() => r,
@@ -96,7 +109,10 @@ fn main() -> Result<()> {
                     },
                 }
             };
-            eprintln!("[bench] {model} {st} done in {:.1} s", t.elapsed().as_secs_f64());
+            eprintln!(
+                "[bench] {model} {st} done in {:.1} s",
+                t.elapsed().as_secs_f64()
+            );
             rows.push(row);
         }
     }

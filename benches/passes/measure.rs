@@ -20,7 +20,8 @@ pub(crate) struct EngineStats {
 
 impl EngineStats {
     pub(crate) fn add(&self, t: Instant, count: &Cell<u64>) {
-        self.seconds.set(self.seconds.get() + t.elapsed().as_secs_f64());
+        self.seconds
+            .set(self.seconds.get() + t.elapsed().as_secs_f64());
         count.set(count.get() + 1);
     }
 }
@@ -44,13 +45,19 @@ impl Engine for Timed<'_> {
         let t = Instant::now();
         let inner = self.inner.instance()?;
         self.stats.add(t, &self.stats.instances);
-        Ok(Box::new(TimedInstance { inner, stats: self.stats }))
+        Ok(Box::new(TimedInstance {
+            inner,
+            stats: self.stats,
+        }))
     }
     fn instance_of(&self, plan: &[u8]) -> Result<Box<dyn Instance + '_>> {
         let t = Instant::now();
         let inner = self.inner.instance_of(plan)?;
         self.stats.add(t, &self.stats.instances);
-        Ok(Box::new(TimedInstance { inner, stats: self.stats }))
+        Ok(Box::new(TimedInstance {
+            inner,
+            stats: self.stats,
+        }))
     }
 }
 
@@ -81,16 +88,29 @@ pub(crate) struct Clock<'a> {
 
 impl<'a> Clock<'a> {
     pub(crate) fn new(stats: &'a EngineStats) -> Clock<'a> {
-        Clock { t0: Instant::now(), stats, stamps: Vec::new(), decode_end: None, packed: 0 }
+        Clock {
+            t0: Instant::now(),
+            stats,
+            stamps: Vec::new(),
+            decode_end: None,
+            packed: 0,
+        }
     }
     pub(crate) fn at(&self, want: impl Fn(Stage) -> bool) -> Option<f64> {
-        self.stamps.iter().find(|(s, ..)| want(*s)).map(|(_, t, _)| *t)
+        self.stamps
+            .iter()
+            .find(|(s, ..)| want(*s))
+            .map(|(_, t, _)| *t)
     }
 }
 
 impl Observer for Clock<'_> {
     fn stage(&mut self, stage: Stage) {
-        self.stamps.push((stage, self.t0.elapsed().as_secs_f64(), self.stats.seconds.get()));
+        self.stamps.push((
+            stage,
+            self.t0.elapsed().as_secs_f64(),
+            self.stats.seconds.get(),
+        ));
     }
     fn packed(&mut self, bytes: u64) {
         self.packed = bytes;
@@ -157,7 +177,10 @@ pub(crate) fn mem_available() -> u64 {
     std::fs::read_to_string("/proc/meminfo")
         .ok()
         .and_then(|s| {
-            let l = s.lines().find(|l| l.starts_with("MemAvailable:"))?.to_string();
+            let l = s
+                .lines()
+                .find(|l| l.starts_with("MemAvailable:"))?
+                .to_string();
             l.split_whitespace().nth(1)?.parse::<u64>().ok()
         })
         .unwrap_or(0)

@@ -33,7 +33,9 @@ fn chunks(w: &WeightSpec) -> Vec<(u64, u64)> {
         return vec![];
     }
     if w.dtype == DataType::Half {
-        (0..w.count.div_ceil(CHUNK)).map(|c| (c * CHUNK, ((c + 1) * CHUNK).min(w.count))).collect()
+        (0..w.count.div_ceil(CHUNK))
+            .map(|c| (c * CHUNK, ((c + 1) * CHUNK).min(w.count)))
+            .collect()
     } else {
         vec![(0, w.count)]
     }
@@ -91,11 +93,18 @@ fn serialize_refit(engine: &dyn Engine, bufs: &[Vec<u8>]) -> anyhow::Result<Box<
 }
 
 /// Runs the reference method. `max_passes` stops early (for timing a sample of a huge model).
-pub fn extract(engine: &dyn Engine, max_passes: Option<u64>, obs: &mut dyn Observer) -> anyhow::Result<ReferenceResult> {
+pub fn extract(
+    engine: &dyn Engine,
+    max_passes: Option<u64>,
+    obs: &mut dyn Observer,
+) -> anyhow::Result<ReferenceResult> {
     let weights = engine.weights().to_vec();
     obs.stage(Stage::Normalise);
     let original = engine.instance()?.serialize()?;
-    let mut bufs: Vec<Vec<u8>> = weights.iter().map(|w| vec![0u8; w.refit_bytes() as usize]).collect();
+    let mut bufs: Vec<Vec<u8>> = weights
+        .iter()
+        .map(|w| vec![0u8; w.refit_bytes() as usize])
+        .collect();
     obs.stage(Stage::Baseline);
     let base = serialize_refit(engine, &bufs)?;
     let mut passes = 1u64;
@@ -146,7 +155,11 @@ pub fn extract(engine: &dyn Engine, max_passes: Option<u64>, obs: &mut dyn Obser
     }
     let values = assemble::assemble(&weights, &rb.runs, original.bytes())
         .map_err(|e| anyhow::anyhow!("reference method produced an unreadable run: {e}"))?;
-    Ok(ReferenceResult { values, refit_serialize: passes, collisions })
+    Ok(ReferenceResult {
+        values,
+        refit_serialize: passes,
+        collisions,
+    })
 }
 
 /// The method's own checks (its unit tests while it lived in the library; a `harness = false`
@@ -158,8 +171,16 @@ pub fn self_check() {
 
 fn pass_count_matches_the_seed() {
     let ws = vec![
-        WeightSpec { name: "a".into(), dtype: DataType::Float, count: 4096 },
-        WeightSpec { name: "b".into(), dtype: DataType::Half, count: 4097 },
+        WeightSpec {
+            name: "a".into(),
+            dtype: DataType::Float,
+            count: 4096,
+        },
+        WeightSpec {
+            name: "b".into(),
+            dtype: DataType::Half,
+            count: 4097,
+        },
     ];
     // baseline + 1 (fp32 weight) + 3 fp16 chunks
     assert_eq!(pass_count(&ws), (5, 1));
@@ -171,5 +192,9 @@ fn fp16_markers_above_2048_collide() {
     // Element 2006 carries 2048 (exact); element 2007 carries 2049, which rounds to 2048.
     let a = read(DataType::Half, &buf[2 * 2006..2 * 2007]);
     let b = read(DataType::Half, &buf[2 * 2007..2 * 2008]);
-    assert_eq!((a, b), (Some(2006), Some(2006)), "neighbouring markers above 2048 read back the same");
+    assert_eq!(
+        (a, b),
+        (Some(2006), Some(2006)),
+        "neighbouring markers above 2048 read back the same"
+    );
 }

@@ -37,18 +37,51 @@ pub(crate) fn fmt_s(s: f64) -> String {
 pub(crate) fn table(rows: &[Row], m: &Machine) -> String {
     let mut out = String::new();
     let head = [
-        "model", "store", "params", "engine", "passes ours", "passes ref", "ratio", "time ours s", "time ref s", "ratio",
-        "host ours s", "host ref s", "ratio", "decode GB/s", "per pass", "map GB/s", "peak/engine", "tool/engine", "spilled", "proof",
+        "model",
+        "store",
+        "params",
+        "engine",
+        "passes ours",
+        "passes ref",
+        "ratio",
+        "time ours s",
+        "time ref s",
+        "ratio",
+        "host ours s",
+        "host ref s",
+        "ratio",
+        "decode GB/s",
+        "per pass",
+        "map GB/s",
+        "peak/engine",
+        "tool/engine",
+        "spilled",
+        "proof",
     ];
     let mut cells: Vec<Vec<String>> = vec![head.iter().map(|s| s.to_string()).collect()];
     for r in rows {
-        let mut c = vec![r.model.clone(), r.storage.clone(), fmt_params(r.parameters), fmt_bytes(r.engine_bytes)];
+        let mut c = vec![
+            r.model.clone(),
+            r.storage.clone(),
+            fmt_params(r.parameters),
+            fmt_bytes(r.engine_bytes),
+        ];
         if let Some(why) = r.skipped.as_ref().or(r.error.as_ref()) {
-            c.push(format!("{} {}", if r.skipped.is_some() { "skipped:" } else { "error:" }, why));
+            c.push(format!(
+                "{} {}",
+                if r.skipped.is_some() {
+                    "skipped:"
+                } else {
+                    "error:"
+                },
+                why
+            ));
             cells.push(c);
             continue;
         }
-        let (Some(o), Some(f), Some(mp)) = (&r.ours, &r.reference, &r.map) else { continue };
+        let (Some(o), Some(f), Some(mp)) = (&r.ours, &r.reference, &r.map) else {
+            continue;
+        };
         let ext = if f.full { "" } else { "~" };
         c.push(format!("{} (+{})", o.refit_serialize, o.serialize_only));
         c.push(format!("{} (+{})", f.refit_serialize, f.serialize_only));
@@ -58,12 +91,21 @@ pub(crate) fn table(rows: &[Row], m: &Machine) -> String {
         c.push(format!("{ext}{:.1}x", r.time_ratio.unwrap_or(f64::NAN)));
         c.push(fmt_s(o.host_seconds));
         c.push(format!("{ext}{}", fmt_s(f.host_seconds)));
-        c.push(format!("{ext}{:.1}x", r.host_time_ratio.unwrap_or(f64::NAN)));
+        c.push(format!(
+            "{ext}{:.1}x",
+            r.host_time_ratio.unwrap_or(f64::NAN)
+        ));
         c.push(format!("{:.2}", o.decode_gbps));
         c.push(format!("{:.2}", o.decode_pass_gbps));
         c.push(format!("{:.2}", mp.gbps));
-        c.push(format!("{:.2} / {:.2} / {:.2}", o.peak_over_engine, o.spill_peak_over_engine, mp.peak_over_engine));
-        c.push(format!("{:.2} ({} files)", o.tool_over_engine, o.spill_files));
+        c.push(format!(
+            "{:.2} / {:.2} / {:.2}",
+            o.peak_over_engine, o.spill_peak_over_engine, mp.peak_over_engine
+        ));
+        c.push(format!(
+            "{:.2} ({} files)",
+            o.tool_over_engine, o.spill_files
+        ));
         c.push(format!("{:.2}", o.spill_tool_over_engine));
         c.push(format!(
             "{} {}/{}{}",
@@ -78,13 +120,27 @@ pub(crate) fn table(rows: &[Row], m: &Machine) -> String {
         cells.push(c);
     }
     let ncol = head.len();
-    let widths: Vec<usize> =
-        (0..ncol).map(|i| cells.iter().filter(|c| c.len() == ncol).map(|c| c[i].chars().count()).max().unwrap_or(0)).collect();
+    let widths: Vec<usize> = (0..ncol)
+        .map(|i| {
+            cells
+                .iter()
+                .filter(|c| c.len() == ncol)
+                .map(|c| c[i].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
     for c in &cells {
         let line: Vec<String> = c
             .iter()
             .enumerate()
-            .map(|(i, s)| if c.len() == ncol && i > 1 { format!("{s:>w$}", w = widths[i]) } else { format!("{s:<w$}", w = widths[i.min(ncol - 1)]) })
+            .map(|(i, s)| {
+                if c.len() == ncol && i > 1 {
+                    format!("{s:>w$}", w = widths[i])
+                } else {
+                    format!("{s:<w$}", w = widths[i.min(ncol - 1)])
+                }
+            })
             .collect();
         out.push_str(line.join("  ").trim_end());
         out.push('\n');

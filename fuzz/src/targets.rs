@@ -20,8 +20,8 @@ use trt_dump::pipeline::align::align;
 use trt_dump::pipeline::assemble::assemble;
 use trt_dump::pipeline::code::{fill_markers, Class};
 use trt_dump::pipeline::decode::{decode, decode_packed, Images};
-use trt_dump::pipeline::packed::{Baseline, Packed, PackedImage};
 use trt_dump::pipeline::ids::IdSpace;
+use trt_dump::pipeline::packed::{Baseline, Packed, PackedImage};
 use trt_dump::pipeline::WeightSpec;
 
 /// A fuzz target: one input, panics when a property breaks.
@@ -78,7 +78,9 @@ impl<'a> Cursor<'a> {
 /// its runs within the bounds validation promised, and (for engines of up to 1 MiB) be readable
 /// by `assemble` over an engine of its length without a panic.
 pub fn map_file(data: &[u8]) {
-    let Some((&mode, rest)) = data.split_first() else { return };
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
     let owned;
     let bytes: &[u8] = if mode == 0 {
         rest
@@ -89,24 +91,36 @@ pub fn map_file(data: &[u8]) {
         owned = v;
         &owned
     };
-    let Ok(m) = MapFile::from_bytes(bytes) else { return };
-    let again = MapFile::from_bytes(&m.to_bytes().expect("a parsed map serializes")).expect("a serialized map parses");
+    let Ok(m) = MapFile::from_bytes(bytes) else {
+        return;
+    };
+    let again = MapFile::from_bytes(&m.to_bytes().expect("a parsed map serializes"))
+        .expect("a serialized map parses");
     assert_eq!(again, m, "map round trip");
     let engine_len = m.header.engine_len;
     if engine_len > 1 << 20 {
         return;
     }
-    let engine: Vec<u8> = (0..engine_len).map(|i| (i.wrapping_mul(0x9E37_79B9) >> 7) as u8).collect();
+    let engine: Vec<u8> = (0..engine_len)
+        .map(|i| (i.wrapping_mul(0x9E37_79B9) >> 7) as u8)
+        .collect();
     let runs = match m.runs_for(&engine) {
         Ok(r) => r,
         Err(_) => return,
     };
     for r in &runs {
         let (_, end) = r.byte_range().expect("validated runs have a byte range");
-        assert!(end <= engine_len, "run {r:?} past the {engine_len}-byte engine");
+        assert!(
+            end <= engine_len,
+            "run {r:?} past the {engine_len}-byte engine"
+        );
         let w = &m.header.weights[r.weight as usize];
         let (_, hi) = r.index_bounds().expect("validated runs have index bounds");
-        assert!(r.len == 0 || hi <= w.count, "run {r:?} past weight of {}", w.count);
+        assert!(
+            r.len == 0 || hi <= w.count,
+            "run {r:?} past weight of {}",
+            w.count
+        );
     }
     let _ = m.check_engine(&engine, &runs);
     if let Ok(values) = assemble(&m.header.weights, &runs, &engine) {
@@ -152,7 +166,14 @@ pub fn decode_images(data: &[u8]) {
     let n_passes = ids.passes as usize;
     let (base, passes) = if mode.is_multiple_of(2) {
         let filler = c.take(len);
-        let mut base: Vec<u8> = (0..len).map(|i| filler.get(i % filler.len().max(1)).copied().unwrap_or(i as u8)).collect();
+        let mut base: Vec<u8> = (0..len)
+            .map(|i| {
+                filler
+                    .get(i % filler.len().max(1))
+                    .copied()
+                    .unwrap_or(i as u8)
+            })
+            .collect();
         let at: Vec<usize> = weights.iter().map(|_| c.u16() as usize % len).collect();
         for (w, &off) in weights.iter().zip(&at) {
             let n = (w.refit_bytes() as usize).min(len - off);
@@ -185,10 +206,17 @@ pub fn decode_images(data: &[u8]) {
         (base, passes)
     } else {
         let raw = c.rest();
-        let img = |k: usize| -> Vec<u8> { (0..len).map(|i| raw.get(k * len + i).copied().unwrap_or(0)).collect() };
+        let img = |k: usize| -> Vec<u8> {
+            (0..len)
+                .map(|i| raw.get(k * len + i).copied().unwrap_or(0))
+                .collect()
+        };
         (img(0), (1..=n_passes).map(img).collect::<Vec<_>>())
     };
-    let images = Images { base: &base, passes: passes.iter().map(|p| p.as_slice()).collect() };
+    let images = Images {
+        base: &base,
+        passes: passes.iter().map(|p| p.as_slice()).collect(),
+    };
     let mut calls = 0u32;
     let dec = decode(&images, &weights, &ids, &mut |_| {
         calls += 1;
@@ -201,29 +229,47 @@ pub fn decode_images(data: &[u8]) {
     for p in &passes {
         packed.add(&baseline, p);
     }
-    let from_packed = decode_packed(&baseline, &packed, &weights, &ids, &mut |_| true).expect("not stopped");
+    let from_packed =
+        decode_packed(&baseline, &packed, &weights, &ids, &mut |_| true).expect("not stopped");
     assert_eq!(from_packed, dec, "packed passes decode as the images do");
     let mut prev_end = 0u64;
     for r in &dec.runs {
         assert!(r.len > 0, "empty run {r:?}");
-        let w = weights.get(r.weight as usize).expect("run of an existing weight");
+        let w = weights
+            .get(r.weight as usize)
+            .expect("run of an existing weight");
         let (_, end) = r.byte_range().expect("run byte range");
         assert!(end <= len as u64, "run {r:?} past the {len}-byte image");
         let (_, hi) = r.index_bounds().expect("run indices");
-        assert!(hi <= w.count, "run {r:?} past the weight's {} elements", w.count);
+        assert!(
+            hi <= w.count,
+            "run {r:?} past the weight's {} elements",
+            w.count
+        );
         let start = r.offset * 2 + u64::from(r.nibble);
-        assert!(start >= prev_end, "run {r:?} overlaps the previous run or goes back (ends at nibble {prev_end})");
+        assert!(
+            start >= prev_end,
+            "run {r:?} overlaps the previous run or goes back (ends at nibble {prev_end})"
+        );
         prev_end = start + r.len * u64::from(r.stored.bits() / 4);
         let holds = match Class::of(w.dtype) {
             Class::Float => matches!(r.stored, DataType::Float | DataType::Half | DataType::Bf16),
             Class::Wide => matches!(r.stored, DataType::Int32 | DataType::Int64),
             _ => r.stored == w.dtype,
         };
-        assert!(holds, "run {r:?} stores a {} weight as {}", w.dtype, r.stored);
+        assert!(
+            holds,
+            "run {r:?} stores a {} weight as {}",
+            w.dtype, r.stored
+        );
     }
     let mut prev = 0u64;
     for &(a, b) in &dec.unexplained {
-        assert!(a >= prev && a < b && b <= len as u64, "unexplained {:?}", dec.unexplained);
+        assert!(
+            a >= prev && a < b && b <= len as u64,
+            "unexplained {:?}",
+            dec.unexplained
+        );
         prev = b;
     }
     let got = assemble(&weights, &dec.runs, &base).expect("decoded runs are readable");
@@ -262,7 +308,12 @@ pub fn align_images(data: &[u8]) {
         at = b;
     }
     let raw = c.rest();
-    let byte = |i: usize| raw.get(i % raw.len().max(1)).copied().unwrap_or(0).wrapping_add((i / raw.len().max(1)) as u8);
+    let byte = |i: usize| {
+        raw.get(i % raw.len().max(1))
+            .copied()
+            .unwrap_or(0)
+            .wrapping_add((i / raw.len().max(1)) as u8)
+    };
     let x: Vec<u8> = (0..lx).map(byte).collect();
     let y: Vec<u8> = if mode & 2 != 0 {
         // Y = X with a block inserted (mode bit 4) or removed at an input-chosen place.
@@ -287,10 +338,18 @@ pub fn align_images(data: &[u8]) {
     let mut prev_x = 0u64;
     let mut prev_y = 0i64;
     for s in &al.segments {
-        assert!(s.x0 < s.x1 && s.x0 >= prev_x && s.x1 <= lx as u64, "segments {:?}", al.segments);
+        assert!(
+            s.x0 < s.x1 && s.x0 >= prev_x && s.x1 <= lx as u64,
+            "segments {:?}",
+            al.segments
+        );
         let y0 = s.x0 as i64 + s.shift;
         let y1 = s.x1 as i64 + s.shift;
-        assert!(y0 >= prev_y && y1 <= ly as i64, "segment images {:?} in {ly} bytes", al.segments);
+        assert!(
+            y0 >= prev_y && y1 <= ly as i64,
+            "segment images {:?} in {ly} bytes",
+            al.segments
+        );
         prev_x = s.x1;
         prev_y = y1;
     }
@@ -310,7 +369,13 @@ pub fn align_images(data: &[u8]) {
 
 fn scratch_dir() -> &'static Path {
     static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
-    DIR.get_or_init(|| tempfile::Builder::new().prefix("trt-dump-fuzz-").tempdir().expect("a temporary folder")).path()
+    DIR.get_or_init(|| {
+        tempfile::Builder::new()
+            .prefix("trt-dump-fuzz-")
+            .tempdir()
+            .expect("a temporary folder")
+    })
+    .path()
 }
 
 /// Writes `data` as `model.<ext>` in a private folder and reads it with every reader entry point.
@@ -322,8 +387,15 @@ fn reference(ext: &str, data: &[u8]) {
     match trt_dump::reference::load_all(&path) {
         Ok(loaded) => {
             for t in &loaded.tensors {
-                let count = trt_dump::reference::element_count(&t.shape).expect("a loaded tensor's count fits");
-                assert_eq!(Some(t.data.len() as u64), t.dtype.bytes_for(count), "tensor `{}` {:?}", t.name, t.shape);
+                let count = trt_dump::reference::element_count(&t.shape)
+                    .expect("a loaded tensor's count fits");
+                assert_eq!(
+                    Some(t.data.len() as u64),
+                    t.dtype.bytes_for(count),
+                    "tensor `{}` {:?}",
+                    t.name,
+                    t.shape
+                );
             }
         }
         Err(e) => assert_unreadable(&e),
@@ -372,12 +444,24 @@ pub fn npy_names(data: &[u8]) {
     let mut taken: HashSet<String> = reserved.iter().map(|r| r.to_ascii_lowercase()).collect();
     for (n, c) in refs.iter().zip(&got) {
         assert!(is_safe_component(c), "{n:?} -> {c:?}");
-        assert!(c.len() <= MAX_COMPONENT_BYTES && c.ends_with(".npy"), "{n:?} -> {c:?}");
-        assert!(taken.insert(c.to_ascii_lowercase()), "{n:?} -> {c:?} collides");
-        assert!(*c == format!("{n}.npy") || c.contains('~'), "{n:?} -> {c:?}");
+        assert!(
+            c.len() <= MAX_COMPONENT_BYTES && c.ends_with(".npy"),
+            "{n:?} -> {c:?}"
+        );
+        assert!(
+            taken.insert(c.to_ascii_lowercase()),
+            "{n:?} -> {c:?} collides"
+        );
+        assert!(
+            *c == format!("{n}.npy") || c.contains('~'),
+            "{n:?} -> {c:?}"
+        );
         let p = Path::new(c.as_str());
         let comps: Vec<_> = p.components().collect();
-        assert!(matches!(comps.as_slice(), [std::path::Component::Normal(_)]), "{n:?} -> {c:?}");
+        assert!(
+            matches!(comps.as_slice(), [std::path::Component::Normal(_)]),
+            "{n:?} -> {c:?}"
+        );
     }
     let mut rev = refs.clone();
     rev.reverse();

@@ -516,7 +516,10 @@ pub fn exit_status_help() -> String {
     for k in kinds {
         s.push_str(&format!("{:>5}    {}\n", k.exit_code(), k.describe()));
     }
-    s.push_str(&format!("{:>5}    any other failure\n", crate::error::EXIT_OTHER));
+    s.push_str(&format!(
+        "{:>5}    any other failure\n",
+        crate::error::EXIT_OTHER
+    ));
     s.push_str("  101    internal error (a bug: please report it)\n");
     s
 }
@@ -542,7 +545,8 @@ mod tests {
 
     #[test]
     fn dump_parses_the_headline_command() {
-        let cli = Cli::try_parse_from(["trt-dump", "dump", "m.engine", "-o", "w.safetensors"]).unwrap();
+        let cli =
+            Cli::try_parse_from(["trt-dump", "dump", "m.engine", "-o", "w.safetensors"]).unwrap();
         match cli.command {
             Command::Dump(d) => {
                 assert_eq!(d.engine, PathBuf::from("m.engine"));

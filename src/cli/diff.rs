@@ -61,7 +61,11 @@ pub fn run(g: &GlobalArgs, a: DiffArgs) -> anyhow::Result<Outcome> {
         }
     }
     // The reference first: a bad one fails before any GPU work.
-    let names_ref = a.names_from.as_deref().map(super::names::load).transpose()?;
+    let names_ref = a
+        .names_from
+        .as_deref()
+        .map(super::names::load)
+        .transpose()?;
     let xa = source::obtain(g, &a.a, via(&a.map_a), &a.extract)?;
     super::progress::check_interrupted()?;
     print_extraction(&a.a, &xa)?;
@@ -78,8 +82,12 @@ pub fn run(g: &GlobalArgs, a: DiffArgs) -> anyhow::Result<Outcome> {
             let opts = crate::pairing::Options::default();
             let pa = crate::pairing::pair(&super::names::weights(&xa), r, &opts);
             let pb = crate::pairing::pair(&super::names::weights(&xb), r, &opts);
-            let counts = |x: &source::Extracted| x.weights.iter().map(|w| w.count).collect::<Vec<_>>();
-            let (pa, pb) = (super::names::adopt(&pa, &counts(&xa), &pb), super::names::adopt(&pb, &counts(&xb), &pa));
+            let counts =
+                |x: &source::Extracted| x.weights.iter().map(|w| w.count).collect::<Vec<_>>();
+            let (pa, pb) = (
+                super::names::adopt(&pa, &counts(&xa), &pb),
+                super::names::adopt(&pb, &counts(&xb), &pa),
+            );
             super::names::tell(&pa, &format!("--names-from `{}` (A)", path.display()));
             super::names::tell(&pb, &format!("--names-from `{}` (B)", path.display()));
             Some((pa, pb, path))
@@ -88,17 +96,36 @@ pub fn run(g: &GlobalArgs, a: DiffArgs) -> anyhow::Result<Outcome> {
     };
     let result = match &named {
         Some((pa, pb, _)) => {
-            let (ra, rb) = (super::names::Renamed::new(&xa, pa), super::names::Renamed::new(&xb, pb));
-            compare::diff(&ra.engine_weights(&xa), &rb.engine_weights(&xb), &tol, a.extract.allow_missing)
+            let (ra, rb) = (
+                super::names::Renamed::new(&xa, pa),
+                super::names::Renamed::new(&xb, pb),
+            );
+            compare::diff(
+                &ra.engine_weights(&xa),
+                &rb.engine_weights(&xb),
+                &tol,
+                a.extract.allow_missing,
+            )
         }
-        None => compare::diff(&engine_weights(&xa), &engine_weights(&xb), &tol, a.extract.allow_missing),
+        None => compare::diff(
+            &engine_weights(&xa),
+            &engine_weights(&xb),
+            &tol,
+            a.extract.allow_missing,
+        ),
     };
     let s = &result.summary;
     let verdict = s.diff_verdict();
     let rep = DiffReport {
         format: FORMAT,
-        a: Side { engine: a.a.display().to_string(), source: xa.source.clone() },
-        b: Side { engine: a.b.display().to_string(), source: xb.source.clone() },
+        a: Side {
+            engine: a.a.display().to_string(),
+            source: xa.source.clone(),
+        },
+        b: Side {
+            engine: a.b.display().to_string(),
+            source: xb.source.clone(),
+        },
         tolerance: tol,
         allow_missing: a.extract.allow_missing,
         verdict,
@@ -196,7 +223,12 @@ pub fn write_text(out: &mut impl Write, r: &DiffReport, all: bool) -> std::io::R
 
 pub fn verdict_line(r: &DiffReport) -> String {
     let s = &r.summary;
-    let names = s.compared + s.count_mismatch + s.unreadable + s.only_in_first + s.only_in_second + s.not_recovered;
+    let names = s.compared
+        + s.count_mismatch
+        + s.unreadable
+        + s.only_in_first
+        + s.only_in_second
+        + s.not_recovered;
     let tol = if r.tolerance.is_exact() {
         String::new()
     } else {
@@ -206,7 +238,11 @@ pub fn verdict_line(r: &DiffReport) -> String {
         format!(
             "; {} not recovered from one side{}",
             s.not_recovered,
-            if r.allow_missing { " (allowed, not compared)" } else { "" }
+            if r.allow_missing {
+                " (allowed, not compared)"
+            } else {
+                ""
+            }
         )
     } else {
         String::new()

@@ -31,7 +31,11 @@ pub fn run(g: &GlobalArgs, a: &DumpArgs) -> anyhow::Result<Outcome> {
             .with_context(|| format!("--save-map `{}`", p.display()))?;
     }
     // The reference first: a bad one fails before any GPU work.
-    let names_ref = a.names_from.as_deref().map(super::names::load).transpose()?;
+    let names_ref = a
+        .names_from
+        .as_deref()
+        .map(super::names::load)
+        .transpose()?;
     let via = match (&a.map, a.no_sidecar) {
         (Some(m), _) => Via::Map(m),
         (None, false) => Via::SidecarOrGpu,
@@ -66,7 +70,11 @@ pub fn run(g: &GlobalArgs, a: &DumpArgs) -> anyhow::Result<Outcome> {
                 crate::detail!("--shapes-from: `{}` stays flat: {}", u.name, u.why);
             }
             if !r.unmatched.is_empty() {
-                crate::note!("--shapes-from: {} of {} weights keep their flat shape (-v lists them)", r.unmatched.len(), ex.weights.len());
+                crate::note!(
+                    "--shapes-from: {} of {} weights keep their flat shape (-v lists them)",
+                    r.unmatched.len(),
+                    ex.weights.len()
+                );
             }
             Some((r, p.display().to_string()))
         }
@@ -74,7 +82,8 @@ pub fn run(g: &GlobalArgs, a: &DumpArgs) -> anyhow::Result<Outcome> {
     };
     let pairings = match (&a.names_from, &names_ref) {
         (Some(p), Some(r)) => {
-            let pairings = super::names::pair(&ex, r, true, &format!("--names-from `{}`", p.display()));
+            let pairings =
+                super::names::pair(&ex, r, true, &format!("--names-from `{}`", p.display()));
             rep.names_from = Some(super::names::summary(p, &pairings));
             Some((pairings, r, p.display().to_string()))
         }
@@ -91,32 +100,64 @@ pub fn run(g: &GlobalArgs, a: &DumpArgs) -> anyhow::Result<Outcome> {
             continue;
         }
         // --names-from: the reference's name, and its shape where it has the weight.
-        let named = pairings.as_ref().map(|(p, r, from)| (&p.entries[i], p.shape(i, w.count, r), from));
-        let name = named.as_ref().map_or(w.name.as_str(), |(e, _, _)| e.name()).to_string();
+        let named = pairings
+            .as_ref()
+            .map(|(p, r, from)| (&p.entries[i], p.shape(i, w.count, r), from));
+        let name = named
+            .as_ref()
+            .map_or(w.name.as_str(), |(e, _, _)| e.name())
+            .to_string();
         let (shape, shape_source) = match (&shapes, named) {
-            (_, Some((_, Some(shape), from))) => (shape, ShapeSource::Recovered { from: from.clone() }),
-            (Some((res, from)), _) if !res.unmatched.iter().any(|u| u.index == i) => {
-                (res.shapes[i].clone(), ShapeSource::Recovered { from: from.clone() })
+            (_, Some((_, Some(shape), from))) => {
+                (shape, ShapeSource::Recovered { from: from.clone() })
             }
+            (Some((res, from)), _) if !res.unmatched.iter().any(|u| u.index == i) => (
+                res.shapes[i].clone(),
+                ShapeSource::Recovered { from: from.clone() },
+            ),
             _ => (vec![w.count], ShapeSource::Flat),
         };
-        planned.push((i, PlannedTensor { name, dtype: w.dtype, shape, shape_source }));
+        planned.push((
+            i,
+            PlannedTensor {
+                name,
+                dtype: w.dtype,
+                shape,
+                shape_source,
+            },
+        ));
     }
     let mut metadata = extraction_metadata(&a.engine, sha, &ex)?;
     if let (Some((p, _, _)), Some(from)) = (&pairings, &a.names_from) {
         super::names::metadata(p, from, &mut metadata)?;
     }
-    let opts = WriterOptions { format: Some(format), compress: a.out.compress, force: a.out.force, metadata };
+    let opts = WriterOptions {
+        format: Some(format),
+        compress: a.out.compress,
+        force: a.out.force,
+        metadata,
+    };
     let plan: Vec<PlannedTensor> = planned.iter().map(|(_, p)| p.clone()).collect();
     let existed = std::fs::symlink_metadata(&a.out.output).is_ok();
     let mut sink = writer::open(&a.out.output, &opts, &plan)?;
     for (i, p) in &planned {
         super::progress::check_interrupted()?;
-        let data = ex.results[*i].values.values.as_deref().expect("planned tensors have values");
+        let data = ex.results[*i]
+            .values
+            .values
+            .as_deref()
+            .expect("planned tensors have values");
         // A weight paired transposed is written as the checkpoint holds it.
-        let how = pairings.as_ref().and_then(|(pp, _, _)| pp.entries[*i].by_value());
+        let how = pairings
+            .as_ref()
+            .and_then(|(pp, _, _)| pp.entries[*i].by_value());
         let data = crate::pairing::to_reference(data, p.dtype, how, &p.shape);
-        sink.add(&TensorView { name: &p.name, dtype: p.dtype, shape: &p.shape, data: &data })?;
+        sink.add(&TensorView {
+            name: &p.name,
+            dtype: p.dtype,
+            shape: &p.shape,
+            data: &data,
+        })?;
     }
     let written = sink.finish()?;
     crate::note!(
@@ -149,7 +190,11 @@ pub fn run(g: &GlobalArgs, a: &DumpArgs) -> anyhow::Result<Outcome> {
                             std::fs::remove_file(&written.path)
                         };
                     }
-                    let kept = if existed { "was already replaced" } else { "was removed" };
+                    let kept = if existed {
+                        "was already replaced"
+                    } else {
+                        "was removed"
+                    };
                     return Err(e.context(format!(
                         "--save-map `{}` failed, so the run failed; `{}` {kept}",
                         p.display(),
@@ -193,7 +238,11 @@ pub fn run_map(g: &GlobalArgs, a: &MapArgs) -> anyhow::Result<Outcome> {
     }
     let m = ex.map.as_ref().expect("the GPU path always learns a map");
     source::save_map(m, &a.output, a.force)?;
-    crate::note!("saved the map to `{}` ({} run records)", a.output.display(), m.runs.len());
+    crate::note!(
+        "saved the map to `{}` ({} run records)",
+        a.output.display(),
+        m.runs.len()
+    );
     let mut rep = rep;
     rep.map = Some(a.output.display().to_string());
     finish_report(&rep, a.json)?;
@@ -201,7 +250,12 @@ pub fn run_map(g: &GlobalArgs, a: &MapArgs) -> anyhow::Result<Outcome> {
 }
 
 pub fn build_report(engine: &Path, ex: &Extracted) -> anyhow::Result<Report> {
-    let weights: Vec<_> = ex.weights.iter().zip(&ex.results).map(|(w, r)| report::weight_report(w, r)).collect();
+    let weights: Vec<_> = ex
+        .weights
+        .iter()
+        .zip(&ex.results)
+        .map(|(w, r)| report::weight_report(w, r))
+        .collect();
     let totals = report::totals(&weights);
     let engine_bytes = std::fs::metadata(engine).map(|m| m.len()).unwrap_or(0);
     Ok(Report {
@@ -233,29 +287,56 @@ pub fn finish_report(rep: &Report, json: bool) -> anyhow::Result<()> {
 /// What every output of an extraction records about where its values came from: the engine (path,
 /// sha256, what built it, from its own header), the tool, TensorRT or the map read through, the
 /// proof, each weight's stored dtypes, and (with `--allow-missing`) the weights it lacks.
-pub fn extraction_metadata(engine: &Path, sha: String, ex: &Extracted) -> anyhow::Result<BTreeMap<String, String>> {
+pub fn extraction_metadata(
+    engine: &Path,
+    sha: String,
+    ex: &Extracted,
+) -> anyhow::Result<BTreeMap<String, String>> {
     let mut metadata = BTreeMap::new();
     metadata.insert("source_engine_sha256".to_string(), sha);
     metadata.insert("source_engine".to_string(), engine.display().to_string());
-    metadata.insert("tool".to_string(), format!("trt-dump {}", env!("CARGO_PKG_VERSION")));
+    metadata.insert(
+        "tool".to_string(),
+        format!("trt-dump {}", env!("CARGO_PKG_VERSION")),
+    );
     // What built the engine, from its own header: on the map path as on the GPU path.
-    metadata.insert("engine_built_by".to_string(), crate::engine_file::EngineFile::open(engine)?.built_by());
+    metadata.insert(
+        "engine_built_by".to_string(),
+        crate::engine_file::EngineFile::open(engine)?.built_by(),
+    );
     match &ex.source {
-        report::Source::Tensorrt { version, .. } => metadata.insert("tensorrt".to_string(), version.clone()),
-        report::Source::Map { path } => metadata.insert("read_through_map".to_string(), path.clone()),
+        report::Source::Tensorrt { version, .. } => {
+            metadata.insert("tensorrt".to_string(), version.clone())
+        }
+        report::Source::Map { path } => {
+            metadata.insert("read_through_map".to_string(), path.clone())
+        }
     };
     metadata.insert("proof".to_string(), report::proof_line(&ex.proof));
     let stored: BTreeMap<&str, String> = ex
         .weights
         .iter()
         .zip(&ex.results)
-        .map(|(w, r)| (w.name.as_str(), r.values.stored.iter().map(|d| d.name()).collect::<Vec<_>>().join("+")))
+        .map(|(w, r)| {
+            (
+                w.name.as_str(),
+                r.values
+                    .stored
+                    .iter()
+                    .map(|d| d.name())
+                    .collect::<Vec<_>>()
+                    .join("+"),
+            )
+        })
         .collect();
     metadata.insert("stored_dtypes".to_string(), serde_json::to_string(&stored)?);
     let missing = missing_metadata(ex);
     if !missing.is_empty() {
         // Only with --allow-missing (otherwise nothing is written): the output says what it lacks.
-        metadata.insert("missing_weights".to_string(), serde_json::to_string(&missing)?);
+        metadata.insert(
+            "missing_weights".to_string(),
+            serde_json::to_string(&missing)?,
+        );
     }
     Ok(metadata)
 }
@@ -279,7 +360,11 @@ pub fn missing_metadata(ex: &Extracted) -> Vec<MissingEntry<'_>> {
             name: &w.name,
             dtype: w.dtype.name(),
             count: w.count,
-            reason: r.missing.as_ref().map(|m| m.to_string()).unwrap_or_else(|| "not recovered".into()),
+            reason: r
+                .missing
+                .as_ref()
+                .map(|m| m.to_string())
+                .unwrap_or_else(|| "not recovered".into()),
         })
         .collect()
 }
@@ -308,9 +393,15 @@ pub fn incomplete(ex: &Extracted, allow_missing: bool, written: bool) -> anyhow:
     if missing.is_empty() || allow_missing {
         return Ok(Outcome::Success);
     }
-    let after = if written { "everything else was written" } else { "nothing was written" };
+    let after = if written {
+        "everything else was written"
+    } else {
+        "nothing was written"
+    };
     let through_map = matches!(ex.source, report::Source::Map { .. });
-    if missing.len() == ex.weights.len() && missing.iter().all(|(_, m)| *m == Some(&Missing::Stripped)) {
+    if missing.len() == ex.weights.len()
+        && missing.iter().all(|(_, m)| *m == Some(&Missing::Stripped))
+    {
         return Err(anyhow::Error::new(
             Error::new(
                 ErrorKind::Incomplete,
@@ -330,23 +421,32 @@ pub fn incomplete(ex: &Extracted, allow_missing: bool, written: bool) -> anyhow:
                 "{} of {} weights could not be {} ({}{}); {after}",
                 missing.len(),
                 ex.weights.len(),
-                if through_map { "read through the map" } else { "recovered" },
+                if through_map {
+                    "read through the map"
+                } else {
+                    "recovered"
+                },
                 list.join(", "),
                 if missing.len() > 5 { ", ..." } else { "" }
             ),
         )
-        .with_hint("the report above says why for each; pass --allow-missing to accept this and exit 0"),
+        .with_hint(
+            "the report above says why for each; pass --allow-missing to accept this and exit 0",
+        ),
     ))
 }
 
 /// sha256 of a file, streamed (engines can be larger than memory).
 pub fn sha256_file(path: &std::path::Path) -> anyhow::Result<String> {
     use std::io::Read;
-    let mut f = std::fs::File::open(path).with_context(|| format!("reading `{}` for its checksum", path.display()))?;
+    let mut f = std::fs::File::open(path)
+        .with_context(|| format!("reading `{}` for its checksum", path.display()))?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
-        let n = f.read(&mut buf).with_context(|| format!("reading `{}` for its checksum", path.display()))?;
+        let n = f
+            .read(&mut buf)
+            .with_context(|| format!("reading `{}` for its checksum", path.display()))?;
         if n == 0 {
             break;
         }

@@ -40,7 +40,10 @@ pub fn refuse_devices(g: &GlobalArgs) -> anyhow::Result<()> {
 pub fn devices(g: &GlobalArgs) -> anyhow::Result<Vec<usize>> {
     let count = crate::trt::gpu::device_count();
     match (&g.devices, count) {
-        (Some(d), _) if d.is_empty() => Err(usage("--devices lists no GPU", "give GPU ordinals, e.g. --devices 0,1")),
+        (Some(d), _) if d.is_empty() => Err(usage(
+            "--devices lists no GPU",
+            "give GPU ordinals, e.g. --devices 0,1",
+        )),
         (Some(d), Ok(n)) => {
             if let Some(bad) = d.iter().find(|&&x| x >= n) {
                 return Err(anyhow::Error::new(
@@ -48,7 +51,9 @@ pub fn devices(g: &GlobalArgs) -> anyhow::Result<Vec<usize>> {
                         ErrorKind::NoGpu,
                         format!("--devices: no GPU {bad}: {n} CUDA device(s) found"),
                     )
-                    .with_hint("list GPUs 0..N-1 as nvidia-smi (and CUDA_VISIBLE_DEVICES) shows them"),
+                    .with_hint(
+                        "list GPUs 0..N-1 as nvidia-smi (and CUDA_VISIBLE_DEVICES) shows them",
+                    ),
                 ));
             }
             Ok(d.clone())
@@ -66,14 +71,20 @@ pub fn devices(g: &GlobalArgs) -> anyhow::Result<Vec<usize>> {
                 Err(why) => why.to_string(),
                 Ok(_) => "no CUDA device found".to_string(),
             };
-            crate::detail!("GPUs: {why}; running ranks one at a time on GPU {}", g.device);
+            crate::detail!(
+                "GPUs: {why}; running ranks one at a time on GPU {}",
+                g.device
+            );
             Ok(vec![g.device])
         }
     }
 }
 
 fn join(d: &[usize]) -> String {
-    d.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(",")
+    d.iter()
+        .map(|x| x.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// The plugin libraries for TensorRT-LLM engines: `--plugin`, else TensorRT-LLM's own library
@@ -91,7 +102,9 @@ pub fn plugins(g: &GlobalArgs, dir: &EngineDir) -> Vec<PathBuf> {
         Err(why) => {
             let used = dir.plugins_used();
             if used.is_empty() {
-                crate::detail!("TensorRT-LLM plugins: {why}; going on without (--plugin PATH gives one)");
+                crate::detail!(
+                    "TensorRT-LLM plugins: {why}; going on without (--plugin PATH gives one)"
+                );
             } else {
                 crate::warn!(
                     "config.json says the engines use TensorRT-LLM plugins ({}), but its plugin library was not found: \
@@ -117,7 +130,8 @@ pub fn run_ranks<T: Send>(
     let workers = devices.len().min(ranks);
     let next = AtomicUsize::new(workers);
     let failed = AtomicBool::new(false);
-    let slots: Vec<Mutex<Option<anyhow::Result<T>>>> = (0..ranks).map(|_| Mutex::new(None)).collect();
+    let slots: Vec<Mutex<Option<anyhow::Result<T>>>> =
+        (0..ranks).map(|_| Mutex::new(None)).collect();
     std::thread::scope(|s| {
         for (k, &device) in devices.iter().take(workers).enumerate() {
             let (next, failed, slots, work) = (&next, &failed, &slots, &work);
@@ -127,7 +141,9 @@ pub fn run_ranks<T: Send>(
                     if failed.load(Ordering::SeqCst) || super::progress::interrupted() {
                         break;
                     }
-                    let i = first.take().unwrap_or_else(|| next.fetch_add(1, Ordering::SeqCst));
+                    let i = first
+                        .take()
+                        .unwrap_or_else(|| next.fetch_add(1, Ordering::SeqCst));
                     if i >= ranks {
                         break;
                     }
@@ -161,7 +177,8 @@ pub fn rank_error(dir: &EngineDir, rank: &Rank, device: usize, e: anyhow::Error)
     let e = match crate::error::find(&e).map(|x| x.kind) {
         // A new error, not a context: the first `Error` of a chain gives the hint.
         Some(ErrorKind::NotRefittable) => {
-            let ours = dir.not_refittable(&format!("TensorRT says rank{}.engine is not", rank.rank));
+            let ours =
+                dir.not_refittable(&format!("TensorRT says rank{}.engine is not", rank.rank));
             anyhow::Error::new(Error {
                 message: format!("{}: {e:#}", ours.message),
                 ..ours
@@ -178,7 +195,11 @@ pub fn rank_error(dir: &EngineDir, rank: &Rank, device: usize, e: anyhow::Error)
 
 /// Checks the output folder before the work: not the input, a folder we may create or (with
 /// `--force`) replace, writable.
-pub(crate) fn check_output(input: &Path, out: &Path, force: bool) -> anyhow::Result<atomic::Target> {
+pub(crate) fn check_output(
+    input: &Path,
+    out: &Path,
+    force: bool,
+) -> anyhow::Result<atomic::Target> {
     let same = |a: &Path, b: &Path| matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y);
     if same(input, out)
         || out
@@ -186,11 +207,17 @@ pub(crate) fn check_output(input: &Path, out: &Path, force: bool) -> anyhow::Res
             .is_some_and(|p| !p.as_os_str().is_empty() && same(input, p))
     {
         return Err(usage(
-            format!("output `{}` is the input directory or inside it", out.display()),
+            format!(
+                "output `{}` is the input directory or inside it",
+                out.display()
+            ),
             "write the output to another folder; the input is never modified",
         ));
     }
-    if force && atomic::inspect(out)? == atomic::Existing::Dir && !engine_dir::is_replaceable_output(out) {
+    if force
+        && atomic::inspect(out)? == atomic::Existing::Dir
+        && !engine_dir::is_replaceable_output(out)
+    {
         return Err(atomic::not_written(
             out,
             "the folder exists and is not a TensorRT-LLM checkpoint or engine directory (config.json and rank{N} files only); refusing to delete it, even with --force",
@@ -265,11 +292,17 @@ pub fn dump(g: &GlobalArgs, a: &DumpArgs) -> anyhow::Result<Outcome> {
     let staged = atomic::StagedDir::create(target)?;
     let dumped = run_ranks(dir.ranks.len(), &devices, |i, device| {
         let rank = &dir.ranks[i];
-        dump_rank(g, a, rank, device, &plugins, staged.path()).map_err(|e| rank_error(&dir, rank, device, e))
+        dump_rank(g, a, rank, device, &plugins, staged.path())
+            .map_err(|e| rank_error(&dir, rank, device, e))
     });
     let dumped = match dumped {
         Ok(d) => d,
-        Err(e) => return Err(e.context(format!("dumping `{}`: nothing was written", dir.path.display()))),
+        Err(e) => {
+            return Err(e.context(format!(
+                "dumping `{}`: nothing was written",
+                dir.path.display()
+            )))
+        }
     };
     super::progress::check_interrupted()?;
     let config = serde_json::to_vec_pretty(dir.checkpoint_config())?;
@@ -314,8 +347,16 @@ fn dump_rank(
     let mut g = g.clone();
     g.device = device;
     g.plugins = plugins.to_vec();
-    crate::detail!("rank {}: `{}` on GPU {device}", rank.rank, rank.engine.display());
-    let via = if a.no_sidecar { Via::Gpu } else { Via::SidecarOrGpu };
+    crate::detail!(
+        "rank {}: `{}` on GPU {device}",
+        rank.rank,
+        rank.engine.display()
+    );
+    let via = if a.no_sidecar {
+        Via::Gpu
+    } else {
+        Via::SidecarOrGpu
+    };
     let ex = source::obtain(&g, &rank.engine, via, &a.extract)?;
     super::progress::check_interrupted()?;
     let rep = super::dump::build_report(&rank.engine, &ex)?;
@@ -330,7 +371,8 @@ fn dump_rank(
     }
 
     let managed = match &rank.managed {
-        Some(p) => crate::reference::load(p).with_context(|| format!("reading managed weights `{}`", p.display()))?,
+        Some(p) => crate::reference::load(p)
+            .with_context(|| format!("reading managed weights `{}`", p.display()))?,
         None => Vec::new(),
     };
     let mut planned: Vec<(PlannedTensor, &[u8])> = Vec::new();
@@ -496,7 +538,12 @@ pub fn refit(g: &GlobalArgs, a: &RefitArgs) -> anyhow::Result<Outcome> {
     });
     let done = match done {
         Ok(d) => d,
-        Err(e) => return Err(e.context(format!("refitting `{}`: nothing was written", dir.path.display()))),
+        Err(e) => {
+            return Err(e.context(format!(
+                "refitting `{}`: nothing was written",
+                dir.path.display()
+            )))
+        }
     };
     super::progress::check_interrupted()?;
     let config_path = dir.path.join(engine_dir::CONFIG);
@@ -588,7 +635,12 @@ fn refit_rank(
     super::refit::run_with(&g, &one, &extra)?;
     let managed_name = format!("rank{}_managed_weights.safetensors", rank.rank);
     let managed = match &rank.managed {
-        Some(m) => write_managed(m, weights, &staged.join(&managed_name), &a.output.join(&managed_name))?,
+        Some(m) => write_managed(
+            m,
+            weights,
+            &staged.join(&managed_name),
+            &a.output.join(&managed_name),
+        )?,
         None => 0,
     };
     Ok(RankRefit {
@@ -601,9 +653,14 @@ fn refit_rank(
 
 /// The output's `rank{N}_managed_weights.safetensors`: each tensor of the input's, with the
 /// checkpoint's values where it holds that name (same dtype and shape), else the input's.
-fn write_managed(input: &Path, checkpoint: &Path, out: &Path, shown: &Path) -> anyhow::Result<usize> {
-    let base =
-        crate::reference::load(input).with_context(|| format!("reading managed weights `{}`", input.display()))?;
+fn write_managed(
+    input: &Path,
+    checkpoint: &Path,
+    out: &Path,
+    shown: &Path,
+) -> anyhow::Result<usize> {
+    let base = crate::reference::load(input)
+        .with_context(|| format!("reading managed weights `{}`", input.display()))?;
     let new = crate::reference::load(checkpoint)?;
     let mut planned: Vec<(PlannedTensor, &[u8])> = Vec::new();
     let mut replaced = 0;
@@ -643,7 +700,10 @@ fn write_managed(input: &Path, checkpoint: &Path, out: &Path, shown: &Path) -> a
         ));
     }
     let mut metadata = BTreeMap::new();
-    metadata.insert("tool".to_string(), format!("trt-dump {}", env!("CARGO_PKG_VERSION")));
+    metadata.insert(
+        "tool".to_string(),
+        format!("trt-dump {}", env!("CARGO_PKG_VERSION")),
+    );
     let opts = WriterOptions {
         format: Some(writer::Format::Safetensors),
         compress: false,
@@ -689,7 +749,11 @@ mod tests {
         })
         .unwrap();
         assert_eq!(out, [0, 10, 20, 30, 40], "results in rank order");
-        assert_eq!(most.load(Ordering::SeqCst), 2, "two devices, two ranks at once");
+        assert_eq!(
+            most.load(Ordering::SeqCst),
+            2,
+            "two devices, two ranks at once"
+        );
         let seen = seen.into_inner().unwrap();
         assert!(
             seen.contains(&(0, 3)) && seen.contains(&(1, 7)),
@@ -708,6 +772,10 @@ mod tests {
             Ok(())
         });
         assert_eq!(format!("{:#}", r.unwrap_err()), "rank 1 broke");
-        assert_eq!(started.load(Ordering::SeqCst), 2, "no rank starts after a failure");
+        assert_eq!(
+            started.load(Ordering::SeqCst),
+            2,
+            "no rank starts after a failure"
+        );
     }
 }

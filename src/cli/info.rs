@@ -140,9 +140,12 @@ pub fn run(g: &GlobalArgs, a: InfoArgs) -> anyhow::Result<Outcome> {
         // that does not load is the user's own request failing: exit 7.
         Err(e)
             if g.trt_lib.is_none()
-                && crate::error::find(&e).is_some_and(|k| k.kind == crate::error::ErrorKind::TrtNotFound) =>
+                && crate::error::find(&e)
+                    .is_some_and(|k| k.kind == crate::error::ErrorKind::TrtNotFound) =>
         {
-            let why = crate::error::find(&e).map(|k| k.message.clone()).unwrap_or_default();
+            let why = crate::error::find(&e)
+                .map(|k| k.message.clone())
+                .unwrap_or_default();
             crate::note!("no TensorRT library found: showing what the file itself tells (-v lists the places tried)");
             crate::detail!("{why}");
             file_only(&file, sidecar_map, first_line(&why))
@@ -161,7 +164,12 @@ pub fn run(g: &GlobalArgs, a: InfoArgs) -> anyhow::Result<Outcome> {
 }
 
 fn first_line(s: &str) -> String {
-    s.lines().next().unwrap_or("").trim_end_matches(':').trim_end_matches("; tried").to_string()
+    s.lines()
+        .next()
+        .unwrap_or("")
+        .trim_end_matches(':')
+        .trim_end_matches("; tried")
+        .to_string()
 }
 
 fn engine_section(file: &EngineFile) -> EngineSection {
@@ -182,7 +190,11 @@ fn engine_section(file: &EngineFile) -> EngineSection {
 }
 
 /// What the file alone tells: no library, no GPU.
-pub fn file_only(file: &EngineFile, sidecar_map: Option<MapSection>, problem: String) -> InfoReport {
+pub fn file_only(
+    file: &EngineFile,
+    sidecar_map: Option<MapSection>,
+    problem: String,
+) -> InfoReport {
     InfoReport {
         format: FORMAT,
         engine: engine_section(file),
@@ -225,14 +237,21 @@ fn sidecar(file: &EngineFile) -> Option<MapSection> {
     s.bytes = Some(m.header.weights.iter().map(|w| w.refit_bytes()).sum());
     s.missing = Some(m.header.missing.len());
     s.made_by = m.header.meta.get("made_by").cloned();
-    match m.runs().and_then(|runs| m.check_engine(file.bytes(), &runs)) {
+    match m
+        .runs()
+        .and_then(|runs| m.check_engine(file.bytes(), &runs))
+    {
         Ok(()) => s.fits = true,
         Err(e) => s.problem = Some(format!("{e:#}")),
     }
     Some(s)
 }
 
-fn with_tensorrt(file: &EngineFile, session: &Session, sidecar_map: Option<MapSection>) -> anyhow::Result<InfoReport> {
+fn with_tensorrt(
+    file: &EngineFile,
+    session: &Session,
+    sidecar_map: Option<MapSection>,
+) -> anyhow::Result<InfoReport> {
     let engine = session.deserialize(file)?;
     let refittable = engine.is_refittable();
     let refittable_weights = if refittable {
@@ -310,7 +329,13 @@ fn io_mode_name(v: i32) -> String {
 fn shape_text(s: &Option<Vec<i64>>) -> String {
     match s {
         None => "?".into(),
-        Some(d) => format!("[{}]", d.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(", ")),
+        Some(d) => format!(
+            "[{}]",
+            d.iter()
+                .map(|x| x.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     }
 }
 
@@ -320,7 +345,12 @@ pub fn write_text(out: &mut impl Write, r: &InfoReport) -> std::io::Result<()> {
     row(
         out,
         "engine",
-        format!("{} ({}, {} bytes)", e.path, gpu::human_bytes(e.size_bytes), e.size_bytes),
+        format!(
+            "{} ({}, {} bytes)",
+            e.path,
+            gpu::human_bytes(e.size_bytes),
+            e.size_bytes
+        ),
     )?;
     row(
         out,
@@ -339,8 +369,14 @@ pub fn write_text(out: &mut impl Write, r: &InfoReport) -> std::io::Result<()> {
             let holds = match (m.weights, m.elements) {
                 (Some(w), Some(n)) => format!(
                     "{w} weights, {n} elements{}{}",
-                    m.missing.filter(|&k| k > 0).map(|k| format!(", {k} recorded as not recoverable")).unwrap_or_default(),
-                    m.made_by.as_ref().map(|b| format!(", made by {b}")).unwrap_or_default()
+                    m.missing
+                        .filter(|&k| k > 0)
+                        .map(|k| format!(", {k} recorded as not recoverable"))
+                        .unwrap_or_default(),
+                    m.made_by
+                        .as_ref()
+                        .map(|b| format!(", made by {b}"))
+                        .unwrap_or_default()
                 ),
                 _ => "unreadable".into(),
             };
@@ -356,7 +392,10 @@ pub fn write_text(out: &mut impl Write, r: &InfoReport) -> std::io::Result<()> {
         row(
             out,
             "TensorRT",
-            format!("not loaded: {}", r.tensorrt_problem.as_deref().unwrap_or("no library found")),
+            format!(
+                "not loaded: {}",
+                r.tensorrt_problem.as_deref().unwrap_or("no library found")
+            ),
         )?;
         row(
             out,
@@ -399,13 +438,20 @@ pub fn write_text(out: &mut impl Write, r: &InfoReport) -> std::io::Result<()> {
         },
     )?;
     row(out, "layers", e.layers.unwrap_or(0).to_string())?;
-    row(out, "profiles", e.optimization_profiles.unwrap_or(0).to_string())?;
+    row(
+        out,
+        "profiles",
+        e.optimization_profiles.unwrap_or(0).to_string(),
+    )?;
     if let Some(m) = e.device_memory_bytes {
         row(out, "device memory", gpu::human_bytes(m.max(0) as u64))?;
     }
     if let Some(t) = e.weights_total_bytes {
         let stripped = match e.weights_stripped_bytes {
-            Some(s) if s > 0 => format!(" ({} stripped: weight-stripped plan)", gpu::human_bytes(s as u64)),
+            Some(s) if s > 0 => format!(
+                " ({} stripped: weight-stripped plan)",
+                gpu::human_bytes(s as u64)
+            ),
             _ => String::new(),
         };
         row(

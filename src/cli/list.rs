@@ -15,8 +15,8 @@ use serde::Serialize;
 
 use super::args::{GlobalArgs, ListArgs};
 use super::Outcome;
-use crate::pipeline::{Engine, WeightSpec};
 use crate::engine_file::EngineFile;
+use crate::pipeline::{Engine, WeightSpec};
 use crate::stats::{self, Stats};
 use crate::trt::TrtEngine;
 
@@ -92,7 +92,10 @@ pub fn run(g: &GlobalArgs, a: ListArgs) -> anyhow::Result<Outcome> {
         match from_map(&a.engine, &mp) {
             Ok((specs, missing)) => {
                 if a.map.is_none() {
-                    crate::note!("using the map `{}` beside the engine (no GPU needed)", side.display());
+                    crate::note!(
+                        "using the map `{}` beside the engine (no GPU needed)",
+                        side.display()
+                    );
                 }
                 let mut r = report(&a.engine.display().to_string(), &specs);
                 for (w, why) in r.weights.iter_mut().zip(missing) {
@@ -108,34 +111,63 @@ pub fn run(g: &GlobalArgs, a: ListArgs) -> anyhow::Result<Outcome> {
                 }
                 return print(&r, a.json);
             }
-            Err(e) if a.map.is_none() && crate::error::find(&e).is_some_and(|e| e.kind == crate::error::ErrorKind::BadMap) => {
-                crate::warn!("ignoring `{}`: {e:#}; asking TensorRT instead", side.display());
+            Err(e)
+                if a.map.is_none()
+                    && crate::error::find(&e)
+                        .is_some_and(|e| e.kind == crate::error::ErrorKind::BadMap) =>
+            {
+                crate::warn!(
+                    "ignoring `{}`: {e:#}; asking TensorRT instead",
+                    side.display()
+                );
             }
             Err(e) => return Err(e),
         }
     }
     let opts = super::source::trt_options(g);
     let engine = TrtEngine::open(&opts, &a.engine)?;
-    print(&report(&a.engine.display().to_string(), engine.weights()), a.json)
+    print(
+        &report(&a.engine.display().to_string(), engine.weights()),
+        a.json,
+    )
 }
 
 /// The weights a map records, after checking that it was made for this engine (exit 14 if not),
 /// each with why the map cannot give it, if it cannot (recorded as missing, or no bytes placed).
 /// No TensorRT, no GPU.
-pub fn from_map(engine: &Path, map_path: &Path) -> anyhow::Result<(Vec<WeightSpec>, Vec<Option<String>>)> {
+pub fn from_map(
+    engine: &Path,
+    map_path: &Path,
+) -> anyhow::Result<(Vec<WeightSpec>, Vec<Option<String>>)> {
     let file = EngineFile::open(engine)?;
     let m = super::source::read_map(map_path)?;
-    let runs = m.runs().with_context(|| format!("reading map `{}`", map_path.display()))?;
-    m.check_engine(file.bytes(), &runs)
-        .with_context(|| format!("map `{}` vs engine `{}`", map_path.display(), engine.display()))?;
+    let runs = m
+        .runs()
+        .with_context(|| format!("reading map `{}`", map_path.display()))?;
+    m.check_engine(file.bytes(), &runs).with_context(|| {
+        format!(
+            "map `{}` vs engine `{}`",
+            map_path.display(),
+            engine.display()
+        )
+    })?;
     if m.header.knows() == crate::map::Knows::ReferenceNamesOnly {
-        let by = m.header.meta.get("made_by").map(String::as_str).unwrap_or("locate");
+        let by = m
+            .header
+            .meta
+            .get("made_by")
+            .map(String::as_str)
+            .unwrap_or("locate");
         crate::note!(
             "the map was made by `{by}`: it lists the reference tensors it searched for, with the reference's names and dtypes, not necessarily every weight the engine has"
         );
     }
-    let recorded: std::collections::BTreeMap<&str, String> =
-        m.header.missing.iter().map(|w| (w.name.as_str(), w.reason.to_string())).collect();
+    let recorded: std::collections::BTreeMap<&str, String> = m
+        .header
+        .missing
+        .iter()
+        .map(|w| (w.name.as_str(), w.reason.to_string()))
+        .collect();
     let mut placed = vec![false; m.header.weights.len()];
     for r in &m.runs {
         if let Some(p) = placed.get_mut(r.run.weight as usize) {
@@ -149,7 +181,9 @@ pub fn from_map(engine: &Path, map_path: &Path) -> anyhow::Result<(Vec<WeightSpe
         .zip(&placed)
         .map(|(w, &placed)| match recorded.get(w.name.as_str()) {
             Some(why) => Some(why.clone()),
-            None if !placed => Some("not in the map: the map lists it but records no bytes of it".to_string()),
+            None if !placed => {
+                Some("not in the map: the map lists it but records no bytes of it".to_string())
+            }
             None => None,
         })
         .collect();
@@ -163,24 +197,44 @@ fn run_stats(g: &GlobalArgs, a: &ListArgs) -> anyhow::Result<Outcome> {
         Some(m) => Via::Map(m),
         None => Via::SidecarOrGpu,
     };
-    let x = super::args::ExtractArgs { allow_missing: true, no_verify: false, work_dir: None };
+    let x = super::args::ExtractArgs {
+        allow_missing: true,
+        no_verify: false,
+        work_dir: None,
+    };
     let ex = source::obtain(g, &a.engine, via, &x)?;
     if super::dump::proof_refutes(&ex.proof) {
-        crate::warn!("{}: the statistics are of unproven values", super::report::proof_line(&ex.proof));
+        crate::warn!(
+            "{}: the statistics are of unproven values",
+            super::report::proof_line(&ex.proof)
+        );
     }
-    if let Some(by) = ex.map_meta.as_ref().and_then(|m| m.get("made_by")).filter(|b| b.starts_with("locate")) {
+    if let Some(by) = ex
+        .map_meta
+        .as_ref()
+        .and_then(|m| m.get("made_by"))
+        .filter(|b| b.starts_with("locate"))
+    {
         crate::note!("the map was made by `{by}`: it lists the reference tensors it searched for, not necessarily every weight the engine has");
     }
     for (w, r) in ex.weights.iter().zip(&ex.results) {
         if let Some(m) = &r.missing {
-            crate::note!("`{}` was not recovered, so it has no statistics: {m}", w.name);
+            crate::note!(
+                "`{}` was not recovered, so it has no statistics: {m}",
+                w.name
+            );
         }
     }
     let st: Vec<Option<Stats>> = ex
         .weights
         .iter()
         .zip(&ex.results)
-        .map(|(w, r)| r.values.values.as_deref().map(|v| stats::of_values(w.dtype, v, w.count)))
+        .map(|(w, r)| {
+            r.values
+                .values
+                .as_deref()
+                .map(|v| stats::of_values(w.dtype, v, w.count))
+        })
         .collect();
     let mut rep = report(&a.engine.display().to_string(), &ex.weights);
     for (lw, s) in rep.weights.iter_mut().zip(st) {
@@ -239,10 +293,19 @@ fn run_named(g: &GlobalArgs, a: &ListArgs, from: &Path) -> anyhow::Result<Outcom
         Some(m) => super::source::Via::Map(m),
         None => super::source::Via::SidecarOrGpu,
     };
-    let x = super::args::ExtractArgs { allow_missing: true, no_verify: false, work_dir: None };
+    let x = super::args::ExtractArgs {
+        allow_missing: true,
+        no_verify: false,
+        work_dir: None,
+    };
     let ex = super::source::obtain(g, &a.engine, via, &x)?;
     super::verify::check_proof(&ex, &a.engine)?;
-    let p = super::names::pair(&ex, &reference, true, &format!("--names-from `{}`", from.display()));
+    let p = super::names::pair(
+        &ex,
+        &reference,
+        true,
+        &format!("--names-from `{}`", from.display()),
+    );
     let mut r = report(&a.engine.display().to_string(), &ex.weights);
     for (i, (w, e)) in r.weights.iter_mut().zip(&p.entries).enumerate() {
         w.name = e.name();
@@ -254,7 +317,12 @@ fn run_named(g: &GlobalArgs, a: &ListArgs, from: &Path) -> anyhow::Result<Outcom
     }
     if a.stats {
         for (lw, (w, x)) in r.weights.iter_mut().zip(ex.weights.iter().zip(&ex.results)) {
-            lw.stats = Some(x.values.values.as_deref().map(|v| stats::of_values(w.dtype, v, w.count)));
+            lw.stats = Some(
+                x.values
+                    .values
+                    .as_deref()
+                    .map(|v| stats::of_values(w.dtype, v, w.count)),
+            );
         }
     }
     r.names_from = Some(super::names::summary(from, &p));
@@ -284,14 +352,22 @@ pub fn write_text(out: &mut impl Write, r: &ListReport<'_>) -> std::io::Result<(
             "NAME", "DTYPE", "COUNT", "MIN", "MAX", "MEAN", "STD", "ZEROS", "NAN", "INF"
         )?;
     } else {
-        writeln!(out, "{:<name_w$}  {:<9}  {:>count_w$}", "NAME", "DTYPE", "COUNT")?;
+        writeln!(
+            out,
+            "{:<name_w$}  {:<9}  {:>count_w$}",
+            "NAME", "DTYPE", "COUNT"
+        )?;
     }
     for w in &r.weights {
         let paired = match (w.engine_name, &w.paired) {
             (Some(e), Some(how)) => format!("  (engine: {e}, {how})"),
             _ => String::new(),
         };
-        let shape = w.shape.as_ref().map(|s| format!("  {s:?}")).unwrap_or_default();
+        let shape = w
+            .shape
+            .as_ref()
+            .map(|s| format!("  {s:?}"))
+            .unwrap_or_default();
         match &w.stats {
             Some(Some(s)) => writeln!(
                 out,
@@ -315,7 +391,10 @@ pub fn write_text(out: &mut impl Write, r: &ListReport<'_>) -> std::io::Result<(
         }
     }
     let missing = if r.totals.missing > 0 {
-        format!("; {} of them not readable through the map", r.totals.missing)
+        format!(
+            "; {} of them not readable through the map",
+            r.totals.missing
+        )
     } else {
         String::new()
     };
@@ -385,7 +464,10 @@ mod tests {
             lines[1].starts_with("fc1.weight  float32") && lines[1].ends_with("2048"),
             "{text}"
         );
-        assert!(lines[4].starts_with("3 weights, 2115 elements, 8322 bytes"), "{text}");
+        assert!(
+            lines[4].starts_with("3 weights, 2115 elements, 8322 bytes"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -397,14 +479,21 @@ mod tests {
         assert_eq!(v["weights"][1]["dtype"], "float16");
         assert_eq!(v["weights"][2]["bytes"], 2);
         assert_eq!(v["totals"]["weights"], 3);
-        assert!(v["weights"][0].get("stats").is_none(), "no stats key without --stats");
+        assert!(
+            v["weights"][0].get("stats").is_none(),
+            "no stats key without --stats"
+        );
     }
 
     #[test]
     fn stats_appear_beside_the_name_and_null_when_not_recovered() {
         let s = specs();
         let mut r = report("m.engine", &s);
-        r.weights[0].stats = Some(Some(stats::of_values(crate::dtype::DataType::Float, &[0, 0, 0, 0], 1)));
+        r.weights[0].stats = Some(Some(stats::of_values(
+            crate::dtype::DataType::Float,
+            &[0, 0, 0, 0],
+            1,
+        )));
         r.weights[1].stats = Some(None);
         let v = serde_json::to_value(&r).unwrap();
         let st = &v["weights"][0]["stats"];

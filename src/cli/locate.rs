@@ -56,16 +56,38 @@ impl LocateOutcome {
     /// placed, so a map never matches an engine where they differ.
     pub fn to_map(&self) -> MapFile {
         let mut meta = BTreeMap::new();
-        meta.insert("tool".to_string(), format!("trt-dump {}", env!("CARGO_PKG_VERSION")));
-        meta.insert("made_by".to_string(), "locate (reference search, no TensorRT)".to_string());
-        meta.insert("reference".to_string(), self.reference.display().to_string());
-        let built = self.header.built_by.map(|v| format!(" {v}")).unwrap_or_default();
-        meta.insert("engine_built_by".to_string(), format!("{}{built}", self.header.flavour));
+        meta.insert(
+            "tool".to_string(),
+            format!("trt-dump {}", env!("CARGO_PKG_VERSION")),
+        );
+        meta.insert(
+            "made_by".to_string(),
+            "locate (reference search, no TensorRT)".to_string(),
+        );
+        meta.insert(
+            "reference".to_string(),
+            self.reference.display().to_string(),
+        );
+        let built = self
+            .header
+            .built_by
+            .map(|v| format!(" {v}"))
+            .unwrap_or_default();
+        meta.insert(
+            "engine_built_by".to_string(),
+            format!("{}{built}", self.header.flavour),
+        );
         meta.insert(
             "not_located".to_string(),
-            format!("{} reference tensors (see `trt-dump locate --json`)", self.report.missing.len()),
+            format!(
+                "{} reference tensors (see `trt-dump locate --json`)",
+                self.report.missing.len()
+            ),
         );
-        meta.insert(map::META_KNOWS.to_string(), map::Knows::ReferenceNamesOnly.as_str().to_string());
+        meta.insert(
+            map::META_KNOWS.to_string(),
+            map::Knows::ReferenceNamesOnly.as_str().to_string(),
+        );
         let mut weights = self.weights.clone();
         let mut missing = Vec::new();
         for (w, why) in &self.not_placed {
@@ -78,7 +100,9 @@ impl LocateOutcome {
             missing.push(map::MissingWeight {
                 name: w.name.clone(),
                 reason: crate::pipeline::extract::Missing::NotInMap {
-                    why: format!("`locate` did not place this reference tensor in the engine's bytes: {why}"),
+                    why: format!(
+                        "`locate` did not place this reference tensor in the engine's bytes: {why}"
+                    ),
                 },
             });
         }
@@ -90,12 +114,19 @@ impl LocateOutcome {
             volatile: Vec::new(),
             meta,
         };
-        MapFile { header, runs: map::compress(&self.runs) }
+        MapFile {
+            header,
+            runs: map::compress(&self.runs),
+        }
     }
 }
 
 /// Reads the engine (after sniffing its header) and the reference, and locates every tensor.
-pub fn run_locate(engine: &Path, reference_path: &Path, opts: &LocateOptions) -> anyhow::Result<LocateOutcome> {
+pub fn run_locate(
+    engine: &Path,
+    reference_path: &Path,
+    opts: &LocateOptions,
+) -> anyhow::Result<LocateOutcome> {
     let (header, mapped) = open_engine(engine)?;
     let bytes: &[u8] = &mapped;
     let loaded = reference::load_all(reference_path)?;
@@ -113,7 +144,11 @@ pub fn run_locate(engine: &Path, reference_path: &Path, opts: &LocateOptions) ->
     let mut runs = Vec::new();
     for (w, found) in report.found.iter_mut().enumerate() {
         let t = &loaded.tensors[found.index];
-        weights.push(WeightSpec { name: t.name.clone(), dtype: t.dtype, count: t.count() });
+        weights.push(WeightSpec {
+            name: t.name.clone(),
+            dtype: t.dtype,
+            count: t.count(),
+        });
         shapes.push(t.shape.clone());
         let w = u32::try_from(w).unwrap_or(u32::MAX); // at most limits::MAX_TENSORS
         for p in &mut found.placements {
@@ -132,10 +167,22 @@ pub fn run_locate(engine: &Path, reference_path: &Path, opts: &LocateOptions) ->
         .enumerate()
         .filter(|(i, _)| !placed.contains(i))
         .zip(&report.missing)
-        .map(|((_, t), m)| (WeightSpec { name: t.name.clone(), dtype: t.dtype, count: t.count() }, m.reason.to_string()))
+        .map(|((_, t), m)| {
+            (
+                WeightSpec {
+                    name: t.name.clone(),
+                    dtype: t.dtype,
+                    count: t.count(),
+                },
+                m.reason.to_string(),
+            )
+        })
         .collect();
     for s in loaded.skipped {
-        report.missing.push(Missing { name: s.name, reason: MissReason::Unsupported { why: s.reason } });
+        report.missing.push(Missing {
+            name: s.name,
+            reason: MissReason::Unsupported { why: s.reason },
+        });
     }
     let fingerprint = map::fingerprint(bytes, &runs, &[]);
     Ok(LocateOutcome {
@@ -157,19 +204,26 @@ pub fn run_locate(engine: &Path, reference_path: &Path, opts: &LocateOptions) ->
 /// tens of GB; the mapping is read-only and only read, see `crate::mmap`).
 fn open_engine(path: &Path) -> anyhow::Result<(PlanHeader, memmap2::Mmap)> {
     let unreadable = |what: String| {
-        anyhow::Error::new(Error::new(ErrorKind::InputUnreadable, format!("engine `{}`: {what}", path.display())))
+        anyhow::Error::new(Error::new(
+            ErrorKind::InputUnreadable,
+            format!("engine `{}`: {what}", path.display()),
+        ))
     };
     // Read-only: File::open never creates, truncates or writes.
     let mut f = File::open(path).map_err(|e| unreadable(format!("cannot open: {e}")))?;
     let mut head = Vec::with_capacity(64);
-    (&mut f).take(64).read_to_end(&mut head).map_err(|e| unreadable(format!("cannot read: {e}")))?;
+    (&mut f)
+        .take(64)
+        .read_to_end(&mut head)
+        .map_err(|e| unreadable(format!("cannot read: {e}")))?;
     let header = PlanHeader::sniff(&head).map_err(|e| {
         let msg = format!("`{}`: {}", path.display(), e.message);
         let mut err = Error::new(e.kind, msg);
         err.hint = e.hint;
         anyhow::Error::new(err)
     })?;
-    let mapped = crate::mmap::map_readonly(&f).map_err(|e| unreadable(format!("cannot map: {e}")))?;
+    let mapped =
+        crate::mmap::map_readonly(&f).map_err(|e| unreadable(format!("cannot map: {e}")))?;
     header.check_length(mapped.len() as u64).map_err(|e| {
         let mut err = Error::new(e.kind, format!("`{}`: {}", path.display(), e.message));
         err.hint = e.hint;
@@ -183,7 +237,12 @@ fn open_engine(path: &Path) -> anyhow::Result<(PlanHeader, memmap2::Mmap)> {
 fn write_locate_map(output: &Path, force: bool, outcome: &LocateOutcome) -> anyhow::Result<()> {
     let bytes = outcome.to_map().to_bytes()?;
     crate::writer::write_file(output, force, &bytes)?;
-    crate::note!("map written to `{}` ({} weights, {} runs)", output.display(), outcome.weights.len(), outcome.runs.len());
+    crate::note!(
+        "map written to `{}` ({} weights, {} runs)",
+        output.display(),
+        outcome.weights.len(),
+        outcome.runs.len()
+    );
     if !outcome.not_placed.is_empty() {
         crate::warn!(
             "the map is incomplete: it records {} reference tensors it does not hold; `dump`, `verify` and `diff` through it name them and exit 11 unless --allow-missing",
@@ -205,7 +264,10 @@ pub fn run(_g: &GlobalArgs, args: LocateArgs) -> anyhow::Result<Outcome> {
         for input in [&args.engine, &args.reference] {
             if input.canonicalize().is_ok_and(|i| i == out) {
                 return Err(output_not_written(
-                    format!("`{}` is an input of this command; refusing to write the map over it", args.output.display()),
+                    format!(
+                        "`{}` is an input of this command; refusing to write the map over it",
+                        args.output.display()
+                    ),
                     "choose another -o path, e.g. ENGINE.trtmap",
                 ));
             }
@@ -221,7 +283,10 @@ pub fn run(_g: &GlobalArgs, args: LocateArgs) -> anyhow::Result<Outcome> {
         print_human(&mut out, &outcome)?;
     }
     out.flush()?;
-    let (placed, searched) = (outcome.weights.len(), outcome.weights.len() + outcome.not_placed.len());
+    let (placed, searched) = (
+        outcome.weights.len(),
+        outcome.weights.len() + outcome.not_placed.len(),
+    );
     if outcome.weights.is_empty() {
         // A map with no weights would only make a later `dump --map` write an empty file.
         return Err(anyhow::Error::new(
@@ -238,7 +303,12 @@ pub fn run(_g: &GlobalArgs, args: LocateArgs) -> anyhow::Result<Outcome> {
         ));
     }
     if !outcome.not_placed.is_empty() && !args.allow_missing {
-        let names: Vec<&str> = outcome.not_placed.iter().take(5).map(|(w, _)| w.name.as_str()).collect();
+        let names: Vec<&str> = outcome
+            .not_placed
+            .iter()
+            .take(5)
+            .map(|(w, _)| w.name.as_str())
+            .collect();
         return Err(anyhow::Error::new(
             Error::new(
                 ErrorKind::Incomplete,
@@ -260,8 +330,18 @@ pub fn run(_g: &GlobalArgs, args: LocateArgs) -> anyhow::Result<Outcome> {
 }
 
 fn print_human(out: &mut impl Write, o: &LocateOutcome) -> std::io::Result<()> {
-    let built = o.header.built_by.map(|v| format!(", built by {v}")).unwrap_or_default();
-    writeln!(out, "engine     {} ({}{built}, {} bytes)", o.engine.display(), o.header.flavour, o.engine_len)?;
+    let built = o
+        .header
+        .built_by
+        .map(|v| format!(", built by {v}"))
+        .unwrap_or_default();
+    writeln!(
+        out,
+        "engine     {} ({}{built}, {} bytes)",
+        o.engine.display(),
+        o.header.flavour,
+        o.engine_len
+    )?;
     writeln!(
         out,
         "reference  {} ({})",
@@ -281,7 +361,11 @@ fn print_human(out: &mut impl Write, o: &LocateOutcome) -> std::io::Result<()> {
             .placements
             .iter()
             .map(|p| {
-                let runs = if p.runs.len() > 1 { format!(", {} runs", p.runs.len()) } else { String::new() };
+                let runs = if p.runs.len() > 1 {
+                    format!(", {} runs", p.runs.len())
+                } else {
+                    String::new()
+                };
                 format!("{} at {}{runs}", p.form, p.offset)
             })
             .collect();
@@ -292,7 +376,11 @@ fn print_human(out: &mut impl Write, o: &LocateOutcome) -> std::io::Result<()> {
             w.dtype,
             shape,
             places.join("; "),
-            if f.placements.len() > 1 { format!("  ({} copies)", f.placements.len()) } else { String::new() },
+            if f.placements.len() > 1 {
+                format!("  ({} copies)", f.placements.len())
+            } else {
+                String::new()
+            },
         )?;
     }
     for m in &o.report.missing {
@@ -353,7 +441,12 @@ impl<'a> JsonReport<'a> {
                     placements: f
                         .placements
                         .iter()
-                        .map(|p| JsonPlacement { form: p.form, offset: p.offset, bytes: p.bytes, runs: p.runs.len() })
+                        .map(|p| JsonPlacement {
+                            form: p.form,
+                            offset: p.offset,
+                            bytes: p.bytes,
+                            runs: p.runs.len(),
+                        })
                         .collect(),
                 })
                 .collect(),

@@ -33,7 +33,9 @@ pub enum Outcome {
 pub fn main() -> ExitCode {
     // `--json` is honoured on every failure, usage errors included: read it from the raw arguments
     // too, since clap may not have parsed them.
-    let raw_json = std::env::args_os().take_while(|a| a != "--").any(|a| a == "--json");
+    let raw_json = std::env::args_os()
+        .take_while(|a| a != "--")
+        .any(|a| a == "--json");
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -46,15 +48,27 @@ pub fn main() -> ExitCode {
                 // clap's text less its "error: " prefix and the usage block, on one line.
                 let text = e.to_string();
                 let body = text.split("\n\nUsage:").next().unwrap_or("");
-                let message = body.trim_start_matches("error: ").split_whitespace().collect::<Vec<_>>().join(" ");
+                let message = body
+                    .trim_start_matches("error: ")
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ");
                 let hint = "see `trt-dump --help` and `trt-dump COMMAND --help`";
-                print_json(&error_json(ErrorKind::Usage.exit_code(), &message, Some(hint)));
+                print_json(&error_json(
+                    ErrorKind::Usage.exit_code(),
+                    &message,
+                    Some(hint),
+                ));
             }
             return ExitCode::from(ErrorKind::Usage.exit_code());
         }
     };
     let json = cli.command.json();
-    crate::messages::set_verbosity(if cli.global.quiet { 0 } else { 1 + cli.global.verbose.min(2) });
+    crate::messages::set_verbosity(if cli.global.quiet {
+        0
+    } else {
+        1 + cli.global.verbose.min(2)
+    });
     match run(cli) {
         Ok(outcome) => {
             if let Some(report) = take_report() {
@@ -113,7 +127,8 @@ fn print_json(v: &serde_json::Value) {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
     // A closed stdout is not a failure (see is_broken_pipe).
-    let _ = serde_json::to_writer_pretty(&mut out, v).and_then(|()| writeln!(out).map_err(serde_json::Error::io));
+    let _ = serde_json::to_writer_pretty(&mut out, v)
+        .and_then(|()| writeln!(out).map_err(serde_json::Error::io));
     let _ = out.flush();
 }
 
@@ -124,7 +139,11 @@ pub fn error_json(code: u8, message: &str, hint: Option<&str>) -> serde_json::Va
         .iter()
         .find(|k| k.exit_code() == code)
         .map(|k| k.json_name())
-        .unwrap_or(if code == error::EXIT_OTHER { "other" } else { "internal" });
+        .unwrap_or(if code == error::EXIT_OTHER {
+            "other"
+        } else {
+            "internal"
+        });
     serde_json::json!({
         "error": {
             "kind": kind,
@@ -146,7 +165,9 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Diff(a) => diff::run(&g, a),
         Command::Locate(a) => locate::run(&g, a),
         Command::View(a) => view::run(&g, &a),
-        Command::Refit(a) if crate::engine_dir::is_dir_input(&a.engine) => engine_dir::refit(&g, &a),
+        Command::Refit(a) if crate::engine_dir::is_dir_input(&a.engine) => {
+            engine_dir::refit(&g, &a)
+        }
         Command::Refit(a) => engine_dir::refuse_devices(&g).and_then(|()| refit::run(&g, &a)),
         Command::Selftest(a) => crate::selftest::run(&g, &a),
     }

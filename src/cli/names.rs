@@ -32,7 +32,12 @@ pub fn weights(ex: &Extracted) -> Vec<pairing::Weight<'_>> {
 pub fn load(path: &Path) -> anyhow::Result<Vec<RefTensor>> {
     let loaded = crate::reference::load_all(path)?;
     for s in &loaded.skipped {
-        crate::detail!("--names-from `{}`: tensor `{}` left out: {}", path.display(), s.name, s.reason);
+        crate::detail!(
+            "--names-from `{}`: tensor `{}` left out: {}",
+            path.display(),
+            s.name,
+            s.reason
+        );
     }
     Ok(loaded.tensors)
 }
@@ -55,7 +60,11 @@ pub fn tell(p: &Pairings, what: &str) {
             "{what}: `{}` keeps its engine name: {} (its values match {})",
             a.engine,
             a.why,
-            a.candidates.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ")
+            a.candidates
+                .iter()
+                .map(|c| format!("`{c}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
     if p.no_values() {
@@ -74,10 +83,20 @@ pub fn tell(p: &Pairings, what: &str) {
 /// Metadata entries recording the pairing in an output (safetensors `__metadata__`, the
 /// `.npz`/`.npy` index): `names_from` (the reference), `paired_by_value` and `pairing_ambiguous`
 /// (JSON lists, as in `--json`).
-pub fn metadata(p: &Pairings, reference: &Path, m: &mut BTreeMap<String, String>) -> anyhow::Result<()> {
+pub fn metadata(
+    p: &Pairings,
+    reference: &Path,
+    m: &mut BTreeMap<String, String>,
+) -> anyhow::Result<()> {
     m.insert("names_from".into(), reference.display().to_string());
-    m.insert("paired_by_value".into(), serde_json::to_string(&p.records())?);
-    m.insert("pairing_ambiguous".into(), serde_json::to_string(&p.ambiguous())?);
+    m.insert(
+        "paired_by_value".into(),
+        serde_json::to_string(&p.records())?,
+    );
+    m.insert(
+        "pairing_ambiguous".into(),
+        serde_json::to_string(&p.ambiguous())?,
+    );
     Ok(())
 }
 
@@ -94,9 +113,16 @@ impl<'a> Renamed<'a> {
         let mut values = Vec::with_capacity(ex.weights.len());
         for ((w, r), e) in ex.weights.iter().zip(&ex.results).zip(&p.entries) {
             match &e.outcome {
-                Outcome::ByValue { name, shape, how, .. } => {
+                Outcome::ByValue {
+                    name, shape, how, ..
+                } => {
                     names.push(Cow::Owned(name.clone()));
-                    values.push(r.values.values.as_deref().map(|v| pairing::to_reference(v, w.dtype, Some(*how), shape)));
+                    values.push(
+                        r.values
+                            .values
+                            .as_deref()
+                            .map(|v| pairing::to_reference(v, w.dtype, Some(*how), shape)),
+                    );
                 }
                 _ => {
                     names.push(Cow::Borrowed(w.name.as_str()));
@@ -142,7 +168,8 @@ pub fn adopt(mine: &Pairings, counts: &[u64], other: &Pairings) -> Pairings {
         .filter(|e| matches!(e.outcome, Outcome::ByValue { .. }))
         .map(|e| (e.engine.as_str(), &e.outcome))
         .collect();
-    let mut used: std::collections::HashSet<String> = mine.entries.iter().map(|e| e.name().to_string()).collect();
+    let mut used: std::collections::HashSet<String> =
+        mine.entries.iter().map(|e| e.name().to_string()).collect();
     let mut out = mine.clone();
     for (e, &count) in out.entries.iter_mut().zip(counts) {
         if !matches!(e.outcome, Outcome::Unpaired | Outcome::NoValues) {

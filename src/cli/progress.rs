@@ -23,7 +23,9 @@ pub fn install_interrupt_handler() {
                 crate::cleanup::remove_all();
                 std::process::exit(130);
             }
-            eprintln!("trt-dump: interrupted: stopping at the next safe point (Ctrl-C again to exit now)");
+            eprintln!(
+                "trt-dump: interrupted: stopping at the next safe point (Ctrl-C again to exit now)"
+            );
         });
     });
 }
@@ -35,7 +37,10 @@ pub fn interrupted() -> bool {
 /// Returns an `Interrupted` error if Ctrl-C was pressed.
 pub fn check_interrupted() -> anyhow::Result<()> {
     if interrupted() {
-        Err(anyhow::Error::new(crate::error::Error::new(crate::ErrorKind::Interrupted, "interrupted")))
+        Err(anyhow::Error::new(crate::error::Error::new(
+            crate::ErrorKind::Interrupted,
+            "interrupted",
+        )))
     } else {
         Ok(())
     }
@@ -62,10 +67,19 @@ impl Bars {
         };
         let phases = ProgressBar::with_draw_target(Some(total_steps), target);
         phases.set_style(
-            ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} passes  {msg}")
-                .expect("valid template"),
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} passes  {msg}",
+            )
+            .expect("valid template"),
         );
-        Bars { phases, bytes: None, started: Instant::now(), stage_started: Instant::now(), current: None, timings: Vec::new() }
+        Bars {
+            phases,
+            bytes: None,
+            started: Instant::now(),
+            stage_started: Instant::now(),
+            current: None,
+            timings: Vec::new(),
+        }
     }
 
     pub fn elapsed(&self) -> f64 {
@@ -109,7 +123,8 @@ impl Observer for Bars {
         let bar = self.bytes.get_or_insert_with(|| {
             let b = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
             b.set_style(
-                ProgressStyle::with_template("  {bar:30} {bytes}/{total_bytes} {bytes_per_sec}").expect("valid template"),
+                ProgressStyle::with_template("  {bar:30} {bytes}/{total_bytes} {bytes_per_sec}")
+                    .expect("valid template"),
             );
             b
         });

@@ -71,14 +71,22 @@ pub fn run_with(g: &GlobalArgs, a: &RefitArgs, extra: &Extra<'_>) -> anyhow::Res
     if same_file(&a.engine, &a.output) {
         return Err(anyhow::Error::new(Error::new(
             ErrorKind::Usage,
-            format!("-o `{}` is the input engine; the input is never modified: write elsewhere", a.output.display()),
+            format!(
+                "-o `{}` is the input engine; the input is never modified: write elsewhere",
+                a.output.display()
+            ),
         )));
     }
     crate::writer::check_target(&a.output, crate::writer::Format::Safetensors, a.force)?;
     let mut src = WeightsSource::load(&a.weights)?;
     src.rename(&a.rename)?;
     for s in &src.skipped {
-        crate::warn!("`{}`: tensor `{}` left out: {}", a.weights.display(), s.name, s.reason);
+        crate::warn!(
+            "`{}`: tensor `{}` left out: {}",
+            a.weights.display(),
+            s.name,
+            s.reason
+        );
     }
     let engine = TrtEngine::open(&trt_options(g), &a.engine).map_err(|e| {
         if crate::error::find(&e).is_some_and(|e| e.kind == ErrorKind::NotRefittable) {
@@ -102,7 +110,11 @@ pub fn run_with(g: &GlobalArgs, a: &RefitArgs, extra: &Extra<'_>) -> anyhow::Res
         }
         None => refit::match_weights(&weights, &src, &refit::Options { cast: a.cast }),
     };
-    let stray: Vec<&String> = m.unmatched.iter().filter(|n| !extra.not_weights.contains(n)).collect();
+    let stray: Vec<&String> = m
+        .unmatched
+        .iter()
+        .filter(|n| !extra.not_weights.contains(n))
+        .collect();
     if !stray.is_empty() {
         let shown: Vec<&str> = stray.iter().take(10).map(|s| s.as_str()).collect();
         crate::warn!(
@@ -110,31 +122,52 @@ pub fn run_with(g: &GlobalArgs, a: &RefitArgs, extra: &Extra<'_>) -> anyhow::Res
             stray.len(),
             a.weights.display(),
             shown.join(", "),
-            if stray.len() > 10 { ", ... (-v lists all)" } else { "" }
+            if stray.len() > 10 {
+                ", ... (-v lists all)"
+            } else {
+                ""
+            }
         );
         for n in stray.iter().skip(10) {
             crate::detail!("unmatched tensor: {n}");
         }
     }
     if !m.problems.is_empty() {
-        return Err(refit::mismatch_error(&m.problems, &format!(" (`{}` vs `{}`)", a.weights.display(), a.engine.display())));
+        return Err(refit::mismatch_error(
+            &m.problems,
+            &format!(" (`{}` vs `{}`)", a.weights.display(), a.engine.display()),
+        ));
     }
     for c in &m.casts {
-        crate::warn!("--cast: `{}`: {} value(s) changed converting {} to {} (first: element {})", c.weight, c.changed, c.from, c.to, c.first);
+        crate::warn!(
+            "--cast: `{}`: {} value(s) changed converting {} to {} (first: element {})",
+            c.weight,
+            c.changed,
+            c.from,
+            c.to,
+            c.first
+        );
     }
     super::progress::check_interrupted()?;
 
     let outcome = {
         let mut own = |_needed: &[usize]| -> anyhow::Result<OwnValues> {
             if let Some(l) = &learned {
-                return Ok(OwnValues { values: l.values.clone(), why: l.why.clone() });
+                return Ok(OwnValues {
+                    values: l.values.clone(),
+                    why: l.why.clone(),
+                });
             }
             let l = learn(g, a, &engine, false)?;
-            let o = OwnValues { values: l.values.clone(), why: l.why.clone() };
+            let o = OwnValues {
+                values: l.values.clone(),
+                why: l.why.clone(),
+            };
             learned = Some(l);
             Ok(o)
         };
-        refit::refit_engine(&engine, &m.values, &mut own).with_context(|| format!("refitting `{}`", a.engine.display()))?
+        refit::refit_engine(&engine, &m.values, &mut own)
+            .with_context(|| format!("refitting `{}`", a.engine.display()))?
     };
     super::progress::check_interrupted()?;
     let plan = outcome.plan.bytes();
@@ -180,8 +213,21 @@ pub fn run_with(g: &GlobalArgs, a: &RefitArgs, extra: &Extra<'_>) -> anyhow::Res
         let attempt = |l: &Learned| -> anyhow::Result<(proof::ReadBack, &'static str)> {
             let owned = expect_from(l);
             let expected: Vec<Option<&[u8]>> = owned.iter().map(|v| v.as_deref()).collect();
-            read_through(&engine, &weights, &expected, &l.runs, l.runs_len, l.map.as_ref(), bytes)
-                .with_context(|| format!("proof: reading the refitted plan back through the layout from {}", l.via))
+            read_through(
+                &engine,
+                &weights,
+                &expected,
+                &l.runs,
+                l.runs_len,
+                l.map.as_ref(),
+                bytes,
+            )
+            .with_context(|| {
+                format!(
+                    "proof: reading the refitted plan back through the layout from {}",
+                    l.via
+                )
+            })
         };
         let (l, (rb, how)) = match attempt(&l) {
             Ok(r) => (l, r),
@@ -201,7 +247,12 @@ pub fn run_with(g: &GlobalArgs, a: &RefitArgs, extra: &Extra<'_>) -> anyhow::Res
                 .mismatches
                 .iter()
                 .take(5)
-                .map(|x| format!("`{}`[{}] at byte {}: {:#x} where {:?} was expected", x.weight, x.element, x.offset, x.found, x.expected))
+                .map(|x| {
+                    format!(
+                        "`{}`[{}] at byte {}: {:#x} where {:?} was expected",
+                        x.weight, x.element, x.offset, x.found, x.expected
+                    )
+                })
                 .collect();
             return Err(anyhow::Error::new(
                 Error::new(
@@ -241,8 +292,16 @@ pub fn run_with(g: &GlobalArgs, a: &RefitArgs, extra: &Extra<'_>) -> anyhow::Res
         "refitted {} weight(s) from `{}`{}{}; wrote `{}` ({} bytes, weights included)",
         rep.from_file.len(),
         a.weights.display(),
-        if rep.from_engine.is_empty() { String::new() } else { format!(", {} from the engine's own values", rep.from_engine.len()) },
-        if rep.kept.is_empty() { String::new() } else { format!(", {} kept by TensorRT", rep.kept.len()) },
+        if rep.from_engine.is_empty() {
+            String::new()
+        } else {
+            format!(", {} from the engine's own values", rep.from_engine.len())
+        },
+        if rep.kept.is_empty() {
+            String::new()
+        } else {
+            format!(", {} kept by TensorRT", rep.kept.len())
+        },
         extra.shown_output.unwrap_or(&a.output).display(),
         written
     );
@@ -303,54 +362,113 @@ fn match_by_pairing(
     super::names::tell(&p, &format!("--names-from `{}`", original.display()));
     let f = pairing::to_engine(&w, &p, &src.tensors);
     let n = weights.len();
-    let mut m = refit::Matched { values: vec![None; n], file_names: vec![None; n], ..Default::default() };
+    let mut m = refit::Matched {
+        values: vec![None; n],
+        file_names: vec![None; n],
+        ..Default::default()
+    };
     let by_name: std::collections::HashMap<&str, &crate::reference::RefTensor> =
         src.tensors.iter().map(|t| (t.name.as_str(), t)).collect();
-    let original_name: std::collections::HashMap<&str, &str> =
-        src.renamed.iter().map(|(from, to)| (to.as_str(), from.as_str())).collect();
+    let original_name: std::collections::HashMap<&str, &str> = src
+        .renamed
+        .iter()
+        .map(|(from, to)| (to.as_str(), from.as_str()))
+        .collect();
     let mut used = std::collections::HashSet::new();
     for t in f.tensors {
         used.insert(t.from.clone());
         if t.rounded > 0 {
-            let from = by_name.get(t.from.as_str()).map(|x| x.dtype).unwrap_or(t.dtype);
-            let first = first_rounded(by_name.get(t.from.as_str()).copied(), t.transposed, t.dtype).unwrap_or(0);
+            let from = by_name
+                .get(t.from.as_str())
+                .map(|x| x.dtype)
+                .unwrap_or(t.dtype);
+            let first = first_rounded(by_name.get(t.from.as_str()).copied(), t.transposed, t.dtype)
+                .unwrap_or(0);
             if !a.cast {
-                m.problems.push(refit::Problem::NeedsCast { weight: t.engine, from, to: t.dtype, changed: t.rounded, first });
+                m.problems.push(refit::Problem::NeedsCast {
+                    weight: t.engine,
+                    from,
+                    to: t.dtype,
+                    changed: t.rounded,
+                    first,
+                });
                 continue;
             }
-            m.casts.push(refit::CastNote { weight: t.engine.clone(), from, to: t.dtype, changed: t.rounded, first });
+            m.casts.push(refit::CastNote {
+                weight: t.engine.clone(),
+                from,
+                to: t.dtype,
+                changed: t.rounded,
+                first,
+            });
         }
-        m.file_names[t.index] = Some(original_name.get(t.from.as_str()).copied().unwrap_or(&t.from).to_string());
+        m.file_names[t.index] = Some(
+            original_name
+                .get(t.from.as_str())
+                .copied()
+                .unwrap_or(&t.from)
+                .to_string(),
+        );
         m.values[t.index] = Some(t.data);
     }
     for nf in f.not_filled {
         if by_name.contains_key(nf.looked_for.as_str()) {
             used.insert(nf.looked_for.clone());
-            m.problems.push(refit::Problem::FromCheckpoint { weight: nf.engine, tensor: nf.looked_for, why: nf.why });
+            m.problems.push(refit::Problem::FromCheckpoint {
+                weight: nf.engine,
+                tensor: nf.looked_for,
+                why: nf.why,
+            });
         } else {
-            crate::detail!("--names-from: `{}` (`{}`) is not in `{}`: the engine's value is kept", nf.engine, nf.looked_for, a.weights.display());
+            crate::detail!(
+                "--names-from: `{}` (`{}`) is not in `{}`: the engine's value is kept",
+                nf.engine,
+                nf.looked_for,
+                a.weights.display()
+            );
         }
     }
-    m.unmatched = src.tensors.iter().filter(|t| !used.contains(&t.name)).map(|t| t.name.clone()).collect();
+    m.unmatched = src
+        .tensors
+        .iter()
+        .filter(|t| !used.contains(&t.name))
+        .map(|t| t.name.clone())
+        .collect();
     if m.from_file() == 0 && m.problems.is_empty() {
-        m.problems.push(refit::Problem::NothingMatches { tensors: src.tensors.len() });
+        m.problems.push(refit::Problem::NothingMatches {
+            tensors: src.tensors.len(),
+        });
     }
     Ok((m, l, super::names::summary(original, &p)))
 }
 
 /// The first element of `t` (turned to the engine's orientation when `transposed`) whose value
 /// changes in `to`.
-fn first_rounded(t: Option<&crate::reference::RefTensor>, transposed: bool, to: crate::dtype::DataType) -> Option<u64> {
+fn first_rounded(
+    t: Option<&crate::reference::RefTensor>,
+    transposed: bool,
+    to: crate::dtype::DataType,
+) -> Option<u64> {
     let t = t?;
     let mut flat = t.clone();
     if transposed && t.shape.len() == 2 && t.dtype.bits() >= 8 {
-        flat.data = crate::pairing::transpose(&t.data, (t.dtype.bits() / 8) as usize, t.shape[0] as usize, t.shape[1] as usize);
+        flat.data = crate::pairing::transpose(
+            &t.data,
+            (t.dtype.bits() / 8) as usize,
+            t.shape[0] as usize,
+            t.shape[1] as usize,
+        );
     }
     refit::convert(&flat, to).ok().map(|(_, _, first)| first)
 }
 
 fn names<'a>(weights: &'a [WeightSpec], from: &[ValueFrom], which: ValueFrom) -> Vec<&'a str> {
-    weights.iter().zip(from).filter(|(_, f)| **f == which).map(|(w, _)| w.name.as_str()).collect()
+    weights
+        .iter()
+        .zip(from)
+        .filter(|(_, f)| **f == which)
+        .map(|(w, _)| w.name.as_str())
+        .collect()
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {
@@ -362,47 +480,87 @@ fn same_file(a: &Path, b: &Path) -> bool {
 
 /// The input's own values and a layout: through a map (`--map`, or a sidecar that fits) unless
 /// `markers`, else by marker passes through serializations with the weights included.
-fn learn(g: &GlobalArgs, a: &RefitArgs, engine: &TrtEngine, markers: bool) -> anyhow::Result<Learned> {
+fn learn(
+    g: &GlobalArgs,
+    a: &RefitArgs,
+    engine: &TrtEngine,
+    markers: bool,
+) -> anyhow::Result<Learned> {
     let map_path = match (&a.map, a.no_sidecar) {
         _ if markers => None,
         (Some(p), _) => Some(p.clone()),
-        (None, false) if map::sidecar_path(&a.engine).is_file() => Some(map::sidecar_path(&a.engine)),
+        (None, false) if map::sidecar_path(&a.engine).is_file() => {
+            Some(map::sidecar_path(&a.engine))
+        }
         _ => None,
     };
     if let Some(p) = map_path {
         match from_map(engine, &p) {
             Ok(l) => return Ok(l),
-            Err(e) if a.map.is_none() && crate::error::find(&e).is_some_and(|e| e.kind == ErrorKind::BadMap) => {
-                crate::warn!("ignoring `{}`: {e:#}; reading the engine with TensorRT instead", p.display());
+            Err(e)
+                if a.map.is_none()
+                    && crate::error::find(&e).is_some_and(|e| e.kind == ErrorKind::BadMap) =>
+            {
+                crate::warn!(
+                    "ignoring `{}`: {e:#}; reading the engine with TensorRT instead",
+                    p.display()
+                );
             }
             Err(e) => return Err(e),
         }
     }
     let _ = g;
-    crate::note!("reading the engine's layout with marker passes (serializations with the weights included)");
+    crate::note!(
+        "reading the engine's layout with marker passes (serializations with the weights included)"
+    );
     let wrapped = IncludingWeights(engine);
-    let opts = extract::Options { verify: !a.no_verify };
+    let opts = extract::Options {
+        verify: !a.no_verify,
+    };
     let ids = crate::pipeline::ids::IdSpace::new(engine.weights_list());
     let mut bars = super::progress::Bars::new(u64::from(ids.passes) + 2 + u64::from(!a.no_verify));
     let ex = if let Some(dir) = &a.work_dir {
         let mut scratch = crate::scratch::DiskScratch::new(Some(dir))?;
-        extract::extract(&wrapped, engine.file.bytes(), &opts, &mut scratch, &mut bars)
+        extract::extract(
+            &wrapped,
+            engine.file.bytes(),
+            &opts,
+            &mut scratch,
+            &mut bars,
+        )
     } else {
-        extract::extract(&wrapped, engine.file.bytes(), &opts, &mut extract::InMemory, &mut bars)
+        extract::extract(
+            &wrapped,
+            engine.file.bytes(),
+            &opts,
+            &mut extract::InMemory,
+            &mut bars,
+        )
     };
     bars.finish();
     let ex = ex.with_context(|| format!("reading `{}` with marker passes", a.engine.display()))?;
     if super::dump::proof_refutes(&ex.proof) {
         return Err(anyhow::Error::new(Error::new(
             ErrorKind::ProofFailed,
-            format!("the engine's own values could not be proven ({}); nothing was written", super::report::proof_line(&ex.proof)),
+            format!(
+                "the engine's own values could not be proven ({}); nothing was written",
+                super::report::proof_line(&ex.proof)
+            ),
         )));
     }
-    let runs_len = if ex.layout_mode == LayoutMode::Aligned { 0 } else { ex.original_len };
+    let runs_len = if ex.layout_mode == LayoutMode::Aligned {
+        0
+    } else {
+        ex.original_len
+    };
     Ok(Learned {
         values: ex.results.iter().map(|r| r.values.values.clone()).collect(),
         stored: ex.results.iter().map(|r| r.values.stored.clone()).collect(),
-        why: ex.results.iter().map(|r| r.missing.as_ref().map(|m| m.to_string())).collect(),
+        why: ex
+            .results
+            .iter()
+            .map(|r| r.missing.as_ref().map(|m| m.to_string()))
+            .collect(),
         runs: ex.original_runs.clone(),
         runs_len,
         via: "marker passes".into(),
@@ -419,11 +577,18 @@ fn from_map(engine: &TrtEngine, p: &Path) -> anyhow::Result<Learned> {
     );
     let m = source::read_map(p)?;
     let runs = m.runs_for(engine.file.bytes())?;
-    crate::note!("reading the engine's own values through the map `{}` (no marker passes)", p.display());
+    crate::note!(
+        "reading the engine's own values through the map `{}` (no marker passes)",
+        p.display()
+    );
     Ok(Learned {
         values: ex.results.iter().map(|r| r.values.values.clone()).collect(),
         stored: ex.results.iter().map(|r| r.values.stored.clone()).collect(),
-        why: ex.results.iter().map(|r| r.missing.as_ref().map(|m| m.to_string())).collect(),
+        why: ex
+            .results
+            .iter()
+            .map(|r| r.missing.as_ref().map(|m| m.to_string()))
+            .collect(),
         runs,
         runs_len: m.header.engine_len,
         via: format!("the map `{}`", p.display()),
@@ -448,15 +613,24 @@ fn read_through(
         if plan.len() as u64 != runs_len || m.check_engine(plan, runs).is_err() {
             anyhow::bail!("the refitted plan does not fit the map (another length or other non-weight bytes); learn the layout with marker passes (pass --no-sidecar)");
         }
-        return Ok((proof::read_back(weights, expected, runs, plan), "the written bytes"));
+        return Ok((
+            proof::read_back(weights, expected, runs, plan),
+            "the written bytes",
+        ));
     }
     if runs_len == plan.len() as u64 && runs_len > 0 {
-        return Ok((proof::read_back(weights, expected, runs, plan), "the written bytes"));
+        return Ok((
+            proof::read_back(weights, expected, runs, plan),
+            "the written bytes",
+        ));
     }
     let mut inst = engine.instance_of(plan)?;
     let again = inst.serialize_including_weights()?;
     if again.bytes().len() as u64 == runs_len && runs_len > 0 {
-        return Ok((proof::read_back(weights, expected, runs, again.bytes()), "the written bytes, deserialized and serialized again"));
+        return Ok((
+            proof::read_back(weights, expected, runs, again.bytes()),
+            "the written bytes, deserialized and serialized again",
+        ));
     }
     Err(anyhow::Error::new(
         Error::new(

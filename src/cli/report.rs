@@ -11,7 +11,11 @@ use crate::pipeline::WeightSpec;
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Source {
     /// Marker passes through TensorRT.
-    Tensorrt { library: String, version: String, gpu: Option<String> },
+    Tensorrt {
+        library: String,
+        version: String,
+        gpu: Option<String>,
+    },
     /// A map file, on the CPU.
     Map { path: String },
 }
@@ -86,7 +90,10 @@ pub fn weight_report(spec: &WeightSpec, r: &WeightResult) -> WeightReport {
 }
 
 pub fn totals(weights: &[WeightReport]) -> Totals {
-    let mut t = Totals { weights: weights.len(), ..Totals::default() };
+    let mut t = Totals {
+        weights: weights.len(),
+        ..Totals::default()
+    };
     for w in weights {
         t.elements += w.count;
         if w.extracted {
@@ -103,7 +110,11 @@ pub fn totals(weights: &[WeightReport]) -> Totals {
 pub fn print_weight_lines(weights: &[WeightReport]) {
     let n = weights.len();
     for (i, w) in weights.iter().enumerate() {
-        let stored = if w.stored.is_empty() { "-".to_string() } else { w.stored.join("+") };
+        let stored = if w.stored.is_empty() {
+            "-".to_string()
+        } else {
+            w.stored.join("+")
+        };
         let status = match &w.reason {
             None => String::new(),
             Some(r) => format!("  MISSING: {r}"),
@@ -169,13 +180,28 @@ fn unverified(n: u64) -> String {
 pub fn print_summary(r: &Report) {
     let t = &r.totals;
     for w in r.weights.iter().filter(|w| !w.extracted) {
-        crate::warn!("`{}` ({} {} elements) not extracted: {}", w.name, w.count, w.dtype, w.reason.as_deref().unwrap_or("?"));
+        crate::warn!(
+            "`{}` ({} {} elements) not extracted: {}",
+            w.name,
+            w.count,
+            w.dtype,
+            w.reason.as_deref().unwrap_or("?")
+        );
     }
     for w in r.weights.iter().filter(|w| w.disagreements > 0) {
-        crate::warn!("`{}`: its stored copies disagree at {} elements (the most precise copy was kept)", w.name, w.disagreements);
+        crate::warn!(
+            "`{}`: its stored copies disagree at {} elements (the most precise copy was kept)",
+            w.name,
+            w.disagreements
+        );
     }
     for w in r.weights.iter().filter(|w| w.inexact > 0) {
-        crate::warn!("`{}`: {} stored values are not exactly representable as {}", w.name, w.inexact, w.dtype);
+        crate::warn!(
+            "`{}`: {} stored values are not exactly representable as {}",
+            w.name,
+            w.inexact,
+            w.dtype
+        );
     }
     let passes = match &r.passes {
         Some(p) => format!(
@@ -217,13 +243,27 @@ mod tests {
             first_offsets: vec![],
             reason: Failure::NothingToProve,
         };
-        assert_eq!(proof_line(&stripped), "round-trip proof not made: nothing to prove: the plan holds no weights");
-        let length = Proof::Failed { differing: 12, first_offsets: vec![], reason: Failure::Length { refitted: 112, baseline: 100 } };
+        assert_eq!(
+            proof_line(&stripped),
+            "round-trip proof not made: nothing to prove: the plan holds no weights"
+        );
+        let length = Proof::Failed {
+            differing: 12,
+            first_offsets: vec![],
+            reason: Failure::Length {
+                refitted: 112,
+                baseline: 100,
+            },
+        };
         assert_eq!(
             proof_line(&length),
             "round-trip proof FAILED: 12 bytes differ (the refitted engine serialized as 112 bytes, the zero baseline as 100)"
         );
-        let bad = Proof::Failed { differing: 3, first_offsets: vec![16, 255], reason: Failure::WeightBytes };
+        let bad = Proof::Failed {
+            differing: 3,
+            first_offsets: vec![16, 255],
+            reason: Failure::WeightBytes,
+        };
         assert_eq!(
             proof_line(&bad),
             "round-trip proof FAILED: 3 bytes differ (an extracted weight's bytes differ from the original); first at offsets 0x10, 0xff"

@@ -9,12 +9,12 @@ use anyhow::Context;
 use super::args::{ExtractArgs, GlobalArgs};
 use super::progress::Bars;
 use super::report::Source;
+use crate::engine_file::EngineFile;
 use crate::error::{Error, ErrorKind};
 use crate::map::{self, Header, MapFile, MissingWeight};
 use crate::pipeline::assemble;
 use crate::pipeline::extract::{self, Extraction, Missing, PassCounts, Proof, WeightResult};
 use crate::pipeline::{Run, WeightSpec};
-use crate::engine_file::EngineFile;
 use crate::trt;
 
 /// Weights and values, however they were obtained.
@@ -46,7 +46,11 @@ impl Extracted {
 }
 
 pub fn trt_options(g: &GlobalArgs) -> trt::Options {
-    trt::Options { trt_lib: g.trt_lib.clone(), plugins: g.plugins.clone(), device: g.device }
+    trt::Options {
+        trt_lib: g.trt_lib.clone(),
+        plugins: g.plugins.clone(),
+        device: g.device,
+    }
 }
 
 /// How to get the values.
@@ -60,13 +64,23 @@ pub enum Via<'a> {
 }
 
 /// Reads the weights of `engine_path`.
-pub fn obtain(g: &GlobalArgs, engine_path: &Path, via: Via<'_>, x: &ExtractArgs) -> anyhow::Result<Extracted> {
+pub fn obtain(
+    g: &GlobalArgs,
+    engine_path: &Path,
+    via: Via<'_>,
+    x: &ExtractArgs,
+) -> anyhow::Result<Extracted> {
     obtain_inner(g, engine_path, via, x, false)
 }
 
 /// [`obtain`], and the engine's sha256 (`Extracted::engine_sha256`) from the same mapping, on a
 /// thread of its own while the values are read: the engine is read once.
-pub fn obtain_hashed(g: &GlobalArgs, engine_path: &Path, via: Via<'_>, x: &ExtractArgs) -> anyhow::Result<Extracted> {
+pub fn obtain_hashed(
+    g: &GlobalArgs,
+    engine_path: &Path,
+    via: Via<'_>,
+    x: &ExtractArgs,
+) -> anyhow::Result<Extracted> {
     obtain_inner(g, engine_path, via, x, true)
 }
 
@@ -91,7 +105,12 @@ fn with_hash(
                 }
                 h.update(c);
             }
-            Some(h.finalize().iter().map(|x| format!("{x:02x}")).collect::<String>())
+            Some(
+                h.finalize()
+                    .iter()
+                    .map(|x| format!("{x:02x}"))
+                    .collect::<String>(),
+            )
         });
         let ex = work();
         if ex.is_err() {
@@ -105,7 +124,13 @@ fn with_hash(
     })
 }
 
-fn obtain_inner(g: &GlobalArgs, engine_path: &Path, via: Via<'_>, x: &ExtractArgs, hash: bool) -> anyhow::Result<Extracted> {
+fn obtain_inner(
+    g: &GlobalArgs,
+    engine_path: &Path,
+    via: Via<'_>,
+    x: &ExtractArgs,
+    hash: bool,
+) -> anyhow::Result<Extracted> {
     match via {
         Via::Map(p) => {
             let file = EngineFile::open(engine_path)?;
@@ -117,11 +142,19 @@ fn obtain_inner(g: &GlobalArgs, engine_path: &Path, via: Via<'_>, x: &ExtractArg
                 let file = EngineFile::open(engine_path)?;
                 match with_hash(file.bytes(), hash, || from_map(&file, &side)) {
                     Ok(x) => {
-                        crate::note!("using the map `{}` beside the engine (no GPU needed)", side.display());
+                        crate::note!(
+                            "using the map `{}` beside the engine (no GPU needed)",
+                            side.display()
+                        );
                         return Ok(x);
                     }
-                    Err(e) if crate::error::find(&e).is_some_and(|e| e.kind == ErrorKind::BadMap) => {
-                        crate::warn!("ignoring `{}`: {e:#}; mapping with TensorRT instead", side.display());
+                    Err(e)
+                        if crate::error::find(&e).is_some_and(|e| e.kind == ErrorKind::BadMap) =>
+                    {
+                        crate::warn!(
+                            "ignoring `{}`: {e:#}; mapping with TensorRT instead",
+                            side.display()
+                        );
                     }
                     Err(e) => return Err(e),
                 }
@@ -136,7 +169,10 @@ fn obtain_inner(g: &GlobalArgs, engine_path: &Path, via: Via<'_>, x: &ExtractArg
 /// exit 14, each naming the file.
 pub fn read_map(path: &Path) -> anyhow::Result<MapFile> {
     let bytes = std::fs::read(path).map_err(|e| {
-        anyhow::Error::new(Error::new(ErrorKind::InputUnreadable, format!("cannot read map `{}`: {e}", path.display())))
+        anyhow::Error::new(Error::new(
+            ErrorKind::InputUnreadable,
+            format!("cannot read map `{}`: {e}", path.display()),
+        ))
     })?;
     MapFile::from_bytes(&bytes).with_context(|| format!("reading map `{}`", path.display()))
 }
@@ -145,13 +181,29 @@ pub fn read_map(path: &Path) -> anyhow::Result<MapFile> {
 pub fn from_map(file: &EngineFile, map_path: &Path) -> anyhow::Result<Extracted> {
     let started = std::time::Instant::now();
     let m = read_map(map_path)?;
-    let runs = m.runs_for(file.bytes()).with_context(|| format!("reading map `{}`", map_path.display()))?;
-    m.check_engine(file.bytes(), &runs)
-        .with_context(|| format!("map `{}` vs engine `{}`", map_path.display(), file.path.display()))?;
+    let runs = m
+        .runs_for(file.bytes())
+        .with_context(|| format!("reading map `{}`", map_path.display()))?;
+    m.check_engine(file.bytes(), &runs).with_context(|| {
+        format!(
+            "map `{}` vs engine `{}`",
+            map_path.display(),
+            file.path.display()
+        )
+    })?;
     let weights = m.header.weights.clone();
-    let values = assemble::assemble(&weights, &runs, file.bytes())
-        .map_err(|e| anyhow::Error::new(Error::new(ErrorKind::BadMap, format!("map `{}`: {e}", map_path.display()))))?;
-    let recorded: BTreeMap<&str, &Missing> = m.header.missing.iter().map(|w| (w.name.as_str(), &w.reason)).collect();
+    let values = assemble::assemble(&weights, &runs, file.bytes()).map_err(|e| {
+        anyhow::Error::new(Error::new(
+            ErrorKind::BadMap,
+            format!("map `{}`: {e}", map_path.display()),
+        ))
+    })?;
+    let recorded: BTreeMap<&str, &Missing> = m
+        .header
+        .missing
+        .iter()
+        .map(|w| (w.name.as_str(), &w.reason))
+        .collect();
     let results = weights
         .iter()
         .zip(values)
@@ -161,11 +213,18 @@ pub fn from_map(file: &EngineFile, map_path: &Path) -> anyhow::Result<Extracted>
             } else if let Some(r) = recorded.get(w.name.as_str()) {
                 Some((*r).clone())
             } else if v.found > 0 {
-                Some(Missing::NotInMap { why: format!("the map places only {} of its {} elements", v.found, w.count) })
+                Some(Missing::NotInMap {
+                    why: format!(
+                        "the map places only {} of its {} elements",
+                        v.found, w.count
+                    ),
+                })
             } else {
                 // The map lists the weight but records neither bytes nor a reason: that says
                 // nothing of the engine, only of the map.
-                Some(Missing::NotInMap { why: "the map lists it but records no bytes of it".into() })
+                Some(Missing::NotInMap {
+                    why: "the map lists it but records no bytes of it".into(),
+                })
             };
             WeightResult { values: v, missing }
         })
@@ -176,7 +235,9 @@ pub fn from_map(file: &EngineFile, map_path: &Path) -> anyhow::Result<Extracted>
         proof: Proof::Skipped,
         proof_independent: true,
         passes: None,
-        source: Source::Map { path: map_path.display().to_string() },
+        source: Source::Map {
+            path: map_path.display().to_string(),
+        },
         map_meta: Some(m.header.meta.clone()),
         map_knows: Some(m.header.knows()),
         map: None,
@@ -190,26 +251,46 @@ pub fn from_gpu(g: &GlobalArgs, engine_path: &Path, x: &ExtractArgs) -> anyhow::
     gpu(g, engine_path, x, false)
 }
 
-fn gpu(g: &GlobalArgs, engine_path: &Path, x: &ExtractArgs, hash: bool) -> anyhow::Result<Extracted> {
+fn gpu(
+    g: &GlobalArgs,
+    engine_path: &Path,
+    x: &ExtractArgs,
+    hash: bool,
+) -> anyhow::Result<Extracted> {
     super::progress::install_interrupt_handler();
     let engine = trt::TrtEngine::open(&trt_options(g), engine_path)?;
-    with_hash(engine.file.bytes(), hash, || gpu_passes(g, &engine, engine_path, x))
+    with_hash(engine.file.bytes(), hash, || {
+        gpu_passes(g, &engine, engine_path, x)
+    })
 }
 
-fn gpu_passes(_g: &GlobalArgs, engine: &trt::TrtEngine, engine_path: &Path, x: &ExtractArgs) -> anyhow::Result<Extracted> {
+fn gpu_passes(
+    _g: &GlobalArgs,
+    engine: &trt::TrtEngine,
+    engine_path: &Path,
+    x: &ExtractArgs,
+) -> anyhow::Result<Extracted> {
     let weights = crate::pipeline::Engine::weights(engine).to_vec();
     let ids = crate::pipeline::ids::IdSpace::new(&weights);
     let images = crate::scratch::IMAGES_HELD;
     let steps = u64::from(ids.passes) + 2 + u64::from(!x.no_verify);
     let mut bars = Bars::new(steps);
     let file_len = engine.file.len();
-    let opts = extract::Options { verify: !x.no_verify };
+    let opts = extract::Options {
+        verify: !x.no_verify,
+    };
     let ex = if crate::scratch::should_spill(file_len, images, x.work_dir.is_some()) {
         let mut scratch = crate::scratch::DiskScratch::new(x.work_dir.as_deref())?;
         crate::detail!("keeping serializations in `{}`", scratch.path().display());
         extract::extract(engine, engine.file.bytes(), &opts, &mut scratch, &mut bars)
     } else {
-        extract::extract(engine, engine.file.bytes(), &opts, &mut extract::InMemory, &mut bars)
+        extract::extract(
+            engine,
+            engine.file.bytes(),
+            &opts,
+            &mut extract::InMemory,
+            &mut bars,
+        )
     };
     bars.finish();
     let ex = ex.with_context(|| format!("extracting weights from `{}`", engine_path.display()))?;
@@ -221,7 +302,13 @@ fn gpu_passes(_g: &GlobalArgs, engine: &trt::TrtEngine, engine_path: &Path, x: &
     let map = learned_map(&ex, engine.file.bytes(), &source, &engine.file);
     let proof_independent = ex.proof_independent();
     // Moved, not cloned: the values are the size of the engine.
-    let Extraction { weights, results, proof, passes, .. } = ex;
+    let Extraction {
+        weights,
+        results,
+        proof,
+        passes,
+        ..
+    } = ex;
     Ok(Extracted {
         weights,
         results,
@@ -241,9 +328,15 @@ fn gpu_passes(_g: &GlobalArgs, engine: &trt::TrtEngine, engine_path: &Path, x: &
 pub fn learned_map(ex: &Extraction, file: &[u8], source: &Source, ef: &EngineFile) -> MapFile {
     let volatile: Vec<(u64, u64)> = ex.file_volatile.clone();
     let mut meta = BTreeMap::new();
-    meta.insert("tool".to_string(), format!("trt-dump {}", env!("CARGO_PKG_VERSION")));
+    meta.insert(
+        "tool".to_string(),
+        format!("trt-dump {}", env!("CARGO_PKG_VERSION")),
+    );
     meta.insert("made_by".to_string(), "marker passes".to_string());
-    meta.insert(map::META_KNOWS.to_string(), map::Knows::AllRefittable.as_str().to_string());
+    meta.insert(
+        map::META_KNOWS.to_string(),
+        map::Knows::AllRefittable.as_str().to_string(),
+    );
     meta.insert("engine_built_by".to_string(), ef.built_by());
     if let Source::Tensorrt { version, .. } = source {
         meta.insert("tensorrt".to_string(), version.clone());
@@ -256,12 +349,18 @@ pub fn learned_map(ex: &Extraction, file: &[u8], source: &Source, ef: &EngineFil
         weights: ex.weights.clone(),
         missing: ex
             .missing()
-            .map(|(w, m)| MissingWeight { name: w.name.clone(), reason: m.clone() })
+            .map(|(w, m)| MissingWeight {
+                name: w.name.clone(),
+                reason: m.clone(),
+            })
             .collect(),
         volatile,
         meta,
     };
-    MapFile { header, runs: map::compress(runs) }
+    MapFile {
+        header,
+        runs: map::compress(runs),
+    }
 }
 
 /// Writes a map atomically.

@@ -16,7 +16,9 @@ use super::args::{GlobalArgs, Tolerance as TolArgs, VerifyArgs};
 use super::report::{self, Source};
 use super::source::{self, Extracted, Via};
 use super::Outcome;
-use crate::compare::{self, Compared, EngineWeight, Party, RefWeight, Status, Summary, Tolerance, VerifyVerdict};
+use crate::compare::{
+    self, Compared, EngineWeight, Party, RefWeight, Status, Summary, Tolerance, VerifyVerdict,
+};
 use crate::error::{Error, ErrorKind};
 use crate::pipeline::extract::Proof;
 
@@ -61,8 +63,13 @@ pub struct Skipped {
 
 /// `--rtol/--atol` as a checked [`Tolerance`] (a bad value is a usage error, exit 2).
 pub fn tolerance(t: &TolArgs) -> anyhow::Result<Tolerance> {
-    let tol = Tolerance { rtol: t.rtol, atol: t.atol, symmetric: false };
-    tol.validate().map_err(|e| anyhow::Error::new(Error::new(ErrorKind::Usage, e)))?;
+    let tol = Tolerance {
+        rtol: t.rtol,
+        atol: t.atol,
+        symmetric: false,
+    };
+    tol.validate()
+        .map_err(|e| anyhow::Error::new(Error::new(ErrorKind::Usage, e)))?;
     Ok(tol)
 }
 
@@ -110,7 +117,12 @@ pub fn run(g: &GlobalArgs, a: VerifyArgs) -> anyhow::Result<Outcome> {
     // The reference first: a bad one fails before any GPU work.
     let loaded = crate::reference::load_all(&a.against)?;
     for s in &loaded.skipped {
-        crate::detail!("reference `{}`: tensor `{}` left out: {}", a.against.display(), s.name, s.reason);
+        crate::detail!(
+            "reference `{}`: tensor `{}` left out: {}",
+            a.against.display(),
+            s.name,
+            s.reason
+        );
     }
     let via = match &a.map {
         Some(m) => Via::Map(m),
@@ -124,17 +136,29 @@ pub fn run(g: &GlobalArgs, a: VerifyArgs) -> anyhow::Result<Outcome> {
     let refs: Vec<RefWeight<'_>> = loaded
         .tensors
         .iter()
-        .map(|t| RefWeight { name: &t.name, dtype: t.dtype, shape: &t.shape, data: &t.data })
+        .map(|t| RefWeight {
+            name: &t.name,
+            dtype: t.dtype,
+            shape: &t.shape,
+            data: &t.data,
+        })
         .collect();
     // Names first, then values among the rest (unless --no-pairing): an engine weight named after
     // an ONNX node is compared with the reference tensor holding its values.
     let pairings = crate::pairing::pair(
         &super::names::weights(&ex),
         &loaded.tensors,
-        &crate::pairing::Options { by_value: !a.no_pairing },
+        &crate::pairing::Options {
+            by_value: !a.no_pairing,
+        },
     );
     let renamed = super::names::Renamed::new(&ex, &pairings);
-    let result = compare::verify(&renamed.engine_weights(&ex), &refs, &tol, a.extract.allow_missing);
+    let result = compare::verify(
+        &renamed.engine_weights(&ex),
+        &refs,
+        &tol,
+        a.extract.allow_missing,
+    );
     let s = &result.summary;
     let verdict = s.verify_verdict();
     let rep = VerifyReport {
@@ -142,7 +166,14 @@ pub fn run(g: &GlobalArgs, a: VerifyArgs) -> anyhow::Result<Outcome> {
         engine: a.engine.display().to_string(),
         reference: a.against.display().to_string(),
         reference_format: loaded.format.map(|f| f.to_string()).unwrap_or_default(),
-        reference_skipped: loaded.skipped.iter().map(|s| Skipped { name: s.name.clone(), reason: s.reason.clone() }).collect(),
+        reference_skipped: loaded
+            .skipped
+            .iter()
+            .map(|s| Skipped {
+                name: s.name.clone(),
+                reason: s.reason.clone(),
+            })
+            .collect(),
         map_made_by: ex.map_meta.as_ref().and_then(|m| m.get("made_by").cloned()),
         map_knows: ex.map_knows.map(|k| k.as_str()),
         source: ex.source.clone(),
@@ -154,8 +185,15 @@ pub fn run(g: &GlobalArgs, a: VerifyArgs) -> anyhow::Result<Outcome> {
         weights: result.weights,
         pairing: (!a.no_pairing).then(|| super::names::summary(&a.against, &pairings)),
     };
-    if let Some(meta) = ex.map_meta.as_ref().filter(|m| m.get("made_by").is_some_and(|b| b.starts_with("locate"))) {
-        let from = meta.get("reference").map(|r| format!(" from `{r}`")).unwrap_or_default();
+    if let Some(meta) = ex
+        .map_meta
+        .as_ref()
+        .filter(|m| m.get("made_by").is_some_and(|b| b.starts_with("locate")))
+    {
+        let from = meta
+            .get("reference")
+            .map(|r| format!(" from `{r}`"))
+            .unwrap_or_default();
         crate::note!(
             "the map was made by `locate`{from}: it knows only that reference's tensor names, so weights of the engine the reference does not name are not checked, and a match against the reference it was made from shows that the map reads back what was found, nothing more"
         );
@@ -204,9 +242,17 @@ pub fn run(g: &GlobalArgs, a: VerifyArgs) -> anyhow::Result<Outcome> {
 
 /// One line for a weight, its name padded to `name_w`.
 pub fn weight_line(c: &Compared, first: Party, second: Party, name_w: usize) -> String {
-    let dtype = c.dtype.as_deref().or(c.other_dtype.as_deref()).unwrap_or("?");
+    let dtype = c
+        .dtype
+        .as_deref()
+        .or(c.other_dtype.as_deref())
+        .unwrap_or("?");
     let count = c.count.map(|n| n.to_string()).unwrap_or_else(|| "?".into());
-    let shape = c.shape.as_ref().map(|s| format!(" {s:?}")).unwrap_or_default();
+    let shape = c
+        .shape
+        .as_ref()
+        .map(|s| format!(" {s:?}"))
+        .unwrap_or_default();
     let head = |tag: &str| format!("{tag:<10} {:<name_w$}  {dtype} {count}{shape}", c.name);
     let errors = |st: &compare::ElementStats| {
         let mut s = format!("max abs err {}", compare::human(st.max_abs));
@@ -242,7 +288,11 @@ pub fn weight_line(c: &Compared, first: Party, second: Party, name_w: usize) -> 
                 head("DIFFERS"),
                 st.beyond_tolerance,
                 st.count,
-                if st.beyond_tolerance == st.differing { String::new() } else { format!(" beyond the tolerance ({} not bit-equal)", st.differing) },
+                if st.beyond_tolerance == st.differing {
+                    String::new()
+                } else {
+                    format!(" beyond the tolerance ({} not bit-equal)", st.differing)
+                },
                 st.first_differing.unwrap_or(0),
                 errors(st)
             );
@@ -253,14 +303,32 @@ pub fn weight_line(c: &Compared, first: Party, second: Party, name_w: usize) -> 
             }
             s
         }
-        (Status::CountMismatch { first: n1, second: n2 }, _) => {
-            format!("{}: the {first} has {n1} elements, the {second} {n2}: not compared", head("COUNT"))
+        (
+            Status::CountMismatch {
+                first: n1,
+                second: n2,
+            },
+            _,
+        ) => {
+            format!(
+                "{}: the {first} has {n1} elements, the {second} {n2}: not compared",
+                head("COUNT")
+            )
         }
         (Status::Unreadable { why }, _) => format!("{}: not compared: {why}", head("UNREADABLE")),
-        (Status::OnlyInFirst, _) => format!("{}: only in the {first} (the {second} has no tensor of this name)", head(&format!("ONLY-{}", first.tag()))),
-        (Status::OnlyInSecond, _) => format!("{}: only in the {second}", head(&format!("ONLY-{}", second.tag()))),
+        (Status::OnlyInFirst, _) => format!(
+            "{}: only in the {first} (the {second} has no tensor of this name)",
+            head(&format!("ONLY-{}", first.tag()))
+        ),
+        (Status::OnlyInSecond, _) => format!(
+            "{}: only in the {second}",
+            head(&format!("ONLY-{}", second.tag()))
+        ),
         (Status::NotRecovered { side, why }, _) => {
-            format!("{}: not compared: not recovered from the {side}: {why}", head("MISSING"))
+            format!(
+                "{}: not compared: not recovered from the {side}: {why}",
+                head("MISSING")
+            )
         }
         (_, None) => format!("{}: {:?}", head("?"), c.status),
     }
@@ -281,17 +349,38 @@ pub fn write_text(out: &mut impl Write, r: &VerifyReport, all: bool) -> std::io:
     let lines: Vec<&Compared> = r.weights.iter().filter(|c| shown(c, all, few)).collect();
     let name_w = lines.iter().map(|c| c.name.len()).max().unwrap_or(0);
     if let Some(p) = &r.pairing {
-        let w = p.by_value.iter().map(|x| x.engine.len()).chain(p.ambiguous.iter().map(|x| x.engine.len())).max().unwrap_or(0);
+        let w = p
+            .by_value
+            .iter()
+            .map(|x| x.engine.len())
+            .chain(p.ambiguous.iter().map(|x| x.engine.len()))
+            .max()
+            .unwrap_or(0);
         for x in &p.by_value {
-            writeln!(out, "{:<10} {:<w$}  → {} ({})", "paired", x.engine, x.name, x.how)?;
+            writeln!(
+                out,
+                "{:<10} {:<w$}  → {} ({})",
+                "paired", x.engine, x.name, x.how
+            )?;
         }
         for x in &p.ambiguous {
             let c: Vec<String> = x.candidates.iter().map(|c| format!("`{c}`")).collect();
-            writeln!(out, "{:<10} {:<w$}  not paired: {} (its values match {}); compared by its engine name", "AMBIGUOUS", x.engine, x.why, c.join(", "))?;
+            writeln!(
+                out,
+                "{:<10} {:<w$}  not paired: {} (its values match {}); compared by its engine name",
+                "AMBIGUOUS",
+                x.engine,
+                x.why,
+                c.join(", ")
+            )?;
         }
     }
     for c in lines {
-        writeln!(out, "{}", weight_line(c, Party::Engine, Party::Reference, name_w))?;
+        writeln!(
+            out,
+            "{}",
+            weight_line(c, Party::Engine, Party::Reference, name_w)
+        )?;
     }
     if !all && !few {
         let among = if r.map_knows == Some(crate::map::Knows::ReferenceNamesOnly.as_str()) {
@@ -299,14 +388,19 @@ pub fn write_text(out: &mut impl Write, r: &VerifyReport, all: bool) -> std::io:
         } else {
             "among the engine's weights"
         };
-        writeln!(out, "({} reference tensors are not {among}; -v lists them)", r.summary.only_in_second)?;
+        writeln!(
+            out,
+            "({} reference tensors are not {among}; -v lists them)",
+            r.summary.only_in_second
+        )?;
     }
     Ok(())
 }
 
 pub fn verdict_line(r: &VerifyReport) -> String {
     let s = &r.summary;
-    let engine_weights = s.compared + s.count_mismatch + s.unreadable + s.only_in_first + s.not_recovered;
+    let engine_weights =
+        s.compared + s.count_mismatch + s.unreadable + s.only_in_first + s.not_recovered;
     let tol = if r.tolerance.is_exact() {
         String::new()
     } else {
@@ -314,12 +408,19 @@ pub fn verdict_line(r: &VerifyReport) -> String {
     };
     let mut parts = Vec::new();
     if s.exact_after_rounding > 0 {
-        parts.push(format!("{} after rounding the reference to the engine's dtype", s.exact_after_rounding));
+        parts.push(format!(
+            "{} after rounding the reference to the engine's dtype",
+            s.exact_after_rounding
+        ));
     }
     if s.within_tolerance > 0 {
         parts.push(format!("{} within the tolerance", s.within_tolerance));
     }
-    let how = if parts.is_empty() { String::new() } else { format!(" ({})", parts.join(", ")) };
+    let how = if parts.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", parts.join(", "))
+    };
     let mut tail = Vec::new();
     if s.not_recovered > 0 {
         tail.push(format!(
@@ -332,26 +433,42 @@ pub fn verdict_line(r: &VerifyReport) -> String {
         // A map made by `locate` knows only its reference's names: a tensor it lacks says nothing
         // of the engine.
         if r.map_knows == Some(crate::map::Knows::ReferenceNamesOnly.as_str()) {
-            tail.push(format!("{} reference tensors not in the map (not compared)", s.only_in_second));
+            tail.push(format!(
+                "{} reference tensors not in the map (not compared)",
+                s.only_in_second
+            ));
         } else {
-            tail.push(format!("{} reference tensors the engine does not name (not compared)", s.only_in_second));
+            tail.push(format!(
+                "{} reference tensors the engine does not name (not compared)",
+                s.only_in_second
+            ));
         }
     }
-    if let Some(p) = r.pairing.as_ref().filter(|p| !p.by_value.is_empty() || !p.ambiguous.is_empty()) {
+    if let Some(p) = r
+        .pairing
+        .as_ref()
+        .filter(|p| !p.by_value.is_empty() || !p.ambiguous.is_empty())
+    {
         let mut x = format!("{} paired by value", p.by_value.len());
         if !p.ambiguous.is_empty() {
             x.push_str(&format!(", {} ambiguous (not paired)", p.ambiguous.len()));
         }
         tail.push(x);
     }
-    let tail = if tail.is_empty() { String::new() } else { format!("; {}", tail.join("; ")) };
+    let tail = if tail.is_empty() {
+        String::new()
+    } else {
+        format!("; {}", tail.join("; "))
+    };
     match r.verdict {
         VerifyVerdict::Match => format!(
             "verdict: MATCH: {} of {} engine weights equal the reference{how}{tol}{tail}",
             s.matched(),
             engine_weights
         ),
-        VerifyVerdict::Incomplete if s.compared == 0 => format!("verdict: INCOMPLETE: nothing compared{tail}"),
+        VerifyVerdict::Incomplete if s.compared == 0 => {
+            format!("verdict: INCOMPLETE: nothing compared{tail}")
+        }
         VerifyVerdict::Incomplete => format!(
             "verdict: INCOMPLETE: the {} weights compared match{how}{tol}{tail}",
             s.compared

@@ -11,10 +11,10 @@ use super::args::{ExtractArgs, GlobalArgs, ViewArgs};
 use super::report::Source;
 use super::source::{self, Extracted, Via};
 use super::Outcome;
+use crate::engine_file::EngineFile;
 use crate::error::{Error, ErrorKind};
 use crate::map::MapFile;
 use crate::stats;
-use crate::engine_file::EngineFile;
 use crate::view::{self, ViewInput, WeightView};
 
 /// Histogram bins per weight in the page.
@@ -28,7 +28,9 @@ pub enum ViewKind {
 
 /// The output's kind, from its extension; anything else is a usage error.
 pub fn kind_of(path: &Path) -> anyhow::Result<ViewKind> {
-    let ext = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase());
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase());
     match ext.as_deref() {
         Some("html") | Some("htm") => Ok(ViewKind::Html),
         Some("svg") => Ok(ViewKind::Svg),
@@ -48,8 +50,16 @@ pub fn run(g: &GlobalArgs, a: &ViewArgs) -> anyhow::Result<Outcome> {
         (None, true) => Via::Gpu,
     };
     // The reference first: a bad one fails before any GPU work.
-    let names_ref = a.names_from.as_deref().map(super::names::load).transpose()?;
-    let x = ExtractArgs { allow_missing: true, no_verify: a.no_verify, work_dir: a.work_dir.clone() };
+    let names_ref = a
+        .names_from
+        .as_deref()
+        .map(super::names::load)
+        .transpose()?;
+    let x = ExtractArgs {
+        allow_missing: true,
+        no_verify: a.no_verify,
+        work_dir: a.work_dir.clone(),
+    };
     let ex = source::obtain(g, &a.engine, via, &x)?;
     super::progress::check_interrupted()?;
     // What was read, as dump says it (-v: a line per weight).
@@ -65,7 +75,13 @@ pub fn run(g: &GlobalArgs, a: &ViewArgs) -> anyhow::Result<Outcome> {
         (None, Source::Tensorrt { .. }) => unreachable!("the TensorRT path always learns a map"),
     };
     let built_by = EngineFile::open(&a.engine)?.built_by();
-    let mut input = input(&a.engine.display().to_string(), &built_by, &ex, &map, kind == ViewKind::Html);
+    let mut input = input(
+        &a.engine.display().to_string(),
+        &built_by,
+        &ex,
+        &map,
+        kind == ViewKind::Html,
+    );
     if let (Some(from), Some(r)) = (&a.names_from, &names_ref) {
         // Weights take the checkpoint's names (the map's runs follow weights by index, not name);
         // the page lists the pairings from the same entries the outputs' metadata has.
@@ -80,20 +96,34 @@ pub fn run(g: &GlobalArgs, a: &ViewArgs) -> anyhow::Result<Outcome> {
         ViewKind::Svg => view::svg(&input),
     };
     let bytes = crate::writer::write_file(&a.output, a.force, text.as_bytes())?;
-    let missing = ex.results.iter().filter(|r| r.values.values.is_none()).count();
+    let missing = ex
+        .results
+        .iter()
+        .filter(|r| r.values.values.is_none())
+        .count();
     crate::note!(
         "wrote `{}` ({} bytes): {} weights{}",
         a.output.display(),
         bytes,
         ex.weights.len(),
-        if missing > 0 { format!(", {missing} not recovered (shown as such)") } else { String::new() }
+        if missing > 0 {
+            format!(", {missing} not recovered (shown as such)")
+        } else {
+            String::new()
+        }
     );
     Ok(Outcome::Success)
 }
 
 /// What the page is drawn from: the map, and per weight what extraction found and (with
 /// `with_stats`) its statistics and histogram.
-pub fn input(engine: &str, built_by: &str, ex: &Extracted, map: &MapFile, with_stats: bool) -> ViewInput {
+pub fn input(
+    engine: &str,
+    built_by: &str,
+    ex: &Extracted,
+    map: &MapFile,
+    with_stats: bool,
+) -> ViewInput {
     let weights: Vec<WeightView> = ex
         .weights
         .iter()
@@ -113,7 +143,12 @@ pub fn input(engine: &str, built_by: &str, ex: &Extracted, map: &MapFile, with_s
                 count: w.count,
                 found: r.values.found,
                 recovered: r.values.values.is_some(),
-                missing: r.missing.as_ref().map(|m| m.to_string()).or_else(|| r.values.values.is_none().then(|| "not recovered".to_string())),
+                missing: r.missing.as_ref().map(|m| m.to_string()).or_else(|| {
+                    r.values
+                        .values
+                        .is_none()
+                        .then(|| "not recovered".to_string())
+                }),
                 stats: st,
                 hist,
             }

@@ -65,7 +65,14 @@ mod tests {
     #[test]
     fn left_order_then_right_only_names_first_right_item_wins() {
         let left = [N("b", 0), N("a", 1), N("x", 2), N("a", 3)];
-        let right = [N("c", 10), N("a", 11), N("b", 12), N("a", 13), N("c", 14), N("d", 15)];
+        let right = [
+            N("c", 10),
+            N("a", 11),
+            N("b", 12),
+            N("a", 13),
+            N("c", 14),
+            N("d", 15),
+        ];
         let got: Vec<String> = pair(&left, &right)
             .into_iter()
             .map(|p| match p {
@@ -74,7 +81,17 @@ mod tests {
                 Paired::OnlyRight(r) => format!("right {}{}", r.0, r.1),
             })
             .collect();
-        assert_eq!(got, ["both b0 12", "both a1 11", "left x2", "both a3 11", "right c10", "right d15"]);
+        assert_eq!(
+            got,
+            [
+                "both b0 12",
+                "both a1 11",
+                "left x2",
+                "both a3 11",
+                "right c10",
+                "right d15"
+            ]
+        );
     }
 
     #[test]

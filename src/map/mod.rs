@@ -63,7 +63,9 @@ impl Knows {
     }
 
     fn parse(s: &str) -> Option<Knows> {
-        [Knows::AllRefittable, Knows::ReferenceNamesOnly].into_iter().find(|k| k.as_str() == s)
+        [Knows::AllRefittable, Knows::ReferenceNamesOnly]
+            .into_iter()
+            .find(|k| k.as_str() == s)
     }
 }
 
@@ -105,7 +107,11 @@ impl Header {
         if let Some(k) = self.meta.get(META_KNOWS).and_then(|k| Knows::parse(k)) {
             return k;
         }
-        if self.meta.get("made_by").is_some_and(|b| b.starts_with("locate")) {
+        if self
+            .meta
+            .get("made_by")
+            .is_some_and(|b| b.starts_with("locate"))
+        {
             Knows::ReferenceNamesOnly
         } else {
             Knows::AllRefittable
@@ -162,14 +168,21 @@ pub fn compress(runs: &[Run]) -> Vec<MapRun> {
                     }
                 } else {
                     let n = last.outer as i128;
-                    if d_off == n * last.outer_offset_stride as i128 && d_idx == n * last.outer_index_stride as i128 {
+                    if d_off == n * last.outer_offset_stride as i128
+                        && d_idx == n * last.outer_index_stride as i128
+                    {
                         last.outer += 1;
                         continue;
                     }
                 }
             }
         }
-        out.push(MapRun { run: *r, outer: 1, outer_offset_stride: 0, outer_index_stride: 0 });
+        out.push(MapRun {
+            run: *r,
+            outer: 1,
+            outer_offset_stride: 0,
+            outer_index_stride: 0,
+        });
     }
     out
 }
@@ -185,9 +198,15 @@ pub fn expand(runs: &[MapRun]) -> anyhow::Result<Vec<Run>> {
             let off = i128::from(m.run.offset) + i128::from(k) * i128::from(m.outer_offset_stride);
             let idx = i128::from(m.run.index) + i128::from(k) * i128::from(m.outer_index_stride);
             let (Ok(off), Ok(idx)) = (u64::try_from(off), u64::try_from(idx)) else {
-                return Err(bad(format!("run record {i} steps outside the engine or the weight")));
+                return Err(bad(format!(
+                    "run record {i} steps outside the engine or the weight"
+                )));
             };
-            out.push(Run { offset: off, index: idx, ..m.run });
+            out.push(Run {
+                offset: off,
+                index: idx,
+                ..m.run
+            });
         }
     }
     Ok(out)
@@ -255,7 +274,9 @@ impl MapFile {
                 .ok_or_else(|| bad(format!("truncated map file: {what} missing")))
         };
         let u64_at = |a: usize, what: &str| -> anyhow::Result<u64> {
-            Ok(u64::from_le_bytes(get(a, 8, what)?.try_into().expect("8 bytes")))
+            Ok(u64::from_le_bytes(
+                get(a, 8, what)?.try_into().expect("8 bytes"),
+            ))
         };
         if get(0, 8, "magic")? != MAGIC {
             return Err(bad("not a trt-dump map file (wrong magic)"));
@@ -293,7 +314,9 @@ impl MapFile {
         })?;
         let avail = (records / RECORD) as u64;
         if n != avail || !records.is_multiple_of(RECORD) {
-            return Err(bad(format!("map declares {n} run records but holds {avail}")));
+            return Err(bad(format!(
+                "map declares {n} run records but holds {avail}"
+            )));
         }
         let mut runs = Vec::with_capacity(n as usize);
         for i in 0..n as usize {
@@ -327,16 +350,25 @@ impl MapFile {
         let h = &self.header;
         if let Some(k) = h.meta.get(META_KNOWS) {
             if Knows::parse(k).is_none() {
-                return Err(bad(format!("map says it knows `{k}` (expected all-refittable or reference-names-only)")));
+                return Err(bad(format!(
+                    "map says it knows `{k}` (expected all-refittable or reference-names-only)"
+                )));
             }
         }
-        let names: std::collections::BTreeSet<&str> = h.weights.iter().map(|w| w.name.as_str()).collect();
+        let names: std::collections::BTreeSet<&str> =
+            h.weights.iter().map(|w| w.name.as_str()).collect();
         if let Some(m) = h.missing.iter().find(|m| !names.contains(m.name.as_str())) {
-            return Err(bad(format!("map records `{}` as missing but lists no such weight", m.name)));
+            return Err(bad(format!(
+                "map records `{}` as missing but lists no such weight",
+                m.name
+            )));
         }
         for w in &h.weights {
             if w.dtype.bytes_for(w.count).is_none() {
-                return Err(bad(format!("weight `{}` claims {} elements", w.name, w.count)));
+                return Err(bad(format!(
+                    "weight `{}` claims {} elements",
+                    w.name, w.count
+                )));
             }
         }
         // Bytes the records cover (repetitions of one record never overlap, checked below): the
@@ -347,7 +379,8 @@ impl MapFile {
             if m.run.len == 0 {
                 return Err(bad(format!("run record {i} holds no elements")));
             }
-            let bits = u128::from(m.run.nibble) * 4 + u128::from(m.run.len) * u128::from(m.run.stored.bits());
+            let bits = u128::from(m.run.nibble) * 4
+                + u128::from(m.run.len) * u128::from(m.run.stored.bits());
             let bytes = bits.div_ceil(8);
             if m.outer > 1 && u128::from(m.outer_offset_stride.unsigned_abs()) < bytes {
                 return Err(bad(format!(
@@ -363,34 +396,56 @@ impl MapFile {
                 h.engine_len
             )));
         }
-        let total: u128 = self.runs.iter().map(|m| u128::from(m.outer) * u128::from(m.run.len)).sum();
+        let total: u128 = self
+            .runs
+            .iter()
+            .map(|m| u128::from(m.outer) * u128::from(m.run.len))
+            .sum();
         let elements: u128 = h.weights.iter().map(|w| u128::from(w.count)).sum();
         // Copies make runs hold more elements than the weights; more than 16 copies is corrupt.
         if total > elements.saturating_mul(16) {
-            return Err(bad(format!("map runs hold {total} elements for {elements} weight elements")));
+            return Err(bad(format!(
+                "map runs hold {total} elements for {elements} weight elements"
+            )));
         }
         for (i, m) in self.runs.iter().enumerate() {
             let w = h.weights.get(m.run.weight as usize).ok_or_else(|| {
-                bad(format!("run record {i} refers to weight {} of {}", m.run.weight, h.weights.len()))
+                bad(format!(
+                    "run record {i} refers to weight {} of {}",
+                    m.run.weight,
+                    h.weights.len()
+                ))
             })?;
             if m.outer == 0 || m.outer > 1 << 40 {
                 return Err(bad(format!("run record {i} repeats {} times", m.outer)));
             }
             for k in [0, m.outer - 1] {
-                let off = i128::from(m.run.offset) + i128::from(k) * i128::from(m.outer_offset_stride);
-                let idx = i128::from(m.run.index) + i128::from(k) * i128::from(m.outer_index_stride);
+                let off =
+                    i128::from(m.run.offset) + i128::from(k) * i128::from(m.outer_offset_stride);
+                let idx =
+                    i128::from(m.run.index) + i128::from(k) * i128::from(m.outer_index_stride);
                 let (Ok(off), Ok(idx)) = (u64::try_from(off), u64::try_from(idx)) else {
-                    return Err(bad(format!("run record {i} steps outside the engine or the weight")));
+                    return Err(bad(format!(
+                        "run record {i} steps outside the engine or the weight"
+                    )));
                 };
-                let r = Run { offset: off, index: idx, ..m.run };
-                let (_, end) = r.byte_range().ok_or_else(|| bad(format!("run record {i} overflows")))?;
+                let r = Run {
+                    offset: off,
+                    index: idx,
+                    ..m.run
+                };
+                let (_, end) = r
+                    .byte_range()
+                    .ok_or_else(|| bad(format!("run record {i} overflows")))?;
                 if end > h.engine_len {
                     return Err(bad(format!(
                         "run record {i} ends at byte {end}, past the end of the {}-byte engine",
                         h.engine_len
                     )));
                 }
-                let (_, hi) = r.index_bounds().ok_or_else(|| bad(format!("run record {i}: bad element indices")))?;
+                let (_, hi) = r
+                    .index_bounds()
+                    .ok_or_else(|| bad(format!("run record {i}: bad element indices")))?;
                 if r.len > 0 && hi > w.count {
                     return Err(bad(format!(
                         "run record {i} reaches element {} of `{}`, which has {}",
@@ -457,25 +512,54 @@ mod tests {
     use super::*;
 
     fn w(name: &str, dtype: DataType, count: u64) -> WeightSpec {
-        WeightSpec { name: name.into(), dtype, count }
+        WeightSpec {
+            name: name.into(),
+            dtype,
+            count,
+        }
     }
 
     fn sample() -> (MapFile, Vec<Run>) {
         // A 4x3 fp32 weight stored transposed (3 runs of 4) + a verbatim fp16 bias.
         let mut runs: Vec<Run> = (0..3)
-            .map(|c| Run { weight: 0, stored: DataType::Float, offset: 100 + 16 * c, nibble: 0, len: 4, index: c, index_stride: 3 })
+            .map(|c| Run {
+                weight: 0,
+                stored: DataType::Float,
+                offset: 100 + 16 * c,
+                nibble: 0,
+                len: 4,
+                index: c,
+                index_stride: 3,
+            })
             .collect();
-        runs.push(Run { weight: 1, stored: DataType::Half, offset: 200, nibble: 0, len: 5, index: 0, index_stride: 1 });
+        runs.push(Run {
+            weight: 1,
+            stored: DataType::Half,
+            offset: 200,
+            nibble: 0,
+            len: 5,
+            index: 0,
+            index_stride: 1,
+        });
         let engine: Vec<u8> = (0..300u32).map(|i| (i * 13) as u8).collect();
         let header = Header {
             engine_len: 300,
             fingerprint: fingerprint(&engine, &runs, &[]),
-            weights: vec![w("a/weight", DataType::Float, 12), w("b\nbias", DataType::Float, 5)],
+            weights: vec![
+                w("a/weight", DataType::Float, 12),
+                w("b\nbias", DataType::Float, 5),
+            ],
             missing: vec![],
             volatile: vec![],
             meta: Default::default(),
         };
-        (MapFile { header, runs: compress(&runs) }, runs)
+        (
+            MapFile {
+                header,
+                runs: compress(&runs),
+            },
+            runs,
+        )
     }
 
     #[test]
@@ -497,7 +581,10 @@ mod tests {
         m.check_engine(&engine, &runs).unwrap();
         engine[20] ^= 0xFF; // a kernel byte
         let e = m.check_engine(&engine, &runs).unwrap_err();
-        assert_eq!(crate::error::exit_code_of(&e), ErrorKind::BadMap.exit_code());
+        assert_eq!(
+            crate::error::exit_code_of(&e),
+            ErrorKind::BadMap.exit_code()
+        );
         let e = m.check_engine(&engine[..299], &runs).unwrap_err();
         assert!(format!("{e:#}").contains("300-byte engine"));
     }
@@ -505,10 +592,17 @@ mod tests {
     #[test]
     fn what_a_map_knows_is_read_from_meta_or_from_who_made_an_old_one() {
         let (m, _) = sample();
-        assert_eq!(m.header.knows(), Knows::AllRefittable, "an old map of marker passes");
+        assert_eq!(
+            m.header.knows(),
+            Knows::AllRefittable,
+            "an old map of marker passes"
+        );
         assert!(m.header.is_complete());
         let mut old_locate = m.clone();
-        old_locate.header.meta.insert("made_by".into(), "locate (reference search, no TensorRT)".into());
+        old_locate.header.meta.insert(
+            "made_by".into(),
+            "locate (reference search, no TensorRT)".into(),
+        );
         assert_eq!(old_locate.header.knows(), Knows::ReferenceNamesOnly);
         for k in [Knows::AllRefittable, Knows::ReferenceNamesOnly] {
             let mut n = old_locate.clone();
@@ -520,23 +614,39 @@ mod tests {
         let mut partial = m.clone();
         partial.header.missing.push(MissingWeight {
             name: "b\nbias".into(),
-            reason: crate::pipeline::extract::Missing::NotInMap { why: "`locate` did not place it".into() },
+            reason: crate::pipeline::extract::Missing::NotInMap {
+                why: "`locate` did not place it".into(),
+            },
         });
         assert!(!partial.header.is_complete());
         let back = MapFile::from_bytes(&partial.to_bytes().unwrap()).unwrap();
-        assert_eq!(back.header.missing[0].reason.to_string(), "not in the map: `locate` did not place it");
+        assert_eq!(
+            back.header.missing[0].reason.to_string(),
+            "not in the map: `locate` did not place it"
+        );
     }
 
     #[test]
     fn a_missing_entry_must_name_a_listed_weight_and_knows_a_known_value() {
         let (m, _) = sample();
         let mut evil = m.clone();
-        evil.header.missing.push(MissingWeight { name: "ghost".into(), reason: crate::pipeline::extract::Missing::NotInPlan });
+        evil.header.missing.push(MissingWeight {
+            name: "ghost".into(),
+            reason: crate::pipeline::extract::Missing::NotInPlan,
+        });
         let e = MapFile::from_bytes(&evil.to_bytes().unwrap()).unwrap_err();
-        assert!(format!("{e:#}").contains("records `ghost` as missing but lists no such weight"), "{e:#}");
-        assert_eq!(crate::error::exit_code_of(&e), ErrorKind::BadMap.exit_code());
+        assert!(
+            format!("{e:#}").contains("records `ghost` as missing but lists no such weight"),
+            "{e:#}"
+        );
+        assert_eq!(
+            crate::error::exit_code_of(&e),
+            ErrorKind::BadMap.exit_code()
+        );
         let mut evil = m.clone();
-        evil.header.meta.insert(META_KNOWS.into(), "everything".into());
+        evil.header
+            .meta
+            .insert(META_KNOWS.into(), "everything".into());
         let e = MapFile::from_bytes(&evil.to_bytes().unwrap()).unwrap_err();
         assert!(format!("{e:#}").contains("knows `everything`"), "{e:#}");
     }
@@ -545,10 +655,14 @@ mod tests {
     fn corrupt_and_hostile_maps_are_rejected() {
         let (m, _) = sample();
         let good = m.to_bytes().unwrap();
-        let kind = |b: &[u8]| crate::error::find(&MapFile::from_bytes(b).unwrap_err()).map(|e| e.kind);
+        let kind =
+            |b: &[u8]| crate::error::find(&MapFile::from_bytes(b).unwrap_err()).map(|e| e.kind);
         assert_eq!(kind(&good[..good.len() - 1]), Some(ErrorKind::BadMap));
         assert_eq!(kind(b"TRTDMAP"), Some(ErrorKind::BadMap));
-        assert_eq!(kind(b"PK\x03\x04whatever-else-here"), Some(ErrorKind::BadMap));
+        assert_eq!(
+            kind(b"PK\x03\x04whatever-else-here"),
+            Some(ErrorKind::BadMap)
+        );
         let mut flipped = good.clone();
         flipped[30] ^= 1;
         assert_eq!(kind(&flipped), Some(ErrorKind::BadMap));
@@ -565,7 +679,11 @@ mod tests {
         assert!(MapFile::from_bytes(&evil.to_bytes().unwrap()).is_err());
         let mut evil = m.clone();
         evil.runs[0].run.weight = 7;
-        assert!(format!("{:#}", MapFile::from_bytes(&evil.to_bytes().unwrap()).unwrap_err()).contains("weight 7"));
+        assert!(format!(
+            "{:#}",
+            MapFile::from_bytes(&evil.to_bytes().unwrap()).unwrap_err()
+        )
+        .contains("weight 7"));
     }
 
     /// A map whose bytes end 15 after the JSON header: the run count's last byte is the checksum's
@@ -598,8 +716,14 @@ mod tests {
         assert_eq!(b.len(), 20 + hlen + 15);
         assert_eq!(b[b.len() - 8], 0, "checksum low byte");
         let e = MapFile::from_bytes(&b).unwrap_err();
-        assert_eq!(crate::error::find(&e).map(|e| e.kind), Some(ErrorKind::BadMap));
-        assert!(format!("{e:#}").contains("truncated map file: 15 bytes after the header"), "{e:#}");
+        assert_eq!(
+            crate::error::find(&e).map(|e| e.kind),
+            Some(ErrorKind::BadMap)
+        );
+        assert!(
+            format!("{e:#}").contains("truncated map file: 15 bytes after the header"),
+            "{e:#}"
+        );
     }
 
     /// The same input is in the fuzz corpus (mode byte 0: the bytes as they are), so the
@@ -607,7 +731,8 @@ mod tests {
     /// `TRT_DUMP_WRITE_CORPUS=1 cargo test --lib map::tests::the_fuzz_corpus`.
     #[test]
     fn the_fuzz_corpus_holds_the_15_byte_input() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/map_file/regress-header-then-15-bytes");
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fuzz/corpus/map_file/regress-header-then-15-bytes");
         let mut want = vec![0u8];
         want.extend(header_then_15_bytes());
         if std::env::var_os("TRT_DUMP_WRITE_CORPUS").is_some() {

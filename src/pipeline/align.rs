@@ -43,7 +43,15 @@ pub struct Alignment {
 impl Alignment {
     pub fn identity(len: u64) -> Alignment {
         Alignment {
-            segments: if len > 0 { vec![Segment { x0: 0, x1: len, shift: 0 }] } else { vec![] },
+            segments: if len > 0 {
+                vec![Segment {
+                    x0: 0,
+                    x1: len,
+                    shift: 0,
+                }]
+            } else {
+                vec![]
+            },
             in_place_mismatches: 0,
             len_x: len,
             len_y: len,
@@ -54,14 +62,22 @@ impl Alignment {
         self.len_x == self.len_y
             && (self.len_x == 0
                 || (self.segments.len() == 1
-                    && self.segments[0] == Segment { x0: 0, x1: self.len_x, shift: 0 }))
+                    && self.segments[0]
+                        == Segment {
+                            x0: 0,
+                            x1: self.len_x,
+                            shift: 0,
+                        }))
     }
 
     /// Whether every position maps to itself (lengths equal; bytes may still differ in place).
     pub fn is_unshifted(&self) -> bool {
         self.len_x == self.len_y
             && (self.len_x == 0
-                || (self.segments.len() == 1 && self.segments[0].shift == 0 && self.segments[0].x0 == 0 && self.segments[0].x1 == self.len_x))
+                || (self.segments.len() == 1
+                    && self.segments[0].shift == 0
+                    && self.segments[0].x0 == 0
+                    && self.segments[0].x1 == self.len_x))
     }
 
     /// Where `[a, b)` of X lies in Y, if all of it lies in one mapped segment.
@@ -99,7 +115,9 @@ impl Mask<'_> {
     }
 
     fn any_in(&self, a: u64, b: u64) -> bool {
-        self.ranges.get(self.first_after(a)).is_some_and(|r| r.0 < b)
+        self.ranges
+            .get(self.first_after(a))
+            .is_some_and(|r| r.0 < b)
     }
 }
 
@@ -114,7 +132,12 @@ struct Evidence {
 
 impl Evidence {
     fn new(verified: bool) -> Evidence {
-        Evidence { seen: [false; 256], distinct: 0, bytes: 0, verified }
+        Evidence {
+            seen: [false; 256],
+            distinct: 0,
+            bytes: 0,
+            verified,
+        }
     }
 
     fn saw(&mut self, bytes: &[u8]) {
@@ -232,7 +255,14 @@ struct Aligner<'a> {
 impl<'a> Aligner<'a> {
     fn new(x: &'a [u8], y: &'a [u8], mask: &'a [(u64, u64)]) -> Aligner<'a> {
         let (lx, ly) = (x.len(), y.len());
-        Aligner { x, y, mask: Mask { ranges: mask }, lx, ly, delta: ly as i64 - lx as i64 }
+        Aligner {
+            x,
+            y,
+            mask: Mask { ranges: mask },
+            lx,
+            ly,
+            delta: ly as i64 - lx as i64,
+        }
     }
 
     /// Phase 1: Anchors with their shifts, Y positions strictly increasing.
@@ -250,7 +280,9 @@ impl<'a> Aligner<'a> {
             let w = &self.x[a..a + K];
             let try_shift = |s: i64| -> Option<usize> {
                 let q = a as i64 + s;
-                (q >= last_y_end as i64 && (q as usize) + K <= self.ly && &self.y[q as usize..q as usize + K] == w)
+                (q >= last_y_end as i64
+                    && (q as usize) + K <= self.ly
+                    && &self.y[q as usize..q as usize + K] == w)
                     .then_some(q as usize)
             };
             let mut found = try_shift(cur);
@@ -364,7 +396,11 @@ impl<'a> Aligner<'a> {
                 mi += 1;
                 continue;
             }
-            let stop = self.mask.ranges.get(mi).map_or(limit, |r| (r.0 as usize).min(limit));
+            let stop = self
+                .mask
+                .ranges
+                .get(mi)
+                .map_or(limit, |r| (r.0 as usize).min(limit));
             let q = (p as i64 + shift) as usize;
             if p + 64 <= stop && q + 64 <= self.ly && self.x[p..p + 64] == self.y[q..q + 64] {
                 ev.saw(&self.x[p..p + 64]);
@@ -430,12 +466,20 @@ impl<'a> Aligner<'a> {
                 mi += 1;
                 continue;
             }
-            let stop = self.mask.ranges.get(mi).map_or(b, |r| (r.0 as usize).min(b));
+            let stop = self
+                .mask
+                .ranges
+                .get(mi)
+                .map_or(b, |r| (r.0 as usize).min(b));
             let (q0, q1) = (p as i64 + shift, stop as i64 + shift);
             if q0 < 0 || q1 > self.ly as i64 {
                 n += (stop - p) as u64;
             } else if self.x[p..stop] != self.y[q0 as usize..q1 as usize] {
-                n += self.x[p..stop].iter().zip(&self.y[q0 as usize..q1 as usize]).filter(|(u, v)| u != v).count() as u64;
+                n += self.x[p..stop]
+                    .iter()
+                    .zip(&self.y[q0 as usize..q1 as usize])
+                    .filter(|(u, v)| u != v)
+                    .count() as u64;
             }
             p = stop;
         }
@@ -506,9 +550,17 @@ impl<'a> Aligner<'a> {
                     .take_while(|r| r.0 < x_hi)
                     .map(|r| (r.0.max(x_lo), r.1.min(x_hi)))
                     .collect();
-                if let (Some(c0), Some(c1)) = (inside.first().map(|r| r.0), inside.last().map(|r| r.1)) {
-                    let y_lo = if i == 0 { 0 } else { (segs[i - 1].x1 as i64 + segs[i - 1].shift) as u64 };
-                    let y_hi = segs.get(i).map_or(self.ly as u64, |s| (s.x0 as i64 + s.shift) as u64);
+                if let (Some(c0), Some(c1)) =
+                    (inside.first().map(|r| r.0), inside.last().map(|r| r.1))
+                {
+                    let y_lo = if i == 0 {
+                        0
+                    } else {
+                        (segs[i - 1].x1 as i64 + segs[i - 1].shift) as u64
+                    };
+                    let y_hi = segs
+                        .get(i)
+                        .map_or(self.ly as u64, |s| (s.x0 as i64 + s.shift) as u64);
                     let clen = c1 - c0;
                     if y_hi >= y_lo + clen && y_hi - y_lo - clen <= MAX_SLACK {
                         // Unmasked bytes between the masked ranges of the cluster that differ.
@@ -518,7 +570,11 @@ impl<'a> Aligner<'a> {
                                 .map(|w| {
                                     let (a, b) = (w[0].1 as usize, w[1].0 as usize);
                                     let q = (a as i64 + shift) as usize;
-                                    self.x[a..b].iter().zip(&self.y[q..q + (b - a)]).filter(|(u, v)| u != v).count()
+                                    self.x[a..b]
+                                        .iter()
+                                        .zip(&self.y[q..q + (b - a)])
+                                        .filter(|(u, v)| u != v)
+                                        .count()
                                 })
                                 .sum()
                         };
@@ -540,7 +596,11 @@ impl<'a> Aligner<'a> {
                         }
                         if let (Some((m, shift)), false) = (best, tie) {
                             if m <= TOLERANCE {
-                                extra.push(Segment { x0: c0, x1: c1, shift });
+                                extra.push(Segment {
+                                    x0: c0,
+                                    x1: c1,
+                                    shift,
+                                });
                             }
                         }
                     }
@@ -572,8 +632,16 @@ impl<'a> Aligner<'a> {
                 fixed.push(s);
             }
         }
-        let in_place: u64 = fixed.iter().map(|s| self.mismatches(s.x0 as usize, s.x1 as usize, s.shift)).sum();
-        Alignment { segments: fixed, in_place_mismatches: in_place, len_x: self.lx as u64, len_y: self.ly as u64 }
+        let in_place: u64 = fixed
+            .iter()
+            .map(|s| self.mismatches(s.x0 as usize, s.x1 as usize, s.shift))
+            .sum();
+        Alignment {
+            segments: fixed,
+            in_place_mismatches: in_place,
+            len_x: self.lx as u64,
+            len_y: self.ly as u64,
+        }
     }
 }
 
@@ -588,7 +656,11 @@ fn push_segment(x0: usize, x1: usize, shift: i64, segs: &mut Vec<Segment>) {
             return;
         }
     }
-    segs.push(Segment { x0: x0 as u64, x1: x1 as u64, shift });
+    segs.push(Segment {
+        x0: x0 as u64,
+        x1: x1 as u64,
+        shift,
+    });
 }
 
 #[cfg(test)]
@@ -631,7 +703,13 @@ mod tests {
         // Y (original) = header | A | W1 | B | W2 | C ; X (refitted) has 3000 extra bytes after
         // B and a different length field in the header.
         let header = noise(64, 3);
-        let (a, w1, b, w2, c) = (noise(9000, 4), noise(4000, 5), noise(7000, 6), noise(5000, 7), noise(8000, 8));
+        let (a, w1, b, w2, c) = (
+            noise(9000, 4),
+            noise(4000, 5),
+            noise(7000, 6),
+            noise(5000, 7),
+            noise(8000, 8),
+        );
         let mut y = Vec::new();
         for part in [&header, &a, &w1, &b, &w2, &c] {
             y.extend_from_slice(part);
@@ -648,10 +726,16 @@ mod tests {
         let w2_at = x.len();
         x.extend(std::iter::repeat_n(0u8, w2.len()));
         x.extend_from_slice(&c);
-        let mask = [(w1_at as u64, (w1_at + w1.len()) as u64), (w2_at as u64, (w2_at + w2.len()) as u64)];
+        let mask = [
+            (w1_at as u64, (w1_at + w1.len()) as u64),
+            (w2_at as u64, (w2_at + w2.len()) as u64),
+        ];
         let al = align(&x, &y, &mask);
         assert_eq!(al.map_range(mask[0].0, mask[0].1), Some(w1_at as u64));
-        assert_eq!(al.map_range(mask[1].0, mask[1].1), Some(w2_at as u64 - 3000));
+        assert_eq!(
+            al.map_range(mask[1].0, mask[1].1),
+            Some(w2_at as u64 - 3000)
+        );
         assert_eq!(al.unmapped_x(), 3000);
         assert!(al.in_place_mismatches <= 8, "{}", al.in_place_mismatches);
     }
@@ -691,6 +775,9 @@ mod tests {
     #[test]
     fn unrelated_images_map_nothing() {
         let al = align(&noise(20_000, 16), &noise(20_000, 17), &[]);
-        assert!(al.segments.iter().map(|s| s.x1 - s.x0).sum::<u64>() < 100, "{al:?}");
+        assert!(
+            al.segments.iter().map(|s| s.x1 - s.x0).sum::<u64>() < 100,
+            "{al:?}"
+        );
     }
 }

@@ -81,9 +81,20 @@ fn read_elem(image: &[u8], run: &Run, k: u64) -> Stored {
             let b = u16::from_le_bytes([image[at], image[at + 1]]);
             Stored::Float(DataType::Bf16, bf16::from_bits(b).to_f32(), u32::from(b))
         }
-        DataType::Int32 => Stored::Int(run.stored, i64::from(i32::from_le_bytes(image[at..at + 4].try_into().unwrap_or([0; 4])))),
-        DataType::Int64 => Stored::Int(run.stored, i64::from_le_bytes(image[at..at + 8].try_into().unwrap_or([0; 8]))),
-        DataType::Int4 | DataType::Fp4 => Stored::Int(run.stored, i64::from((image[at] >> ((bit_pos % 8) as u32)) & 0xF)),
+        DataType::Int32 => Stored::Int(
+            run.stored,
+            i64::from(i32::from_le_bytes(
+                image[at..at + 4].try_into().unwrap_or([0; 4]),
+            )),
+        ),
+        DataType::Int64 => Stored::Int(
+            run.stored,
+            i64::from_le_bytes(image[at..at + 8].try_into().unwrap_or([0; 8])),
+        ),
+        DataType::Int4 | DataType::Fp4 => Stored::Int(
+            run.stored,
+            i64::from((image[at] >> ((bit_pos % 8) as u32)) & 0xF),
+        ),
         _ => Stored::Int(run.stored, i64::from(image[at])),
     }
 }
@@ -94,11 +105,17 @@ fn float_to(dtype: DataType, v: f32) -> (u32, bool) {
         DataType::Float => (v.to_bits(), true),
         DataType::Half => {
             let h = f16::from_f32(v);
-            (u32::from(h.to_bits()), h.to_f32().to_bits() == v.to_bits() || (v.is_nan() && h.is_nan()))
+            (
+                u32::from(h.to_bits()),
+                h.to_f32().to_bits() == v.to_bits() || (v.is_nan() && h.is_nan()),
+            )
         }
         DataType::Bf16 => {
             let h = bf16::from_f32(v);
-            (u32::from(h.to_bits()), h.to_f32().to_bits() == v.to_bits() || (v.is_nan() && h.is_nan()))
+            (
+                u32::from(h.to_bits()),
+                h.to_f32().to_bits() == v.to_bits() || (v.is_nan() && h.is_nan()),
+            )
         }
         _ => unreachable!(),
     }
@@ -109,7 +126,11 @@ fn write_value(refit: DataType, out: &mut [u8], index: u64, v: Stored) -> bool {
     let i = index as usize;
     match (refit, v) {
         (DataType::Float | DataType::Half | DataType::Bf16, Stored::Float(stored, f, raw)) => {
-            let (bits, exact) = if stored == refit { (raw, true) } else { float_to(refit, f) };
+            let (bits, exact) = if stored == refit {
+                (raw, true)
+            } else {
+                float_to(refit, f)
+            };
             match refit {
                 DataType::Float => out[4 * i..4 * i + 4].copy_from_slice(&bits.to_le_bytes()),
                 _ => out[2 * i..2 * i + 2].copy_from_slice(&(bits as u16).to_le_bytes()),
@@ -145,8 +166,12 @@ fn agree(refit: DataType, a: Stored, b: Stored) -> bool {
             if da == db {
                 return ra == rb;
             }
-            let ((hi_dtype, hi), lo_dtype, lo_raw) =
-                if copy_rank(refit, da) >= copy_rank(refit, db) { ((da, fa), db, rb) } else { ((db, fb), da, ra) };
+            let ((hi_dtype, hi), lo_dtype, lo_raw) = if copy_rank(refit, da) >= copy_rank(refit, db)
+            {
+                ((da, fa), db, rb)
+            } else {
+                ((db, fb), da, ra)
+            };
             // Only a copy in the refit dtype or in fp32 predicts the others: an fp16 and a bf16
             // rounding of an fp32 value say nothing about each other.
             if hi_dtype != refit && hi_dtype != DataType::Float {
@@ -156,18 +181,30 @@ fn agree(refit: DataType, a: Stored, b: Stored) -> bool {
             // A value beyond the narrow format's range may be stored as infinity or saturated to
             // its largest finite value; either is a faithful copy.
             let saturated = match lo_dtype {
-                DataType::Half => (f16::MAX.to_bits() | if hi.is_sign_negative() { 0x8000 } else { 0 }) as u32,
-                DataType::Bf16 => (bf16::MAX.to_bits() | if hi.is_sign_negative() { 0x8000 } else { 0 }) as u32,
+                DataType::Half => {
+                    (f16::MAX.to_bits() | if hi.is_sign_negative() { 0x8000 } else { 0 }) as u32
+                }
+                DataType::Bf16 => {
+                    (bf16::MAX.to_bits() | if hi.is_sign_negative() { 0x8000 } else { 0 }) as u32
+                }
                 _ => bits,
             };
-            let overflows = hi.is_finite() && float_to(lo_dtype, hi).0 & 0x7FFF == 0x7C00 && lo_dtype == DataType::Half
-                || hi.is_finite() && lo_dtype == DataType::Bf16 && float_to(lo_dtype, hi).0 & 0x7FFF == 0x7F80;
+            let overflows = hi.is_finite()
+                && float_to(lo_dtype, hi).0 & 0x7FFF == 0x7C00
+                && lo_dtype == DataType::Half
+                || hi.is_finite()
+                    && lo_dtype == DataType::Bf16
+                    && float_to(lo_dtype, hi).0 & 0x7FFF == 0x7F80;
             bits == lo_raw || (overflows && lo_raw == saturated)
         }
         (Stored::Int(da, x), Stored::Int(db, y)) if da == db => x == y,
         // An int32 copy of an int64 weight holds the value saturated to int32.
         (Stored::Int(_, x), Stored::Int(_, y)) => {
-            let (wide, narrow) = if precision_rank(da_of(a)) >= precision_rank(da_of(b)) { (x, y) } else { (y, x) };
+            let (wide, narrow) = if precision_rank(da_of(a)) >= precision_rank(da_of(b)) {
+                (x, y)
+            } else {
+                (y, x)
+            };
             narrow == wide.clamp(i64::from(i32::MIN), i64::from(i32::MAX))
         }
         _ => false,
@@ -194,7 +231,14 @@ fn da_of(v: Stored) -> DataType {
 /// `slot(i)`; returns how many values were not exact in the refit dtype. The common layouts get
 /// loops of their own (a plain copy for a verbatim buffer, a widening loop for fp16/bf16 storage
 /// of an fp32 weight); the rest go through `read_elem`/`write_value` like multi-copy weights.
-fn read_single_copy(refit: DataType, r: &Run, image: &[u8], out: &mut [u8], identity: bool, slot: &impl Fn(u64) -> usize) -> u64 {
+fn read_single_copy(
+    refit: DataType,
+    r: &Run,
+    image: &[u8],
+    out: &mut [u8],
+    identity: bool,
+    slot: &impl Fn(u64) -> usize,
+) -> u64 {
     let len = r.len as usize;
     let byte_aligned = !r.stored.is_packed() && r.nibble == 0;
     if identity && byte_aligned && r.stored == refit && r.index_stride == 1 {
@@ -216,13 +260,19 @@ fn read_single_copy(refit: DataType, r: &Run, image: &[u8], out: &mut [u8], iden
         return 0;
     }
     if identity && refit == DataType::Float && r.stored == DataType::Half && r.index_stride == 1 {
-        widen_f16_run(&image[r.offset as usize..r.offset as usize + 2 * len], &mut out[4 * r.index as usize..][..4 * len]);
+        widen_f16_run(
+            &image[r.offset as usize..r.offset as usize + 2 * len],
+            &mut out[4 * r.index as usize..][..4 * len],
+        );
         return 0;
     }
     if refit == DataType::Float && matches!(r.stored, DataType::Half | DataType::Bf16) {
         let src = &image[r.offset as usize..r.offset as usize + 2 * len];
-        let widen: fn(u16) -> f32 =
-            if r.stored == DataType::Half { |b| f16::from_bits(b).to_f32() } else { |b| bf16::from_bits(b).to_f32() };
+        let widen: fn(u16) -> f32 = if r.stored == DataType::Half {
+            |b| f16::from_bits(b).to_f32()
+        } else {
+            |b| bf16::from_bits(b).to_f32()
+        };
         let mut idx = r.index;
         for x in src.chunks_exact(2) {
             let at = 4 * slot(idx);
@@ -234,7 +284,12 @@ fn read_single_copy(refit: DataType, r: &Run, image: &[u8], out: &mut [u8], iden
     let mut inexact = 0;
     let mut idx = r.index;
     for k in 0..r.len {
-        inexact += u64::from(!write_value(refit, out, slot(idx) as u64, read_elem(image, r, k)));
+        inexact += u64::from(!write_value(
+            refit,
+            out,
+            slot(idx) as u64,
+            read_elem(image, r, k),
+        ));
         idx = idx.wrapping_add_signed(r.index_stride);
     }
     inexact
@@ -253,11 +308,17 @@ fn grid_len(runs: &[(&Run, bool)], i: usize) -> usize {
     if r.len < 2 || r.index_stride < 2 {
         return 1;
     }
-    let most = usize::try_from(r.index_stride).unwrap_or(usize::MAX).min(runs.len() - i);
+    let most = usize::try_from(r.index_stride)
+        .unwrap_or(usize::MAX)
+        .min(runs.len() - i);
     let mut g = 1;
     while g < most {
         let o = runs[i + g].0;
-        if o.stored != r.stored || o.len != r.len || o.index_stride != r.index_stride || o.index != r.index + g as u64 {
+        if o.stored != r.stored
+            || o.len != r.len
+            || o.index_stride != r.index_stride
+            || o.index != r.index + g as u64
+        {
             break;
         }
         g += 1;
@@ -278,7 +339,10 @@ fn disjoint_ranges(runs: &[(&Run, bool)]) -> bool {
         if g > 1 {
             // The last run's last index, `validate`d in range.
             let last = runs[i + g - 1].0;
-            ranges.push((r.index, last.index + (last.len - 1) * last.index_stride as u64 + 1));
+            ranges.push((
+                r.index,
+                last.index + (last.len - 1) * last.index_stride as u64 + 1,
+            ));
             i += g;
             continue;
         }
@@ -307,8 +371,14 @@ fn read_grid(refit: DataType, grid: &[(&Run, bool)], image: &[u8], out: &mut [u8
         return false;
     }
     match (stored, refit) {
-        (DataType::Half, DataType::Float) => transpose_grid::<2, 4>(grid, image, out, |b| f16::from_bits(u16::from_le_bytes(b)).to_f32().to_le_bytes()),
-        (DataType::Bf16, DataType::Float) => transpose_grid::<2, 4>(grid, image, out, |b| bf16::from_bits(u16::from_le_bytes(b)).to_f32().to_le_bytes()),
+        (DataType::Half, DataType::Float) => transpose_grid::<2, 4>(grid, image, out, |b| {
+            f16::from_bits(u16::from_le_bytes(b)).to_f32().to_le_bytes()
+        }),
+        (DataType::Bf16, DataType::Float) => transpose_grid::<2, 4>(grid, image, out, |b| {
+            bf16::from_bits(u16::from_le_bytes(b))
+                .to_f32()
+                .to_le_bytes()
+        }),
         (a, b) if a == b => match a.bits() {
             8 => transpose_grid::<1, 1>(grid, image, out, |b| b),
             16 => transpose_grid::<2, 2>(grid, image, out, |b| b),
@@ -342,7 +412,10 @@ fn transpose_grid<const IN: usize, const OUT: usize>(
 ) {
     let first = grid[0].0;
     let (len, stride) = (first.len as usize, first.index_stride as usize);
-    let srcs: Vec<&[u8]> = grid.iter().map(|(r, _)| &image[r.offset as usize..r.offset as usize + IN * len]).collect();
+    let srcs: Vec<&[u8]> = grid
+        .iter()
+        .map(|(r, _)| &image[r.offset as usize..r.offset as usize + IN * len])
+        .collect();
     for k0 in (0..len).step_by(SPAN) {
         let k_end = len.min(k0 + SPAN);
         for (n, group) in srcs.chunks(GROUP).enumerate() {
@@ -381,37 +454,68 @@ fn widen_f16_run(src: &[u8], dst: &mut [u8]) {
 
 fn validate(run: &Run, i: usize, weights: &[WeightSpec], image_len: u64) -> Result<(), BadRun> {
     let bad = |detail: String| BadRun { run: i, detail };
-    let spec = weights.get(run.weight as usize).ok_or_else(|| bad(format!("weight number {} does not exist", run.weight)))?;
+    let spec = weights
+        .get(run.weight as usize)
+        .ok_or_else(|| bad(format!("weight number {} does not exist", run.weight)))?;
     let compatible = match Class::of(spec.dtype) {
-        Class::Float => matches!(run.stored, DataType::Float | DataType::Half | DataType::Bf16),
+        Class::Float => matches!(
+            run.stored,
+            DataType::Float | DataType::Half | DataType::Bf16
+        ),
         Class::Wide => matches!(run.stored, DataType::Int32 | DataType::Int64),
         _ => run.stored == spec.dtype,
     };
     if !compatible {
-        return Err(bad(format!("`{}` is {} and cannot be stored as {}", spec.name, spec.dtype, run.stored)));
+        return Err(bad(format!(
+            "`{}` is {} and cannot be stored as {}",
+            spec.name, spec.dtype, run.stored
+        )));
     }
     if run.nibble > 1 || (run.nibble == 1 && !run.stored.is_packed()) {
-        return Err(bad(format!("nibble {} is not valid for {}", run.nibble, run.stored)));
+        return Err(bad(format!(
+            "nibble {} is not valid for {}",
+            run.nibble, run.stored
+        )));
     }
-    let (_, end) = run.byte_range().ok_or_else(|| bad("its extent overflows".into()))?;
+    let (_, end) = run
+        .byte_range()
+        .ok_or_else(|| bad("its extent overflows".into()))?;
     if end > image_len {
-        return Err(bad(format!("it ends at byte {end}, past the end of the {image_len}-byte engine")));
+        return Err(bad(format!(
+            "it ends at byte {end}, past the end of the {image_len}-byte engine"
+        )));
     }
-    let (_, hi) = run.index_bounds().ok_or_else(|| bad("its element indices overflow or go negative".into()))?;
+    let (_, hi) = run
+        .index_bounds()
+        .ok_or_else(|| bad("its element indices overflow or go negative".into()))?;
     if run.len > 0 && hi > spec.count {
-        return Err(bad(format!("it reaches element {} of `{}`, which has {}", hi - 1, spec.name, spec.count)));
+        return Err(bad(format!(
+            "it reaches element {} of `{}`, which has {}",
+            hi - 1,
+            spec.name,
+            spec.count
+        )));
     }
     Ok(())
 }
 
 /// Reads every weight through `runs` from `image`.
-pub fn assemble(weights: &[WeightSpec], runs: &[Run], image: &[u8]) -> Result<Vec<WeightValues>, BadRun> {
+pub fn assemble(
+    weights: &[WeightSpec],
+    runs: &[Run],
+    image: &[u8],
+) -> Result<Vec<WeightValues>, BadRun> {
     assemble_with(weights, runs, image, true)
 }
 
 /// [`assemble`] with its shortcuts (`fast`) or element by element: every element read, counted and
 /// compared one at a time, the reference the shortcuts are tested against.
-fn assemble_with(weights: &[WeightSpec], runs: &[Run], image: &[u8], fast: bool) -> Result<Vec<WeightValues>, BadRun> {
+fn assemble_with(
+    weights: &[WeightSpec],
+    runs: &[Run],
+    image: &[u8],
+    fast: bool,
+) -> Result<Vec<WeightValues>, BadRun> {
     for (i, r) in runs.iter().enumerate() {
         validate(r, i, weights, image.len() as u64)?;
     }
@@ -424,12 +528,17 @@ fn assemble_with(weights: &[WeightSpec], runs: &[Run], image: &[u8], fast: bool)
     // weight does not start last.
     let mut order: Vec<usize> = (0..weights.len()).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(by_weight[i].iter().map(|(r, _)| r.len).sum::<u64>()));
-    let done = super::par::map(order.len(), |k| assemble_one(&weights[order[k]], &by_weight[order[k]], image, fast));
+    let done = super::par::map(order.len(), |k| {
+        assemble_one(&weights[order[k]], &by_weight[order[k]], image, fast)
+    });
     let mut out: Vec<Option<WeightValues>> = (0..weights.len()).map(|_| None).collect();
     for (k, v) in done.into_iter().enumerate() {
         out[order[k]] = Some(v);
     }
-    Ok(out.into_iter().map(|v| v.expect("every weight read")).collect())
+    Ok(out
+        .into_iter()
+        .map(|v| v.expect("every weight read"))
+        .collect())
 }
 
 /// Whether each run looks like part of a stored buffer: two or more elements, or touching another
@@ -450,18 +559,30 @@ fn strength(runs: &[Run]) -> Vec<bool> {
             let o = &runs[j];
             o.stored == r.stored && (span(o).1 == span(r).0 || span(r).1 == span(o).0)
         };
-        strong[i] = r.len > 1 || (k > 0 && touches(order[k - 1])) || order.get(k + 1).is_some_and(|j| touches(*j));
+        strong[i] = r.len > 1
+            || (k > 0 && touches(order[k - 1]))
+            || order.get(k + 1).is_some_and(|j| touches(*j));
     }
     strong
 }
 
-fn assemble_one(spec: &WeightSpec, runs: &[(&Run, bool)], image: &[u8], fast: bool) -> WeightValues {
+fn assemble_one(
+    spec: &WeightSpec,
+    runs: &[(&Run, bool)],
+    image: &[u8],
+    fast: bool,
+) -> WeightValues {
     if runs.is_empty() {
-        return WeightValues { values: (spec.count == 0).then(Vec::new), ..WeightValues::default() };
+        return WeightValues {
+            values: (spec.count == 0).then(Vec::new),
+            ..WeightValues::default()
+        };
     }
     let sightings = runs.iter().fold(0u64, |a, (r, _)| a.saturating_add(r.len));
     if sightings >= spec.count {
-        return assemble_slots(spec, runs, image, spec.count as usize, true, fast, |i| i as usize);
+        return assemble_slots(spec, runs, image, spec.count as usize, true, fast, |i| {
+            i as usize
+        });
     }
     // Fewer sightings than elements: the weight cannot be complete. Work over the indices seen, so
     // that memory follows the runs (bounded by the image) and never the count a map file claims.
@@ -494,7 +615,11 @@ fn assemble_slots(
     // skipped.
     let disjoint = fast && identity && disjoint_ranges(runs);
     // Per element: 0 = not seen, else the rank of the copy kept (`copy_rank`).
-    let mut seen = if disjoint { Vec::new() } else { vec![0u8; slots] };
+    let mut seen = if disjoint {
+        Vec::new()
+    } else {
+        vec![0u8; slots]
+    };
     // The raw bits of the kept copy of each element, to compare later copies with; only needed
     // when some element is stored more than once, which a first counting sweep finds out.
     // Indices step by the run's stride in u64: `validate` has checked they stay in range.
@@ -503,15 +628,23 @@ fn assemble_slots(
         let r = runs[i].0;
         if fast && identity && r.index_stride == 1 {
             let a = r.index as usize;
-            seen[a..a + r.len as usize].iter_mut().for_each(|s| *s = s.saturating_add(1));
+            seen[a..a + r.len as usize]
+                .iter_mut()
+                .for_each(|s| *s = s.saturating_add(1));
             i += 1;
             continue;
         }
-        let g = if fast && identity { grid_len(runs, i) } else { 1 };
+        let g = if fast && identity {
+            grid_len(runs, i)
+        } else {
+            1
+        };
         if g > 1 {
             let mut at = r.index as usize;
             for _ in 0..r.len {
-                seen[at..at + g].iter_mut().for_each(|s| *s = s.saturating_add(1));
+                seen[at..at + g]
+                    .iter_mut()
+                    .for_each(|s| *s = s.saturating_add(1));
                 at = at.wrapping_add_signed(r.index_stride as isize);
             }
             i += g;
@@ -531,7 +664,11 @@ fn assemble_slots(
     // for elements seen once does what the single-copy paths do.
     let multi_copy = !fast || seen.iter().any(|c| *c > 1);
     seen.fill(0);
-    let mut kept: Vec<u64> = if multi_copy { vec![0; slots] } else { Vec::new() };
+    let mut kept: Vec<u64> = if multi_copy {
+        vec![0; slots]
+    } else {
+        Vec::new()
+    };
     if multi_copy {
         kept_strong = vec![false; slots];
     }
@@ -650,11 +787,23 @@ mod tests {
     use super::*;
 
     fn spec(dtype: DataType, count: u64) -> WeightSpec {
-        WeightSpec { name: "w".into(), dtype, count }
+        WeightSpec {
+            name: "w".into(),
+            dtype,
+            count,
+        }
     }
 
     fn run(stored: DataType, offset: u64, len: u64, index: u64, stride: i64) -> Run {
-        Run { weight: 0, stored, offset, nibble: 0, len, index, index_stride: stride }
+        Run {
+            weight: 0,
+            stored,
+            offset,
+            nibble: 0,
+            len,
+            index,
+            index_stride: stride,
+        }
     }
 
     #[test]
@@ -664,7 +813,11 @@ mod tests {
         widen_f16_run(&src, &mut dst);
         for (b, x) in (0..=u16::MAX).zip(dst.chunks_exact(4)) {
             let want = f16::from_bits(b).to_f32().to_bits();
-            assert_eq!(u32::from_le_bytes(x.try_into().unwrap()), want, "fp16 bits {b:#06x}");
+            assert_eq!(
+                u32::from_le_bytes(x.try_into().unwrap()),
+                want,
+                "fp16 bits {b:#06x}"
+            );
         }
     }
 
@@ -675,7 +828,10 @@ mod tests {
         let vals: Vec<f32> = (0..12).map(|i| (i as f32 - 5.5) * 0.25).collect();
         let mut image: Vec<u8> = vals.iter().flat_map(|v| v.to_le_bytes()).collect();
         let h_at = image.len() as u64;
-        image.extend(vals.iter().flat_map(|v| f16::from_f32(*v).to_bits().to_le_bytes()));
+        image.extend(
+            vals.iter()
+                .flat_map(|v| f16::from_f32(*v).to_bits().to_le_bytes()),
+        );
         let b_at = image.len() as u64;
         // Stored transposed (3 x 4 as 4 x 3).
         for c in 0..4 {
@@ -687,17 +843,39 @@ mod tests {
         let cases: Vec<(DataType, Vec<Run>)> = vec![
             (DataType::Float, vec![run(DataType::Float, 0, 12, 0, 1)]),
             (DataType::Half, vec![run(DataType::Half, h_at, 12, 0, 1)]),
-            (DataType::Bf16, (0..4).map(|c| run(DataType::Bf16, b_at + 6 * c, 3, c, 4)).collect()),
-            (DataType::Half, vec![run(DataType::Half, h_at, 5, 0, 1), run(DataType::Half, h_at + 10, 7, 5, 1)]),
+            (
+                DataType::Bf16,
+                (0..4)
+                    .map(|c| run(DataType::Bf16, b_at + 6 * c, 3, c, 4))
+                    .collect(),
+            ),
+            (
+                DataType::Half,
+                vec![
+                    run(DataType::Half, h_at, 5, 0, 1),
+                    run(DataType::Half, h_at + 10, 7, 5, 1),
+                ],
+            ),
         ];
         for (stored, runs) in cases {
             let got = assemble(&[spec(DataType::Float, 12)], &runs, &image).unwrap();
             assert_eq!(got[0].values.as_deref(), Some(&want[..]), "{stored:?}");
-            assert_eq!((got[0].found, got[0].inexact, got[0].stored.clone()), (12, 0, vec![stored]));
+            assert_eq!(
+                (got[0].found, got[0].inexact, got[0].stored.clone()),
+                (12, 0, vec![stored])
+            );
         }
         // fp16 weight, fp32 storage holding a value fp16 cannot hold: read, counted inexact.
-        let img: Vec<u8> = [1.0f32, 1.0 + 1e-6].iter().flat_map(|v| v.to_le_bytes()).collect();
-        let got = assemble(&[spec(DataType::Half, 2)], &[run(DataType::Float, 0, 2, 0, 1)], &img).unwrap();
+        let img: Vec<u8> = [1.0f32, 1.0 + 1e-6]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        let got = assemble(
+            &[spec(DataType::Half, 2)],
+            &[run(DataType::Float, 0, 2, 0, 1)],
+            &img,
+        )
+        .unwrap();
         assert_eq!((got[0].found, got[0].inexact), (2, 1));
     }
 
@@ -721,7 +899,9 @@ mod tests {
                     }
                 }
             }
-            let runs: Vec<Run> = (0..cols).map(|c| run(stored, 16 + c * rows * size, rows, c, cols as i64)).collect();
+            let runs: Vec<Run> = (0..cols)
+                .map(|c| run(stored, 16 + c * rows * size, rows, c, cols as i64))
+                .collect();
             for refit in [DataType::Float, stored] {
                 let sp = spec(refit, rows * cols);
                 let want: Vec<u8> = (0..rows * cols)
@@ -734,22 +914,38 @@ mod tests {
                     })
                     .collect();
                 let got = assemble(std::slice::from_ref(&sp), &runs, &image).unwrap();
-                assert_eq!(got[0].values.as_deref(), Some(&want[..]), "{stored:?} as {refit:?}");
+                assert_eq!(
+                    got[0].values.as_deref(),
+                    Some(&want[..]),
+                    "{stored:?} as {refit:?}"
+                );
                 assert_eq!((got[0].found, got[0].sightings), (rows * cols, rows * cols));
                 // Runs out of order: blocks end early and a run is read alone.
                 let mut shuffled = runs.clone();
                 shuffled.swap(10, 50);
                 shuffled.swap(0, 69);
                 let got = assemble(std::slice::from_ref(&sp), &shuffled, &image).unwrap();
-                assert_eq!(got[0].values.as_deref(), Some(&want[..]), "{stored:?} as {refit:?}, shuffled");
+                assert_eq!(
+                    got[0].values.as_deref(),
+                    Some(&want[..]),
+                    "{stored:?} as {refit:?}, shuffled"
+                );
                 let mut holed = runs.clone();
                 holed.remove(33);
                 let got = assemble(std::slice::from_ref(&sp), &holed, &image).unwrap();
-                assert_eq!((got[0].values.is_none(), got[0].found), (true, rows * (cols - 1)), "{stored:?} with a hole");
+                assert_eq!(
+                    (got[0].values.is_none(), got[0].found),
+                    (true, rows * (cols - 1)),
+                    "{stored:?} with a hole"
+                );
                 let mut twice = runs.clone();
                 twice.push(run(stored, 16, 1, 0, 1));
                 let got = assemble(&[sp], &twice, &image).unwrap();
-                assert_eq!(got[0].values.as_deref(), Some(&want[..]), "{stored:?} with a second copy");
+                assert_eq!(
+                    got[0].values.as_deref(),
+                    Some(&want[..]),
+                    "{stored:?} with a second copy"
+                );
                 assert_eq!(got[0].disagreements, 0);
             }
         }
@@ -760,7 +956,12 @@ mod tests {
     /// gate/up weight: stored row `c` holds column `c` of every part in turn. Element bytes are
     /// pseudo-random (any bit pattern, NaNs and infinities included). Returns the image and the
     /// runs in stored order, the parts' runs interleaved as a map holds them.
-    fn fused_transposed(rows: &[u64], cols: u64, stored: DataType, seed: u64) -> (Vec<u8>, Vec<Run>) {
+    fn fused_transposed(
+        rows: &[u64],
+        cols: u64,
+        stored: DataType,
+        seed: u64,
+    ) -> (Vec<u8>, Vec<Run>) {
         let size = u64::from(stored.bits() / 8);
         let total: u64 = rows.iter().sum();
         let mut x = seed | 1;
@@ -778,7 +979,10 @@ mod tests {
             let mut row0 = 0;
             for (p, &n) in rows.iter().enumerate() {
                 let offset = 8 + (c * total + row0) * size;
-                runs.push(Run { weight: p as u32, ..run(stored, offset, n, c, cols as i64) });
+                runs.push(Run {
+                    weight: p as u32,
+                    ..run(stored, offset, n, c, cols as i64)
+                });
                 row0 += n;
             }
         }
@@ -798,7 +1002,13 @@ mod tests {
         // Q/K/V-like (3 parts), gate/up-like (2 parts), parts of unequal height, odd sizes; stored
         // in the refit dtype and as fp16/bf16 of fp32 (widened), fp32 of fp16 (rounded, not a
         // grid conversion: read run by run), 1-, 4- and 8-byte integers.
-        let shapes: [(&[u64], u64); 5] = [(&[37, 37, 37], 29), (&[45, 45], 70), (&[13, 50], 33), (&[1, 2, 3], 5), (&[64], 65)];
+        let shapes: [(&[u64], u64); 5] = [
+            (&[37, 37, 37], 29),
+            (&[45, 45], 70),
+            (&[13, 50], 33),
+            (&[1, 2, 3], 5),
+            (&[64], 65),
+        ];
         let dtypes = [
             (DataType::Float, DataType::Float),
             (DataType::Half, DataType::Half),
@@ -813,7 +1023,8 @@ mod tests {
         ];
         for (rows, cols) in shapes {
             for (stored, refit) in dtypes {
-                let (image, runs) = fused_transposed(rows, cols, stored, rows.len() as u64 * 1000 + cols);
+                let (image, runs) =
+                    fused_transposed(rows, cols, stored, rows.len() as u64 * 1000 + cols);
                 let ws: Vec<WeightSpec> = rows.iter().map(|n| spec(refit, n * cols)).collect();
                 let what = format!("{rows:?} x {cols}, {stored:?} as {refit:?}");
                 same_as_element_by_element(&ws, &runs, &image, &what);
@@ -826,10 +1037,20 @@ mod tests {
                     let mut want = vec![0u8; refit.bytes_for(n * cols).unwrap() as usize];
                     for i in 0..n * cols {
                         let (r, c) = (i / cols, i % cols);
-                        let at = run(stored, 8 + (c * total + row0 + r) * u64::from(stored.bits() / 8), 1, 0, 1);
+                        let at = run(
+                            stored,
+                            8 + (c * total + row0 + r) * u64::from(stored.bits() / 8),
+                            1,
+                            0,
+                            1,
+                        );
                         write_value(refit, &mut want, i, read_elem(&image, &at, 0));
                     }
-                    assert_eq!(got[p].values.as_deref(), Some(&want[..]), "{what}, part {p}");
+                    assert_eq!(
+                        got[p].values.as_deref(),
+                        Some(&want[..]),
+                        "{what}, part {p}"
+                    );
                     row0 += n;
                 }
                 // Interrupted: a run split in two, a run missing (a hole), two runs swapped, a
@@ -841,7 +1062,15 @@ mod tests {
                 if r.len > 1 {
                     let size = u64::from(stored.bits() / 8);
                     split[k].len = 1;
-                    split.insert(k + 1, Run { offset: r.offset + size, len: r.len - 1, index: r.index + cols, ..r });
+                    split.insert(
+                        k + 1,
+                        Run {
+                            offset: r.offset + size,
+                            len: r.len - 1,
+                            index: r.index + cols,
+                            ..r
+                        },
+                    );
                 }
                 let mut holed = runs.clone();
                 holed.remove(k);
@@ -850,10 +1079,25 @@ mod tests {
                 let mut twice = runs.clone();
                 twice.push(r);
                 let mut other = runs.clone();
-                other.push(Run { offset: runs[(k + 1) % runs.len()].offset.min(r.offset), ..r });
+                other.push(Run {
+                    offset: runs[(k + 1) % runs.len()].offset.min(r.offset),
+                    ..r
+                });
                 let mut stray = runs.clone();
-                stray.push(Run { offset: image.len() as u64 - 8, len: 1, index_stride: 1, ..r });
-                let damaged = [("split", split), ("holed", holed), ("swapped", swapped), ("twice", twice), ("other", other), ("stray", stray)];
+                stray.push(Run {
+                    offset: image.len() as u64 - 8,
+                    len: 1,
+                    index_stride: 1,
+                    ..r
+                });
+                let damaged = [
+                    ("split", split),
+                    ("holed", holed),
+                    ("swapped", swapped),
+                    ("twice", twice),
+                    ("other", other),
+                    ("stray", stray),
+                ];
                 for (name, rs) in damaged {
                     same_as_element_by_element(&ws, &rs, &image, &format!("{what}, {name}"));
                 }
@@ -864,7 +1108,9 @@ mod tests {
     #[test]
     fn grids_tell_disjoint_indices_from_their_ranges() {
         let (_, runs) = fused_transposed(&[6, 6, 6], 4, DataType::Float, 1);
-        let of = |w: u32, rs: &[Run]| -> Vec<Run> { rs.iter().filter(|r| r.weight == w).copied().collect() };
+        let of = |w: u32, rs: &[Run]| -> Vec<Run> {
+            rs.iter().filter(|r| r.weight == w).copied().collect()
+        };
         let pairs = |rs: &[Run]| -> bool {
             let v: Vec<(&Run, bool)> = rs.iter().map(|r| (r, true)).collect();
             disjoint_ranges(&v)
@@ -880,7 +1126,15 @@ mod tests {
         assert!(pairs(&q[..3]));
         let mut split = q.clone();
         split[1].len = 2;
-        split.insert(2, Run { offset: q[1].offset + 8, len: 4, index: q[1].index + 8, ..q[1] });
+        split.insert(
+            2,
+            Run {
+                offset: q[1].offset + 8,
+                len: 4,
+                index: q[1].index + 8,
+                ..q[1]
+            },
+        );
         assert!(!pairs(&split));
         // A grid never takes more runs than its stride (a fifth run would repeat indices).
         let mut more = q.clone();
@@ -950,10 +1204,17 @@ mod tests {
         // 2x3 weight [[1,2,3],[4,5,6]] stored transposed: 1 4 2 5 3 6.
         let stored: Vec<f32> = vec![1., 4., 2., 5., 3., 6.];
         let image: Vec<u8> = stored.iter().flat_map(|v| v.to_le_bytes()).collect();
-        let runs: Vec<Run> = (0..3).map(|c| run(DataType::Float, 8 * c, 2, c, 3)).collect();
+        let runs: Vec<Run> = (0..3)
+            .map(|c| run(DataType::Float, 8 * c, 2, c, 3))
+            .collect();
         let got = assemble(&[spec(DataType::Float, 6)], &runs, &image).unwrap();
-        let vals: Vec<f32> =
-            got[0].values.as_ref().unwrap().chunks(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect();
+        let vals: Vec<f32> = got[0]
+            .values
+            .as_ref()
+            .unwrap()
+            .chunks(4)
+            .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+            .collect();
         assert_eq!(vals, vec![1., 2., 3., 4., 5., 6.]);
     }
 
@@ -961,18 +1222,30 @@ mod tests {
     fn fp32_and_fp16_copies_keep_fp32_and_agree() {
         let v = [1.000_976_6_f32, -3.5];
         let mut image: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
-        image.extend(v.iter().flat_map(|x| f16::from_f32(*x).to_bits().to_le_bytes()));
-        let runs = [run(DataType::Half, 8, 2, 0, 1), run(DataType::Float, 0, 2, 0, 1)];
+        image.extend(
+            v.iter()
+                .flat_map(|x| f16::from_f32(*x).to_bits().to_le_bytes()),
+        );
+        let runs = [
+            run(DataType::Half, 8, 2, 0, 1),
+            run(DataType::Float, 0, 2, 0, 1),
+        ];
         let got = &assemble(&[spec(DataType::Float, 2)], &runs, &image).unwrap()[0];
         assert_eq!(got.values.as_deref(), Some(&image[..8]));
-        assert_eq!((got.disagreements, got.copies(2), got.stored.len()), (0, 2, 2));
+        assert_eq!(
+            (got.disagreements, got.copies(2), got.stored.len()),
+            (0, 2, 2)
+        );
     }
 
     #[test]
     fn disagreeing_copies_are_counted() {
         let mut image: Vec<u8> = [1.0f32, 2.0].iter().flat_map(|x| x.to_le_bytes()).collect();
         image.extend([1.0f32, 7.0].iter().flat_map(|x| x.to_le_bytes()));
-        let runs = [run(DataType::Float, 0, 2, 0, 1), run(DataType::Float, 8, 2, 0, 1)];
+        let runs = [
+            run(DataType::Float, 0, 2, 0, 1),
+            run(DataType::Float, 8, 2, 0, 1),
+        ];
         let got = &assemble(&[spec(DataType::Float, 2)], &runs, &image).unwrap()[0];
         assert_eq!((got.disagreements, got.first_disagreement), (1, Some(1)));
     }
@@ -980,18 +1253,46 @@ mod tests {
     #[test]
     fn partial_weights_have_no_values() {
         let image = vec![1u8; 16];
-        let got = &assemble(&[spec(DataType::Int8, 10)], &[run(DataType::Int8, 0, 6, 0, 1)], &image).unwrap()[0];
+        let got = &assemble(
+            &[spec(DataType::Int8, 10)],
+            &[run(DataType::Int8, 0, 6, 0, 1)],
+            &image,
+        )
+        .unwrap()[0];
         assert_eq!((got.found, got.values.is_none()), (6, true));
     }
 
     #[test]
     fn int32_copy_of_int64_sign_extends_and_int4_packs() {
         let image: Vec<u8> = (-5i32).to_le_bytes().into_iter().chain([0x9Fu8]).collect();
-        let ws = [spec(DataType::Int64, 1), WeightSpec { name: "q".into(), dtype: DataType::Int4, count: 2 }];
+        let ws = [
+            spec(DataType::Int64, 1),
+            WeightSpec {
+                name: "q".into(),
+                dtype: DataType::Int4,
+                count: 2,
+            },
+        ];
         let runs = [
             run(DataType::Int32, 0, 1, 0, 1),
-            Run { weight: 1, stored: DataType::Int4, offset: 4, nibble: 1, len: 1, index: 0, index_stride: 1 },
-            Run { weight: 1, stored: DataType::Int4, offset: 4, nibble: 0, len: 1, index: 1, index_stride: 1 },
+            Run {
+                weight: 1,
+                stored: DataType::Int4,
+                offset: 4,
+                nibble: 1,
+                len: 1,
+                index: 0,
+                index_stride: 1,
+            },
+            Run {
+                weight: 1,
+                stored: DataType::Int4,
+                offset: 4,
+                nibble: 0,
+                len: 1,
+                index: 1,
+                index_stride: 1,
+            },
         ];
         let got = assemble(&ws, &runs, &image).unwrap();
         assert_eq!(got[0].values.as_deref(), Some(&(-5i64).to_le_bytes()[..]));
@@ -1008,7 +1309,15 @@ mod tests {
         assert!(e.detail.contains("element 4"), "{e}");
         let e = assemble(&ws, &[run(DataType::Int8, 0, 2, 0, 1)], &image).unwrap_err();
         assert!(e.detail.contains("cannot be stored"), "{e}");
-        let e = assemble(&ws, &[Run { weight: 3, ..run(DataType::Float, 0, 1, 0, 1) }], &image).unwrap_err();
+        let e = assemble(
+            &ws,
+            &[Run {
+                weight: 3,
+                ..run(DataType::Float, 0, 1, 0, 1)
+            }],
+            &image,
+        )
+        .unwrap_err();
         assert!(e.detail.contains("does not exist"), "{e}");
     }
 }

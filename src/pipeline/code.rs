@@ -71,7 +71,13 @@ pub enum Class {
 }
 
 impl Class {
-    pub const ALL: [Class; 5] = [Class::Float, Class::Byte, Class::Wide, Class::Nibble, Class::Bit];
+    pub const ALL: [Class; 5] = [
+        Class::Float,
+        Class::Byte,
+        Class::Wide,
+        Class::Nibble,
+        Class::Bit,
+    ];
 
     pub fn of(dtype: DataType) -> Class {
         match dtype {
@@ -139,8 +145,16 @@ pub enum Store {
 }
 
 impl Store {
-    pub const ALL: [Store; 8] =
-        [Store::F32, Store::F16, Store::Bf16, Store::Byte, Store::I32, Store::I64, Store::Nibble, Store::Bool];
+    pub const ALL: [Store; 8] = [
+        Store::F32,
+        Store::F16,
+        Store::Bf16,
+        Store::Byte,
+        Store::I32,
+        Store::I64,
+        Store::Nibble,
+        Store::Bool,
+    ];
 
     /// Element size in nibbles (half-bytes), the decoder's unit of position.
     pub fn nibbles(self) -> u64 {
@@ -362,7 +376,9 @@ pub fn fill_markers(dtype: DataType, first_id: u64, count: u64, pass: u32, out: 
         }
         DataType::Int32 => {
             for (i, c) in out.chunks_exact_mut(4).take(n).enumerate() {
-                c.copy_from_slice(&(wide_marker(digit(first_id + i as u64), pass) as i32).to_le_bytes());
+                c.copy_from_slice(
+                    &(wide_marker(digit(first_id + i as u64), pass) as i32).to_le_bytes(),
+                );
             }
         }
         DataType::Int64 => {
@@ -505,9 +521,16 @@ mod tests {
     #[test]
     fn float_identities_round_trip_through_their_digits() {
         for g in [0u64, 1, 127, 128, 129, 40_000, (1 << 31) - 1] {
-            let back = float_digit(g, 0) + FLOAT_FIRST_BASE * (0..4).map(|p| float_digit(g, p + 1) << (8 * p)).sum::<u64>();
+            let back = float_digit(g, 0)
+                + FLOAT_FIRST_BASE
+                    * (0..4)
+                        .map(|p| float_digit(g, p + 1) << (8 * p))
+                        .sum::<u64>();
             assert_eq!(back, g);
-            assert!(float_digit(g, 0) < FLOAT_FIRST_BASE, "pass-0 markers are positive");
+            assert!(
+                float_digit(g, 0) < FLOAT_FIRST_BASE,
+                "pass-0 markers are positive"
+            );
         }
     }
 
@@ -515,12 +538,21 @@ mod tests {
     fn markers_fill_packed_and_wide_buffers() {
         let mut buf = vec![0u8; 2];
         fill_markers(DataType::Int4, 0, 3, 0, &mut buf);
-        assert_eq!(buf, vec![nibble_marker(0) | nibble_marker(1) << 4, nibble_marker(2)]);
+        assert_eq!(
+            buf,
+            vec![nibble_marker(0) | nibble_marker(1) << 4, nibble_marker(2)]
+        );
         let mut buf = vec![0u8; 16];
         fill_markers(DataType::Int64, 41, 2, 3, &mut buf);
-        assert_eq!(i64::from_le_bytes(buf[8..].try_into().unwrap()), 42 + WIDE_OFFSET as i64);
+        assert_eq!(
+            i64::from_le_bytes(buf[8..].try_into().unwrap()),
+            42 + WIDE_OFFSET as i64
+        );
         fill_markers(DataType::Int64, 41, 2, 0, &mut buf);
-        assert_eq!(i64::from_le_bytes(buf[8..].try_into().unwrap()), -(42 + WIDE_OFFSET as i64));
+        assert_eq!(
+            i64::from_le_bytes(buf[8..].try_into().unwrap()),
+            -(42 + WIDE_OFFSET as i64)
+        );
         let mut buf = vec![0u8; 4];
         fill_markers(DataType::Bool, 4, 4, 1, &mut buf);
         // g+1 = 5,6,7,8 -> bit 1 = 0,1,1,0

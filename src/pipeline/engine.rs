@@ -57,7 +57,12 @@ pub trait Instance {
     /// `Ok(vec![])` after a refit, else the indices of the weights still needed (no refit made;
     /// use a fresh instance for the next try). The default needs every weight.
     fn refit_some(&mut self, values: &[Option<&[u8]>]) -> anyhow::Result<Vec<usize>> {
-        let missing: Vec<usize> = values.iter().enumerate().filter(|(_, v)| v.is_none()).map(|(i, _)| i).collect();
+        let missing: Vec<usize> = values
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| v.is_none())
+            .map(|(i, _)| i)
+            .collect();
         if !missing.is_empty() {
             return Ok(missing);
         }

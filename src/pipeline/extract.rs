@@ -21,8 +21,8 @@ use super::engine::{Engine, PlanBytes, WeightSpec};
 use super::ids::IdSpace;
 use super::layout::Run;
 use super::packed::{Baseline, Packed, PackedImage};
-use super::proof::{self, Failure};
 pub use super::proof::Proof;
+use super::proof::{self, Failure};
 use crate::error::{Error, ErrorKind};
 
 /// Where extraction is.
@@ -76,7 +76,11 @@ impl Observer for Quiet {}
 /// Where serialized images are kept while extraction needs them: in memory, or spilled to disk by
 /// the front end for engines too large to hold several times.
 pub trait Scratch {
-    fn keep(&mut self, label: &str, bytes: Box<dyn PlanBytes>) -> anyhow::Result<Box<dyn PlanBytes>>;
+    fn keep(
+        &mut self,
+        label: &str,
+        bytes: Box<dyn PlanBytes>,
+    ) -> anyhow::Result<Box<dyn PlanBytes>>;
     /// Whether kept images stay in memory (then the baseline is kept packed instead).
     fn in_memory(&self) -> bool {
         true
@@ -86,7 +90,11 @@ pub trait Scratch {
 /// Keeps images as they come.
 pub struct InMemory;
 impl Scratch for InMemory {
-    fn keep(&mut self, _label: &str, bytes: Box<dyn PlanBytes>) -> anyhow::Result<Box<dyn PlanBytes>> {
+    fn keep(
+        &mut self,
+        _label: &str,
+        bytes: Box<dyn PlanBytes>,
+    ) -> anyhow::Result<Box<dyn PlanBytes>> {
         Ok(bytes)
     }
 }
@@ -212,7 +220,10 @@ impl Extraction {
     }
 
     pub fn missing(&self) -> impl Iterator<Item = (&WeightSpec, &Missing)> {
-        self.weights.iter().zip(&self.results).filter_map(|(w, r)| r.missing.as_ref().map(|m| (w, m)))
+        self.weights
+            .iter()
+            .zip(&self.results)
+            .filter_map(|(w, r)| r.missing.as_ref().map(|m| (w, m)))
     }
 }
 
@@ -235,7 +246,8 @@ fn refit_pass(
     make: &(dyn Fn(usize, &mut [u8]) + Sync),
 ) -> anyhow::Result<Box<dyn PlanBytes>> {
     let bufs: Vec<Vec<u8>> = super::par::map(weights.len(), |i| {
-        let n = usize::try_from(weights[i].refit_bytes()).context("weight too large for this machine")?;
+        let n = usize::try_from(weights[i].refit_bytes())
+            .context("weight too large for this machine")?;
         let mut b = vec![0u8; n];
         make(i, &mut b);
         Ok::<_, anyhow::Error>(b)
@@ -296,11 +308,18 @@ pub fn extract(
 
     check(obs)?;
     obs.stage(Stage::Normalise);
-    let original = engine.instance()?.serialize().context("serializing the untouched engine")?;
+    let original = engine
+        .instance()?
+        .serialize()
+        .context("serializing the untouched engine")?;
     passes.serialize_only += 1;
     obs.serialized(Stage::Normalise, original.bytes().len() as u64);
     // Usually the file itself: then its read-only mapping serves, and the serialization goes.
-    let original_kept = if original.bytes() == file { None } else { Some(scratch.keep("original", original)?) };
+    let original_kept = if original.bytes() == file {
+        None
+    } else {
+        Some(scratch.keep("original", original)?)
+    };
     let original: &[u8] = match &original_kept {
         Some(o) => o.bytes(),
         None => file,
@@ -308,7 +327,8 @@ pub fn extract(
 
     check(obs)?;
     obs.stage(Stage::Baseline);
-    let base = refit_pass(engine, &weights, &|_, _| {}).context("zero baseline: refit all weights to 0")?;
+    let base = refit_pass(engine, &weights, &|_, _| {})
+        .context("zero baseline: refit all weights to 0")?;
     passes.refit_serialize += 1;
     obs.serialized(Stage::Baseline, base.bytes().len() as u64);
     // When the refitted layout differs from the original's, try bringing refitted images back to
@@ -319,7 +339,10 @@ pub fn extract(
         base
     } else {
         // A runtime that cannot deserialize its own refitted plan leaves alignment as the way.
-        match engine.instance_of(base.bytes()).and_then(|mut i| i.serialize()) {
+        match engine
+            .instance_of(base.bytes())
+            .and_then(|mut i| i.serialize())
+        {
             Ok(again) if again.bytes().len() == original.len() => {
                 passes.serialize_only += 1;
                 layout_mode = LayoutMode::Renormalised;
@@ -348,14 +371,15 @@ pub fn extract(
         (Some(p), _) => Baseline::Packed(p),
         (None, kept) => Baseline::Whole(kept.as_deref().map_or(&[][..], |b| b.bytes())),
     };
-    let renormalise = |img: Box<dyn PlanBytes>, passes: &mut PassCounts| -> anyhow::Result<Box<dyn PlanBytes>> {
-        if layout_mode != LayoutMode::Renormalised {
-            return Ok(img);
-        }
-        let again = engine.instance_of(img.bytes())?.serialize()?;
-        passes.serialize_only += 1;
-        Ok(again)
-    };
+    let renormalise =
+        |img: Box<dyn PlanBytes>, passes: &mut PassCounts| -> anyhow::Result<Box<dyn PlanBytes>> {
+            if layout_mode != LayoutMode::Renormalised {
+                return Ok(img);
+            }
+            let again = engine.instance_of(img.bytes())?.serialize()?;
+            passes.serialize_only += 1;
+            Ok(again)
+        };
 
     // Each pass is folded into the packed differences as it arrives and dropped (`packed.rs`).
     let mut packed = Packed::new(base.len());
@@ -368,7 +392,8 @@ pub fn extract(
         .with_context(|| format!("marker pass {} of {}", p + 1, ids.passes))?;
         passes.refit_serialize += 1;
         passes.marker += 1;
-        let img = renormalise(img, &mut passes).with_context(|| format!("marker pass {}: serializing it again", p + 1))?;
+        let img = renormalise(img, &mut passes)
+            .with_context(|| format!("marker pass {}: serializing it again", p + 1))?;
         obs.serialized(Stage::Markers(p, ids.passes), img.bytes().len() as u64);
         let (lb, li) = (base.len(), img.bytes().len());
         if li != lb {
@@ -392,7 +417,8 @@ pub fn extract(
             obs.bytes(done, total);
             !obs.cancelled()
         };
-        decode::decode_packed(&base, &packed, &weights, &ids, &mut progress).ok_or_else(interrupted)?
+        decode::decode_packed(&base, &packed, &weights, &ids, &mut progress)
+            .ok_or_else(interrupted)?
     };
     drop(packed);
 
@@ -403,7 +429,8 @@ pub fn extract(
     let mask = merged(mask);
     // The baseline whole, only while it is needed (again for the proof).
     let refit_vs_original = align::align(&base.whole(), original, &mask);
-    let (original_runs, lost_to_layout) = translate(&decoded.runs, &refit_vs_original, weights.len());
+    let (original_runs, lost_to_layout) =
+        translate(&decoded.runs, &refit_vs_original, weights.len());
     let values = assemble::assemble(&weights, &original_runs, original)
         .map_err(|e| anyhow::anyhow!("internal error: decoded run unreadable: {e}"))?;
 
@@ -428,11 +455,21 @@ pub fn extract(
     let any_weight_bytes = !decoded.runs.is_empty() || unexplained > 0;
     // Weight-stripped: nothing changes with the markers, or the refitted serializations hold
     // weights that the original, shorter by about as many bytes, does not.
-    let run_bytes: u64 = decoded.runs.iter().filter_map(|r| r.byte_range()).map(|(a, b)| b - a).sum();
+    let run_bytes: u64 = decoded
+        .runs
+        .iter()
+        .filter_map(|r| r.byte_range())
+        .map(|(a, b)| b - a)
+        .sum();
     let shrink = (base.len() as u64).saturating_sub(original.len() as u64);
-    let translated: u64 = original_runs.iter().filter_map(|r| r.byte_range()).map(|(a, b)| b - a).sum();
+    let translated: u64 = original_runs
+        .iter()
+        .filter_map(|r| r.byte_range())
+        .map(|(a, b)| b - a)
+        .sum();
     let stripped = weights.iter().any(|w| w.count > 0)
-        && (!any_weight_bytes || (run_bytes > 0 && shrink >= run_bytes / 2 && translated < run_bytes / 2));
+        && (!any_weight_bytes
+            || (run_bytes > 0 && shrink >= run_bytes / 2 && translated < run_bytes / 2));
     let results: Vec<WeightResult> = weights
         .iter()
         .zip(values)
@@ -441,15 +478,24 @@ pub fn extract(
             let missing = if v.values.is_some() {
                 None
             } else if v.ambiguous && !stripped {
-                Some(Missing::Ambiguous { sightings: v.sightings })
+                Some(Missing::Ambiguous {
+                    sightings: v.sightings,
+                })
             } else if stripped {
                 Some(Missing::Stripped)
             } else if lost_to_layout[i] > 0 && v.found < w.count {
-                Some(Missing::LayoutChanged { elements: lost_to_layout[i] })
+                Some(Missing::LayoutChanged {
+                    elements: lost_to_layout[i],
+                })
             } else if v.found > 0 {
-                Some(Missing::Partial { found: v.found, count: w.count })
+                Some(Missing::Partial {
+                    found: v.found,
+                    count: w.count,
+                })
             } else if unexplained > 0 {
-                Some(Missing::Transformed { unexplained_bytes: unexplained })
+                Some(Missing::Transformed {
+                    unexplained_bytes: unexplained,
+                })
             } else {
                 Some(Missing::NotInPlan)
             };
@@ -467,11 +513,23 @@ pub fn extract(
         })
         .context("round-trip proof: refitting the extracted values")?;
         passes.refit_serialize += 1;
-        let refitted = renormalise(refitted, &mut passes).context("round-trip proof: serializing it again")?;
+        let refitted =
+            renormalise(refitted, &mut passes).context("round-trip proof: serializing it again")?;
         obs.serialized(Stage::Proof, refitted.bytes().len() as u64);
-        proof::compare(refitted.bytes(), &base.whole(), original, &refit_vs_original, &decoded, &results)
+        proof::compare(
+            refitted.bytes(),
+            &base.whole(),
+            original,
+            &refit_vs_original,
+            &decoded,
+            &results,
+        )
     } else if stripped && opts.verify {
-        Proof::Failed { differing: 0, first_offsets: vec![], reason: Failure::NothingToProve }
+        Proof::Failed {
+            differing: 0,
+            first_offsets: vec![],
+            reason: Failure::NothingToProve,
+        }
     } else {
         Proof::Skipped
     };
@@ -538,13 +596,21 @@ mod tests {
 
     impl Instance for ToyInstance<'_> {
         fn serialize(&mut self) -> anyhow::Result<Box<dyn PlanBytes>> {
-            let mut out: Vec<u8> = (0..self.toy.len).map(|i| (i as u8).wrapping_mul(31).wrapping_add(7)).collect();
+            let mut out: Vec<u8> = (0..self.toy.len)
+                .map(|i| (i as u8).wrapping_mul(31).wrapping_add(7))
+                .collect();
             for s in &self.toy.slots {
                 let spec = &self.toy.specs[s.weight];
                 let size = (s.stored.bits() / 8) as usize;
                 for (k, idx) in s.order.iter().enumerate() {
                     let at = s.offset + k * size;
-                    put(s.stored, spec.dtype, &self.values[s.weight], *idx, &mut out[at..at + size]);
+                    put(
+                        s.stored,
+                        spec.dtype,
+                        &self.values[s.weight],
+                        *idx,
+                        &mut out[at..at + size],
+                    );
                 }
             }
             if let (true, Some((at, n))) = (self.refitted, self.toy.grow_after_refit) {
@@ -557,9 +623,16 @@ mod tests {
         }
 
         fn refit(&mut self, values: &[&[u8]]) -> anyhow::Result<()> {
-            anyhow::ensure!(values.len() == self.toy.specs.len(), "all weights must be set");
+            anyhow::ensure!(
+                values.len() == self.toy.specs.len(),
+                "all weights must be set"
+            );
             for (spec, v) in self.toy.specs.iter().zip(values) {
-                anyhow::ensure!(v.len() as u64 == spec.refit_bytes(), "wrong count for {}", spec.name);
+                anyhow::ensure!(
+                    v.len() as u64 == spec.refit_bytes(),
+                    "wrong count for {}",
+                    spec.name
+                );
             }
             self.values = values.iter().map(|v| v.to_vec()).collect();
             self.refitted = true;
@@ -572,7 +645,11 @@ mod tests {
             &self.specs
         }
         fn instance(&self) -> anyhow::Result<Box<dyn Instance + '_>> {
-            Ok(Box::new(ToyInstance { toy: self, values: self.values.clone(), refitted: false }))
+            Ok(Box::new(ToyInstance {
+                toy: self,
+                values: self.values.clone(),
+                refitted: false,
+            }))
         }
         fn instance_of(&self, _plan: &[u8]) -> anyhow::Result<Box<dyn Instance + '_>> {
             anyhow::bail!("the toy engine cannot deserialize other plans")
@@ -589,17 +666,41 @@ mod tests {
         let w: Vec<f32> = (0..12).map(|i| i as f32 * 0.37 - 1.5).collect();
         let b: Vec<f32> = vec![0.5, -0.25, 3.0, 1.0 / 1024.0];
         let specs = vec![
-            WeightSpec { name: "fc.weight".into(), dtype: DataType::Float, count: 12 },
-            WeightSpec { name: "fc.bias".into(), dtype: DataType::Float, count: 4 },
-            WeightSpec { name: "folded".into(), dtype: DataType::Float, count: 3 },
+            WeightSpec {
+                name: "fc.weight".into(),
+                dtype: DataType::Float,
+                count: 12,
+            },
+            WeightSpec {
+                name: "fc.bias".into(),
+                dtype: DataType::Float,
+                count: 4,
+            },
+            WeightSpec {
+                name: "folded".into(),
+                dtype: DataType::Float,
+                count: 3,
+            },
         ];
-        let transposed: Vec<usize> = (0..4).flat_map(|c| (0..3).map(move |r| r * 4 + c)).collect();
+        let transposed: Vec<usize> = (0..4)
+            .flat_map(|c| (0..3).map(move |r| r * 4 + c))
+            .collect();
         Toy {
             specs,
             values: vec![f32s(&w), f32s(&b), f32s(&[1.0, 2.0, 3.0])],
             slots: vec![
-                Slot { weight: 0, stored: DataType::Float, offset: 4096, order: transposed },
-                Slot { weight: 1, stored: DataType::Half, offset: 9000, order: vec![0, 1, 2, 3] },
+                Slot {
+                    weight: 0,
+                    stored: DataType::Float,
+                    offset: 4096,
+                    order: transposed,
+                },
+                Slot {
+                    weight: 1,
+                    stored: DataType::Half,
+                    offset: 9000,
+                    order: vec![0, 1, 2, 3],
+                },
             ],
             len: 20_000,
             grow_after_refit: grow,
@@ -615,14 +716,34 @@ mod tests {
     fn extracts_transposed_and_converted_weights_and_names_the_missing_one() {
         let t = toy(None);
         let x = run(&t);
-        assert_eq!(x.results[0].values.values.as_deref(), Some(&t.values[0][..]));
-        let bias: Vec<f32> = x.results[1].values.values.as_ref().unwrap().chunks(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect();
-        assert_eq!(bias, vec![0.5, -0.25, 3.0, f16::from_f32(1.0 / 1024.0).to_f32()]);
+        assert_eq!(
+            x.results[0].values.values.as_deref(),
+            Some(&t.values[0][..])
+        );
+        let bias: Vec<f32> = x.results[1]
+            .values
+            .values
+            .as_ref()
+            .unwrap()
+            .chunks(4)
+            .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+            .collect();
+        assert_eq!(
+            bias,
+            vec![0.5, -0.25, 3.0, f16::from_f32(1.0 / 1024.0).to_f32()]
+        );
         assert_eq!(x.results[1].values.stored, vec![DataType::Half]);
         assert_eq!(x.results[2].missing, Some(Missing::NotInPlan));
         // Marker passes: 19 float elements need one digit, but every engine gets at least two;
         // + baseline + proof.
-        assert_eq!((x.passes.marker, x.passes.refit_serialize, x.passes.serialize_only), (2, 4, 1));
+        assert_eq!(
+            (
+                x.passes.marker,
+                x.passes.refit_serialize,
+                x.passes.serialize_only
+            ),
+            (2, 4, 1)
+        );
         // The folded weight is refitted with zeros in the proof but touches no byte: identical.
         assert_eq!(x.proof, Proof::Identical { bytes: 20_000 });
         assert!(x.original_vs_file.is_identity());
@@ -632,14 +753,22 @@ mod tests {
     fn a_layout_change_after_refit_is_aligned_and_proven() {
         let t = toy(Some((6000, 777)));
         let x = run(&t);
-        assert_eq!(x.results[0].values.values.as_deref(), Some(&t.values[0][..]));
+        assert_eq!(
+            x.results[0].values.values.as_deref(),
+            Some(&t.values[0][..])
+        );
         assert!(x.results[1].values.values.is_some());
         assert!(!x.refit_vs_original.is_identity());
         match x.proof {
-            Proof::Equivalent { layout_bytes, .. } => assert!(layout_bytes >= 777, "{layout_bytes}"),
+            Proof::Equivalent { layout_bytes, .. } => {
+                assert!(layout_bytes >= 777, "{layout_bytes}")
+            }
             other => panic!("{other:?}"),
         }
         // Runs are reported in the coordinates of the file (no shift for the bias at 9000).
-        assert!(x.file_runs.iter().any(|r| r.weight == 1 && r.offset == 9000));
+        assert!(x
+            .file_runs
+            .iter()
+            .any(|r| r.weight == 1 && r.offset == 9000));
     }
 }

@@ -46,9 +46,22 @@ impl IdSpace {
         // At least two passes: with one, a digit is an identity with no redundancy at all, and a
         // few bytes of one small code book can read as elements of another. Only engines of under
         // 256 elements per class would otherwise get one.
-        let needed = Class::ALL.iter().map(|c| c.passes_needed(counts[slot(*c)])).max().unwrap_or(0);
-        let passes = if needed == 0 { 0 } else { needed.max(MIN_PASSES) };
-        IdSpace { first, counts, starts, passes }
+        let needed = Class::ALL
+            .iter()
+            .map(|c| c.passes_needed(counts[slot(*c)]))
+            .max()
+            .unwrap_or(0);
+        let passes = if needed == 0 {
+            0
+        } else {
+            needed.max(MIN_PASSES)
+        };
+        IdSpace {
+            first,
+            counts,
+            starts,
+            passes,
+        }
     }
 
     pub fn count(&self, c: Class) -> u64 {
@@ -75,7 +88,11 @@ mod tests {
     use crate::dtype::DataType;
 
     fn w(name: &str, dtype: DataType, count: u64) -> WeightSpec {
-        WeightSpec { name: name.into(), dtype, count }
+        WeightSpec {
+            name: name.into(),
+            dtype,
+            count,
+        }
     }
 
     #[test]

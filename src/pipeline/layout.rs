@@ -52,7 +52,10 @@ impl Run {
     /// The byte range `[start, end)` of the image this run occupies.
     pub fn byte_range(&self) -> Option<(u64, u64)> {
         let bits = u64::from(self.stored.bits());
-        let start_bit = self.offset.checked_mul(8)?.checked_add(u64::from(self.nibble) * 4)?;
+        let start_bit = self
+            .offset
+            .checked_mul(8)?
+            .checked_add(u64::from(self.nibble) * 4)?;
         let end_bit = start_bit.checked_add(self.len.checked_mul(bits)?)?;
         Some((self.offset, end_bit.div_ceil(8)))
     }
@@ -82,7 +85,15 @@ impl RunBuilder {
                 }
             }
         }
-        self.runs.push(Run { weight, stored, offset: nib / 2, nibble: (nib % 2) as u8, len: 1, index, index_stride: 1 });
+        self.runs.push(Run {
+            weight,
+            stored,
+            offset: nib / 2,
+            nibble: (nib % 2) as u8,
+            len: 1,
+            index,
+            index_stride: 1,
+        });
     }
 
     /// Nibble position of the last element pushed.
@@ -122,7 +133,12 @@ mod tests {
         };
         assert_eq!(r.index_bounds(), Some((3, 28)));
         assert_eq!(r.byte_range(), Some((100, 108)));
-        let packed = Run { stored: DataType::Int4, nibble: 1, len: 3, ..r };
+        let packed = Run {
+            stored: DataType::Int4,
+            nibble: 1,
+            len: 3,
+            ..r
+        };
         assert_eq!(packed.byte_range(), Some((100, 102)));
     }
 
@@ -132,7 +148,11 @@ mod tests {
         for (k, idx) in [0u64, 3, 6, 9, 1, 4].iter().enumerate() {
             b.push(0, DataType::Half, 2 * 100 + 4 * k as u64, *idx);
         }
-        let got: Vec<(u64, u64, u64, i64)> = b.runs.iter().map(|r| (r.offset, r.len, r.index, r.index_stride)).collect();
+        let got: Vec<(u64, u64, u64, i64)> = b
+            .runs
+            .iter()
+            .map(|r| (r.offset, r.len, r.index, r.index_stride))
+            .collect();
         assert_eq!(got, vec![(100, 4, 0, 3), (108, 2, 1, 3)]);
         b.pop();
         b.pop();

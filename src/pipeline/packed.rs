@@ -41,7 +41,11 @@ pub struct Packed {
 impl Packed {
     /// An empty set of passes for images of `len` bytes.
     pub fn new(len: usize) -> Packed {
-        Packed { len, passes: Vec::new(), changed: vec![0; len.div_ceil(CHUNK).div_ceil(64)] }
+        Packed {
+            len,
+            passes: Vec::new(),
+            changed: vec![0; len.div_ceil(CHUNK).div_ceil(64)],
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -69,7 +73,11 @@ impl Packed {
                 delta.extend(img[a..b].iter().zip(base).map(|(x, y)| x ^ y));
                 let mask: Vec<u64> = delta
                     .chunks(64 * CHUNK)
-                    .map(|c| c.chunks(CHUNK).enumerate().fold(0u64, |m, (i, c)| m | (u64::from(!is_zero(c)) << i)))
+                    .map(|c| {
+                        c.chunks(CHUNK)
+                            .enumerate()
+                            .fold(0u64, |m, (i, c)| m | (u64::from(!is_zero(c)) << i))
+                    })
                     .collect();
                 (pack_block(delta), mask)
             })
@@ -96,10 +104,7 @@ impl Packed {
     /// baseline's same bytes.
     pub fn unpack_into(&self, p: usize, base: &[u8], from: usize, to: usize, out: &mut Vec<u8>) {
         assert_eq!(base.len(), to - from, "the baseline's bytes [from, to)");
-        unpack_blocks(&self.passes[p].blocks, self.len, from, to, out);
-        for (o, b) in out.iter_mut().zip(base) {
-            *o ^= b;
-        }
+        unpack_blocks(&self.passes[p].blocks, self.len, from, to, Some(base), out);
     }
 
     /// [`Self::unpack_into`] a new vector.
@@ -112,7 +117,10 @@ impl Packed {
 
     /// Bytes of compressed blocks.
     pub fn compressed_bytes(&self) -> u64 {
-        self.passes.iter().flat_map(|p| p.blocks.iter().map(|b| b.len() as u64)).sum()
+        self.passes
+            .iter()
+            .flat_map(|p| p.blocks.iter().map(|b| b.len() as u64))
+            .sum()
     }
 
     /// Bytes held: the compressed blocks and the bitmap (1/128 of the image).
@@ -125,9 +133,11 @@ impl Packed {
 const LINE: usize = 64;
 
 /// Whether every byte is zero, eight at a time (no early exit: the loop vectorises).
-fn is_zero(bytes: &[u8]) -> bool {
+pub(crate) fn is_zero(bytes: &[u8]) -> bool {
     let mut words = bytes.chunks_exact(8);
-    let acc = words.by_ref().fold(0u64, |a, w| a | u64::from_le_bytes(w.try_into().expect("8 bytes")));
+    let acc = words.by_ref().fold(0u64, |a, w| {
+        a | u64::from_le_bytes(w.try_into().expect("8 bytes"))
+    });
     acc == 0 && words.remainder().iter().all(|&b| b == 0)
 }
 
@@ -147,7 +157,10 @@ fn pack_block(data: &[u8]) -> Vec<u8> {
     let mut out: Vec<u8> = mask.iter().flat_map(|w| w.to_le_bytes()).collect();
     // LZ4's own library (the `lz4` crate builds it): its decoder copies the markers' short
     // back-references several times faster than the pure-Rust one.
-    out.extend(lz4::block::compress(&dense, Some(lz4::block::CompressionMode::DEFAULT), false).expect("a block of at most 256 KiB compresses"));
+    out.extend(
+        lz4::block::compress(&dense, Some(lz4::block::CompressionMode::DEFAULT), false)
+            .expect("a block of at most 256 KiB compresses"),
+    );
     out
 }
 
@@ -161,43 +174,100 @@ thread_local! {
     static DENSE: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// Unpacks a [`pack_block`] block into `out` (the block's length): runs of non-zero lines are
-/// copied, runs of zero lines filled, each at once.
-fn unpack_block(packed: &[u8], out: &mut [u8]) {
+/// Unpacks a [`pack_block`] block into `out` (the block's length), XORed with `xor` (the same
+/// length) when given. A block whose lines are all non-zero (a weight's markers) decompresses
+/// straight into `out`; otherwise runs of non-zero lines are copied from the decompressed lines
+/// and runs of zero lines filled (or copied from `xor`), each at once.
+fn unpack_block(packed: &[u8], xor: Option<&[u8]>, out: &mut [u8]) {
     let len = out.len();
     if len == 0 {
         return;
     }
+    debug_assert!(xor.is_none_or(|x| x.len() == len));
     let lines = len.div_ceil(LINE);
     let words = lines.div_ceil(64);
-    let mask: Vec<u64> = packed[..8 * words].chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes"))).collect();
+    let mask: Vec<u64> = packed[..8 * words]
+        .chunks_exact(8)
+        .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
+        .collect();
+    let full: usize = mask.iter().map(|w| w.count_ones() as usize).sum();
+    let decompress = |into: &mut [u8]| {
+        let size = i32::try_from(into.len()).expect("a block is at most 256 KiB");
+        let got = lz4::block::decompress_to_buffer(&packed[8 * words..], Some(size), into)
+            .expect("a block this process compressed decompresses");
+        debug_assert_eq!(got, into.len());
+    };
+    if full == lines {
+        decompress(out);
+        if let Some(x) = xor {
+            xor_into(out, x);
+        }
+        return;
+    }
+    if full == 0 {
+        match xor {
+            None => out.fill(0),
+            Some(x) => out.copy_from_slice(x),
+        }
+        return;
+    }
     let set = |i: usize| mask[i / 64] >> (i % 64) & 1 == 1;
     DENSE.with_borrow_mut(|dense| {
-        let full: usize = mask.iter().map(|w| w.count_ones() as usize).sum();
         // Every set line is whole but the last line of the block, which may be short.
-        let n = full * LINE - if set(lines - 1) { lines * LINE - len } else { 0 };
+        let n = full * LINE
+            - if set(lines - 1) {
+                lines * LINE - len
+            } else {
+                0
+            };
+        // Only grown, never cleared: LZ4 writes all `n` bytes.
         dense.resize(n, 0);
-        let size = i32::try_from(n).expect("a block is at most 256 KiB");
-        let got = lz4::block::decompress_to_buffer(&packed[8 * words..], Some(size), dense)
-            .expect("a block this process compressed decompresses");
-        debug_assert_eq!(got, n);
+        decompress(&mut dense[..n]);
         let (mut i, mut at) = (0usize, 0usize);
         while i < lines {
             let on = set(i);
-            let mut j = i + 1;
-            while j < lines && set(j) == on {
-                j += 1;
-            }
+            let j = run_end(&mask, i, lines, on);
             let (a, b) = (i * LINE, (j * LINE).min(len));
+            match (on, xor) {
+                (true, None) => out[a..b].copy_from_slice(&dense[at..at + (b - a)]),
+                (true, Some(x)) => {
+                    out[a..b].copy_from_slice(&dense[at..at + (b - a)]);
+                    xor_into(&mut out[a..b], &x[a..b]);
+                }
+                (false, None) => out[a..b].fill(0),
+                (false, Some(x)) => out[a..b].copy_from_slice(&x[a..b]),
+            }
             if on {
-                out[a..b].copy_from_slice(&dense[at..at + (b - a)]);
                 at += b - a;
-            } else {
-                out[a..b].fill(0);
             }
             i = j;
         }
     });
+}
+
+/// One past the last line of the run of lines from `i` whose mask bit is `on`, a word at a time.
+fn run_end(mask: &[u64], mut i: usize, lines: usize, on: bool) -> usize {
+    while i < lines {
+        let w = mask[i / 64] >> (i % 64);
+        let same = if on {
+            w.trailing_ones()
+        } else {
+            w.trailing_zeros()
+        } as usize;
+        let left = 64 - i % 64;
+        if same < left {
+            return (i + same).min(lines);
+        }
+        i += left;
+    }
+    lines
+}
+
+/// `out ^= x`, byte for byte (two plain slices: the loop vectorises).
+fn xor_into(out: &mut [u8], x: &[u8]) {
+    for (o, x) in out.iter_mut().zip(x) {
+        *o ^= *x;
+    }
 }
 
 thread_local! {
@@ -205,21 +275,36 @@ thread_local! {
     static PART: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// Bytes `[from, to)` of an image of `len` bytes packed in [`BLOCK`]s, into `out` (replaced).
-fn unpack_blocks(blocks: &[Vec<u8>], len: usize, from: usize, to: usize, out: &mut Vec<u8>) {
-    out.clear();
+/// Bytes `[from, to)` of an image of `len` bytes packed in [`BLOCK`]s, XORed with `xor` (that
+/// many bytes) when given, into `out` (replaced; every byte is written, so it is only grown,
+/// never cleared).
+fn unpack_blocks(
+    blocks: &[Vec<u8>],
+    len: usize,
+    from: usize,
+    to: usize,
+    xor: Option<&[u8]>,
+    out: &mut Vec<u8>,
+) {
     out.resize(to - from, 0);
     let mut k = from / BLOCK;
     while k * BLOCK < to {
         let (a, b) = (k * BLOCK, ((k + 1) * BLOCK).min(len));
         let (lo, hi) = (from.max(a), to.min(b));
         if (lo, hi) == (a, b) {
-            unpack_block(&blocks[k], &mut out[lo - from..hi - from]);
+            unpack_block(
+                &blocks[k],
+                xor.map(|x| &x[lo - from..hi - from]),
+                &mut out[lo - from..hi - from],
+            );
         } else {
             PART.with_borrow_mut(|part| {
                 part.resize(b - a, 0);
-                unpack_block(&blocks[k], part);
+                unpack_block(&blocks[k], None, part);
                 out[lo - from..hi - from].copy_from_slice(&part[lo - a..hi - a]);
+                if let Some(x) = xor {
+                    xor_into(&mut out[lo - from..hi - from], &x[lo - from..hi - from]);
+                }
             });
         }
         k += 1;
@@ -235,7 +320,9 @@ pub struct PackedImage {
 impl PackedImage {
     pub fn new(img: &[u8]) -> PackedImage {
         let len = img.len();
-        let blocks = par::map(len.div_ceil(BLOCK), |k| pack_block(&img[k * BLOCK..((k + 1) * BLOCK).min(len)]));
+        let blocks = par::map(len.div_ceil(BLOCK), |k| {
+            pack_block(&img[k * BLOCK..((k + 1) * BLOCK).min(len)])
+        });
         PackedImage { len, blocks }
     }
 
@@ -269,7 +356,7 @@ impl Baseline<'_> {
             Baseline::Whole(b) => Cow::Borrowed(&b[from..to]),
             Baseline::Packed(p) => {
                 let mut out = Vec::new();
-                unpack_blocks(&p.blocks, p.len, from, to, &mut out);
+                unpack_blocks(&p.blocks, p.len, from, to, None, &mut out);
                 Cow::Owned(out)
             }
         }
@@ -280,7 +367,7 @@ impl Baseline<'_> {
         match self {
             Baseline::Whole(b) => &b[from..to],
             Baseline::Packed(p) => {
-                unpack_blocks(&p.blocks, p.len, from, to, buf);
+                unpack_blocks(&p.blocks, p.len, from, to, None, buf);
                 buf
             }
         }
@@ -325,13 +412,22 @@ mod tests {
             a[i] ^= 0x5A;
         }
         let b = image(len, 9);
-        for baseline in [Baseline::Whole(&base), Baseline::Packed(PackedImage::new(&base))] {
+        for baseline in [
+            Baseline::Whole(&base),
+            Baseline::Packed(PackedImage::new(&base)),
+        ] {
             let mut p = Packed::new(len);
             p.add(&baseline, &a);
             p.add(&baseline, &b);
             assert_eq!(p.passes(), 2);
             assert_eq!(baseline.whole(), &base[..]);
-            for (from, to) in [(0, len), (BLOCK - 3, BLOCK + 3), (len - 1, len), (5, 5), (0, 1)] {
+            for (from, to) in [
+                (0, len),
+                (BLOCK - 3, BLOCK + 3),
+                (len - 1, len),
+                (5, 5),
+                (0, 1),
+            ] {
                 let bw = baseline.window(from, to);
                 assert_eq!(&bw[..], &base[from..to]);
                 assert_eq!(p.unpack(0, &bw, from, to), &a[from..to], "{from}..{to}");
@@ -342,7 +438,8 @@ mod tests {
         p.add(&Baseline::Whole(&base), &a);
         p.add(&Baseline::Whole(&base), &b);
         for k in 0..len.div_ceil(CHUNK) {
-            let same = (k * CHUNK..((k + 1) * CHUNK).min(len)).all(|i| a[i] == base[i] && b[i] == base[i]);
+            let same =
+                (k * CHUNK..((k + 1) * CHUNK).min(len)).all(|i| a[i] == base[i] && b[i] == base[i]);
             assert_eq!(p.chunk_unchanged(k), same, "chunk {k}");
         }
     }
@@ -352,10 +449,17 @@ mod tests {
         let mut sparse = vec![0u8; 5000];
         sparse[4999] = 1;
         sparse[64] = 9;
-        for data in [vec![], vec![0u8; 1], vec![0u8; BLOCK], image(BLOCK, 7), image(100, 11), sparse] {
+        for data in [
+            vec![],
+            vec![0u8; 1],
+            vec![0u8; BLOCK],
+            image(BLOCK, 7),
+            image(100, 11),
+            sparse,
+        ] {
             let packed = pack_block(&data);
             let mut out = vec![0xAAu8; data.len()];
-            unpack_block(&packed, &mut out);
+            unpack_block(&packed, None, &mut out);
             assert_eq!(out, data, "{} bytes", data.len());
         }
     }
@@ -366,19 +470,36 @@ mod tests {
         // baseline: a few percent of its size.
         let n = 4 << 20;
         let base = vec![0u8; n];
-        let img: Vec<u8> = (0..n / 4).flat_map(|i| [0x6D, 0x0B, (i % 128) as u8, 0x43]).collect();
+        let img: Vec<u8> = (0..n / 4)
+            .flat_map(|i| [0x6D, 0x0B, (i % 128) as u8, 0x43])
+            .collect();
         let packed_base = PackedImage::new(&base);
-        assert!(packed_base.compressed_bytes() < n as u64 / 200, "{}", packed_base.compressed_bytes());
+        assert!(
+            packed_base.compressed_bytes() < n as u64 / 200,
+            "{}",
+            packed_base.compressed_bytes()
+        );
         let mut p = Packed::new(n);
         p.add(&Baseline::Packed(packed_base), &img);
-        assert!(p.compressed_bytes() < n as u64 / 50, "{} of {n}", p.compressed_bytes());
+        assert!(
+            p.compressed_bytes() < n as u64 / 50,
+            "{} of {n}",
+            p.compressed_bytes()
+        );
         // Every marker pass of an fp16, a byte and a transposed fp32 weight of 1 M elements,
         // built by the code books themselves.
         use crate::dtype::DataType;
-        for (dtype, transposed) in [(DataType::Half, false), (DataType::Int8, false), (DataType::Fp8, false), (DataType::Float, true)] {
+        for (dtype, transposed) in [
+            (DataType::Half, false),
+            (DataType::Int8, false),
+            (DataType::Fp8, false),
+            (DataType::Float, true),
+        ] {
             let count = 1u64 << 20;
             let size = (dtype.bits() / 8) as usize;
-            let passes = crate::pipeline::code::Class::of(dtype).passes_needed(count).max(2);
+            let passes = crate::pipeline::code::Class::of(dtype)
+                .passes_needed(count)
+                .max(2);
             let len = count as usize * size;
             let zero = vec![0u8; len];
             let mut p = Packed::new(len);
@@ -396,7 +517,10 @@ mod tests {
                 p.add(&Baseline::Whole(&zero), &img);
             }
             let per_pass = p.compressed_bytes() as f64 / passes as f64 / len as f64;
-            assert!(per_pass < 0.05, "{dtype:?} transposed {transposed}: {per_pass:.3} of the image per pass");
+            assert!(
+                per_pass < 0.05,
+                "{dtype:?} transposed {transposed}: {per_pass:.3} of the image per pass"
+            );
         }
         assert_eq!(p.held_bytes(), p.compressed_bytes() + n as u64 / 128);
     }

@@ -13,21 +13,39 @@ use super::extract::WeightResult;
 pub enum Proof {
     Skipped,
     /// Refitting the extracted values reproduced the original serialization byte for byte.
-    Identical { bytes: u64 },
+    Identical {
+        bytes: u64,
+    },
     /// Every weight byte and every other byte that could be compared matched; `layout_bytes`
     /// differ only because the original serialization's layout differs from a refitted one's
     /// (they differ in the zero baseline too); `unverified_bytes` change with the weights but sit
     /// where the two layouts could not be lined up (their values were taken from another copy).
-    Equivalent { bytes: u64, layout_bytes: u64, unverified_bytes: u64 },
+    Equivalent {
+        bytes: u64,
+        layout_bytes: u64,
+        unverified_bytes: u64,
+    },
     /// Everything matched except bytes belonging to weights that could not be extracted.
-    ExceptMissing { bytes: u64, missing_bytes: u64, layout_bytes: u64, unverified_bytes: u64 },
+    ExceptMissing {
+        bytes: u64,
+        missing_bytes: u64,
+        layout_bytes: u64,
+        unverified_bytes: u64,
+    },
     /// Bytes differ that should not: the extracted values are not trustworthy.
-    Failed { differing: u64, first_offsets: Vec<u64>, reason: Failure },
+    Failed {
+        differing: u64,
+        first_offsets: Vec<u64>,
+        reason: Failure,
+    },
 }
 
 impl Proof {
     pub fn passed(&self) -> bool {
-        matches!(self, Proof::Identical { .. } | Proof::Equivalent { .. } | Proof::ExceptMissing { .. })
+        matches!(
+            self,
+            Proof::Identical { .. } | Proof::Equivalent { .. } | Proof::ExceptMissing { .. }
+        )
     }
 }
 
@@ -60,9 +78,13 @@ impl fmt::Display for Failure {
             Failure::Length { refitted, baseline } => {
                 write!(f, "the refitted engine serialized as {refitted} bytes, the zero baseline as {baseline}")
             }
-            Failure::WeightBytes => f.write_str("an extracted weight's bytes differ from the original"),
+            Failure::WeightBytes => {
+                f.write_str("an extracted weight's bytes differ from the original")
+            }
             Failure::NextToWeight => f.write_str("bytes next to a weight differ from the original"),
-            Failure::OutsideWeights => f.write_str("bytes outside every weight differ from the original"),
+            Failure::OutsideWeights => {
+                f.write_str("bytes outside every weight differ from the original")
+            }
         }
     }
 }
@@ -81,17 +103,25 @@ pub(super) fn compare(
         return Proof::Failed {
             differing: refitted.len().abs_diff(base.len()) as u64,
             first_offsets: vec![],
-            reason: Failure::Length { refitted: refitted.len() as u64, baseline: base.len() as u64 },
+            reason: Failure::Length {
+                refitted: refitted.len() as u64,
+                baseline: base.len() as u64,
+            },
         };
     }
     if refitted == original {
-        return Proof::Identical { bytes: original.len() as u64 };
+        return Proof::Identical {
+            bytes: original.len() as u64,
+        };
     }
     // Which bytes belong to which weight (extracted or not), for classifying differences.
     let mut owned: Vec<(u64, u64, bool)> = decoded
         .runs
         .iter()
-        .filter_map(|r| r.byte_range().map(|(a, b)| (a, b, results[r.weight as usize].values.values.is_some())))
+        .filter_map(|r| {
+            r.byte_range()
+                .map(|(a, b)| (a, b, results[r.weight as usize].values.values.is_some()))
+        })
         .collect();
     owned.sort_unstable();
     let missing_any = results.iter().any(|r| r.missing.is_some());
@@ -111,7 +141,8 @@ pub(super) fn compare(
         let hi = x + NEAR + 1;
         let i = owned.partition_point(|r| r.1 <= lo);
         let j = decoded.unexplained.partition_point(|r| r.1 <= lo);
-        owned.get(i).is_some_and(|r| r.0 < hi) || decoded.unexplained.get(j).is_some_and(|r| r.0 < hi)
+        owned.get(i).is_some_and(|r| r.0 < hi)
+            || decoded.unexplained.get(j).is_some_and(|r| r.0 < hi)
     };
     let mut t = Tally::default();
     let classify = |t: &mut Tally, x: u64, layout_only: bool| match owner(x) {
@@ -138,7 +169,10 @@ pub(super) fn compare(
     for s in &al.segments {
         unmapped(&mut t, cursor, s.x0);
         let (x0, x1) = (s.x0 as usize, s.x1 as usize);
-        let (y0, y1) = ((s.x0 as i64 + s.shift) as usize, (s.x1 as i64 + s.shift) as usize);
+        let (y0, y1) = (
+            (s.x0 as i64 + s.shift) as usize,
+            (s.x1 as i64 + s.shift) as usize,
+        );
         mapped_y += s.x1 - s.x0;
         const CHUNK: usize = 1 << 16;
         let mut p = 0usize;
@@ -163,12 +197,24 @@ pub(super) fn compare(
     let bytes = original.len() as u64;
     let (layout_bytes, unverified_bytes) = (t.layout, t.unverified);
     if t.bad > 0 {
-        Proof::Failed { differing: t.bad, first_offsets: t.first_bad, // `bad` is only ever counted together with its reason.
-            reason: t.reason.unwrap_or(Failure::OutsideWeights) }
+        Proof::Failed {
+            differing: t.bad,
+            first_offsets: t.first_bad, // `bad` is only ever counted together with its reason.
+            reason: t.reason.unwrap_or(Failure::OutsideWeights),
+        }
     } else if t.missing_bytes > 0 {
-        Proof::ExceptMissing { bytes, missing_bytes: t.missing_bytes, layout_bytes, unverified_bytes }
+        Proof::ExceptMissing {
+            bytes,
+            missing_bytes: t.missing_bytes,
+            layout_bytes,
+            unverified_bytes,
+        }
     } else if layout_bytes > 0 || unverified_bytes > 0 || refitted.len() != original.len() {
-        Proof::Equivalent { bytes, layout_bytes, unverified_bytes }
+        Proof::Equivalent {
+            bytes,
+            layout_bytes,
+            unverified_bytes,
+        }
     } else {
         Proof::Identical { bytes }
     }
@@ -204,13 +250,29 @@ mod tests {
     /// The reasons read exactly as they did when they were strings.
     #[test]
     fn failure_texts_are_unchanged() {
-        assert_eq!(Failure::NothingToProve.to_string(), "nothing to prove: the plan holds no weights");
         assert_eq!(
-            Failure::Length { refitted: 10, baseline: 12 }.to_string(),
+            Failure::NothingToProve.to_string(),
+            "nothing to prove: the plan holds no weights"
+        );
+        assert_eq!(
+            Failure::Length {
+                refitted: 10,
+                baseline: 12
+            }
+            .to_string(),
             "the refitted engine serialized as 10 bytes, the zero baseline as 12"
         );
-        assert_eq!(Failure::WeightBytes.to_string(), "an extracted weight's bytes differ from the original");
-        assert_eq!(Failure::NextToWeight.to_string(), "bytes next to a weight differ from the original");
-        assert_eq!(Failure::OutsideWeights.to_string(), "bytes outside every weight differ from the original");
+        assert_eq!(
+            Failure::WeightBytes.to_string(),
+            "an extracted weight's bytes differ from the original"
+        );
+        assert_eq!(
+            Failure::NextToWeight.to_string(),
+            "bytes next to a weight differ from the original"
+        );
+        assert_eq!(
+            Failure::OutsideWeights.to_string(),
+            "bytes outside every weight differ from the original"
+        );
     }
 }

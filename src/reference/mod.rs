@@ -117,7 +117,12 @@ pub mod limits {
 pub fn load(path: &Path) -> anyhow::Result<Vec<RefTensor>> {
     let loaded = load_all(path)?;
     for s in &loaded.skipped {
-        crate::warn!("`{}`: tensor `{}` left out: {}", path.display(), s.name, s.reason);
+        crate::warn!(
+            "`{}`: tensor `{}` left out: {}",
+            path.display(),
+            s.name,
+            s.reason
+        );
     }
     Ok(loaded.tensors)
 }
@@ -163,9 +168,13 @@ pub fn detect(path: &Path) -> anyhow::Result<Format> {
         return Ok(Format::NpyDir);
     }
     let mut f = open(path)?;
-    let file_len = f.metadata().map(|m| m.len()).map_err(|e| unreadable(path, format!("cannot stat: {e}")))?;
+    let file_len = f
+        .metadata()
+        .map(|m| m.len())
+        .map_err(|e| unreadable(path, format!("cannot stat: {e}")))?;
     let mut head = [0u8; 9];
-    let n = read_up_to(&mut f, &mut head).map_err(|e| unreadable(path, format!("cannot read: {e}")))?;
+    let n =
+        read_up_to(&mut f, &mut head).map_err(|e| unreadable(path, format!("cannot read: {e}")))?;
     let head = &head[..n];
     if head.starts_with(b"PK\x03\x04") || head.starts_with(b"PK\x05\x06") {
         return Ok(Format::Npz);
@@ -176,7 +185,10 @@ pub fn detect(path: &Path) -> anyhow::Result<Format> {
             return Ok(Format::Safetensors);
         }
     }
-    let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
     match ext.as_deref() {
         Some("safetensors") => Ok(Format::Safetensors),
         Some("npz") => Ok(Format::Npz),
@@ -241,7 +253,9 @@ fn read_exact_vec<R: Read + ?Sized>(r: &mut R, len: u64) -> std::io::Result<Vec<
 
 /// Bytes that `count` elements of `dtype` occupy, or a message saying why that is impossible.
 fn data_bytes(dtype: DataType, count: u64) -> Result<u64, String> {
-    dtype.bytes_for(count).ok_or_else(|| format!("{count} elements of {dtype} overflow 64 bits"))
+    dtype
+        .bytes_for(count)
+        .ok_or_else(|| format!("{count} elements of {dtype} overflow 64 bits"))
 }
 
 fn check_name(name: &str) -> Result<(), String> {
@@ -257,7 +271,10 @@ fn check_name(name: &str) -> Result<(), String> {
 
 fn check_rank(name: &str, rank: usize) -> Result<(), String> {
     if rank > limits::MAX_RANK {
-        return Err(format!("tensor `{name}` has {rank} dimensions (more than {})", limits::MAX_RANK));
+        return Err(format!(
+            "tensor `{name}` has {rank} dimensions (more than {})",
+            limits::MAX_RANK
+        ));
     }
     Ok(())
 }

@@ -72,7 +72,8 @@ fn nesting_depth(s: &[u8]) -> usize {
 
 pub(super) fn read_npy_header(r: &mut impl Read) -> Result<NpyHeader, String> {
     let mut prefix = [0u8; 8];
-    r.read_exact(&mut prefix).map_err(|e| format!("no .npy header: {e}"))?;
+    r.read_exact(&mut prefix)
+        .map_err(|e| format!("no .npy header: {e}"))?;
     if &prefix[..6] != MAGIC {
         return Err("not a .npy member (bad magic bytes)".into());
     }
@@ -80,13 +81,15 @@ pub(super) fn read_npy_header(r: &mut impl Read) -> Result<NpyHeader, String> {
     let dict_len = match prefix[6] {
         1 => {
             let mut b = [0u8; 2];
-            r.read_exact(&mut b).map_err(|e| format!("truncated .npy header: {e}"))?;
+            r.read_exact(&mut b)
+                .map_err(|e| format!("truncated .npy header: {e}"))?;
             full.extend_from_slice(&b);
             u64::from(u16::from_le_bytes(b))
         }
         2 | 3 => {
             let mut b = [0u8; 4];
-            r.read_exact(&mut b).map_err(|e| format!("truncated .npy header: {e}"))?;
+            r.read_exact(&mut b)
+                .map_err(|e| format!("truncated .npy header: {e}"))?;
             full.extend_from_slice(&b);
             u64::from(u32::from_le_bytes(b))
         }
@@ -105,17 +108,24 @@ pub(super) fn read_npy_header(r: &mut impl Read) -> Result<NpyHeader, String> {
     }
     full.extend_from_slice(&dict);
     let header_len = full.len() as u64;
-    let h = Header::from_reader(&mut Cursor::new(full)).map_err(|e| format!("invalid .npy header: {e}"))?;
+    let h = Header::from_reader(&mut Cursor::new(full))
+        .map_err(|e| format!("invalid .npy header: {e}"))?;
     let descr = match h.type_descriptor.as_string() {
         Some(s) => s.clone(),
         None => format!("{}", h.type_descriptor),
     };
     let dtype = match h.type_descriptor.as_string() {
         Some(s) => map_descr(s),
-        None => Err(format!("structured numpy dtype {descr} is not a weight type")),
+        None => Err(format!(
+            "structured numpy dtype {descr} is not a weight type"
+        )),
     };
     if h.shape.len() > limits::MAX_RANK {
-        return Err(format!("{} dimensions (more than {})", h.shape.len(), limits::MAX_RANK));
+        return Err(format!(
+            "{} dimensions (more than {})",
+            h.shape.len(),
+            limits::MAX_RANK
+        ));
     }
     Ok(NpyHeader {
         descr,
@@ -128,9 +138,13 @@ pub(super) fn read_npy_header(r: &mut impl Read) -> Result<NpyHeader, String> {
 
 fn open_archive(path: &Path) -> anyhow::Result<ZipArchive<File>> {
     let f = super::open(path)?;
-    let zip = ZipArchive::new(f).map_err(|e| unreadable(path, format!("not a valid .npz (zip) archive: {e}")))?;
+    let zip = ZipArchive::new(f)
+        .map_err(|e| unreadable(path, format!("not a valid .npz (zip) archive: {e}")))?;
     if zip.len() > limits::MAX_TENSORS {
-        return Err(unreadable(path, format!("{} members (more than {})", zip.len(), limits::MAX_TENSORS)));
+        return Err(unreadable(
+            path,
+            format!("{} members (more than {})", zip.len(), limits::MAX_TENSORS),
+        ));
     }
     Ok(zip)
 }
@@ -143,15 +157,27 @@ fn array_name(member: &str) -> String {
 /// trt-dump's own name index, if the archive holds one: member name → exact weight name. Read
 /// from the zip comment (what trt-dump writes), or from the `__trt_dump_index__.npy` member of
 /// earlier versions (then that member is no weight). Anything else in the comment is ignored.
-fn trt_dump_index(path: &Path, zip: &mut ZipArchive<File>) -> anyhow::Result<(HashMap<String, String>, bool)> {
-    let from_comment = crate::writer::read_index_comment(zip.comment(), limits::MAX_INDEX_BYTES).ok();
+fn trt_dump_index(
+    path: &Path,
+    zip: &mut ZipArchive<File>,
+) -> anyhow::Result<(HashMap<String, String>, bool)> {
+    let from_comment =
+        crate::writer::read_index_comment(zip.comment(), limits::MAX_INDEX_BYTES).ok();
     let (json, legacy) = match from_comment.filter(|c| c.starts_with(b"{")) {
         Some(c) => (c, false),
         None => match zip.by_name(LEGACY_INDEX) {
             Ok(mut m) => {
-                let h = read_npy_header(&mut m).map_err(|e| unreadable(path, format!("`{LEGACY_INDEX}`: {e}")))?;
-                let len = m.size().saturating_sub(h.header_len).min(limits::MAX_INDEX_BYTES);
-                (read_exact_vec(&mut m, len).map_err(|e| unreadable(path, format!("`{LEGACY_INDEX}`: {e}")))?, true)
+                let h = read_npy_header(&mut m)
+                    .map_err(|e| unreadable(path, format!("`{LEGACY_INDEX}`: {e}")))?;
+                let len = m
+                    .size()
+                    .saturating_sub(h.header_len)
+                    .min(limits::MAX_INDEX_BYTES);
+                (
+                    read_exact_vec(&mut m, len)
+                        .map_err(|e| unreadable(path, format!("`{LEGACY_INDEX}`: {e}")))?,
+                    true,
+                )
             }
             Err(_) => return Ok((HashMap::new(), false)),
         },
@@ -163,8 +189,16 @@ fn trt_dump_index(path: &Path, zip: &mut ZipArchive<File>) -> anyhow::Result<(Ha
         return Ok((HashMap::new(), false));
     }
     let mut map = HashMap::new();
-    for w in v.get("weights").and_then(|w| w.as_array()).into_iter().flatten() {
-        if let (Some(n), Some(f)) = (w.get("name").and_then(|x| x.as_str()), w.get("file").and_then(|x| x.as_str())) {
+    for w in v
+        .get("weights")
+        .and_then(|w| w.as_array())
+        .into_iter()
+        .flatten()
+    {
+        if let (Some(n), Some(f)) = (
+            w.get("name").and_then(|x| x.as_str()),
+            w.get("file").and_then(|x| x.as_str()),
+        ) {
             map.insert(f.to_string(), n.to_string());
         }
     }
@@ -186,11 +220,14 @@ fn visit(
         if member.is_dir() || (legacy && member.name() == LEGACY_INDEX) {
             continue;
         }
-        let name = index.get(member.name()).cloned().unwrap_or_else(|| array_name(member.name()));
+        let name = index
+            .get(member.name())
+            .cloned()
+            .unwrap_or_else(|| array_name(member.name()));
         super::check_name(&name).map_err(|m| unreadable(path, m))?;
         let declared_size = member.size();
-        let header =
-            read_npy_header(&mut member).map_err(|m| unreadable(path, format!("array `{name}`: {m}")))?;
+        let header = read_npy_header(&mut member)
+            .map_err(|m| unreadable(path, format!("array `{name}`: {m}")))?;
         each(name, header, &mut member, declared_size)?;
     }
     Ok(())
@@ -198,14 +235,19 @@ fn visit(
 
 pub(super) fn load(path: &Path) -> anyhow::Result<Loaded> {
     let mut loaded = Loaded::default();
-    visit(path, |name, h, member, declared_size| read_array(path, &mut loaded, name, h, member, declared_size))?;
+    visit(path, |name, h, member, declared_size| {
+        read_array(path, &mut loaded, name, h, member, declared_size)
+    })?;
     Ok(loaded)
 }
 
 /// One `.npy` file (a folder of them is what `dump --format npy` writes), as array `name`.
 pub(super) fn load_npy(path: &Path, name: String) -> anyhow::Result<Loaded> {
     let mut f = super::open(path)?;
-    let size = f.metadata().map(|m| m.len()).map_err(|e| unreadable(path, format!("cannot stat: {e}")))?;
+    let size = f
+        .metadata()
+        .map(|m| m.len())
+        .map_err(|e| unreadable(path, format!("cannot stat: {e}")))?;
     let h = read_npy_header(&mut f).map_err(|m| unreadable(path, m))?;
     let mut loaded = Loaded::default();
     read_array(path, &mut loaded, name, h, &mut f, size)?;
@@ -234,7 +276,10 @@ fn read_array(
         let bytes = super::data_bytes(dtype, count).map_err(bad)?;
         // The zip entry's own size must cover header + data; checking it first turns a lying
         // shape into a clear error instead of a long read.
-        if h.header_len.checked_add(bytes).is_none_or(|need| need > declared_size) {
+        if h.header_len
+            .checked_add(bytes)
+            .is_none_or(|need| need > declared_size)
+        {
             return Err(bad(format!(
                 "shape {:?} of {} needs {bytes} bytes but the member holds {}",
                 h.shape,
@@ -242,7 +287,8 @@ fn read_array(
                 declared_size.saturating_sub(h.header_len)
             )));
         }
-        let mut data = read_exact_vec(member, bytes).map_err(|e| bad(format!("truncated data: {e}")))?;
+        let mut data =
+            read_exact_vec(member, bytes).map_err(|e| bad(format!("truncated data: {e}")))?;
         if big_endian {
             let size = (dtype.bits() / 8) as usize;
             data.chunks_exact_mut(size).for_each(<[u8]>::reverse);
@@ -250,7 +296,12 @@ fn read_array(
         if h.fortran && h.shape.len() > 1 {
             data = fortran_to_c(&data, &h.shape, (dtype.bits() / 8) as usize);
         }
-        loaded.tensors.push(RefTensor { name, dtype, shape: h.shape, data });
+        loaded.tensors.push(RefTensor {
+            name,
+            dtype,
+            shape: h.shape,
+            data,
+        });
         Ok(())
     }
 }

@@ -10,7 +10,9 @@ use std::fs::File;
 use std::io::{Seek, SeekFrom};
 use std::path::{Component, Path, PathBuf};
 
-use super::protobuf::{decode_varints, encode_varint, for_each_varint, Reader, FIXED32, LEN, VARINT};
+use super::protobuf::{
+    decode_varints, encode_varint, for_each_varint, Reader, FIXED32, LEN, VARINT,
+};
 use super::{limits, read_exact_vec, unreadable, Loaded, RefTensor, Skipped, TensorShape};
 use crate::dtype::DataType;
 
@@ -90,7 +92,10 @@ struct RawTensor {
 
 impl RawTensor {
     fn has_typed(&self) -> bool {
-        !self.float_data.is_empty() || !self.int32_data.is_empty() || !self.int64_data.is_empty() || self.other_typed
+        !self.float_data.is_empty()
+            || !self.int32_data.is_empty()
+            || !self.int64_data.is_empty()
+            || self.other_typed
     }
 }
 
@@ -103,13 +108,22 @@ type Rd = Reader<File>;
 
 fn expect_wire(field: u32, got: u8, want: u8, at: u64) -> Result<(), String> {
     if got != want {
-        return Err(format!("field {field} at byte {at} has wire type {got}, expected {want}"));
+        return Err(format!(
+            "field {field} at byte {at} has wire type {got}, expected {want}"
+        ));
     }
     Ok(())
 }
 
 /// Appends a repeated numeric field's value(s) in packed form, or skips it when not loading.
-fn repeated(r: &mut Rd, wire: u8, scalar_wire: u8, end: u64, keep: bool, out: &mut Vec<u8>) -> Result<(), String> {
+fn repeated(
+    r: &mut Rd,
+    wire: u8,
+    scalar_wire: u8,
+    end: u64,
+    keep: bool,
+    out: &mut Vec<u8>,
+) -> Result<(), String> {
     if wire == LEN {
         let e = r.len_end(end)?;
         if keep {
@@ -131,7 +145,10 @@ fn repeated(r: &mut Rd, wire: u8, scalar_wire: u8, end: u64, keep: bool, out: &m
             FIXED32 if keep => {
                 let e = r.pos() + 4;
                 if e > end {
-                    return Err(format!("a fixed32 value at byte {} runs past its message", r.pos()));
+                    return Err(format!(
+                        "a fixed32 value at byte {} runs past its message",
+                        r.pos()
+                    ));
                 }
                 out.extend_from_slice(&r.bytes(4)?);
                 Ok(())
@@ -139,7 +156,10 @@ fn repeated(r: &mut Rd, wire: u8, scalar_wire: u8, end: u64, keep: bool, out: &m
             _ => r.skip_value(wire, end),
         }
     } else {
-        Err(format!("a repeated field at byte {} has wire type {wire}", r.pos()))
+        Err(format!(
+            "a repeated field at byte {} has wire type {wire}",
+            r.pos()
+        ))
     }
 }
 
@@ -156,7 +176,9 @@ fn read_tensor(r: &mut Rd, end: u64, with_data: bool) -> Result<RawTensor, Strin
                         let e = r.len_end(end)?;
                         let len = e - r.pos();
                         if len > (limits::MAX_RANK * 10) as u64 {
-                            return Err(format!("a tensor's dims field at byte {at} is {len} bytes long"));
+                            return Err(format!(
+                                "a tensor's dims field at byte {at} is {len} bytes long"
+                            ));
                         }
                         r.bytes(len)?
                     }
@@ -175,7 +197,10 @@ fn read_tensor(r: &mut Rd, end: u64, with_data: bool) -> Result<RawTensor, Strin
                     t.dims.push(d);
                 }
                 if t.dims.len() > limits::MAX_RANK {
-                    return Err(format!("a tensor has more than {} dimensions", limits::MAX_RANK));
+                    return Err(format!(
+                        "a tensor has more than {} dimensions",
+                        limits::MAX_RANK
+                    ));
                 }
             }
             T_DATA_TYPE => {
@@ -216,13 +241,19 @@ fn read_tensor(r: &mut Rd, end: u64, with_data: bool) -> Result<RawTensor, Strin
                         1 | 2 => {
                             expect_wire(f, w, LEN, r.pos())?;
                             let s = r.string(e, MAX_EXTERNAL_STRING)?;
-                            if f == 1 { key = s } else { value = s }
+                            if f == 1 {
+                                key = s
+                            } else {
+                                value = s
+                            }
                         }
                         _ => r.skip_value(w, e)?,
                     }
                 }
                 if t.external.len() >= MAX_EXTERNAL_ENTRIES {
-                    return Err(format!("more than {MAX_EXTERNAL_ENTRIES} external_data entries"));
+                    return Err(format!(
+                        "more than {MAX_EXTERNAL_ENTRIES} external_data entries"
+                    ));
                 }
                 t.external.push((key, value));
             }
@@ -237,9 +268,16 @@ fn read_tensor(r: &mut Rd, end: u64, with_data: bool) -> Result<RawTensor, Strin
 }
 
 /// Walks ModelProto → graph → initializers, calling `each` for every one in file order.
-fn walk(path: &Path, with_data: bool, mut each: impl FnMut(Item) -> anyhow::Result<()>) -> anyhow::Result<()> {
+fn walk(
+    path: &Path,
+    with_data: bool,
+    mut each: impl FnMut(Item) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
     let f = super::open(path)?;
-    let file_len = f.metadata().map_err(|e| unreadable(path, format!("cannot stat: {e}")))?.len();
+    let file_len = f
+        .metadata()
+        .map_err(|e| unreadable(path, format!("cannot stat: {e}")))?
+        .len();
     let mut r = Reader::new(f);
     let bad = |m: String| unreadable(path, format!("not a valid ONNX model: {m}"));
     let mut count = 0usize;
@@ -259,7 +297,10 @@ fn walk(path: &Path, with_data: bool, mut each: impl FnMut(Item) -> anyhow::Resu
             }
             count += 1;
             if count > limits::MAX_TENSORS {
-                return Err(bad(format!("more than {} initializers", limits::MAX_TENSORS)));
+                return Err(bad(format!(
+                    "more than {} initializers",
+                    limits::MAX_TENSORS
+                )));
             }
             let t_end = r.len_end(graph_end).map_err(bad)?;
             if sparse {
@@ -291,7 +332,12 @@ pub(super) fn load_shapes(path: &Path) -> anyhow::Result<Vec<TensorShape>> {
     walk(path, false, |item| {
         if let Item::Dense(t) = item {
             let (dtype, tname) = map_data_type(t.data_type);
-            out.push(TensorShape { name: t.name, dtype, source_dtype: tname.to_string(), shape: t.dims });
+            out.push(TensorShape {
+                name: t.name,
+                dtype,
+                source_dtype: tname.to_string(),
+                shape: t.dims,
+            });
         }
         Ok(())
     })?;
@@ -305,7 +351,10 @@ pub(super) fn load(path: &Path) -> anyhow::Result<Loaded> {
         let t = match item {
             Item::Dense(t) => t,
             Item::Sparse(name) => {
-                loaded.skipped.push(Skipped { name, reason: "sparse initializers are not supported".into() });
+                loaded.skipped.push(Skipped {
+                    name,
+                    reason: "sparse initializers are not supported".into(),
+                });
                 return Ok(());
             }
         };
@@ -317,18 +366,24 @@ pub(super) fn load(path: &Path) -> anyhow::Result<Loaded> {
         let Some(dtype) = dtype else {
             loaded.skipped.push(Skipped {
                 name: t.name,
-                reason: format!("ONNX data type {} ({tname}) has no TensorRT equivalent", t.data_type),
+                reason: format!(
+                    "ONNX data type {} ({tname}) has no TensorRT equivalent",
+                    t.data_type
+                ),
             });
             return Ok(());
         };
         if t.segmented {
             return Err(bad("segmented tensors are not supported".into()));
         }
-        let count = super::element_count(&t.dims).ok_or_else(|| bad(format!("shape {:?} overflows 64 bits", t.dims)))?;
+        let count = super::element_count(&t.dims)
+            .ok_or_else(|| bad(format!("shape {:?} overflows 64 bits", t.dims)))?;
         let bytes = super::data_bytes(dtype, count).map_err(&bad)?;
         let data = if t.data_location == LOCATION_EXTERNAL {
             if t.raw.is_some() || t.has_typed() {
-                return Err(bad("data_location is EXTERNAL but the data is inline as well".into()));
+                return Err(bad(
+                    "data_location is EXTERNAL but the data is inline as well".into(),
+                ));
             }
             read_external(path, &t, bytes, &mut files).map_err(bad)?
         } else {
@@ -349,7 +404,12 @@ pub(super) fn load(path: &Path) -> anyhow::Result<Loaded> {
                 None => typed_data(&t, dtype, tname, bytes).map_err(bad)?,
             }
         };
-        loaded.tensors.push(RefTensor { name: t.name, dtype, shape: t.dims, data });
+        loaded.tensors.push(RefTensor {
+            name: t.name,
+            dtype,
+            shape: t.dims,
+            data,
+        });
         Ok(())
     })?;
     Ok(loaded)
@@ -360,7 +420,12 @@ pub(super) fn load(path: &Path) -> anyhow::Result<Loaded> {
 /// types pack two elements into each entry's low byte (low nibble first), and 16-bit floats keep
 /// their bit pattern in the low 16 bits.
 fn typed_data(t: &RawTensor, dtype: DataType, tname: &str, bytes: u64) -> Result<Vec<u8>, String> {
-    let too_many = |field: &str| format!("{field} holds more data than shape {:?} of {tname} needs ({bytes} bytes)", t.dims);
+    let too_many = |field: &str| {
+        format!(
+            "{field} holds more data than shape {:?} of {tname} needs ({bytes} bytes)",
+            t.dims
+        )
+    };
     let (field, data): (&str, Vec<u8>) = match dtype {
         DataType::Float => ("float_data", t.float_data.clone()),
         _ => {
@@ -388,7 +453,11 @@ fn typed_data(t: &RawTensor, dtype: DataType, tname: &str, bytes: u64) -> Result
             "{field} holds {} bytes of {tname} data, but shape {:?} needs {bytes}{}",
             data.len(),
             t.dims,
-            if t.other_typed { " (and it carries typed fields of another type)" } else { "" }
+            if t.other_typed {
+                " (and it carries typed fields of another type)"
+            } else {
+                ""
+            }
         ));
     }
     Ok(data)
@@ -416,7 +485,9 @@ fn resolve_location(model: &Path, location: &str) -> Result<PathBuf, String> {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    let dir = dir.canonicalize().map_err(|e| format!("cannot resolve the model's folder: {e}"))?;
+    let dir = dir
+        .canonicalize()
+        .map_err(|e| format!("cannot resolve the model's folder: {e}"))?;
     let full = dir.join(rel);
     let real = full
         .canonicalize()
@@ -430,10 +501,19 @@ fn resolve_location(model: &Path, location: &str) -> Result<PathBuf, String> {
     Ok(real)
 }
 
-fn read_external(model: &Path, t: &RawTensor, bytes: u64, files: &mut HashMap<PathBuf, File>) -> Result<Vec<u8>, String> {
+fn read_external(
+    model: &Path,
+    t: &RawTensor,
+    bytes: u64,
+    files: &mut HashMap<PathBuf, File>,
+) -> Result<Vec<u8>, String> {
     let (mut location, mut offset, mut length) = (None, 0u64, None);
     for (k, v) in &t.external {
-        let num = || v.trim().parse::<u64>().map_err(|_| format!("external data {k} `{v}` is not a number"));
+        let num = || {
+            v.trim()
+                .parse::<u64>()
+                .map_err(|_| format!("external data {k} `{v}` is not a number"))
+        };
         match k.as_str() {
             "location" => location = Some(v.as_str()),
             "offset" => offset = num()?,
@@ -444,18 +524,29 @@ fn read_external(model: &Path, t: &RawTensor, bytes: u64, files: &mut HashMap<Pa
     let location = location.ok_or("data_location is EXTERNAL but no location is given")?;
     let real = resolve_location(model, location)?;
     if !files.contains_key(&real) {
-        let f = File::open(&real).map_err(|e| format!("cannot open external data `{}`: {e}", real.display()))?;
+        let f = File::open(&real)
+            .map_err(|e| format!("cannot open external data `{}`: {e}", real.display()))?;
         files.insert(real.clone(), f);
     }
-    let f = files.get_mut(&real).ok_or("internal: external file cache")?;
-    let file_len = f.metadata().map_err(|e| format!("cannot stat `{}`: {e}", real.display()))?.len();
+    let f = files
+        .get_mut(&real)
+        .ok_or("internal: external file cache")?;
+    let file_len = f
+        .metadata()
+        .map_err(|e| format!("cannot stat `{}`: {e}", real.display()))?
+        .len();
     if !f.metadata().map(|m| m.is_file()).unwrap_or(false) {
-        return Err(format!("external data `{}` is not a regular file", real.display()));
+        return Err(format!(
+            "external data `{}` is not a regular file",
+            real.display()
+        ));
     }
     let length = match length {
         Some(l) => l,
         None => file_len.checked_sub(offset).ok_or_else(|| {
-            format!("external data offset {offset} is past the end of `{location}` ({file_len} bytes)")
+            format!(
+                "external data offset {offset} is past the end of `{location}` ({file_len} bytes)"
+            )
         })?,
     };
     if offset.checked_add(length).is_none_or(|e| e > file_len) {
@@ -464,9 +555,13 @@ fn read_external(model: &Path, t: &RawTensor, bytes: u64, files: &mut HashMap<Pa
         ));
     }
     if length != bytes {
-        return Err(format!("external data holds {length} bytes, but shape {:?} needs {bytes}", t.dims));
+        return Err(format!(
+            "external data holds {length} bytes, but shape {:?} needs {bytes}",
+            t.dims
+        ));
     }
-    f.seek(SeekFrom::Start(offset)).map_err(|e| format!("cannot seek in `{location}`: {e}"))?;
+    f.seek(SeekFrom::Start(offset))
+        .map_err(|e| format!("cannot seek in `{location}`: {e}"))?;
     read_exact_vec(f, length).map_err(|e| format!("cannot read `{location}`: {e}"))
 }
 

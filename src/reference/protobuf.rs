@@ -24,7 +24,10 @@ pub struct Reader<R> {
 
 impl<R: Read + Seek> Reader<R> {
     pub fn new(r: R) -> Reader<R> {
-        Reader { r: BufReader::with_capacity(64 * 1024, r), pos: 0 }
+        Reader {
+            r: BufReader::with_capacity(64 * 1024, r),
+            pos: 0,
+        }
     }
 
     pub fn pos(&self) -> u64 {
@@ -33,10 +36,15 @@ impl<R: Read + Seek> Reader<R> {
 
     fn byte(&mut self, end: u64) -> Result<u8, String> {
         if self.pos >= end {
-            return Err(format!("a value at byte {} runs past the end of its message", self.pos));
+            return Err(format!(
+                "a value at byte {} runs past the end of its message",
+                self.pos
+            ));
         }
         let mut b = [0u8; 1];
-        self.r.read_exact(&mut b).map_err(|e| format!("cannot read byte {}: {e}", self.pos))?;
+        self.r
+            .read_exact(&mut b)
+            .map_err(|e| format!("cannot read byte {}: {e}", self.pos))?;
         self.pos += 1;
         Ok(b[0])
     }
@@ -64,7 +72,10 @@ impl<R: Read + Seek> Reader<R> {
             return Ok(None);
         }
         if self.pos > end {
-            return Err(format!("a field at byte {} overlaps the end of its message", self.pos));
+            return Err(format!(
+                "a field at byte {} overlaps the end of its message",
+                self.pos
+            ));
         }
         let at = self.pos;
         let v = self.varint(end)?;
@@ -92,8 +103,11 @@ impl<R: Read + Seek> Reader<R> {
         let delta = target
             .checked_sub(self.pos)
             .ok_or_else(|| format!("internal: skip backwards from {} to {target}", self.pos))?;
-        let delta = i64::try_from(delta).map_err(|_| format!("skip of {delta} bytes is too far"))?;
-        self.r.seek_relative(delta).map_err(|e| format!("cannot seek to byte {target}: {e}"))?;
+        let delta =
+            i64::try_from(delta).map_err(|_| format!("skip of {delta} bytes is too far"))?;
+        self.r
+            .seek_relative(delta)
+            .map_err(|e| format!("cannot seek to byte {target}: {e}"))?;
         self.pos = target;
         Ok(())
     }
@@ -117,7 +131,10 @@ impl<R: Read + Seek> Reader<R> {
         };
         match target {
             Some(t) if t <= end => self.skip_to(t),
-            _ => Err(format!("a fixed-size value at byte {} runs past its message", self.pos)),
+            _ => Err(format!(
+                "a fixed-size value at byte {} runs past its message",
+                self.pos
+            )),
         }
     }
 
@@ -125,7 +142,8 @@ impl<R: Read + Seek> Reader<R> {
     /// length cannot cost more than the file holds.
     pub fn bytes(&mut self, len: u64) -> Result<Vec<u8>, String> {
         let at = self.pos;
-        let v = super::read_exact_vec(&mut self.r, len).map_err(|e| format!("cannot read {len} bytes at byte {at}: {e}"))?;
+        let v = super::read_exact_vec(&mut self.r, len)
+            .map_err(|e| format!("cannot read {len} bytes at byte {at}: {e}"))?;
         self.pos += len;
         Ok(v)
     }
@@ -136,9 +154,12 @@ impl<R: Read + Seek> Reader<R> {
         let e = self.len_end(end)?;
         let len = e - self.pos;
         if len > cap as u64 {
-            return Err(format!("a string at byte {at} is {len} bytes long (more than {cap})"));
+            return Err(format!(
+                "a string at byte {at} is {len} bytes long (more than {cap})"
+            ));
         }
-        String::from_utf8(self.bytes(len)?).map_err(|_| format!("the string at byte {at} is not UTF-8"))
+        String::from_utf8(self.bytes(len)?)
+            .map_err(|_| format!("the string at byte {at} is not UTF-8"))
     }
 }
 
@@ -163,7 +184,10 @@ pub fn decode_varints(b: &[u8]) -> Result<Vec<u64>, String> {
 
 /// Calls `f` with each varint of a packed run, stopping at the first error (so a caller can stop
 /// as soon as the values exceed what it expects, without building a list 8 times the input).
-pub fn for_each_varint(mut b: &[u8], mut f: impl FnMut(u64) -> Result<(), String>) -> Result<(), String> {
+pub fn for_each_varint(
+    mut b: &[u8],
+    mut f: impl FnMut(u64) -> Result<(), String>,
+) -> Result<(), String> {
     while !b.is_empty() {
         let mut v = 0u64;
         let mut i = 0;
@@ -210,7 +234,10 @@ mod tests {
     fn overlong_and_cut_varints_are_errors() {
         let b = [0xffu8; 11];
         assert!(reader(&b).varint(11).unwrap_err().contains("overflows"));
-        assert!(reader(&[0x80, 0x80]).varint(2).unwrap_err().contains("past the end"));
+        assert!(reader(&[0x80, 0x80])
+            .varint(2)
+            .unwrap_err()
+            .contains("past the end"));
         assert!(decode_varints(&[0x80]).is_err());
     }
 
@@ -231,7 +258,10 @@ mod tests {
 
     #[test]
     fn groups_and_field_zero_are_refused() {
-        assert!(reader(&[0x00]).tag(1).unwrap_err().contains("field number 0"));
+        assert!(reader(&[0x00])
+            .tag(1)
+            .unwrap_err()
+            .contains("field number 0"));
         let mut r = reader(&[0x0b, 0]);
         let (_, wire) = r.tag(2).unwrap().unwrap();
         assert!(r.skip_value(wire, 2).unwrap_err().contains("groups"));

@@ -45,10 +45,16 @@ struct Header {
 }
 
 fn read_header(path: &Path, f: &mut File) -> anyhow::Result<Header> {
-    let file_len = f.metadata().map_err(|e| unreadable(path, format!("cannot stat: {e}")))?.len();
+    let file_len = f
+        .metadata()
+        .map_err(|e| unreadable(path, format!("cannot stat: {e}")))?
+        .len();
     let mut len_bytes = [0u8; 8];
     f.read_exact(&mut len_bytes).map_err(|_| {
-        unreadable(path, format!("file is {file_len} bytes: too short for a safetensors header"))
+        unreadable(
+            path,
+            format!("file is {file_len} bytes: too short for a safetensors header"),
+        )
     })?;
     let n = u64::from_le_bytes(len_bytes);
     if n > limits::MAX_SAFETENSORS_HEADER {
@@ -67,7 +73,8 @@ fn read_header(path: &Path, f: &mut File) -> anyhow::Result<Header> {
             format!("truncated: the safetensors header claims {n} bytes but the file has {file_len} in all"),
         ));
     }
-    let header = read_exact_vec(f, n).map_err(|e| unreadable(path, format!("cannot read the header: {e}")))?;
+    let header = read_exact_vec(f, n)
+        .map_err(|e| unreadable(path, format!("cannot read the header: {e}")))?;
     let metadata: Metadata = serde_json::from_slice(&header)
         .map_err(|e| unreadable(path, format!("invalid safetensors header: {e}")))?;
     let data_len = metadata.data_len() as u64;
@@ -83,7 +90,14 @@ fn read_header(path: &Path, f: &mut File) -> anyhow::Result<Header> {
     }
     let tensors = metadata.tensors();
     if tensors.len() > limits::MAX_TENSORS {
-        return Err(unreadable(path, format!("{} tensors (more than {})", tensors.len(), limits::MAX_TENSORS)));
+        return Err(unreadable(
+            path,
+            format!(
+                "{} tensors (more than {})",
+                tensors.len(),
+                limits::MAX_TENSORS
+            ),
+        ));
     }
     let mut entries = Vec::with_capacity(tensors.len());
     for (name, info) in tensors {
@@ -95,7 +109,10 @@ fn read_header(path: &Path, f: &mut File) -> anyhow::Result<Header> {
     }
     // Metadata validated that offsets are contiguous; sorting by them reads the file front to back.
     entries.sort_by_key(|e| (e.3, e.4));
-    Ok(Header { data_start, entries })
+    Ok(Header {
+        data_start,
+        entries,
+    })
 }
 
 pub(super) fn load(path: &Path) -> anyhow::Result<Loaded> {
@@ -115,7 +132,12 @@ pub(super) fn load(path: &Path) -> anyhow::Result<Loaded> {
             .map_err(|e| unreadable(path, format!("cannot seek to tensor `{name}`: {e}")))?;
         let data = read_exact_vec(&mut f, end - start)
             .map_err(|e| unreadable(path, format!("cannot read tensor `{name}`: {e}")))?;
-        loaded.tensors.push(RefTensor { name, dtype: dt, shape, data });
+        loaded.tensors.push(RefTensor {
+            name,
+            dtype: dt,
+            shape,
+            data,
+        });
     }
     Ok(loaded)
 }

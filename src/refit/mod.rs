@@ -39,18 +39,37 @@ pub struct CastNote {
 #[serde(tag = "problem", rename_all = "snake_case")]
 pub enum Problem {
     /// The tensor's element count is not the refitter's.
-    CountDiffers { weight: String, file: u64, engine: u64 },
+    CountDiffers {
+        weight: String,
+        file: u64,
+        engine: u64,
+    },
     /// Converting to the refit dtype changes values: needs `--cast`.
-    NeedsCast { weight: String, from: DataType, to: DataType, changed: u64, first: u64 },
+    NeedsCast {
+        weight: String,
+        from: DataType,
+        to: DataType,
+        changed: u64,
+        first: u64,
+    },
     /// Some value has no representation in the refit dtype at all (an integer out of range, a
     /// fraction for an integer weight, no fp8 code…), `--cast` or not.
-    NotConvertible { weight: String, from: DataType, to: DataType, element: u64 },
+    NotConvertible {
+        weight: String,
+        from: DataType,
+        to: DataType,
+        element: u64,
+    },
     /// TensorRT needs this weight and neither the file nor the engine can give it.
     Unavailable { weight: String, why: String },
     /// Not one tensor of the file names an engine weight.
     NothingMatches { tensors: usize },
     /// `--names-from`: the tensor the pairing names does not fit the engine's weight.
-    FromCheckpoint { weight: String, tensor: String, why: String },
+    FromCheckpoint {
+        weight: String,
+        tensor: String,
+        why: String,
+    },
 }
 
 impl std::fmt::Display for Problem {
@@ -126,10 +145,16 @@ pub fn convert(t: &RefTensor, to: DataType) -> Result<(Vec<u8>, u64, u64), u64> 
 /// converts each value to the refit dtype. Problems are collected, not raised: the caller lists
 /// them all and exits 16.
 pub fn match_weights(weights: &[WeightSpec], src: &WeightsSource, opts: &Options) -> Matched {
-    let by_name: std::collections::HashMap<&str, usize> =
-        weights.iter().enumerate().map(|(i, w)| (w.name.as_str(), i)).collect();
-    let original: std::collections::HashMap<&str, &str> =
-        src.renamed.iter().map(|(from, to)| (to.as_str(), from.as_str())).collect();
+    let by_name: std::collections::HashMap<&str, usize> = weights
+        .iter()
+        .enumerate()
+        .map(|(i, w)| (w.name.as_str(), i))
+        .collect();
+    let original: std::collections::HashMap<&str, &str> = src
+        .renamed
+        .iter()
+        .map(|(from, to)| (to.as_str(), from.as_str()))
+        .collect();
     let mut m = Matched {
         values: vec![None; weights.len()],
         file_names: vec![None; weights.len()],
@@ -142,29 +167,54 @@ pub fn match_weights(weights: &[WeightSpec], src: &WeightsSource, opts: &Options
         };
         let w = &weights[i];
         if t.count() != w.count {
-            m.problems.push(Problem::CountDiffers { weight: w.name.clone(), file: t.count(), engine: w.count });
+            m.problems.push(Problem::CountDiffers {
+                weight: w.name.clone(),
+                file: t.count(),
+                engine: w.count,
+            });
             continue;
         }
         match convert(t, w.dtype) {
-            Err(element) => m.problems.push(Problem::NotConvertible { weight: w.name.clone(), from: t.dtype, to: w.dtype, element }),
-            Ok((_, changed, first)) if changed > 0 && !opts.cast => m.problems.push(Problem::NeedsCast {
+            Err(element) => m.problems.push(Problem::NotConvertible {
                 weight: w.name.clone(),
                 from: t.dtype,
                 to: w.dtype,
-                changed,
-                first,
+                element,
             }),
+            Ok((_, changed, first)) if changed > 0 && !opts.cast => {
+                m.problems.push(Problem::NeedsCast {
+                    weight: w.name.clone(),
+                    from: t.dtype,
+                    to: w.dtype,
+                    changed,
+                    first,
+                })
+            }
             Ok((bytes, changed, first)) => {
                 if changed > 0 {
-                    m.casts.push(CastNote { weight: w.name.clone(), from: t.dtype, to: w.dtype, changed, first });
+                    m.casts.push(CastNote {
+                        weight: w.name.clone(),
+                        from: t.dtype,
+                        to: w.dtype,
+                        changed,
+                        first,
+                    });
                 }
                 m.values[i] = Some(bytes);
-                m.file_names[i] = Some(original.get(t.name.as_str()).copied().unwrap_or(&t.name).to_string());
+                m.file_names[i] = Some(
+                    original
+                        .get(t.name.as_str())
+                        .copied()
+                        .unwrap_or(&t.name)
+                        .to_string(),
+                );
             }
         }
     }
     if m.from_file() == 0 && m.problems.is_empty() {
-        m.problems.push(Problem::NothingMatches { tensors: src.tensors.len() });
+        m.problems.push(Problem::NothingMatches {
+            tensors: src.tensors.len(),
+        });
     }
     m
 }
@@ -235,21 +285,45 @@ pub fn refit_engine(
     own: &mut dyn FnMut(&[usize]) -> anyhow::Result<OwnValues>,
 ) -> anyhow::Result<RefitOutcome> {
     let weights = engine.weights();
-    anyhow::ensure!(file.len() == weights.len(), "{} values for {} weights", file.len(), weights.len());
+    anyhow::ensure!(
+        file.len() == weights.len(),
+        "{} values for {} weights",
+        file.len(),
+        weights.len()
+    );
     let stripped = is_stripped(engine)?;
-    let mut from: Vec<ValueFrom> = file.iter().map(|v| if v.is_some() { ValueFrom::File } else { ValueFrom::Kept }).collect();
+    let mut from: Vec<ValueFrom> = file
+        .iter()
+        .map(|v| {
+            if v.is_some() {
+                ValueFrom::File
+            } else {
+                ValueFrom::Kept
+            }
+        })
+        .collect();
     let views: Vec<Option<&[u8]>> = file.iter().map(|v| v.as_deref()).collect();
     let mut inst = engine.instance()?;
     let needed = inst.refit_some(&views)?;
     if needed.is_empty() {
         let plan = inst.serialize_including_weights()?;
-        return Ok(RefitOutcome { plan, from, read_engine: false, stripped });
+        return Ok(RefitOutcome {
+            plan,
+            from,
+            read_engine: false,
+            stripped,
+        });
     }
     drop(inst);
     let mine = if stripped {
         OwnValues {
             values: vec![None; weights.len()],
-            why: vec![Some("the engine is weight-stripped (every weight must come from the file)".into()); weights.len()],
+            why: vec![
+                Some(
+                    "the engine is weight-stripped (every weight must come from the file)".into()
+                );
+                weights.len()
+            ],
         }
     } else {
         own(&needed)?
@@ -266,7 +340,11 @@ pub fn refit_engine(
                 weight: weights[i].name.clone(),
                 why: format!(
                     "the file does not hold it and the engine cannot give it: {}",
-                    mine.why.get(i).cloned().flatten().unwrap_or_else(|| "its value was not recovered".into())
+                    mine.why
+                        .get(i)
+                        .cloned()
+                        .flatten()
+                        .unwrap_or_else(|| "its value was not recovered".into())
                 ),
             }),
         }
@@ -287,7 +365,12 @@ pub fn refit_engine(
         return Err(mismatch_error(&problems, ""));
     }
     let plan = inst.serialize_including_weights()?;
-    Ok(RefitOutcome { plan, from, read_engine: true, stripped })
+    Ok(RefitOutcome {
+        plan,
+        from,
+        read_engine: true,
+        stripped,
+    })
 }
 
 /// `engine` seen through serializations that include the weights: marker passes through it learn
@@ -330,7 +413,12 @@ mod tests {
 
     fn t(name: &str, dtype: DataType, data: Vec<u8>) -> RefTensor {
         let n = data.len() as u64 * 8 / u64::from(dtype.bits());
-        RefTensor { name: name.into(), dtype, shape: vec![n], data }
+        RefTensor {
+            name: name.into(),
+            dtype,
+            shape: vec![n],
+            data,
+        }
     }
 
     fn f32s(v: &[f32]) -> Vec<u8> {
@@ -345,15 +433,32 @@ mod tests {
         assert_eq!(changed, 0);
         assert_eq!(b, vec![0x80, 0x3f, 0x20, 0xc0, 0x00, 0x3c]);
         let lossy = t("w", DataType::Float, f32s(&[1.0, 0.1]));
-        assert_eq!(convert(&lossy, DataType::Half).map(|(_, c, f)| (c, f)), Ok((1, 1)));
-        assert_eq!(convert(&t("i", DataType::Int64, 300i64.to_le_bytes().to_vec()), DataType::Int8), Err(0));
+        assert_eq!(
+            convert(&lossy, DataType::Half).map(|(_, c, f)| (c, f)),
+            Ok((1, 1))
+        );
+        assert_eq!(
+            convert(
+                &t("i", DataType::Int64, 300i64.to_le_bytes().to_vec()),
+                DataType::Int8
+            ),
+            Err(0)
+        );
     }
 
     #[test]
     fn matching_reports_counts_casts_and_strangers() {
         let weights = vec![
-            WeightSpec { name: "a".into(), dtype: DataType::Half, count: 2 },
-            WeightSpec { name: "b".into(), dtype: DataType::Float, count: 3 },
+            WeightSpec {
+                name: "a".into(),
+                dtype: DataType::Half,
+                count: 2,
+            },
+            WeightSpec {
+                name: "b".into(),
+                dtype: DataType::Float,
+                count: 3,
+            },
         ];
         let mut src = WeightsSource {
             tensors: vec![
@@ -366,8 +471,17 @@ mod tests {
         src.rename(&["model.=".parse().unwrap()]).unwrap();
         let m = match_weights(&weights, &src, &Options::default());
         assert_eq!(m.unmatched, vec!["extra".to_string()]);
-        assert!(matches!(&m.problems[0], Problem::NeedsCast { weight, changed: 1, .. } if weight == "a"));
-        assert!(matches!(&m.problems[1], Problem::CountDiffers { file: 1, engine: 3, .. }));
+        assert!(
+            matches!(&m.problems[0], Problem::NeedsCast { weight, changed: 1, .. } if weight == "a")
+        );
+        assert!(matches!(
+            &m.problems[1],
+            Problem::CountDiffers {
+                file: 1,
+                engine: 3,
+                ..
+            }
+        ));
         let m = match_weights(&weights, &src, &Options { cast: true });
         assert_eq!(m.casts.len(), 1);
         assert_eq!(m.file_names[0].as_deref(), Some("model.a"));

@@ -47,7 +47,11 @@ fn expect(refit: DataType, value: &[u8], i: usize, stored: DataType) -> Expect {
     match (stored, v) {
         (DataType::Bool, Num::I(x)) => return Expect::Bits(u64::from(x != 0)),
         (DataType::Bool, Num::F(x)) => return Expect::Bits(u64::from(x != 0.0)),
-        (DataType::Int32, Num::I(x)) => return Expect::Bits(u64::from(x.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32 as u32)),
+        (DataType::Int32, Num::I(x)) => {
+            return Expect::Bits(u64::from(
+                x.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32 as u32,
+            ))
+        }
         _ => {}
     }
     match dtype::encode(stored, v) {
@@ -55,10 +59,16 @@ fn expect(refit: DataType, value: &[u8], i: usize, stored: DataType) -> Expect {
             let f = v.f64();
             // Saturate a finite value that rounds to infinity.
             match stored {
-                DataType::Half if f.is_finite() && (b & 0x7fff) == 0x7c00 => Expect::Bits((b & 0x8000) | 0x7bff),
-                DataType::Bf16 if f.is_finite() && (b & 0x7fff) == 0x7f80 => Expect::Bits((b & 0x8000) | 0x7f7f),
+                DataType::Half if f.is_finite() && (b & 0x7fff) == 0x7c00 => {
+                    Expect::Bits((b & 0x8000) | 0x7bff)
+                }
+                DataType::Bf16 if f.is_finite() && (b & 0x7fff) == 0x7f80 => {
+                    Expect::Bits((b & 0x8000) | 0x7f7f)
+                }
                 DataType::Float if f.is_finite() && f32::from_bits(b as u32).is_infinite() => {
-                    Expect::Bits(u64::from(if f < 0.0 { f32::MIN } else { f32::MAX }.to_bits()))
+                    Expect::Bits(u64::from(
+                        if f < 0.0 { f32::MIN } else { f32::MAX }.to_bits(),
+                    ))
                 }
                 _ => Expect::Bits(b),
             }
@@ -71,7 +81,11 @@ fn expect(refit: DataType, value: &[u8], i: usize, stored: DataType) -> Expect {
 fn stored_bits(image: &[u8], r: &Run, k: u64) -> Option<u64> {
     let bits = u64::from(r.stored.bits());
     if bits == 4 {
-        let nib = r.offset.checked_mul(2)?.checked_add(u64::from(r.nibble))?.checked_add(k)?;
+        let nib = r
+            .offset
+            .checked_mul(2)?
+            .checked_add(u64::from(r.nibble))?
+            .checked_add(k)?;
         if nib / 2 >= image.len() as u64 {
             return None;
         }
@@ -124,13 +138,20 @@ impl ReadBack {
 
 /// Reads `image` through `runs` and compares every stored element of every weight that has a
 /// requested value (`expected[i]`, in the refit dtype) with what TensorRT stores for it.
-pub fn read_back(weights: &[WeightSpec], expected: &[Option<&[u8]>], runs: &[Run], image: &[u8]) -> ReadBack {
+pub fn read_back(
+    weights: &[WeightSpec],
+    expected: &[Option<&[u8]>],
+    runs: &[Run],
+    image: &[u8],
+) -> ReadBack {
     let mut rb = ReadBack::default();
     let mut covered: Vec<Vec<bool>> = weights.iter().map(|_| Vec::new()).collect();
     let mut touched = vec![false; weights.len()];
     for r in runs {
         let w = r.weight as usize;
-        let (Some(spec), Some(Some(value))) = (weights.get(w), expected.get(w)) else { continue };
+        let (Some(spec), Some(Some(value))) = (weights.get(w), expected.get(w)) else {
+            continue;
+        };
         if covered[w].is_empty() {
             covered[w] = vec![false; spec.count as usize];
         }
@@ -159,7 +180,12 @@ pub fn read_back(weights: &[WeightSpec], expected: &[Option<&[u8]>], runs: &[Run
                         weight: spec.name.clone(),
                         element: idx,
                         stored: r.stored,
-                        offset: r.offset + if r.stored.bits() == 4 { (u64::from(r.nibble) + k) / 2 } else { k * size },
+                        offset: r.offset
+                            + if r.stored.bits() == 4 {
+                                (u64::from(r.nibble) + k) / 2
+                            } else {
+                                k * size
+                            },
                         expected: match want {
                             Expect::Bits(b) => Some(b),
                             _ => None,
@@ -197,11 +223,26 @@ mod tests {
 
     #[test]
     fn fp16_copy_of_an_fp32_weight_is_compared_after_rounding() {
-        let w = vec![WeightSpec { name: "b".into(), dtype: DataType::Float, count: 3 }];
+        let w = vec![WeightSpec {
+            name: "b".into(),
+            dtype: DataType::Float,
+            count: 3,
+        }];
         let value = f32s(&[1.0, 0.1, 1e6]);
         // fp16: 1.0, round(0.1) = 0x2e66, 1e6 saturates to 65504 (0x7bff).
-        let image: Vec<u8> = [0x3c00u16, 0x2e66, 0x7bff].iter().flat_map(|x| x.to_le_bytes()).collect();
-        let runs = [Run { weight: 0, stored: DataType::Half, offset: 0, nibble: 0, len: 3, index: 0, index_stride: 1 }];
+        let image: Vec<u8> = [0x3c00u16, 0x2e66, 0x7bff]
+            .iter()
+            .flat_map(|x| x.to_le_bytes())
+            .collect();
+        let runs = [Run {
+            weight: 0,
+            stored: DataType::Half,
+            offset: 0,
+            nibble: 0,
+            len: 3,
+            index: 0,
+            index_stride: 1,
+        }];
         let rb = read_back(&w, &[Some(&value)], &runs, &image);
         assert!(rb.passed(), "{rb:?}");
         assert_eq!(rb.elements_compared, 3);
@@ -215,14 +256,38 @@ mod tests {
     #[test]
     fn transposed_runs_and_unlocated_weights() {
         let w = vec![
-            WeightSpec { name: "k".into(), dtype: DataType::Float, count: 4 },
-            WeightSpec { name: "fused".into(), dtype: DataType::Float, count: 2 },
+            WeightSpec {
+                name: "k".into(),
+                dtype: DataType::Float,
+                count: 4,
+            },
+            WeightSpec {
+                name: "fused".into(),
+                dtype: DataType::Float,
+                count: 2,
+            },
         ];
         let k = f32s(&[1.0, 2.0, 3.0, 4.0]);
         let image = f32s(&[1.0, 3.0, 2.0, 4.0]);
         let runs = [
-            Run { weight: 0, stored: DataType::Float, offset: 0, nibble: 0, len: 2, index: 0, index_stride: 2 },
-            Run { weight: 0, stored: DataType::Float, offset: 8, nibble: 0, len: 2, index: 1, index_stride: 2 },
+            Run {
+                weight: 0,
+                stored: DataType::Float,
+                offset: 0,
+                nibble: 0,
+                len: 2,
+                index: 0,
+                index_stride: 2,
+            },
+            Run {
+                weight: 0,
+                stored: DataType::Float,
+                offset: 8,
+                nibble: 0,
+                len: 2,
+                index: 1,
+                index_stride: 2,
+            },
         ];
         let fused = f32s(&[5.0, 6.0]);
         let rb = read_back(&w, &[Some(&k), Some(&fused)], &runs, &image);

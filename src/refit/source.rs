@@ -19,8 +19,13 @@ impl std::str::FromStr for Rename {
     type Err = String;
     fn from_str(s: &str) -> Result<Rename, String> {
         match s.split_once('=') {
-            Some((from, to)) if !from.is_empty() => Ok(Rename { from: from.to_string(), to: to.to_string() }),
-            _ => Err(format!("`{s}` is not FROM=TO (FROM a non-empty name prefix)")),
+            Some((from, to)) if !from.is_empty() => Ok(Rename {
+                from: from.to_string(),
+                to: to.to_string(),
+            }),
+            _ => Err(format!(
+                "`{s}` is not FROM=TO (FROM a non-empty name prefix)"
+            )),
         }
     }
 }
@@ -54,8 +59,11 @@ const NPZ_INDEX: &str = "__trt_dump_index__";
 
 fn bad(path: &Path, what: impl std::fmt::Display) -> anyhow::Error {
     anyhow::Error::new(
-        Error::new(ErrorKind::InputUnreadable, format!("weights `{}`: {what}", path.display()))
-            .with_hint("pass a .safetensors, .npz, ONNX model or folder of .npy files"),
+        Error::new(
+            ErrorKind::InputUnreadable,
+            format!("weights `{}`: {what}", path.display()),
+        )
+        .with_hint("pass a .safetensors, .npz, ONNX model or folder of .npy files"),
     )
 }
 
@@ -67,15 +75,27 @@ impl WeightsSource {
         }
         let loaded = reference::load_all(path)?;
         let format = loaded.format.map(|f| f.to_string()).unwrap_or_default();
-        let mut src = WeightsSource { path: path.to_path_buf(), format, tensors: loaded.tensors, skipped: loaded.skipped, renamed: vec![] };
+        let mut src = WeightsSource {
+            path: path.to_path_buf(),
+            format,
+            tensors: loaded.tensors,
+            skipped: loaded.skipped,
+            renamed: vec![],
+        };
         // trt-dump's own .npz: member names are safe file names; the index has the exact ones.
         if let Some(at) = src.tensors.iter().position(|t| t.name == NPZ_INDEX) {
             let idx = src.tensors.remove(at);
-            let index: Index = serde_json::from_slice(&idx.data).map_err(|e| bad(path, format!("{NPZ_INDEX}: {e}")))?;
+            let index: Index = serde_json::from_slice(&idx.data)
+                .map_err(|e| bad(path, format!("{NPZ_INDEX}: {e}")))?;
             let by_member: BTreeMap<&str, &str> = index
                 .weights
                 .iter()
-                .map(|e| (e.file.strip_suffix(".npy").unwrap_or(&e.file), e.name.as_str()))
+                .map(|e| {
+                    (
+                        e.file.strip_suffix(".npy").unwrap_or(&e.file),
+                        e.name.as_str(),
+                    )
+                })
                 .collect();
             for t in &mut src.tensors {
                 if let Some(name) = by_member.get(t.name.as_str()) {
@@ -93,7 +113,11 @@ impl WeightsSource {
             return Ok(());
         }
         for t in &mut self.tensors {
-            if let Some(r) = rules.iter().filter(|r| t.name.starts_with(&r.from)).max_by_key(|r| r.from.len()) {
+            if let Some(r) = rules
+                .iter()
+                .filter(|r| t.name.starts_with(&r.from))
+                .max_by_key(|r| r.from.len())
+            {
                 let new = format!("{}{}", r.to, &t.name[r.from.len()..]);
                 self.renamed.push((t.name.clone(), new.clone()));
                 t.name = new;
@@ -104,7 +128,11 @@ impl WeightsSource {
             if !seen.insert(t.name.as_str()) {
                 return Err(anyhow::Error::new(Error::new(
                     ErrorKind::Usage,
-                    format!("--rename: two tensors of `{}` are both named `{}` after renaming", self.path.display(), t.name),
+                    format!(
+                        "--rename: two tensors of `{}` are both named `{}` after renaming",
+                        self.path.display(),
+                        t.name
+                    ),
                 )));
             }
         }
@@ -117,13 +145,19 @@ fn load_dir(dir: &Path) -> anyhow::Result<WeightsSource> {
     let mut files: Vec<(PathBuf, String)> = Vec::new();
     let index_path = dir.join("index.json");
     if index_path.is_file() {
-        let bytes = std::fs::read(&index_path).map_err(|e| bad(&index_path, format!("cannot read: {e}")))?;
+        let bytes = std::fs::read(&index_path)
+            .map_err(|e| bad(&index_path, format!("cannot read: {e}")))?;
         let index: Index = serde_json::from_slice(&bytes).map_err(|e| bad(&index_path, e))?;
         for e in index.weights {
             // The index names files inside the folder; never follow one out of it.
             let p = Path::new(&e.file);
-            if p.components().count() != 1 || !matches!(p.components().next(), Some(std::path::Component::Normal(_))) {
-                return Err(bad(&index_path, format!("file `{}` is not a name inside the folder", e.file)));
+            if p.components().count() != 1
+                || !matches!(p.components().next(), Some(std::path::Component::Normal(_)))
+            {
+                return Err(bad(
+                    &index_path,
+                    format!("file `{}` is not a name inside the folder", e.file),
+                ));
             }
             files.push((dir.join(p), e.name));
         }
@@ -144,7 +178,11 @@ fn load_dir(dir: &Path) -> anyhow::Result<WeightsSource> {
     if files.is_empty() {
         return Err(bad(dir, "no .npy files in the folder"));
     }
-    let mut src = WeightsSource { path: dir.to_path_buf(), format: "npy folder".into(), ..Default::default() };
+    let mut src = WeightsSource {
+        path: dir.to_path_buf(),
+        format: "npy folder".into(),
+        ..Default::default()
+    };
     for (p, name) in files {
         let l = reference::load_npy_file(&p, &name)?;
         src.tensors.extend(l.tensors);

@@ -82,11 +82,19 @@ pub fn run(g: &GlobalArgs, a: &SelftestArgs) -> anyhow::Result<Outcome> {
         Ok(x) => x.describe(),
         Err(e) => e.to_string(),
     };
-    let keep_ctx: Option<Box<dyn std::any::Any>> =
-        gpu_status.as_ref().ok().map(|x| Box::new(x.context()) as Box<dyn std::any::Any>);
+    let keep_ctx: Option<Box<dyn std::any::Any>> = gpu_status
+        .as_ref()
+        .ok()
+        .map(|x| Box::new(x.context()) as Box<dyn std::any::Any>);
     let builder = crate::trt::Builder::new(lib.clone(), keep_ctx)?;
     let parser = builder.parser_path.display().to_string();
-    crate::note!("selftest: {} at {}; ONNX parser {}; GPU {}", lib.describe(), lib.path.display(), parser, gpu_text);
+    crate::note!(
+        "selftest: {} at {}; ONNX parser {}; GPU {}",
+        lib.describe(),
+        lib.path.display(),
+        parser,
+        gpu_text
+    );
 
     let tmp;
     let root: PathBuf = match &a.keep {
@@ -110,24 +118,35 @@ pub fn run(g: &GlobalArgs, a: &SelftestArgs) -> anyhow::Result<Outcome> {
         if a.keep.is_some() {
             write_model(m, &dir, &onnx_bytes)?;
         }
-        let flags = crate::trt::BuildFlags { strip_plan: m.strip_plan };
+        let flags = crate::trt::BuildFlags {
+            strip_plan: m.strip_plan,
+        };
         crate::detail!("selftest: building {}", m.name);
         match builder.build_onnx(&onnx_bytes, flags) {
             Ok(plan) => {
                 let path = dir.join("model.engine");
-                std::fs::write(&path, plan.bytes()).with_context(|| format!("writing `{}`", path.display()))?;
+                std::fs::write(&path, plan.bytes())
+                    .with_context(|| format!("writing `{}`", path.display()))?;
                 built.push(Some((path, plan.bytes().len() as u64)));
                 lines.push(line(m, "failed", ""));
             }
             Err(f) => {
                 built.push(None);
-                lines.push(line(m, "not-built", &format!("TensorRT could not build it: {}", f.reason())));
+                lines.push(line(
+                    m,
+                    "not-built",
+                    &format!("TensorRT could not build it: {}", f.reason()),
+                ));
             }
         }
     }
     drop(builder);
 
-    let x = ExtractArgs { allow_missing: true, no_verify: false, work_dir: None };
+    let x = ExtractArgs {
+        allow_missing: true,
+        no_verify: false,
+        work_dir: None,
+    };
     let mut g2 = g.clone();
     g2.trt_lib = Some(lib.path.clone());
     let mut refused_here: Option<String> = None;
@@ -139,7 +158,12 @@ pub fn run(g: &GlobalArgs, a: &SelftestArgs) -> anyhow::Result<Outcome> {
             Ok(ex) => judge(m, &Dumped::of(&ex), l),
             Err(e) => {
                 let text = format!("{e:#}");
-                let (status, note) = classify_failure(m.strip_plan, error::find(&e).map(|k| k.kind), &text, &lib.describe());
+                let (status, note) = classify_failure(
+                    m.strip_plan,
+                    error::find(&e).map(|k| k.kind),
+                    &text,
+                    &lib.describe(),
+                );
                 if status == "not-run" {
                     refused_here.get_or_insert_with(|| text.clone());
                 }
@@ -151,16 +175,22 @@ pub fn run(g: &GlobalArgs, a: &SelftestArgs) -> anyhow::Result<Outcome> {
             // Refused by dump as stripped: restore it with refit's library path (the model's own
             // weights), then dump the refitted engine and judge it like any other model.
             let refitted = path.with_file_name("model.refitted.engine");
-            let restored = crate::trt::TrtEngine::open(&source::trt_options(&g2), path).and_then(|engine| {
-                let mut dump = |plan: &[u8]| -> anyhow::Result<Dumped> {
-                    std::fs::write(&refitted, plan).with_context(|| format!("writing `{}`", refitted.display()))?;
-                    source::obtain(&g2, &refitted, Via::Gpu, &x).map(|ex| Dumped::of(&ex))
-                };
-                restore_strip_plan(m, &engine, &mut dump)
-            });
+            let restored =
+                crate::trt::TrtEngine::open(&source::trt_options(&g2), path).and_then(|engine| {
+                    let mut dump = |plan: &[u8]| -> anyhow::Result<Dumped> {
+                        std::fs::write(&refitted, plan)
+                            .with_context(|| format!("writing `{}`", refitted.display()))?;
+                        source::obtain(&g2, &refitted, Via::Gpu, &x).map(|ex| Dumped::of(&ex))
+                    };
+                    restore_strip_plan(m, &engine, &mut dump)
+                });
             match restored {
                 Ok(r) => {
-                    *l = ModelLine { engine_bytes: l.engine_bytes, engine: l.engine.clone(), ..r };
+                    *l = ModelLine {
+                        engine_bytes: l.engine_bytes,
+                        engine: l.engine.clone(),
+                        ..r
+                    };
                 }
                 Err(e) => {
                     let text = format!("{e:#}");
@@ -171,7 +201,10 @@ pub fn run(g: &GlobalArgs, a: &SelftestArgs) -> anyhow::Result<Outcome> {
                     } else {
                         l.status = "failed".into();
                     }
-                    l.note = format!("refused by dump (stripped); restoring it with refit failed: {}", first_line(&text));
+                    l.note = format!(
+                        "refused by dump (stripped); restoring it with refit failed: {}",
+                        first_line(&text)
+                    );
                 }
             }
         }
@@ -181,7 +214,13 @@ pub fn run(g: &GlobalArgs, a: &SelftestArgs) -> anyhow::Result<Outcome> {
     let not_run = lines.iter().filter(|l| l.status == "not-run").count();
     let failed = lines.len() - passed - not_run;
     let (verdict, exit) = if failed > 0 {
-        (format!("FAIL: {failed} of {} models did not come out as expected", lines.len()), 1)
+        (
+            format!(
+                "FAIL: {failed} of {} models did not come out as expected",
+                lines.len()
+            ),
+            1,
+        )
     } else if not_run > 0 {
         (
             format!(
@@ -192,7 +231,10 @@ pub fn run(g: &GlobalArgs, a: &SelftestArgs) -> anyhow::Result<Outcome> {
             ErrorKind::EngineIncompatible.exit_code(),
         )
     } else {
-        (format!("PASS: all {} models came out as expected", lines.len()), 0)
+        (
+            format!("PASS: all {} models came out as expected", lines.len()),
+            0,
+        )
     };
 
     if a.json {
@@ -215,7 +257,10 @@ pub fn run(g: &GlobalArgs, a: &SelftestArgs) -> anyhow::Result<Outcome> {
         println!("{verdict}");
     }
     if let Some(k) = &a.keep {
-        crate::note!("kept every engine with its model and weights under `{}`", k.display());
+        crate::note!(
+            "kept every engine with its model and weights under `{}`",
+            k.display()
+        );
     }
     match exit {
         0 => Ok(Outcome::Success),
@@ -233,12 +278,29 @@ pub fn run(g: &GlobalArgs, a: &SelftestArgs) -> anyhow::Result<Outcome> {
 /// `passed` (a STRIP_PLAN engine that dump itself refused as stripped) or `failed`, and the note.
 /// The GPU refusal is tested first: its message can mention stripping too (the first device run
 /// counted a refused STRIP_PLAN engine as passed).
-pub fn classify_failure(strip_plan: bool, kind: Option<ErrorKind>, text: &str, lib: &str) -> (&'static str, String) {
+pub fn classify_failure(
+    strip_plan: bool,
+    kind: Option<ErrorKind>,
+    text: &str,
+    lib: &str,
+) -> (&'static str, String) {
     if kind == Some(ErrorKind::EngineIncompatible) {
-        return ("not-run", format!("built, but {lib} refused to run it on this GPU: {}", first_line(text)));
+        return (
+            "not-run",
+            format!(
+                "built, but {lib} refused to run it on this GPU: {}",
+                first_line(text)
+            ),
+        );
     }
-    if strip_plan && matches!(kind, Some(ErrorKind::Incomplete | ErrorKind::NotRefittable)) && text.contains("strip") {
-        return ("passed", format!("refused by dump as expected: {}", first_line(text)));
+    if strip_plan
+        && matches!(kind, Some(ErrorKind::Incomplete | ErrorKind::NotRefittable))
+        && text.contains("strip")
+    {
+        return (
+            "passed",
+            format!("refused by dump as expected: {}", first_line(text)),
+        );
     }
     ("failed", format!("dump failed: {text}"))
 }
@@ -252,7 +314,11 @@ pub struct Dumped {
 
 impl Dumped {
     pub fn of(ex: &Extracted) -> Dumped {
-        Dumped { weights: ex.weights.clone(), results: ex.results.clone(), proof: ex.proof.clone() }
+        Dumped {
+            weights: ex.weights.clone(),
+            results: ex.results.clone(),
+            proof: ex.proof.clone(),
+        }
     }
 }
 
@@ -285,13 +351,21 @@ pub fn restore_strip_plan(
     engine: &dyn Engine,
     dump: &mut dyn FnMut(&[u8]) -> anyhow::Result<Dumped>,
 ) -> anyhow::Result<ModelLine> {
-    anyhow::ensure!(refit::is_stripped(engine)?, "the STRIP_PLAN engine is not weight-stripped (its plain serialization holds its weights)");
+    anyhow::ensure!(
+        refit::is_stripped(engine)?,
+        "the STRIP_PLAN engine is not weight-stripped (its plain serialization holds its weights)"
+    );
     let src = weights_source(m);
     let matched = refit::match_weights(engine.weights(), &src, &refit::Options::default());
     if !matched.problems.is_empty() {
-        return Err(refit::mismatch_error(&matched.problems, &format!(" (model `{}`)", m.name)));
+        return Err(refit::mismatch_error(
+            &matched.problems,
+            &format!(" (model `{}`)", m.name),
+        ));
     }
-    let mut own = |_: &[usize]| -> anyhow::Result<OwnValues> { anyhow::bail!("a weight-stripped engine has no values of its own") };
+    let mut own = |_: &[usize]| -> anyhow::Result<OwnValues> {
+        anyhow::bail!("a weight-stripped engine has no values of its own")
+    };
     let out = refit::refit_engine(engine, &matched.values, &mut own).context("refit")?;
     let dumped = dump(out.plan.bytes()).context("dumping the refitted engine")?;
     let mut l = line(m, "failed", "");
@@ -302,7 +376,11 @@ pub fn restore_strip_plan(
         l.weights.len(),
         out.from.iter().filter(|f| **f == refit::ValueFrom::File).count()
     );
-    l.note = if l.note.is_empty() { restored } else { format!("{restored}; {}", l.note) };
+    l.note = if l.note.is_empty() {
+        restored
+    } else {
+        format!("{restored}; {}", l.note)
+    };
     Ok(l)
 }
 
@@ -341,16 +419,39 @@ fn print_line(l: &ModelLine) {
     }
     println!("{s}");
     for w in &l.weights {
-        let stored = if w.stored.is_empty() { String::new() } else { format!(" [stored {}]", w.stored.join("+")) };
-        println!("    {} {:<18} {}{}{}", if w.ok { "ok " } else { "BAD" }, w.name, w.got, stored, if w.detail.is_empty() { String::new() } else { format!(": {}", w.detail) });
+        let stored = if w.stored.is_empty() {
+            String::new()
+        } else {
+            format!(" [stored {}]", w.stored.join("+"))
+        };
+        println!(
+            "    {} {:<18} {}{}{}",
+            if w.ok { "ok " } else { "BAD" },
+            w.name,
+            w.got,
+            stored,
+            if w.detail.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", w.detail)
+            }
+        );
     }
 }
 
 /// The model's values as f32 (all are exact in float16).
 fn values_f32(w: &onnx::Initializer) -> Vec<f32> {
     match w.elem {
-        ElemType::Float => w.raw.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(),
-        ElemType::Float16 => w.raw.chunks_exact(2).map(|c| f16::from_le_bytes([c[0], c[1]]).to_f32()).collect(),
+        ElemType::Float => w
+            .raw
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect(),
+        ElemType::Float16 => w
+            .raw
+            .chunks_exact(2)
+            .map(|c| f16::from_le_bytes([c[0], c[1]]).to_f32())
+            .collect(),
     }
 }
 
@@ -359,8 +460,16 @@ fn expected_bytes(w: &onnx::Initializer, d: DataType) -> Option<Vec<u8>> {
     let v = values_f32(w);
     match d {
         DataType::Float => Some(v.iter().flat_map(|x| x.to_le_bytes()).collect()),
-        DataType::Half => Some(v.iter().flat_map(|x| f16::from_f32(*x).to_le_bytes()).collect()),
-        DataType::Bf16 => Some(v.iter().flat_map(|x| half::bf16::from_f32(*x).to_le_bytes()).collect()),
+        DataType::Half => Some(
+            v.iter()
+                .flat_map(|x| f16::from_f32(*x).to_le_bytes())
+                .collect(),
+        ),
+        DataType::Bf16 => Some(
+            v.iter()
+                .flat_map(|x| half::bf16::from_f32(*x).to_le_bytes())
+                .collect(),
+        ),
         _ => None,
     }
 }
@@ -368,7 +477,11 @@ fn expected_bytes(w: &onnx::Initializer, d: DataType) -> Option<Vec<u8>> {
 fn judge(m: &Model, ex: &Dumped, l: &mut ModelLine) {
     if m.strip_plan {
         l.proof = Some(proof_line(&ex.proof));
-        let all_stripped = !ex.results.is_empty() && ex.results.iter().all(|r| r.missing == Some(Missing::Stripped));
+        let all_stripped = !ex.results.is_empty()
+            && ex
+                .results
+                .iter()
+                .all(|r| r.missing == Some(Missing::Stripped));
         l.status = if all_stripped { "passed" } else { "failed" }.into();
         l.note = if all_stripped {
             "dump reports every weight stripped, as expected".into()
@@ -409,25 +522,43 @@ pub fn judge_values(m: &Model, ex: &Dumped, l: &mut ModelLine) {
         };
         let spec = &ex.weights[i];
         let r = &ex.results[i];
-        let stored: Vec<String> = r.values.stored.iter().map(|d| d.name().to_string()).collect();
+        let stored: Vec<String> = r
+            .values
+            .stored
+            .iter()
+            .map(|d| d.name().to_string())
+            .collect();
         let want = expected_bytes(&w.init, spec.dtype);
         let (got, mut detail) = match (&r.values.values, &r.missing, &want) {
             (Some(v), _, Some(e)) if v == e => ("exact".to_string(), String::new()),
             (Some(v), _, Some(e)) => {
                 let n = (spec.dtype.bits().max(8) / 8) as usize;
                 let diff = v.chunks(n).zip(e.chunks(n)).filter(|(a, b)| a != b).count();
-                ("differs".to_string(), format!("{diff} of {} elements differ", spec.count))
+                (
+                    "differs".to_string(),
+                    format!("{diff} of {} elements differ", spec.count),
+                )
             }
-            (Some(_), _, None) => ("differs".to_string(), format!("refit dtype {} not comparable", spec.dtype.name())),
+            (Some(_), _, None) => (
+                "differs".to_string(),
+                format!("refit dtype {} not comparable", spec.dtype.name()),
+            ),
             (None, Some(miss), _) => ("missing".to_string(), miss.to_string()),
             (None, None, _) => ("missing".to_string(), "no values and no reason".to_string()),
         };
         if got == "exact" {
-            let narrower: Vec<&String> = stored.iter().filter(|s| s.as_str() != spec.dtype.name()).collect();
+            let narrower: Vec<&String> = stored
+                .iter()
+                .filter(|s| s.as_str() != spec.dtype.name())
+                .collect();
             if !narrower.is_empty() {
                 detail = format!(
                     "exact after {} rounding (TensorRT stores it as {})",
-                    narrower.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("+"),
+                    narrower
+                        .iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join("+"),
                     stored.join("+")
                 );
             }
@@ -439,7 +570,14 @@ pub fn judge_values(m: &Model, ex: &Dumped, l: &mut ModelLine) {
             _ => false,
         };
         ok_all &= ok;
-        l.weights.push(WeightLine { name: name.clone(), expected, got, detail, stored, ok });
+        l.weights.push(WeightLine {
+            name: name.clone(),
+            expected,
+            got,
+            detail,
+            stored,
+            ok,
+        });
     }
     let extra: Vec<&str> = ex
         .weights
@@ -466,16 +604,31 @@ fn write_model(m: &Model, dir: &Path, onnx_bytes: &[u8]) -> anyhow::Result<()> {
             name: w.init.name.clone(),
             dtype: dtype_of(w.init.elem),
             shape: w.init.dims.iter().map(|&d| d as u64).collect(),
-            shape_source: ShapeSource::Recovered { from: "model.onnx".into() },
+            shape_source: ShapeSource::Recovered {
+                from: "model.onnx".into(),
+            },
         })
         .collect();
     let mut metadata = BTreeMap::new();
-    metadata.insert("tool".to_string(), format!("trt-dump {} selftest", env!("CARGO_PKG_VERSION")));
+    metadata.insert(
+        "tool".to_string(),
+        format!("trt-dump {} selftest", env!("CARGO_PKG_VERSION")),
+    );
     metadata.insert("model".to_string(), m.name.to_string());
-    let opts = WriterOptions { format: Some(writer::Format::Safetensors), compress: false, force: true, metadata };
+    let opts = WriterOptions {
+        format: Some(writer::Format::Safetensors),
+        compress: false,
+        force: true,
+        metadata,
+    };
     let mut sink = writer::open(&dir.join("weights.safetensors"), &opts, &plan)?;
     for (w, p) in m.weights.iter().zip(&plan) {
-        sink.add(&TensorView { name: &p.name, dtype: p.dtype, shape: &p.shape, data: &w.init.raw })?;
+        sink.add(&TensorView {
+            name: &p.name,
+            dtype: p.dtype,
+            shape: &p.shape,
+            data: &w.init.raw,
+        })?;
     }
     sink.finish()?;
     Ok(())
@@ -494,16 +647,25 @@ fn export(all: &[Model], dir: &Path) -> anyhow::Result<Outcome> {
     let mut stdout = std::io::stdout().lock();
     for m in all {
         let d = dir.join(m.name);
-        std::fs::create_dir_all(&d).with_context(|| format!("--export-models `{}`", d.display()))?;
+        std::fs::create_dir_all(&d)
+            .with_context(|| format!("--export-models `{}`", d.display()))?;
         write_model(m, &d, &onnx::model_bytes(&m.graph))?;
-        let flags = if m.strip_plan { "--refit --stripAllWeights" } else { "--refit" };
+        let flags = if m.strip_plan {
+            "--refit --stripAllWeights"
+        } else {
+            "--refit"
+        };
         writeln!(
             stdout,
             "{:<20} {}  (trtexec --onnx={}/model.onnx {flags} --saveEngine=model.engine{})",
             m.name,
             m.what,
             d.display(),
-            if m.name == "mlp_fp16" { " --stronglyTyped" } else { "" }
+            if m.name == "mlp_fp16" {
+                " --stronglyTyped"
+            } else {
+                ""
+            }
         )?;
     }
     Ok(Outcome::Success)
@@ -515,20 +677,38 @@ mod tests {
 
     #[test]
     fn a_gpu_refusal_is_not_run_even_for_a_strip_plan_engine() {
-        let refused = "could not deserialize: the engine cannot run on this GPU\nweight-stripped hint";
-        let (s, note) = classify_failure(true, Some(ErrorKind::EngineIncompatible), refused, "TensorRT-RTX 1.7.1");
+        let refused =
+            "could not deserialize: the engine cannot run on this GPU\nweight-stripped hint";
+        let (s, note) = classify_failure(
+            true,
+            Some(ErrorKind::EngineIncompatible),
+            refused,
+            "TensorRT-RTX 1.7.1",
+        );
         assert_eq!(s, "not-run");
         assert!(note.contains("refused to run it on this GPU"), "{note}");
         let stripped = "this plan holds no weights; refit it first: it is a weight-stripped engine";
-        assert_eq!(classify_failure(true, Some(ErrorKind::Incomplete), stripped, "x").0, "passed");
-        assert_eq!(classify_failure(false, Some(ErrorKind::Incomplete), stripped, "x").0, "failed");
-        assert_eq!(classify_failure(true, Some(ErrorKind::TrtRefused), "strip", "x").0, "failed");
+        assert_eq!(
+            classify_failure(true, Some(ErrorKind::Incomplete), stripped, "x").0,
+            "passed"
+        );
+        assert_eq!(
+            classify_failure(false, Some(ErrorKind::Incomplete), stripped, "x").0,
+            "failed"
+        );
+        assert_eq!(
+            classify_failure(true, Some(ErrorKind::TrtRefused), "strip", "x").0,
+            "failed"
+        );
     }
 
     /// docs/json.md's `## \`selftest --json\`` table: (key, optional), as the sim tests'
     /// `assert_documented` reads every command's.
     fn documented_selftest_keys() -> Vec<(String, bool)> {
-        let doc = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/json.md")).unwrap();
+        let doc = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/json.md"),
+        )
+        .unwrap();
         let mut inside = false;
         let mut keys = Vec::new();
         for l in doc.lines() {
@@ -536,13 +716,18 @@ mod tests {
                 inside = h == "`selftest --json`";
                 continue;
             }
-            let Some(rest) = l.strip_prefix("| `") else { continue };
+            let Some(rest) = l.strip_prefix("| `") else {
+                continue;
+            };
             let key = rest.split('`').next().unwrap();
             if inside && !key.contains('.') {
                 keys.push((key.to_string(), l.contains("*optional*")));
             }
         }
-        assert!(!keys.is_empty(), "docs/json.md has no `selftest --json` section");
+        assert!(
+            !keys.is_empty(),
+            "docs/json.md has no `selftest --json` section"
+        );
         keys
     }
 
@@ -582,21 +767,54 @@ mod tests {
         let docs = documented_selftest_keys();
         let got: Vec<&String> = v.as_object().unwrap().keys().collect();
         for k in &got {
-            assert!(docs.iter().any(|(d, _)| d == *k), "`selftest --json` has `{k}`, not in docs/json.md");
+            assert!(
+                docs.iter().any(|(d, _)| d == *k),
+                "`selftest --json` has `{k}`, not in docs/json.md"
+            );
         }
         for (k, optional) in &docs {
-            assert!(*optional || got.contains(&k), "`selftest --json` lacks `{k}`, which docs/json.md lists");
+            assert!(
+                *optional || got.contains(&k),
+                "`selftest --json` lacks `{k}`, which docs/json.md lists"
+            );
         }
         // The members of `models` and of their `weights`, as the doc spells them.
         let line = doc_line("models");
         let model_keys: Vec<&String> = v["models"][0].as_object().unwrap().keys().collect();
-        assert!(line.contains(&format!("`{{{}}}`", model_keys.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", "))), "{line}");
-        let weight_keys: Vec<&String> = v["models"][0]["weights"][0].as_object().unwrap().keys().collect();
-        assert!(line.contains(&format!("`{{{}}}`", weight_keys.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", "))), "{line}");
+        assert!(
+            line.contains(&format!(
+                "`{{{}}}`",
+                model_keys
+                    .iter()
+                    .map(|k| k.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+            "{line}"
+        );
+        let weight_keys: Vec<&String> = v["models"][0]["weights"][0]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect();
+        assert!(
+            line.contains(&format!(
+                "`{{{}}}`",
+                weight_keys
+                    .iter()
+                    .map(|k| k.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+            "{line}"
+        );
     }
 
     fn doc_line(key: &str) -> String {
-        let doc = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/json.md")).unwrap();
+        let doc = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/json.md"),
+        )
+        .unwrap();
         let mut inside = false;
         for l in doc.lines() {
             if let Some(h) = l.strip_prefix("## ") {

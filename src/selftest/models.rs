@@ -41,7 +41,11 @@ pub struct Model {
 pub fn values(count: usize, seed: u64) -> Vec<f32> {
     (0..count as u64)
         .map(|i| {
-            let k = (i.wrapping_mul(2_654_435_761).wrapping_add(seed.wrapping_mul(40_503)) % 4095) as i64 - 2047;
+            let k = (i
+                .wrapping_mul(2_654_435_761)
+                .wrapping_add(seed.wrapping_mul(40_503))
+                % 4095) as i64
+                - 2047;
             k as f32 / 2048.0
         })
         .collect()
@@ -50,24 +54,53 @@ pub fn values(count: usize, seed: u64) -> Vec<f32> {
 fn raw(v: &[f32], elem: ElemType) -> Vec<u8> {
     match elem {
         ElemType::Float => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
-        ElemType::Float16 => v.iter().flat_map(|x| f16::from_f32(*x).to_le_bytes()).collect(),
+        ElemType::Float16 => v
+            .iter()
+            .flat_map(|x| f16::from_f32(*x).to_le_bytes())
+            .collect(),
     }
 }
 
 fn weight(name: &str, elem: ElemType, dims: &[i64], seed: u64, expect: Expect) -> Weight {
     let n = dims.iter().product::<i64>() as usize;
-    Weight { init: Initializer { name: name.into(), elem, dims: dims.to_vec(), raw: raw(&values(n, seed), elem) }, expect }
+    Weight {
+        init: Initializer {
+            name: name.into(),
+            elem,
+            dims: dims.to_vec(),
+            raw: raw(&values(n, seed), elem),
+        },
+        expect,
+    }
 }
 
 fn weight_from(name: &str, elem: ElemType, dims: &[i64], v: &[f32], expect: Expect) -> Weight {
-    Weight { init: Initializer { name: name.into(), elem, dims: dims.to_vec(), raw: raw(v, elem) }, expect }
+    Weight {
+        init: Initializer {
+            name: name.into(),
+            elem,
+            dims: dims.to_vec(),
+            raw: raw(v, elem),
+        },
+        expect,
+    }
 }
 
 fn io(name: &str, elem: ElemType, dims: &[i64]) -> Io {
-    Io { name: name.into(), elem, dims: dims.to_vec() }
+    Io {
+        name: name.into(),
+        elem,
+        dims: dims.to_vec(),
+    }
 }
 
-fn node(op: &'static str, name: &str, inputs: &[&str], outputs: &[&str], attrs: Vec<(&'static str, Attr)>) -> Node {
+fn node(
+    op: &'static str,
+    name: &str,
+    inputs: &[&str],
+    outputs: &[&str],
+    attrs: Vec<(&'static str, Attr)>,
+) -> Node {
     Node {
         op,
         name: name.into(),
@@ -77,7 +110,14 @@ fn node(op: &'static str, name: &str, inputs: &[&str], outputs: &[&str], attrs: 
     }
 }
 
-fn model(name: &'static str, what: &'static str, nodes: Vec<Node>, weights: Vec<Weight>, inputs: Vec<Io>, outputs: Vec<Io>) -> Model {
+fn model(
+    name: &'static str,
+    what: &'static str,
+    nodes: Vec<Node>,
+    weights: Vec<Weight>,
+    inputs: Vec<Io>,
+    outputs: Vec<Io>,
+) -> Model {
     Model {
         name,
         what,
@@ -93,11 +133,14 @@ fn model(name: &'static str, what: &'static str, nodes: Vec<Node>, weights: Vec<
     }
 }
 
-const GEMM: Expect = Expect::Exact { how: "Gemm weight (TensorRT stores it transposed)" };
+const GEMM: Expect = Expect::Exact {
+    how: "Gemm weight (TensorRT stores it transposed)",
+};
 const VERBATIM: Expect = Expect::Exact { how: "" };
 
 fn mlp(name: &'static str, what: &'static str, e: ElemType) -> Model {
-    let gemm = |n: &str, i: &[&str], o: &[&str]| node("Gemm", n, i, o, vec![("transB", Attr::Int(1))]);
+    let gemm =
+        |n: &str, i: &[&str], o: &[&str]| node("Gemm", n, i, o, vec![("transB", Attr::Int(1))]);
     model(
         name,
         what,
@@ -128,11 +171,19 @@ pub fn all() -> Vec<Model> {
     let h = ElemType::Float16;
     let mut out = vec![
         mlp("mlp_fp32", "fp32 MLP: two Gemm (transB=1) + ReLU", f),
-        mlp("mlp_fp16", "the same MLP with float16 weights and tensors (strongly typed)", h),
+        mlp(
+            "mlp_fp16",
+            "the same MLP with float16 weights and tensors (strongly typed)",
+            h,
+        ),
     ];
 
-    let folded = Expect::MissingOrExact { why: "the BatchNorm is folded into the Conv, so the Conv keeps W*scale, not W" };
-    let bn = Expect::Missing { why: "BatchNorm folded into the Conv" };
+    let folded = Expect::MissingOrExact {
+        why: "the BatchNorm is folded into the Conv, so the Conv keeps W*scale, not W",
+    };
+    let bn = Expect::Missing {
+        why: "BatchNorm folded into the Conv",
+    };
     let var: Vec<f32> = values(8, 14).iter().map(|v| 0.5 + v.abs() / 2.0).collect();
     out.push(model(
         "conv_bn_relu",
@@ -143,12 +194,21 @@ pub fn all() -> Vec<Model> {
                 "conv",
                 &["x", "conv.weight", "conv.bias"],
                 &["c"],
-                vec![("kernel_shape", Attr::Ints(vec![3, 3])), ("pads", Attr::Ints(vec![1, 1, 1, 1]))],
+                vec![
+                    ("kernel_shape", Attr::Ints(vec![3, 3])),
+                    ("pads", Attr::Ints(vec![1, 1, 1, 1])),
+                ],
             ),
             node(
                 "BatchNormalization",
                 "bn",
-                &["c", "bn.weight", "bn.bias", "bn.running_mean", "bn.running_var"],
+                &[
+                    "c",
+                    "bn.weight",
+                    "bn.bias",
+                    "bn.running_mean",
+                    "bn.running_var",
+                ],
                 &["b"],
                 vec![("epsilon", Attr::Float(1e-5))],
             ),
@@ -176,7 +236,10 @@ pub fn all() -> Vec<Model> {
             &["y"],
             vec![("axis", Attr::Int(-1)), ("epsilon", Attr::Float(1e-5))],
         )],
-        vec![weight("ln.weight", f, &[64], 20, VERBATIM), weight("ln.bias", f, &[64], 21, VERBATIM)],
+        vec![
+            weight("ln.weight", f, &[64], 20, VERBATIM),
+            weight("ln.bias", f, &[64], 21, VERBATIM),
+        ],
         vec![io("x", f, &[1, 4, 64])],
         vec![io("y", f, &[1, 4, 64])],
     ));
@@ -189,12 +252,22 @@ pub fn all() -> Vec<Model> {
             node("Relu", "relu", &["h"], &["hr"], vec![]),
             node("MatMul", "mm2", &["hr", "shared.weight"], &["y"], vec![]),
         ],
-        vec![weight("shared.weight", f, &[16, 16], 30, Expect::Exact { how: "used twice" })],
+        vec![weight(
+            "shared.weight",
+            f,
+            &[16, 16],
+            30,
+            Expect::Exact { how: "used twice" },
+        )],
         vec![io("x", f, &[2, 16])],
         vec![io("y", f, &[2, 16])],
     ));
 
-    let mut stripped = mlp("mlp_fp32_strip_plan", "the fp32 MLP built with STRIP_PLAN (no weights in the plan)", f);
+    let mut stripped = mlp(
+        "mlp_fp32_strip_plan",
+        "the fp32 MLP built with STRIP_PLAN (no weights in the plan)",
+        f,
+    );
     stripped.strip_plan = true;
     out.push(stripped);
 

@@ -44,7 +44,10 @@ fn rtx_refuses_gpu(lib: &LibFacts<'_>, gpu: GpuFacts<'_>, messages: &[String]) -
     }
     let said = messages.iter().any(|m| {
         let m = m.to_ascii_lowercase();
-        m.contains("compute capability") || m.contains("sm_90") || m.contains("sm90") || m.contains("unsupported gpu")
+        m.contains("compute capability")
+            || m.contains("sm_90")
+            || m.contains("sm90")
+            || m.contains("unsupported gpu")
     });
     said || gpu.is_ok_and(|(_, cc)| !gpu::rtx_supports(cc))
 }
@@ -60,7 +63,9 @@ pub(crate) fn failure_error(
     plan: Option<(&PlanHeader, String)>,
 ) -> anyhow::Error {
     let mut msg = format!("{} could not {what}: {}", lib.describe(), f.reason());
-    let said = plan.as_ref().map(|(h, _)| classify_refusal(h, lib, &f.messages));
+    let said = plan
+        .as_ref()
+        .map(|(h, _)| classify_refusal(h, lib, &f.messages));
     let mut hint: Option<String> = None;
     let mut kind = if plan.is_some() {
         ErrorKind::EngineIncompatible
@@ -107,7 +112,9 @@ pub(crate) fn failure_error(
             .ok()
             .map(|(name, cc)| format!(" (this GPU: {name}, compute capability {}.{})", cc.0, cc.1))
             .unwrap_or_default();
-        msg.push_str(&format!("\nTensorRT-RTX does not run on this GPU generation{this_gpu}"));
+        msg.push_str(&format!(
+            "\nTensorRT-RTX does not run on this GPU generation{this_gpu}"
+        ));
         hint = Some(format!(
             "TensorRT-RTX supports GPUs of {}; use such a GPU (--device N)",
             gpu::RTX_SUPPORTED_TEXT
@@ -118,7 +125,9 @@ pub(crate) fn failure_error(
     match said {
         Some(Refusal::Corrupt) => {
             kind = ErrorKind::NotAnEngine;
-            hint = Some("the engine file is damaged or cut short: copy it again, or rebuild it".into());
+            hint = Some(
+                "the engine file is damaged or cut short: copy it again, or rebuild it".into(),
+            );
         }
         Some(Refusal::OtherVersion) => kind = ErrorKind::EngineIncompatible,
         Some(Refusal::Cuda) | Some(Refusal::Unsaid) | None => {}
@@ -129,9 +138,15 @@ pub(crate) fn failure_error(
         msg.push_str(&format!("\nGPU: {why}"));
         kind = ErrorKind::NoGpu;
         hint = Some(match why {
-            gpu::NoGpu::NoDriver => "install the NVIDIA driver (libcuda.so.1) or run on a machine with a GPU".into(),
-            gpu::NoGpu::NoSuchDevice { .. } => "choose an existing GPU with --device N (see nvidia-smi)".into(),
-            gpu::NoGpu::DriverError(_) => "check the NVIDIA driver and CUDA_VISIBLE_DEVICES (nvidia-smi)".into(),
+            gpu::NoGpu::NoDriver => {
+                "install the NVIDIA driver (libcuda.so.1) or run on a machine with a GPU".into()
+            }
+            gpu::NoGpu::NoSuchDevice { .. } => {
+                "choose an existing GPU with --device N (see nvidia-smi)".into()
+            }
+            gpu::NoGpu::DriverError(_) => {
+                "check the NVIDIA driver and CUDA_VISIBLE_DEVICES (nvidia-smi)".into()
+            }
         });
     }
     let mut e = Error::new(kind, msg);
@@ -160,7 +175,13 @@ enum Refusal {
 fn classify_refusal(header: &PlanHeader, lib: &LibFacts<'_>, messages: &[String]) -> Refusal {
     let text = messages.join("\n").to_ascii_lowercase();
     let any = |words: &[&str]| words.iter().any(|w| text.contains(w));
-    if any(&["cuda initialization failure", "cuda driver", "no cuda-capable", "cudaerror", "cuda error"]) {
+    if any(&[
+        "cuda initialization failure",
+        "cuda driver",
+        "no cuda-capable",
+        "cudaerror",
+        "cuda error",
+    ]) {
         return Refusal::Cuda;
     }
     if header.flavour != lib.flavour {
@@ -191,7 +212,10 @@ fn classify_refusal(header: &PlanHeader, lib: &LibFacts<'_>, messages: &[String]
         return Refusal::Corrupt;
     }
     match header.built_by {
-        Some(b) if (u32::from(b.major), u32::from(b.minor)) != (lib.version.major, lib.version.minor) => {
+        Some(b)
+            if (u32::from(b.major), u32::from(b.minor))
+                != (lib.version.major, lib.version.minor) =>
+        {
             Refusal::OtherVersion
         }
         _ => Refusal::Unsaid,
@@ -206,7 +230,11 @@ mod tests {
 
     fn plan(flavour: Flavour, v: [u8; 4]) -> PlanHeader {
         let mut b = vec![0u8; 32];
-        b[..4].copy_from_slice(if flavour == Flavour::TensorRt { b"ftrt" } else { b"vtrt" });
+        b[..4].copy_from_slice(if flavour == Flavour::TensorRt {
+            b"ftrt"
+        } else {
+            b"vtrt"
+        });
         b[24..28].copy_from_slice(&v);
         PlanHeader::sniff(&b).unwrap()
     }
@@ -334,7 +362,10 @@ mod tests {
 
     #[test]
     fn without_a_gpu_tensorrt_failure_carries_the_diagnosis_and_no_gpu_status() {
-        let no = gpu::NoGpu::NoSuchDevice { ordinal: 2, count: 1 };
+        let no = gpu::NoGpu::NoSuchDevice {
+            ordinal: 2,
+            count: 1,
+        };
         let (code, msg, hint) = fail(
             lib(Flavour::TensorRt, 10, 16),
             Err(&no),
@@ -342,8 +373,14 @@ mod tests {
             &["error: CUDA initialization failure with error: 101"],
         );
         assert_eq!(code, ErrorKind::NoGpu.exit_code());
-        assert!(msg.contains("CUDA initialization failure with error: 101"), "{msg}");
-        assert!(msg.contains("GPU: no GPU 2: 1 CUDA device(s) found"), "{msg}");
+        assert!(
+            msg.contains("CUDA initialization failure with error: 101"),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("GPU: no GPU 2: 1 CUDA device(s) found"),
+            "{msg}"
+        );
         assert!(hint.contains("--device"), "{hint}");
     }
 
@@ -367,10 +404,20 @@ mod tests {
         assert_eq!(code, ErrorKind::EngineIncompatible.exit_code());
         assert!(!msg.contains("GPU:"), "{msg}");
         // Another version and no words at all: still the version, not the GPU.
-        let (code, _, _) = fail(lib(Flavour::TensorRt, 11, 4), Err(&no), Some(plan(Flavour::TensorRt, [10, 16, 1, 11])), &[]);
+        let (code, _, _) = fail(
+            lib(Flavour::TensorRt, 11, 4),
+            Err(&no),
+            Some(plan(Flavour::TensorRt, [10, 16, 1, 11])),
+            &[],
+        );
         assert_eq!(code, ErrorKind::EngineIncompatible.exit_code());
         // Same version, no words, no GPU: the GPU stopped it.
-        let (code, _, _) = fail(lib(Flavour::TensorRt, 11, 4), Err(&no), Some(plan(Flavour::TensorRt, [11, 4, 0, 106])), &[]);
+        let (code, _, _) = fail(
+            lib(Flavour::TensorRt, 11, 4),
+            Err(&no),
+            Some(plan(Flavour::TensorRt, [11, 4, 0, 106])),
+            &[],
+        );
         assert_eq!(code, ErrorKind::NoGpu.exit_code());
     }
 }

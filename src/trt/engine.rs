@@ -124,13 +124,21 @@ impl Engine for TrtEngine {
     fn instance(&self) -> anyhow::Result<Box<dyn Instance + '_>> {
         let engine = self.session.deserialize(&self.file)?;
         let refitter = engine.create_refitter(refit_threads())?;
-        Ok(Box::new(TrtInstance { refitter, engine: self }))
+        Ok(Box::new(TrtInstance {
+            refitter,
+            engine: self,
+        }))
     }
 
     fn instance_of(&self, plan: &[u8]) -> anyhow::Result<Box<dyn Instance + '_>> {
-        let engine = self.session.deserialize_bytes(plan, "a refitted serialization")?;
+        let engine = self
+            .session
+            .deserialize_bytes(plan, "a refitted serialization")?;
         let refitter = engine.create_refitter(refit_threads())?;
-        Ok(Box::new(TrtInstance { refitter, engine: self }))
+        Ok(Box::new(TrtInstance {
+            refitter,
+            engine: self,
+        }))
     }
 }
 
@@ -158,7 +166,12 @@ impl Instance for TrtInstance<'_> {
 
     fn refit_some(&mut self, values: &[Option<&[u8]>]) -> anyhow::Result<Vec<usize>> {
         let specs = &self.engine.weights;
-        anyhow::ensure!(values.len() == specs.len(), "refit given {} buffers for {} weights", values.len(), specs.len());
+        anyhow::ensure!(
+            values.len() == specs.len(),
+            "refit given {} buffers for {} weights",
+            values.len(),
+            specs.len()
+        );
         for ((spec, name), buf) in specs.iter().zip(&self.engine.names).zip(values) {
             let Some(buf) = buf else { continue };
             anyhow::ensure!(
@@ -174,20 +187,38 @@ impl Instance for TrtInstance<'_> {
             // this method, which ends with refitCudaEngine or returns without refitting (the
             // caller then drops this instance).
             unsafe {
-                self.refitter.set_named_weights(name, spec.dtype.to_trt(), buf.as_ptr() as *const std::ffi::c_void, spec.count as i64)
+                self.refitter.set_named_weights(
+                    name,
+                    spec.dtype.to_trt(),
+                    buf.as_ptr() as *const std::ffi::c_void,
+                    spec.count as i64,
+                )
             }
             .map_err(TrtFailure::refused)?;
         }
         let missing = self.refitter.missing_weights();
         if !missing.is_empty() {
-            let index: std::collections::HashMap<&[u8], usize> =
-                self.engine.names.iter().enumerate().map(|(i, n)| (n.as_bytes(), i)).collect();
-            let mut out: Vec<usize> = missing.iter().filter_map(|n| index.get(n.as_bytes()).copied()).collect();
+            let index: std::collections::HashMap<&[u8], usize> = self
+                .engine
+                .names
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (n.as_bytes(), i))
+                .collect();
+            let mut out: Vec<usize> = missing
+                .iter()
+                .filter_map(|n| index.get(n.as_bytes()).copied())
+                .collect();
             out.sort_unstable();
-            anyhow::ensure!(!out.is_empty(), "TensorRT misses weights it does not list in getAllWeights");
+            anyhow::ensure!(
+                !out.is_empty(),
+                "TensorRT misses weights it does not list in getAllWeights"
+            );
             return Ok(out);
         }
-        self.refitter.refit_cuda_engine().map_err(TrtFailure::refused)?;
+        self.refitter
+            .refit_cuda_engine()
+            .map_err(TrtFailure::refused)?;
         Ok(Vec::new())
     }
 
@@ -239,6 +270,8 @@ impl Instance for TrtInstance<'_> {
                 ),
             )));
         }
-        self.refitter.refit_cuda_engine().map_err(TrtFailure::refused)
+        self.refitter
+            .refit_cuda_engine()
+            .map_err(TrtFailure::refused)
     }
 }

@@ -59,7 +59,14 @@ pub fn engine_fits(engine_len: u64, free_bytes: u64) -> bool {
 
 /// The [`ErrorKind::GpuOutOfMemory`](crate::error::ErrorKind) error for an engine that does not
 /// fit (see [`engine_fits`]).
-pub fn out_of_memory(engine: &std::path::Path, engine_len: u64, ordinal: usize, name: &str, free_bytes: u64, total_bytes: u64) -> crate::error::Error {
+pub fn out_of_memory(
+    engine: &std::path::Path,
+    engine_len: u64,
+    ordinal: usize,
+    name: &str,
+    free_bytes: u64,
+    total_bytes: u64,
+) -> crate::error::Error {
     crate::error::Error::new(
         crate::error::ErrorKind::GpuOutOfMemory,
         format!(
@@ -89,7 +96,9 @@ impl std::fmt::Display for NoGpu {
         match self {
             NoGpu::NoDriver => f.write_str("no CUDA driver: libcuda.so could not be loaded"),
             NoGpu::DriverError(e) => write!(f, "the CUDA driver reported: {e}"),
-            NoGpu::NoSuchDevice { ordinal, count: 0 } => write!(f, "no GPU {ordinal}: no CUDA device found"),
+            NoGpu::NoSuchDevice { ordinal, count: 0 } => {
+                write!(f, "no GPU {ordinal}: no CUDA device found")
+            }
             NoGpu::NoSuchDevice { ordinal, count } => {
                 write!(
                     f,
@@ -181,7 +190,8 @@ pub fn rtx_supports(cc: (i32, i32)) -> bool {
     matches!(cc, (8, 0) | (8, 6) | (8, 9)) || cc.0 == 12
 }
 
-pub const RTX_SUPPORTED_TEXT: &str = "compute capability 8.0, 8.6, 8.9 or 12.x (A100, RTX 30xx/A-series, \
+pub const RTX_SUPPORTED_TEXT: &str =
+    "compute capability 8.0, 8.6, 8.9 or 12.x (A100, RTX 30xx/A-series, \
     RTX 40xx/L4/L40, RTX 50xx/RTX PRO Blackwell)";
 
 #[cfg(test)]
@@ -191,11 +201,19 @@ mod tests {
     #[test]
     fn diagnoses_read_plainly() {
         assert_eq!(
-            NoGpu::NoSuchDevice { ordinal: 3, count: 2 }.to_string(),
+            NoGpu::NoSuchDevice {
+                ordinal: 3,
+                count: 2
+            }
+            .to_string(),
             "no GPU 3: 2 CUDA device(s) found (--device 0..1)"
         );
         assert_eq!(
-            NoGpu::NoSuchDevice { ordinal: 0, count: 0 }.to_string(),
+            NoGpu::NoSuchDevice {
+                ordinal: 0,
+                count: 0
+            }
+            .to_string(),
             "no GPU 0: no CUDA device found"
         );
         assert!(NoGpu::NoDriver.to_string().contains("no CUDA driver"));

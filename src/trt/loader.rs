@@ -52,12 +52,15 @@ pub const ENV_VAR: &str = "TRT_DUMP_TRT_LIB";
 const PYTHON_TIMEOUT: Duration = Duration::from_secs(5);
 
 type CreateRuntimeFn = unsafe extern "C" fn(logger: *mut c_void, version: i32) -> *mut c_void;
-type CreateRefitterFn = unsafe extern "C" fn(engine: *mut c_void, logger: *mut c_void, version: i32) -> *mut c_void;
+type CreateRefitterFn =
+    unsafe extern "C" fn(engine: *mut c_void, logger: *mut c_void, version: i32) -> *mut c_void;
 type VersionFn = unsafe extern "C" fn() -> i32;
 /// `createInferBuilder_INTERNAL(logger, version)` (NvInfer.h; the full library only).
-pub(crate) type CreateBuilderFn = unsafe extern "C" fn(logger: *mut c_void, version: i32) -> *mut c_void;
+pub(crate) type CreateBuilderFn =
+    unsafe extern "C" fn(logger: *mut c_void, version: i32) -> *mut c_void;
 /// `createNvOnnxParser_INTERNAL(network, logger, version)` (NvOnnxParser.h).
-pub(crate) type CreateParserFn = unsafe extern "C" fn(network: *mut c_void, logger: *mut c_void, version: i32) -> *mut c_void;
+pub(crate) type CreateParserFn =
+    unsafe extern "C" fn(network: *mut c_void, logger: *mut c_void, version: i32) -> *mut c_void;
 
 /// The version a TensorRT library reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -141,7 +144,11 @@ impl TrtLib {
     /// # Safety
     /// `engine` must be a live `ICudaEngine*` from this library; `logger` as for `create_runtime`,
     /// outliving the refitter.
-    pub(crate) unsafe fn create_refitter(&self, engine: *mut c_void, logger: *mut c_void) -> *mut c_void {
+    pub(crate) unsafe fn create_refitter(
+        &self,
+        engine: *mut c_void,
+        logger: *mut c_void,
+    ) -> *mut c_void {
         // SAFETY: as above; the caller vouches for both pointers.
         unsafe { (self.create_refitter)(engine, logger, self.layout.header_version) }
     }
@@ -304,9 +311,17 @@ pub fn load(req: &Request) -> anyhow::Result<(Arc<TrtLib>, LoadReport)> {
         }
         // Step 4: the environment trt-dump is installed in, then $VIRTUAL_ENV and $CONDA_PREFIX.
         let exe = std::env::current_exe();
-        let virtual_env = std::env::var_os("VIRTUAL_ENV").filter(|v| !v.is_empty()).map(PathBuf::from);
-        let conda_prefix = std::env::var_os("CONDA_PREFIX").filter(|v| !v.is_empty()).map(PathBuf::from);
-        let envs = python_envs(exe.as_deref().ok(), virtual_env.as_deref(), conda_prefix.as_deref());
+        let virtual_env = std::env::var_os("VIRTUAL_ENV")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from);
+        let conda_prefix = std::env::var_os("CONDA_PREFIX")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from);
+        let envs = python_envs(
+            exe.as_deref().ok(),
+            virtual_env.as_deref(),
+            conda_prefix.as_deref(),
+        );
         if let Err(e) = &exe {
             report.tried.push((
                 OWN_ENV.into(),
@@ -318,11 +333,16 @@ pub fn load(req: &Request) -> anyhow::Result<(Arc<TrtLib>, LoadReport)> {
         for env in &envs {
             if env.site_dirs.is_empty() {
                 let why = if let (OWN_ENV, Ok(exe)) = (env.source, &exe) {
-                    format!("{} is not in the bin/ folder of a Python environment", exe.display())
+                    format!(
+                        "{} is not in the bin/ folder of a Python environment",
+                        exe.display()
+                    )
                 } else {
                     format!("{}: no lib/python3*/site-packages", env.prefix.display())
                 };
-                report.tried.push((env.source.to_string(), Outcome::NotFound(why)));
+                report
+                    .tried
+                    .push((env.source.to_string(), Outcome::NotFound(why)));
                 continue;
             }
             for dir in &env.site_dirs {
@@ -347,7 +367,9 @@ pub fn load(req: &Request) -> anyhow::Result<(Arc<TrtLib>, LoadReport)> {
                         ));
                         continue;
                     }
-                    if let Some(lib) = try_site_dir(&mut report, "python3 site-packages", &dir, &names) {
+                    if let Some(lib) =
+                        try_site_dir(&mut report, "python3 site-packages", &dir, &names)
+                    {
                         return Ok(finish(lib, report));
                     }
                 }
@@ -382,7 +404,12 @@ fn pip_candidates(names: &[&'static str]) -> Vec<(&'static str, &'static str)> {
 
 /// One site-packages folder: each of [`pip_candidates`] present is tried; a folder holding none is one
 /// "not found" line. Report lines start with `label`.
-fn try_site_dir(report: &mut LoadReport, label: &str, dir: &Path, names: &[&'static str]) -> Option<TrtLib> {
+fn try_site_dir(
+    report: &mut LoadReport,
+    label: &str,
+    dir: &Path,
+    names: &[&'static str],
+) -> Option<TrtLib> {
     let mut any = false;
     for (folder, name) in pip_candidates(names) {
         let file = dir.join(folder).join(name);
@@ -397,7 +424,10 @@ fn try_site_dir(report: &mut LoadReport, label: &str, dir: &Path, names: &[&'sta
     if !any {
         report.tried.push((
             format!("{label}: {}", dir.display()),
-            Outcome::NotFound(format!("no {} holding a TensorRT library", PIP_FOLDERS.join("/, ") + "/")),
+            Outcome::NotFound(format!(
+                "no {} holding a TensorRT library",
+                PIP_FOLDERS.join("/, ") + "/"
+            )),
         ));
     }
     None
@@ -427,7 +457,11 @@ pub struct PyEnv {
 /// always listed, with no site folders when the executable is not in a `bin/` or the folder above
 /// has none (a `cargo install`). `exe` is `std::env::current_exe()`, which on Linux has its
 /// symbolic links resolved.
-pub fn python_envs(exe: Option<&Path>, virtual_env: Option<&Path>, conda_prefix: Option<&Path>) -> Vec<PyEnv> {
+pub fn python_envs(
+    exe: Option<&Path>,
+    virtual_env: Option<&Path>,
+    conda_prefix: Option<&Path>,
+) -> Vec<PyEnv> {
     let mut envs: Vec<PyEnv> = Vec::new();
     if let Some(exe) = exe {
         let prefix = exe
@@ -443,9 +477,9 @@ pub fn python_envs(exe: Option<&Path>, virtual_env: Option<&Path>, conda_prefix:
     for (source, prefix) in [("VIRTUAL_ENV", virtual_env), ("CONDA_PREFIX", conda_prefix)] {
         let Some(prefix) = prefix else { continue };
         let prefix = absolute(prefix);
-        let seen = envs
-            .iter()
-            .any(|e| !e.prefix.as_os_str().is_empty() && canonical(&e.prefix) == canonical(&prefix));
+        let seen = envs.iter().any(|e| {
+            !e.prefix.as_os_str().is_empty() && canonical(&e.prefix) == canonical(&prefix)
+        });
         if !seen {
             envs.push(PyEnv {
                 source,
@@ -462,10 +496,14 @@ pub fn python_envs(exe: Option<&Path>, virtual_env: Option<&Path>, conda_prefix:
 fn site_dirs(prefix: &Path) -> Vec<PathBuf> {
     let mut found: Vec<(u32, PathBuf)> = Vec::new();
     for lib in ["lib", "lib64"] {
-        let Ok(entries) = std::fs::read_dir(prefix.join(lib)) else { continue };
+        let Ok(entries) = std::fs::read_dir(prefix.join(lib)) else {
+            continue;
+        };
         for entry in entries.flatten() {
             let name = entry.file_name();
-            let Some(rest) = name.to_str().and_then(|n| n.strip_prefix("python3")) else { continue };
+            let Some(rest) = name.to_str().and_then(|n| n.strip_prefix("python3")) else {
+                continue;
+            };
             // "python3.12" -> 12; Debian's "python3" sorts after every versioned folder.
             let minor = match rest.strip_prefix('.') {
                 Some(m) => match m.parse::<u32>() {
@@ -502,7 +540,12 @@ fn canonical(p: &Path) -> PathBuf {
 }
 
 /// `--trt-lib` / `TRT_DUMP_TRT_LIB`: a file, or a folder holding one of the names.
-fn try_path(report: &mut LoadReport, how: &str, path: &Path, names: &[&'static str]) -> Option<TrtLib> {
+fn try_path(
+    report: &mut LoadReport,
+    how: &str,
+    path: &Path,
+    names: &[&'static str],
+) -> Option<TrtLib> {
     let path = absolute(path);
     if path.is_dir() {
         let mut any = false;
@@ -510,7 +553,11 @@ fn try_path(report: &mut LoadReport, how: &str, path: &Path, names: &[&'static s
             let file = path.join(name);
             if file.exists() {
                 any = true;
-                if let Some(lib) = try_open(report, format!("{how} {}", file.display()), OpenTarget::Path(&file)) {
+                if let Some(lib) = try_open(
+                    report,
+                    format!("{how} {}", file.display()),
+                    OpenTarget::Path(&file),
+                ) {
                     return Some(lib);
                 }
             }
@@ -523,7 +570,11 @@ fn try_path(report: &mut LoadReport, how: &str, path: &Path, names: &[&'static s
         }
         None
     } else if path.exists() {
-        try_open(report, format!("{how} {}", path.display()), OpenTarget::Path(&path))
+        try_open(
+            report,
+            format!("{how} {}", path.display()),
+            OpenTarget::Path(&path),
+        )
     } else {
         report.tried.push((
             format!("{how} {}", path.display()),
@@ -586,7 +637,8 @@ fn open(target: &OpenTarget<'_>) -> Result<TrtLib, Outcome> {
     // SAFETY: same; this one is optional (a build number for display).
     let get_build = unsafe { symbol::<VersionFn>(&lib, "getInferLibBuildVersion").ok() };
     // SAFETY: same; optional (a lean runtime has no builder).
-    let create_builder = unsafe { symbol::<CreateBuilderFn>(&lib, "createInferBuilder_INTERNAL").ok() };
+    let create_builder =
+        unsafe { symbol::<CreateBuilderFn>(&lib, "createInferBuilder_INTERNAL").ok() };
     // SAFETY: getInferLibVersion and getInferLibBuildVersion take nothing and return an int32_t.
     let packed = unsafe { get_version() };
     // SAFETY: as above.
@@ -602,7 +654,9 @@ fn open(target: &OpenTarget<'_>) -> Result<TrtLib, Outcome> {
     let path = match target {
         OpenTarget::Path(p) => p.to_path_buf(),
         // SAFETY: get_version is a function of the library just opened.
-        OpenTarget::Soname(n) => unsafe { path_of(get_version as *const c_void) }.unwrap_or_else(|| PathBuf::from(n)),
+        OpenTarget::Soname(n) => {
+            unsafe { path_of(get_version as *const c_void) }.unwrap_or_else(|| PathBuf::from(n))
+        }
     };
     Ok(TrtLib {
         path,
@@ -683,7 +737,10 @@ fn python_site_dirs() -> Result<Vec<PathBuf>, String> {
             Ok(None) if start.elapsed() > PYTHON_TIMEOUT => {
                 let _ = child.kill();
                 let _ = child.wait();
-                return Err(format!("python3 did not answer within {}s", PYTHON_TIMEOUT.as_secs()));
+                return Err(format!(
+                    "python3 did not answer within {}s",
+                    PYTHON_TIMEOUT.as_secs()
+                ));
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(10)),
             Err(e) => return Err(format!("waiting for python3: {e}")),
@@ -706,21 +763,29 @@ fn python_site_dirs() -> Result<Vec<PathBuf>, String> {
     // package folders, plus any folder that actually holds a TensorRT wheel.
     dirs.retain(|d| {
         let s = d.to_string_lossy();
-        s.ends_with("site-packages") || s.ends_with("dist-packages") || PIP_FOLDERS.iter().any(|f| d.join(f).is_dir())
+        s.ends_with("site-packages")
+            || s.ends_with("dist-packages")
+            || PIP_FOLDERS.iter().any(|f| d.join(f).is_dir())
     });
     Ok(dirs)
 }
 
 /// The `TrtNotFound` error: every place tried, and how to fix it. The hint fits the engine: a
 /// TensorRT-RTX engine is told to install TensorRT-RTX, a TensorRT one the TensorRT of its major.
-fn not_found(report: &LoadReport, explicit: Option<&str>, engine: Option<(Flavour, u8)>) -> anyhow::Error {
+fn not_found(
+    report: &LoadReport,
+    explicit: Option<&str>,
+    engine: Option<(Flavour, u8)>,
+) -> anyhow::Error {
     let mut msg = String::from("no usable TensorRT library found; tried:");
     for line in report.lines() {
         msg.push_str("\n    ");
         msg.push_str(&line);
     }
     if let Some(how) = explicit {
-        msg.push_str(&format!("\n({how} was given, so no other place was searched)"));
+        msg.push_str(&format!(
+            "\n({how} was given, so no other place was searched)"
+        ));
     }
     let hint = match engine {
         Some((Flavour::TensorRtRtx, major)) => format!(
@@ -774,21 +839,28 @@ pub const TRTLLM_PLUGIN: &str = "tensorrt_llm/libs/libnvinfer_plugin_tensorrt_ll
 /// there is none (a line for the `-v` report; never a failure by itself).
 pub fn find_trtllm_plugin() -> Result<PathBuf, String> {
     let dirs = python_site_dirs()?;
-    dirs.iter().map(|d| d.join(TRTLLM_PLUGIN)).find(|p| p.is_file()).ok_or_else(|| {
-        format!(
-            "no {TRTLLM_PLUGIN} in the site-packages of the python3 on PATH ({})",
-            if dirs.is_empty() {
-                "none found".to_string()
-            } else {
-                dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ")
-            }
-        )
-    })
+    dirs.iter()
+        .map(|d| d.join(TRTLLM_PLUGIN))
+        .find(|p| p.is_file())
+        .ok_or_else(|| {
+            format!(
+                "no {TRTLLM_PLUGIN} in the site-packages of the python3 on PATH ({})",
+                if dirs.is_empty() {
+                    "none found".to_string()
+                } else {
+                    dirs.iter()
+                        .map(|d| d.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                }
+            )
+        })
 }
 
 /// A plugin library's registration function, if it exports it:
 /// `bool name(void* logger, char const* libNamespace)`.
-pub(crate) type PluginInitFn = unsafe extern "C" fn(logger: *mut c_void, namespace: *const c_char) -> bool;
+pub(crate) type PluginInitFn =
+    unsafe extern "C" fn(logger: *mut c_void, namespace: *const c_char) -> bool;
 
 pub(crate) fn plugin_init(lib: &Library, name: &str) -> Option<PluginInitFn> {
     // SAFETY: initLibNvInferPlugins (NvInferPlugin.h) and initTrtLlmPlugins (TensorRT-LLM's
@@ -826,7 +898,10 @@ mod tests {
         let v = LibVersion::from_packed(101601, Some(11)).unwrap();
         assert_eq!((v.major, v.minor, v.patch), (10, 16, 1));
         assert_eq!(v.to_string(), "10.16.1.11");
-        assert_eq!(LibVersion::from_packed(10701, None).unwrap().to_string(), "1.7.1");
+        assert_eq!(
+            LibVersion::from_packed(10701, None).unwrap().to_string(),
+            "1.7.1"
+        );
         assert_eq!(LibVersion::from_packed(-1, None), None);
     }
 
@@ -857,7 +932,11 @@ mod tests {
         );
         assert!(e.message.contains("no other place was searched"));
         assert_eq!(e.message.matches("\n    ").count(), 1, "{}", e.message);
-        assert!(e.hint.as_deref().unwrap().contains("pip install tensorrt-cu12"));
+        assert!(e
+            .hint
+            .as_deref()
+            .unwrap()
+            .contains("pip install tensorrt-cu12"));
     }
 
     #[test]
@@ -871,7 +950,10 @@ mod tests {
         };
         let e = load(&req).unwrap_err();
         let msg = &crate::error::find(&e).unwrap().message;
-        assert!(msg.contains(&format!("{ENV_VAR} {}", dir.path().display())), "{msg}");
+        assert!(
+            msg.contains(&format!("{ENV_VAR} {}", dir.path().display())),
+            "{msg}"
+        );
         assert!(msg.contains("a folder holding none of"), "{msg}");
     }
 
@@ -904,7 +986,10 @@ mod tests {
         if let Err(e) = load(&req) {
             let msg = &crate::error::find(&e).unwrap().message;
             for n in NAMES {
-                assert!(msg.contains(&format!("dynamic loader: {n}: not found")), "{msg}");
+                assert!(
+                    msg.contains(&format!("dynamic loader: {n}: not found")),
+                    "{msg}"
+                );
             }
             assert!(msg.contains("python3"), "{msg}");
         }
@@ -919,7 +1004,11 @@ mod tests {
         std::fs::write(&exe, b"").unwrap();
         let site = root.join("lib").join(python).join("site-packages");
         std::fs::create_dir_all(site.join("tensorrt_libs")).unwrap();
-        std::fs::write(site.join("tensorrt_libs").join("libnvinfer.so.10"), b"not an ELF file").unwrap();
+        std::fs::write(
+            site.join("tensorrt_libs").join("libnvinfer.so.10"),
+            b"not an ELF file",
+        )
+        .unwrap();
         (exe, site)
     }
 
@@ -956,7 +1045,10 @@ mod tests {
         let loose = d.path().join("trt-dump");
         let envs = python_envs(Some(&loose), None, None);
         assert_eq!(envs.len(), 1);
-        assert!(envs[0].site_dirs.is_empty() && envs[0].prefix.as_os_str().is_empty(), "{envs:?}");
+        assert!(
+            envs[0].site_dirs.is_empty() && envs[0].prefix.as_os_str().is_empty(),
+            "{envs:?}"
+        );
         // In a bin/ folder with no lib/python3*/ beside it (`cargo install`'s ~/.cargo/bin).
         std::fs::create_dir_all(d.path().join("cargo/bin")).unwrap();
         let envs = python_envs(Some(&d.path().join("cargo/bin/trt-dump")), None, None);
@@ -973,7 +1065,10 @@ mod tests {
         let empty = d.path().join("empty");
         std::fs::create_dir_all(&empty).unwrap();
         let envs = python_envs(Some(&exe), Some(&empty), Some(&d.path().join("conda")));
-        let got: Vec<_> = envs.iter().map(|e| (e.source, e.site_dirs.clone())).collect();
+        let got: Vec<_> = envs
+            .iter()
+            .map(|e| (e.source, e.site_dirs.clone()))
+            .collect();
         assert_eq!(
             got,
             vec![
@@ -992,14 +1087,23 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let (_, site) = fake_env(&d.path().join("venv"), "python3.11");
         let mut report = LoadReport::default();
-        assert!(try_site_dir(&mut report, "trt-dump's environment site-packages", &site, &NAMES).is_none());
+        assert!(try_site_dir(
+            &mut report,
+            "trt-dump's environment site-packages",
+            &site,
+            &NAMES
+        )
+        .is_none());
         let file = site.join("tensorrt_libs/libnvinfer.so.10");
         assert_eq!(report.tried.len(), 1, "{report:?}");
         assert_eq!(
             report.tried[0].0,
             format!("trt-dump's environment site-packages: {}", file.display())
         );
-        assert!(matches!(report.tried[0].1, Outcome::OpenFailed(_)), "{report:?}");
+        assert!(
+            matches!(report.tried[0].1, Outcome::OpenFailed(_)),
+            "{report:?}"
+        );
         // A site folder without TensorRT is one line.
         let mut report = LoadReport::default();
         let bare = d.path().join("bare");

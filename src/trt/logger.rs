@@ -117,11 +117,11 @@ struct PlainVtable {
 /// `nvinfer1::ILogger : IVersionedInterface` of TensorRT 11.x and TensorRT-RTX 1.5+.
 #[repr(C)]
 struct VersionedVtable {
-    get_api_language: ApiLanguageFn,     // 0 IVersionedInterface::getAPILanguage
+    get_api_language: ApiLanguageFn, // 0 IVersionedInterface::getAPILanguage
     get_interface_info: InterfaceInfoFn, // 1 getInterfaceInfo -> {"ILogger", 1, 0}
-    dtor_complete: FnDtor,               // 2 ~ILogger
-    dtor_deleting: FnDtor,               // 3 ~ILogger (deleting)
-    log: LogFn,                          // 4 log(Severity, AsciiChar const*)
+    dtor_complete: FnDtor,           // 2 ~ILogger
+    dtor_deleting: FnDtor,           // 3 ~ILogger (deleting)
+    log: LogFn,                      // 4 log(Severity, AsciiChar const*)
 }
 
 static PLAIN: PlainVtable = PlainVtable {
@@ -207,7 +207,10 @@ unsafe extern "C" fn log(this: *mut c_void, sev: i32, msg: *const c_char) {
             "(null message)".to_string()
         } else {
             // SAFETY: TensorRT passes a NUL-terminated string valid for the duration of the call.
-            unsafe { CStr::from_ptr(msg) }.to_string_lossy().trim_end().to_string()
+            unsafe { CStr::from_ptr(msg) }
+                .to_string_lossy()
+                .trim_end()
+                .to_string()
         };
         // SAFETY: `this` is the pointer returned by `TrtLogger::as_ptr`; the runtime (or, for
         // plugins, a leaked box) keeps the logger alive while TensorRT can call it.
@@ -299,7 +302,11 @@ mod tests {
 
     /// Calls the logger the way TensorRT does: through the vtable slot check.cpp confirmed.
     fn call_log(logger: &TrtLogger, abi: LoggerAbi, sev: i32, msg: *const c_char) {
-        let slot = facts(abi).into_iter().find(|f| f.name == "ILogger::log").unwrap().value as usize;
+        let slot = facts(abi)
+            .into_iter()
+            .find(|f| f.name == "ILogger::log")
+            .unwrap()
+            .value as usize;
         // SAFETY: the logger's first word points at a static vtable with more than `slot` entries,
         // and slot `slot` holds `log`, whose signature is LogFn.
         unsafe {
@@ -315,7 +322,12 @@ mod tests {
             let sink = LogSink::new();
             let logger = TrtLogger::new(abi, sink.clone());
             let mark = sink.mark();
-            call_log(&logger, abi, severity::ERROR, c"engine plan incompatible".as_ptr());
+            call_log(
+                &logger,
+                abi,
+                severity::ERROR,
+                c"engine plan incompatible".as_ptr(),
+            );
             call_log(&logger, abi, severity::INFO, c"loaded".as_ptr());
             assert_eq!(
                 sink.since(mark),
@@ -330,7 +342,12 @@ mod tests {
         let sink = LogSink::new();
         let logger = TrtLogger::new(LoggerAbi::Plain, sink.clone());
         let mark = sink.mark();
-        call_log(&logger, LoggerAbi::Plain, severity::WARNING, std::ptr::null());
+        call_log(
+            &logger,
+            LoggerAbi::Plain,
+            severity::WARNING,
+            std::ptr::null(),
+        );
         let bad = [b'a', 0xff, b'b', 0];
         call_log(
             &logger,

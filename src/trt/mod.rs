@@ -27,5 +27,7 @@ mod session;
 
 pub use engine::{list_weights, not_refittable, TrtEngine};
 pub use result::TrtFailure;
-pub use safe::{BuildFlags, Builder, CudaEngine, HostMemory, IoTensor, Refitter, Runtime, SerializationConfig};
+pub use safe::{
+    BuildFlags, Builder, CudaEngine, HostMemory, IoTensor, Refitter, Runtime, SerializationConfig,
+};
 pub use session::{Options, Session};

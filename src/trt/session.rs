@@ -55,7 +55,10 @@ impl Session {
                 l.checked_minor
             );
         } else if lib.version.minor < l.checked_minor && l.abi == abi::Abi::Trt11 {
-            crate::detail!("{} is older than the only 11.x headers checked (11.4)", lib.describe());
+            crate::detail!(
+                "{} is older than the only 11.x headers checked (11.4)",
+                lib.describe()
+            );
         }
 
         let gpu = gpu::select(opts.device);
@@ -81,7 +84,10 @@ impl Session {
         }
 
         let sink = logger::process_sink().clone();
-        let keep: Option<Box<dyn std::any::Any>> = gpu.as_ref().ok().map(|g| Box::new(g.context()) as Box<dyn std::any::Any>);
+        let keep: Option<Box<dyn std::any::Any>> = gpu
+            .as_ref()
+            .ok()
+            .map(|g| Box::new(g.context()) as Box<dyn std::any::Any>);
         let runtime = Runtime::new(lib.clone(), keep).map_err(|f| {
             failure_error(
                 f,
@@ -123,7 +129,13 @@ impl Session {
     /// Deserializes plan bytes other than the file's (a serialization TensorRT made earlier).
     pub fn deserialize_bytes(&self, plan: &[u8], what: &str) -> anyhow::Result<Rc<CudaEngine>> {
         self.runtime.deserialize(plan).map_err(|f| {
-            failure_error(f, &format!("deserialize {what}"), &LibFacts::of(&self.lib), gpu_facts(&self.gpu), None)
+            failure_error(
+                f,
+                &format!("deserialize {what}"),
+                &LibFacts::of(&self.lib),
+                gpu_facts(&self.gpu),
+                None,
+            )
         })
     }
 }
@@ -135,13 +147,19 @@ fn missing_plugin(e: anyhow::Error, loaded: &[PathBuf]) -> anyhow::Error {
     if !crate::engine_dir::says_plugin_missing(&text) {
         return e;
     }
-    let kind = crate::error::find(&e).map(|x| x.kind).unwrap_or(crate::error::ErrorKind::EngineIncompatible);
+    let kind = crate::error::find(&e)
+        .map(|x| x.kind)
+        .unwrap_or(crate::error::ErrorKind::EngineIncompatible);
     let which = if loaded.is_empty() {
         "no plugin library was loaded".to_string()
     } else {
         format!(
             "the plugin libraries loaded ({}) do not provide it",
-            loaded.iter().map(|p| format!("`{}`", p.display())).collect::<Vec<_>>().join(", ")
+            loaded
+                .iter()
+                .map(|p| format!("`{}`", p.display()))
+                .collect::<Vec<_>>()
+                .join(", ")
         )
     };
     // A new error, not a context: the first `Error` of a chain gives the hint.
@@ -174,7 +192,10 @@ fn load_plugins(paths: &[PathBuf], lib: &TrtLib, sink: &Arc<LogSink>) -> anyhow:
         }
         let plugin = loader::open_plugin(path)?;
         let mut registered = false;
-        for (symbol, namespace) in [("initLibNvInferPlugins", c""), ("initTrtLlmPlugins", c"tensorrt_llm")] {
+        for (symbol, namespace) in [
+            ("initLibNvInferPlugins", c""),
+            ("initTrtLlmPlugins", c"tensorrt_llm"),
+        ] {
             if let Some(init) = loader::plugin_init(plugin, symbol) {
                 let mark = sink.mark();
                 // SAFETY: both functions take (ILogger*, char const* namespace); the logger has the
@@ -196,7 +217,10 @@ fn load_plugins(paths: &[PathBuf], lib: &TrtLib, sink: &Arc<LogSink>) -> anyhow:
             }
         }
         if !registered {
-            crate::detail!("plugins: loaded {} (it registers its plugins itself)", path.display());
+            crate::detail!(
+                "plugins: loaded {} (it registers its plugins itself)",
+                path.display()
+            );
         }
         done.push(path.clone());
     }
@@ -218,10 +242,20 @@ mod tests {
         let e = missing_plugin(refused, &[]);
         let found = find(&e).unwrap();
         assert_eq!(found.kind, ErrorKind::EngineIncompatible);
-        assert!(found.message.contains("no plugin library was loaded"), "{}", found.message);
+        assert!(
+            found.message.contains("no plugin library was loaded"),
+            "{}",
+            found.message
+        );
         let hint = found.hint.as_deref().unwrap();
-        assert!(hint.contains("pip install tensorrt_llm") && hint.contains("--plugin"), "{hint}");
-        let other = anyhow::Error::new(Error::new(ErrorKind::EngineIncompatible, "plan version mismatch"));
+        assert!(
+            hint.contains("pip install tensorrt_llm") && hint.contains("--plugin"),
+            "{hint}"
+        );
+        let other = anyhow::Error::new(Error::new(
+            ErrorKind::EngineIncompatible,
+            "plan version mismatch",
+        ));
         assert!(find(&missing_plugin(other, &[])).unwrap().hint.is_none());
     }
 }

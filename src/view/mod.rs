@@ -165,7 +165,9 @@ fn ranges(runs: &[MapRun], out: &mut Vec<(u64, u64)>) {
             out.push(span(m));
         } else {
             for k in 0..m.outer {
-                let off = (i128::from(m.run.offset) + i128::from(k) * i128::from(m.outer_offset_stride)).max(0) as u64;
+                let off = (i128::from(m.run.offset)
+                    + i128::from(k) * i128::from(m.outer_offset_stride))
+                .max(0) as u64;
                 out.push((off, off + b));
             }
         }
@@ -197,7 +199,11 @@ fn merge_extents(mut x: Vec<Extent>) -> Vec<Extent> {
     }
     if out.len() > MAX_EXTENTS {
         // Keep the MAX_EXTENTS - 1 largest gaps, merge across the others.
-        let mut gaps: Vec<(u64, usize)> = out.windows(2).enumerate().map(|(i, w)| (w[1].start.saturating_sub(w[0].end), i)).collect();
+        let mut gaps: Vec<(u64, usize)> = out
+            .windows(2)
+            .enumerate()
+            .map(|(i, w)| (w[1].start.saturating_sub(w[0].end), i))
+            .collect();
         gaps.sort_unstable_by(|a, b| b.cmp(a));
         let mut cut = vec![false; out.len()];
         for &(_, i) in gaps.iter().take(MAX_EXTENTS - 1) {
@@ -221,7 +227,10 @@ fn layout_of(runs: &[&MapRun]) -> Layout {
     if runs.is_empty() {
         return Layout::Absent;
     }
-    if runs.iter().any(|m| m.run.len > 1 && m.run.index_stride != 1) {
+    if runs
+        .iter()
+        .any(|m| m.run.len > 1 && m.run.index_stride != 1)
+    {
         return Layout::Transposed;
     }
     // Stride-1 runs: verbatim when each one continues where the previous one (by offset) ended,
@@ -230,7 +239,10 @@ fn layout_of(runs: &[&MapRun]) -> Layout {
     sorted.sort_by_key(|m| m.run.offset);
     let mut next = 0u64;
     for m in sorted {
-        if m.outer > 1 && (m.outer_index_stride != m.run.len as i64 || m.outer_offset_stride != run_bytes(m) as i64) {
+        if m.outer > 1
+            && (m.outer_index_stride != m.run.len as i64
+                || m.outer_offset_stride != run_bytes(m) as i64)
+        {
             return Layout::Tiled;
         }
         if m.run.index != next && m.run.index != 0 {
@@ -261,11 +273,16 @@ impl<'a> Model<'a> {
                 groups.len() - 1
             });
             let extents = merge_extents(
-                runs.iter().map(|m| {
-                    let (start, end) = span(m);
-                    Extent { start, end, stored: m.run.stored }
-                })
-                .collect(),
+                runs.iter()
+                    .map(|m| {
+                        let (start, end) = span(m);
+                        Extent {
+                            start,
+                            end,
+                            stored: m.run.stored,
+                        }
+                    })
+                    .collect(),
             );
             let mut stored: Vec<DataType> = Vec::new();
             for m in runs {
@@ -273,8 +290,14 @@ impl<'a> Model<'a> {
                     stored.push(m.run.stored);
                 }
             }
-            let sightings: u128 = runs.iter().map(|m| u128::from(m.outer) * u128::from(m.run.len)).sum();
-            let stored_bytes: u64 = runs.iter().map(|m| m.outer.saturating_mul(run_bytes(m))).fold(0, u64::saturating_add);
+            let sightings: u128 = runs
+                .iter()
+                .map(|m| u128::from(m.outer) * u128::from(m.run.len))
+                .sum();
+            let stored_bytes: u64 = runs
+                .iter()
+                .map(|m| m.outer.saturating_mul(run_bytes(m)))
+                .fold(0, u64::saturating_add);
             let distinct = u128::from(w.found.max(sightings.min(u128::from(w.count)) as u64));
             let dup_bytes = if sightings > distinct && sightings > 0 {
                 (u128::from(stored_bytes) * (sightings - distinct) / sightings) as u64
@@ -282,8 +305,20 @@ impl<'a> Model<'a> {
                 0
             };
             dup_total += dup_bytes;
-            let copies = if w.count == 0 { 0 } else { (sightings / u128::from(w.count)) as u64 };
-            placed.push(Placed { extents, stored, layout: layout_of(runs), copies, stored_bytes, dup_bytes, group });
+            let copies = if w.count == 0 {
+                0
+            } else {
+                (sightings / u128::from(w.count)) as u64
+            };
+            placed.push(Placed {
+                extents,
+                stored,
+                layout: layout_of(runs),
+                copies,
+                stored_bytes,
+                dup_bytes,
+                group,
+            });
         }
         let len = input.engine_len;
         let mut wr = Vec::new();
@@ -306,9 +341,19 @@ impl<'a> Model<'a> {
             weights: n,
             recovered: input.weights.iter().filter(|w| w.recovered).count(),
             elements: input.weights.iter().map(|w| w.count).sum(),
-            elements_recovered: input.weights.iter().filter(|w| w.recovered).map(|w| w.count).sum(),
+            elements_recovered: input
+                .weights
+                .iter()
+                .filter(|w| w.recovered)
+                .map(|w| w.count)
+                .sum(),
         };
-        Model { input, placed, groups, summary }
+        Model {
+            input,
+            placed,
+            groups,
+            summary,
+        }
     }
 
     /// The layout words of weight `i`: "transposed", "verbatim, float16 copy"...
@@ -346,16 +391,37 @@ impl<'a> Model<'a> {
                 o.insert("g".into(), json!(p.group));
                 o.insert("d".into(), json!(dt(w.dtype)));
                 o.insert("c".into(), json!(w.count));
-                o.insert("s".into(), json!(p.stored.iter().map(|d| dt(*d)).collect::<Vec<_>>()));
+                o.insert(
+                    "s".into(),
+                    json!(p.stored.iter().map(|d| dt(*d)).collect::<Vec<_>>()),
+                );
                 o.insert("cp".into(), json!(p.copies));
                 o.insert("l".into(), json!(self.layout_words(k)));
                 o.insert("b".into(), json!(p.stored_bytes));
-                o.insert("x".into(), json!(p.extents.iter().map(|e| json!([e.start, e.end, dt(e.stored)])).collect::<Vec<_>>()));
+                o.insert(
+                    "x".into(),
+                    json!(p
+                        .extents
+                        .iter()
+                        .map(|e| json!([e.start, e.end, dt(e.stored)]))
+                        .collect::<Vec<_>>()),
+                );
                 if let Some(m) = &w.missing {
                     o.insert("m".into(), json!(m));
                 }
                 if let Some(s) = &w.stats {
-                    o.insert("st".into(), json!([short(s.min), short(s.max), short(s.mean), short(s.std), s.zeros, s.nan, s.inf]));
+                    o.insert(
+                        "st".into(),
+                        json!([
+                            short(s.min),
+                            short(s.max),
+                            short(s.mean),
+                            short(s.std),
+                            s.zeros,
+                            s.nan,
+                            s.inf
+                        ]),
+                    );
                 }
                 if let Some(h) = &w.hist {
                     o.insert("h".into(), json!(h.counts));
@@ -381,7 +447,10 @@ impl<'a> Model<'a> {
 /// Five significant digits: the page shows no more, and the JSON stays small.
 fn short(v: Option<f64>) -> Value {
     match v {
-        Some(v) if v.is_finite() => format!("{v:.4e}").parse::<f64>().map(|x| json!(x)).unwrap_or(Value::Null),
+        Some(v) if v.is_finite() => format!("{v:.4e}")
+            .parse::<f64>()
+            .map(|x| json!(x))
+            .unwrap_or(Value::Null),
         _ => Value::Null,
     }
 }
@@ -447,7 +516,17 @@ fn summary_html(m: &Model<'_>) -> String {
         let _ = write!(h, "<tr><th>{}</th><td>{}</td></tr>", escape_html(k), v);
     };
     h.push_str("<table class=\"kv\">");
-    row(&mut h, "engine", format!("<code>{}</code>, {} bytes ({}), built by {}", escape_html(&i.engine), s.engine_len, human_bytes(s.engine_len), escape_html(&i.built_by)));
+    row(
+        &mut h,
+        "engine",
+        format!(
+            "<code>{}</code>, {} bytes ({}), built by {}",
+            escape_html(&i.engine),
+            s.engine_len,
+            human_bytes(s.engine_len),
+            escape_html(&i.built_by)
+        ),
+    );
     row(&mut h, "map", escape_html(&i.source));
     if let Some(by) = i.meta.get("made_by") {
         row(&mut h, "made by", escape_html(by));
@@ -468,24 +547,57 @@ fn summary_html(m: &Model<'_>) -> String {
     let dup = if s.dup_bytes == 0 {
         "none: every element is stored once".to_string()
     } else {
-        format!("{} bytes ({}, {} of weight bytes) hold second or later copies", s.dup_bytes, human_bytes(s.dup_bytes), pct(s.dup_bytes, s.weight_bytes))
+        format!(
+            "{} bytes ({}, {} of weight bytes) hold second or later copies",
+            s.dup_bytes,
+            human_bytes(s.dup_bytes),
+            pct(s.dup_bytes, s.weight_bytes)
+        )
     };
     row(&mut h, "duplicated", dup);
-    row(&mut h, "header", format!("{} bytes (plan tag and version)", s.header_bytes));
+    row(
+        &mut h,
+        "header",
+        format!("{} bytes (plan tag and version)", s.header_bytes),
+    );
     if s.volatile_bytes > 0 {
-        row(&mut h, "volatile", format!("{} bytes change with the weights but hold none (checksums, fused buffers)", s.volatile_bytes));
+        row(
+            &mut h,
+            "volatile",
+            format!(
+                "{} bytes change with the weights but hold none (checksums, fused buffers)",
+                s.volatile_bytes
+            ),
+        );
     }
-    row(&mut h, "not weights", format!("{} bytes ({}): kernels, metadata, padding", s.other_bytes, pct(s.other_bytes, s.engine_len)));
+    row(
+        &mut h,
+        "not weights",
+        format!(
+            "{} bytes ({}): kernels, metadata, padding",
+            s.other_bytes,
+            pct(s.other_bytes, s.engine_len)
+        ),
+    );
     row(
         &mut h,
         "recovered",
-        format!("{} of {} weights, {} of {} elements", s.recovered, s.weights, s.elements_recovered, s.elements),
+        format!(
+            "{} of {} weights, {} of {} elements",
+            s.recovered, s.weights, s.elements_recovered, s.elements
+        ),
     );
     // `--names-from`: the pairings, as the outputs' metadata records them.
-    let paired: Vec<crate::pairing::Record> =
-        i.meta.get("paired_by_value").and_then(|j| serde_json::from_str(j).ok()).unwrap_or_default();
-    let ambiguous: Vec<crate::pairing::AmbiguousRecord> =
-        i.meta.get("pairing_ambiguous").and_then(|j| serde_json::from_str(j).ok()).unwrap_or_default();
+    let paired: Vec<crate::pairing::Record> = i
+        .meta
+        .get("paired_by_value")
+        .and_then(|j| serde_json::from_str(j).ok())
+        .unwrap_or_default();
+    let ambiguous: Vec<crate::pairing::AmbiguousRecord> = i
+        .meta
+        .get("pairing_ambiguous")
+        .and_then(|j| serde_json::from_str(j).ok())
+        .unwrap_or_default();
     if let Some(from) = i.meta.get("names_from") {
         row(
             &mut h,
@@ -500,9 +612,19 @@ fn summary_html(m: &Model<'_>) -> String {
     }
     h.push_str("</table>");
     if !paired.is_empty() || !ambiguous.is_empty() {
-        let _ = write!(h, "<details class=\"paired\"><summary>{} weight(s) named by value</summary><ul>", paired.len());
+        let _ = write!(
+            h,
+            "<details class=\"paired\"><summary>{} weight(s) named by value</summary><ul>",
+            paired.len()
+        );
         for p in &paired {
-            let _ = write!(h, "<li><code>{}</code> → <code>{}</code> ({})</li>", escape_html(&p.engine), escape_html(&p.name), escape_html(&p.how.to_string()));
+            let _ = write!(
+                h,
+                "<li><code>{}</code> → <code>{}</code> ({})</li>",
+                escape_html(&p.engine),
+                escape_html(&p.name),
+                escape_html(&p.how.to_string())
+            );
         }
         for a in &ambiguous {
             let _ = write!(
@@ -519,14 +641,22 @@ fn summary_html(m: &Model<'_>) -> String {
         .weights
         .iter()
         .filter_map(|w| w.missing.as_deref().map(|m| (w.name.as_str(), m)))
-        .chain(i.unlisted_missing.iter().map(|(a, b)| (a.as_str(), b.as_str())))
+        .chain(
+            i.unlisted_missing
+                .iter()
+                .map(|(a, b)| (a.as_str(), b.as_str())),
+        )
         .collect();
     // A map made by `locate` knows only its reference's names. One made before `meta.knows`
     // recorded only the tensors it found (how many it did not find is in its notes, their names
     // are not); a newer one lists those it did not place among the missing.
     let not_located = i.meta.get("not_located").filter(|n| !n.starts_with("0 "));
     if let Some(n) = not_located {
-        let from = i.meta.get("reference").map(|r| format!(" of `{}`", escape_html(r))).unwrap_or_default();
+        let from = i
+            .meta
+            .get("reference")
+            .map(|r| format!(" of `{}`", escape_html(r)))
+            .unwrap_or_default();
         let records = if i.meta.contains_key(crate::map::META_KNOWS) {
             "knows only that reference's names (those it did not place are listed below)"
         } else {
@@ -539,7 +669,11 @@ fn summary_html(m: &Model<'_>) -> String {
         );
     }
     if missing.is_empty() {
-        let what = if i.meta.get("made_by").is_some_and(|m| m.starts_with("locate")) {
+        let what = if i
+            .meta
+            .get("made_by")
+            .is_some_and(|m| m.starts_with("locate"))
+        {
             "Every weight the map records was located and recovered."
         } else {
             "Every weight was located and recovered."
@@ -548,10 +682,19 @@ fn summary_html(m: &Model<'_>) -> String {
     } else {
         let _ = write!(h, "<details class=\"missing\" open><summary>{} weight(s) could not be located or recovered</summary><ul>", missing.len());
         for (n, why) in missing.iter().take(500) {
-            let _ = write!(h, "<li><code>{}</code>: {}</li>", escape_html(n), escape_html(why));
+            let _ = write!(
+                h,
+                "<li><code>{}</code>: {}</li>",
+                escape_html(n),
+                escape_html(why)
+            );
         }
         if missing.len() > 500 {
-            let _ = write!(h, "<li>… and {} more (see the table)</li>", missing.len() - 500);
+            let _ = write!(
+                h,
+                "<li>… and {} more (see the table)</li>",
+                missing.len() - 500
+            );
         }
         h.push_str("</ul></details>");
     }
@@ -630,7 +773,9 @@ pub fn bins(m: &Model<'_>, a: u64, b: u64, n: usize) -> Vec<Bin> {
             f(&mut out[i], &mut best[i], ov);
         }
     };
-    add(0, m.summary.header_bytes, &mut |bin, _, ov| bin.header += ov);
+    add(0, m.summary.header_bytes, &mut |bin, _, ov| {
+        bin.header += ov
+    });
     for &(s, e) in &m.input.volatile {
         add(s, e, &mut |bin, _, ov| bin.volatile += ov);
     }
@@ -722,9 +867,16 @@ pub fn svg(input: &ViewInput) -> String {
         s.recovered,
         s.weights,
     );
-    let _ = writeln!(o, "<rect x=\"{x0}\" y=\"{y0}\" width=\"{n}\" height=\"{strip_h}\" fill=\"#e9ecef\"/>");
+    let _ = writeln!(
+        o,
+        "<rect x=\"{x0}\" y=\"{y0}\" width=\"{n}\" height=\"{strip_h}\" fill=\"#e9ecef\"/>"
+    );
     // Runs of equal bins become one rectangle each.
-    let rects = |o: &mut String, key: &dyn Fn(&Bin) -> Option<(String, f64)>, y: f64, h: f64, from_bottom: bool| {
+    let rects = |o: &mut String,
+                 key: &dyn Fn(&Bin) -> Option<(String, f64)>,
+                 y: f64,
+                 h: f64,
+                 from_bottom: bool| {
         let mut i = 0;
         while i < n {
             let Some((c, f)) = key(&bins[i]) else {
@@ -737,16 +889,57 @@ pub fn svg(input: &ViewInput) -> String {
             }
             let hh = (h * f).max(1.0);
             let yy = if from_bottom { y + h - hh } else { y };
-            let _ = writeln!(o, "<rect x=\"{}\" y=\"{yy:.1}\" width=\"{}\" height=\"{hh:.1}\" fill=\"{c}\"/>", x0 + i as f64, j - i);
+            let _ = writeln!(
+                o,
+                "<rect x=\"{}\" y=\"{yy:.1}\" width=\"{}\" height=\"{hh:.1}\" fill=\"{c}\"/>",
+                x0 + i as f64,
+                j - i
+            );
             i = j;
         }
     };
-    rects(&mut o, &|b| (b.header > 0.0).then(|| ("#343a40".to_string(), 1.0)), y0, strip_h, true);
-    rects(&mut o, &|b| (b.volatile > 0.0).then(|| ("#e03131".to_string(), b.volatile)), y0, strip_h, true);
-    rects(&mut o, &|b| b.top.map(|(w, _)| (weight_colour(&m, w), (b.weight * 20.0).round() / 20.0)), y0, strip_h, true);
+    rects(
+        &mut o,
+        &|b| (b.header > 0.0).then(|| ("#343a40".to_string(), 1.0)),
+        y0,
+        strip_h,
+        true,
+    );
+    rects(
+        &mut o,
+        &|b| (b.volatile > 0.0).then(|| ("#e03131".to_string(), b.volatile)),
+        y0,
+        strip_h,
+        true,
+    );
+    rects(
+        &mut o,
+        &|b| {
+            b.top
+                .map(|(w, _)| (weight_colour(&m, w), (b.weight * 20.0).round() / 20.0))
+        },
+        y0,
+        strip_h,
+        true,
+    );
     let ly = y0 + strip_h + 4.0;
-    rects(&mut o, &|b| b.top.map(|(_, d)| (dtype_colour(d).to_string(), 1.0)), ly, lane_h, false);
-    rects(&mut o, &|b| b.top.map(|(w, _)| (layout_colour(m.placed[w].layout).to_string(), 1.0)), ly + lane_h + 2.0, lane_h, false);
+    rects(
+        &mut o,
+        &|b| b.top.map(|(_, d)| (dtype_colour(d).to_string(), 1.0)),
+        ly,
+        lane_h,
+        false,
+    );
+    rects(
+        &mut o,
+        &|b| {
+            b.top
+                .map(|(w, _)| (layout_colour(m.placed[w].layout).to_string(), 1.0))
+        },
+        ly + lane_h + 2.0,
+        lane_h,
+        false,
+    );
     let ty = ly + 2.0 * lane_h + 16.0;
     let _ = writeln!(o, "<text x=\"{x0}\" y=\"{ty}\" fill=\"#495057\">0</text><text x=\"{}\" y=\"{ty}\" text-anchor=\"end\" fill=\"#495057\">{} bytes</text>", x0 + n as f64, s.engine_len);
     let _ = writeln!(o, "<text x=\"{}\" y=\"{ty}\" text-anchor=\"middle\" fill=\"#495057\">strip: weights (by group), plan header (dark), volatile (red), not weights (grey) · lanes: stored dtype, layout</text>", x0 + n as f64 / 2.0);
@@ -765,7 +958,11 @@ pub fn svg(input: &ViewInput) -> String {
     }
     let ky = legend_y + legend_rows * 18.0 + 14.0;
     let mut x = x0;
-    let mut seen: Vec<DataType> = m.placed.iter().flat_map(|p| p.stored.iter().copied()).collect();
+    let mut seen: Vec<DataType> = m
+        .placed
+        .iter()
+        .flat_map(|p| p.stored.iter().copied())
+        .collect();
     seen.sort();
     seen.dedup();
     for d in seen {
@@ -800,19 +997,40 @@ pub fn synthetic(weights: usize, engine_len: u64) -> ViewInput {
     for i in 0..weights {
         let count = (per * 3 / 4 / 4).max(1);
         let base = HEADER_BYTES + i as u64 * per;
-        let name = format!("model.encoder.layer.{}.block.{}.weight_{}", i / 16, (i / 4) % 4, i % 4);
+        let name = format!(
+            "model.encoder.layer.{}.block.{}.weight_{}",
+            i / 16,
+            (i / 4) % 4,
+            i % 4
+        );
         if i % 3 == 1 && count >= 64 {
             // Transposed: 64 columns of count / 64.
             let rows = count / 64;
             runs.push(MapRun {
-                run: Run { weight: i as u32, stored: DataType::Float, offset: base, nibble: 0, len: rows, index: 0, index_stride: 64 },
+                run: Run {
+                    weight: i as u32,
+                    stored: DataType::Float,
+                    offset: base,
+                    nibble: 0,
+                    len: rows,
+                    index: 0,
+                    index_stride: 64,
+                },
                 outer: 64,
                 outer_offset_stride: (rows * 4) as i64,
                 outer_index_stride: 1,
             });
         } else {
             runs.push(MapRun {
-                run: Run { weight: i as u32, stored: DataType::Float, offset: base, nibble: 0, len: count, index: 0, index_stride: 1 },
+                run: Run {
+                    weight: i as u32,
+                    stored: DataType::Float,
+                    offset: base,
+                    nibble: 0,
+                    len: count,
+                    index: 0,
+                    index_stride: 1,
+                },
                 outer: 1,
                 outer_offset_stride: 0,
                 outer_index_stride: 0,
@@ -820,7 +1038,15 @@ pub fn synthetic(weights: usize, engine_len: u64) -> ViewInput {
         }
         if i % 50 == 0 && per / 4 >= count * 2 / 4 {
             runs.push(MapRun {
-                run: Run { weight: i as u32, stored: DataType::Half, offset: base + count * 4, nibble: 0, len: count.min((per - count * 4) / 2), index: 0, index_stride: 1 },
+                run: Run {
+                    weight: i as u32,
+                    stored: DataType::Half,
+                    offset: base + count * 4,
+                    nibble: 0,
+                    len: count.min((per - count * 4) / 2),
+                    index: 0,
+                    index_stride: 1,
+                },
                 outer: 1,
                 outer_offset_stride: 0,
                 outer_index_stride: 0,
@@ -833,7 +1059,9 @@ pub fn synthetic(weights: usize, engine_len: u64) -> ViewInput {
             count,
             found: count,
             recovered: i % 97 != 5,
-            missing: (i % 97 == 5).then(|| "not stored in the plan: folded into kernels or constant-folded".to_string()),
+            missing: (i % 97 == 5).then(|| {
+                "not stored in the plan: folded into kernels or constant-folded".to_string()
+            }),
             stats: Some(Stats {
                 min: Some(-0.123_456_789 * f),
                 max: Some(0.234_567_891 * f),
@@ -843,7 +1071,13 @@ pub fn synthetic(weights: usize, engine_len: u64) -> ViewInput {
                 nan: 0,
                 inf: 0,
             }),
-            hist: Some(Histogram { lo: 0.0, hi: 1.0, counts: (0..16).map(|k| (count / 16) * (k % 5 + 1) + i as u64).collect() }),
+            hist: Some(Histogram {
+                lo: 0.0,
+                hi: 1.0,
+                counts: (0..16)
+                    .map(|k| (count / 16) * (k % 5 + 1) + i as u64)
+                    .collect(),
+            }),
         });
     }
     ViewInput {

@@ -1,8 +1,28 @@
 use super::*;
 use crate::pipeline::layout::Run;
 
-fn run(weight: u32, stored: DataType, offset: u64, len: u64, index: u64, index_stride: i64) -> MapRun {
-    MapRun { run: Run { weight, stored, offset, nibble: 0, len, index, index_stride }, outer: 1, outer_offset_stride: 0, outer_index_stride: 0 }
+fn run(
+    weight: u32,
+    stored: DataType,
+    offset: u64,
+    len: u64,
+    index: u64,
+    index_stride: i64,
+) -> MapRun {
+    MapRun {
+        run: Run {
+            weight,
+            stored,
+            offset,
+            nibble: 0,
+            len,
+            index,
+            index_stride,
+        },
+        outer: 1,
+        outer_offset_stride: 0,
+        outer_index_stride: 0,
+    }
 }
 
 fn wv(name: &str, count: u64, recovered: bool) -> WeightView {
@@ -21,7 +41,12 @@ fn wv(name: &str, count: u64, recovered: bool) -> WeightView {
 fn sample() -> ViewInput {
     // w0: 4x3 transposed (3 columns of 4 floats) at 100; w1: 5 floats at 200 plus an fp16 copy at
     // 240; w2: not located.
-    let mut runs = vec![MapRun { outer: 3, outer_offset_stride: 16, outer_index_stride: 1, ..run(0, DataType::Float, 100, 4, 0, 3) }];
+    let mut runs = vec![MapRun {
+        outer: 3,
+        outer_offset_stride: 16,
+        outer_index_stride: 1,
+        ..run(0, DataType::Float, 100, 4, 0, 3)
+    }];
     runs.push(run(1, DataType::Float, 200, 5, 0, 1));
     runs.push(run(1, DataType::Half, 240, 5, 0, 1));
     ViewInput {
@@ -30,7 +55,11 @@ fn sample() -> ViewInput {
         built_by: "TensorRT 10.16".into(),
         source: "map `m.engine.trtmap`".into(),
         meta: BTreeMap::new(),
-        weights: vec![wv("layer.0.w", 12, true), wv("layer.0.b", 5, true), wv("head</script><b>", 3, false)],
+        weights: vec![
+            wv("layer.0.w", 12, true),
+            wv("layer.0.b", 5, true),
+            wv("head</script><b>", 3, false),
+        ],
         runs,
         volatile: vec![(300, 310)],
         unlisted_missing: vec![],
@@ -39,7 +68,10 @@ fn sample() -> ViewInput {
 
 #[test]
 fn groups_follow_the_layer_prefix() {
-    assert_eq!(group_of("bert.encoder.layer.3.attention.self.query.weight"), "bert.encoder.layer.3");
+    assert_eq!(
+        group_of("bert.encoder.layer.3.attention.self.query.weight"),
+        "bert.encoder.layer.3"
+    );
     assert_eq!(group_of("net.0.weight"), "net.0");
     assert_eq!(group_of("embeddings.word.weight"), "embeddings.word");
     assert_eq!(group_of("bias"), "bias");
@@ -51,7 +83,14 @@ fn groups_follow_the_layer_prefix() {
 fn model_summarises_extents_layouts_copies_and_totals() {
     let input = sample();
     let m = Model::new(&input);
-    assert_eq!(m.placed[0].extents, vec![Extent { start: 100, end: 148, stored: DataType::Float }]);
+    assert_eq!(
+        m.placed[0].extents,
+        vec![Extent {
+            start: 100,
+            end: 148,
+            stored: DataType::Float
+        }]
+    );
     assert_eq!(m.placed[0].layout, Layout::Transposed);
     assert_eq!(m.placed[1].layout, Layout::Verbatim);
     assert_eq!(m.placed[1].copies, 2);
@@ -70,7 +109,10 @@ fn model_summarises_extents_layouts_copies_and_totals() {
 #[test]
 fn tiled_runs_are_told_apart_from_verbatim_ones() {
     let mut input = sample();
-    input.runs = vec![run(0, DataType::Float, 100, 6, 6, 1), run(0, DataType::Float, 124, 6, 0, 1)];
+    input.runs = vec![
+        run(0, DataType::Float, 100, 6, 6, 1),
+        run(0, DataType::Float, 124, 6, 0, 1),
+    ];
     let m = Model::new(&input);
     assert_eq!(m.placed[0].layout, Layout::Tiled);
     assert_eq!(m.placed[0].extents.len(), 1, "abutting runs merge");
@@ -79,7 +121,9 @@ fn tiled_runs_are_told_apart_from_verbatim_ones() {
 #[test]
 fn many_extents_are_coalesced() {
     let mut input = sample();
-    input.runs = (0..100).map(|k| run(0, DataType::Float, 28 + k * 8 + k * k / 50, 1, 0, 1)).collect();
+    input.runs = (0..100)
+        .map(|k| run(0, DataType::Float, 28 + k * 8 + k * k / 50, 1, 0, 1))
+        .collect();
     input.weights[0].count = 1;
     input.engine_len = 2000;
     let m = Model::new(&input);
@@ -95,7 +139,11 @@ fn page_is_self_contained_and_names_cannot_break_out() {
         assert!(!p.contains(needle), "the page must fetch nothing: {needle}");
     }
     // The hostile name appears only escaped: once in the data (as \u003c), once in the summary.
-    assert_eq!(p.matches("</script>").count(), 2, "only the page's own two scripts end");
+    assert_eq!(
+        p.matches("</script>").count(),
+        2,
+        "only the page's own two scripts end"
+    );
     assert!(p.contains("head\\u003c/script\\u003e\\u003cb\\u003e"));
     assert!(p.contains("<code>head&lt;/script&gt;&lt;b&gt;</code>: not stored in the plan"));
 }
@@ -104,12 +152,23 @@ fn page_is_self_contained_and_names_cannot_break_out() {
 fn a_locate_map_says_what_it_did_not_find() {
     let mut input = sample();
     input.weights.truncate(2);
-    input.meta.insert("made_by".into(), "locate (reference search, no TensorRT)".into());
-    input.meta.insert("not_located".into(), "2 reference tensors (see `trt-dump locate --json`)".into());
+    input.meta.insert(
+        "made_by".into(),
+        "locate (reference search, no TensorRT)".into(),
+    );
+    input.meta.insert(
+        "not_located".into(),
+        "2 reference tensors (see `trt-dump locate --json`)".into(),
+    );
     let p = page(&input);
-    assert!(p.contains("Not located: 2 reference tensors"), "the summary says so");
+    assert!(
+        p.contains("Not located: 2 reference tensors"),
+        "the summary says so"
+    );
     assert!(p.contains("Every weight the map records was located"));
-    input.meta.insert("not_located".into(), "0 reference tensors".into());
+    input
+        .meta
+        .insert("not_located".into(), "0 reference tensors".into());
     assert!(!page(&input).contains("Not located:"));
 }
 

@@ -264,9 +264,16 @@ fn temp_builder() -> tempfile::Builder<'static, 'static> {
 /// cannot be written (permissions, a read-only file system, an immutable folder) is found before
 /// the work that would fill it, not after.
 pub(crate) fn probe_writable(target: &Target) -> anyhow::Result<()> {
-    temp_builder().tempfile_in(&target.parent).map(drop).map_err(|e| {
-        io_failure(&target.path, &format!("cannot create a file in `{}`", target.parent.display()), &e)
-    })
+    temp_builder()
+        .tempfile_in(&target.parent)
+        .map(drop)
+        .map_err(|e| {
+            io_failure(
+                &target.path,
+                &format!("cannot create a file in `{}`", target.parent.display()),
+                &e,
+            )
+        })
 }
 
 /// A temporary file beside the target; deleted on drop unless committed.
@@ -293,7 +300,14 @@ impl StagedFile {
         })?;
         let (file, temp) = temp.into_parts();
         let _registered = crate::cleanup::register(&temp);
-        Ok((StagedFile { temp, target, _registered }, wrap(file)))
+        Ok((
+            StagedFile {
+                temp,
+                target,
+                _registered,
+            },
+            wrap(file),
+        ))
     }
 
     /// The temporary file (to read what was written back before `commit`).
@@ -356,7 +370,11 @@ impl StagedDir {
             )
         })?;
         let _registered = crate::cleanup::register(temp.path());
-        Ok(StagedDir { temp, target, _registered })
+        Ok(StagedDir {
+            temp,
+            target,
+            _registered,
+        })
     }
 
     pub fn path(&self) -> &Path {

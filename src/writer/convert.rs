@@ -22,7 +22,9 @@ use half::f16;
 use ndarray_npy::{WritableElement, WriteDataError};
 use py_literal::Value as PyValue;
 
-use crate::dtype::{bf16_to_f32, e8m0_to_f32, fp4_to_f32, fp8_e4m3_to_f32, int4_to_i8, nibble, DataType};
+use crate::dtype::{
+    bf16_to_f32, e8m0_to_f32, fp4_to_f32, fp8_e4m3_to_f32, int4_to_i8, nibble, DataType,
+};
 
 /// An f32 known to be exactly representable in f16, as f16; keeps the sign of NaN.
 fn exact_f16(v: f32) -> F16 {

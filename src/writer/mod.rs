@@ -245,7 +245,8 @@ pub fn write_file(path: &Path, force: bool, bytes: &[u8]) -> anyhow::Result<u64>
     use std::io::Write;
     let target = atomic::file_target(path, force)?;
     let (staged, mut out) = atomic::StagedFile::create(target, &atomic::buffered())?;
-    out.write_all(bytes).map_err(|e| atomic::io_failure(path, "writing it", &e))?;
+    out.write_all(bytes)
+        .map_err(|e| atomic::io_failure(path, "writing it", &e))?;
     staged.commit(out)
 }
 
@@ -260,9 +261,12 @@ pub fn write_file_checked(
     use std::io::Write;
     let target = atomic::file_target(path, force)?;
     let (staged, mut out) = atomic::StagedFile::create(target, &atomic::buffered())?;
-    out.write_all(bytes).map_err(|e| atomic::io_failure(path, "writing it", &e))?;
-    out.sync().map_err(|e| atomic::io_failure(path, "writing it", &e))?;
-    let back = std::fs::read(staged.temp_path()).map_err(|e| atomic::io_failure(path, "reading it back", &e))?;
+    out.write_all(bytes)
+        .map_err(|e| atomic::io_failure(path, "writing it", &e))?;
+    out.sync()
+        .map_err(|e| atomic::io_failure(path, "writing it", &e))?;
+    let back = std::fs::read(staged.temp_path())
+        .map_err(|e| atomic::io_failure(path, "reading it back", &e))?;
     check(&back)?;
     drop(back);
     staged.commit(out)

@@ -118,8 +118,10 @@ fn changed(name: &str, suffix: &str, taken: &HashSet<String>) -> String {
 pub fn assign_members(names: &[&str], suffix: &str) -> Vec<String> {
     let mut order: Vec<usize> = (0..names.len()).collect();
     order.sort_by(|&a, &b| names[a].as_bytes().cmp(names[b].as_bytes()).then(a.cmp(&b)));
-    let kept: Vec<Option<String>> =
-        names.iter().map(|n| is_safe_member(n, suffix).then(|| format!("{n}{suffix}"))).collect();
+    let kept: Vec<Option<String>> = names
+        .iter()
+        .map(|n| is_safe_member(n, suffix).then(|| format!("{n}{suffix}")))
+        .collect();
     // Folders the kept members need: a member equal to one would be both a file and a folder.
     let folders: HashSet<&str> = kept
         .iter()
@@ -263,12 +265,22 @@ mod tests {
 
     #[test]
     fn npz_members_keep_every_safe_name_verbatim() {
-        let names = ["onnx::MatMul_325", "名前", "a/b", "Weight", "weight", "x~y", "with space"];
+        let names = [
+            "onnx::MatMul_325",
+            "名前",
+            "a/b",
+            "Weight",
+            "weight",
+            "x~y",
+            "with space",
+        ];
         let got = assign_members(&names, ".npy");
         for (n, m) in names.iter().zip(&got) {
             assert_eq!(*m, format!("{n}.npy"));
         }
-        for bad in ["", "/abs", "../x", "a/../b", "a//b", "../..", "a\0b", "a\nb", "a\\b", "C:x", "a\u{7f}"] {
+        for bad in [
+            "", "/abs", "../x", "a/../b", "a//b", "../..", "a\0b", "a\nb", "a\\b", "C:x", "a\u{7f}",
+        ] {
             let m = assign_members(&[bad], ".npy").remove(0);
             assert!(is_safe_component(&m) && m.contains('~'), "{bad:?} -> {m:?}");
         }

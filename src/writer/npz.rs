@@ -174,7 +174,8 @@ pub(crate) fn index_comment(index: Vec<u8>) -> io::Result<Vec<u8>> {
     if index.len() <= MAX_COMMENT {
         return Ok(index);
     }
-    let mut enc = flate2::write::DeflateEncoder::new(COMPRESSED_TAG.to_vec(), flate2::Compression::best());
+    let mut enc =
+        flate2::write::DeflateEncoder::new(COMPRESSED_TAG.to_vec(), flate2::Compression::best());
     enc.write_all(&index)?;
     let c = enc.finish()?;
     if c.len() > MAX_COMMENT {
@@ -191,7 +192,8 @@ pub(crate) fn index_comment(index: Vec<u8>) -> io::Result<Vec<u8>> {
 /// (member = name + `.npy`, refit dtype = stored dtype, flat shape), marked `"complete": false`:
 /// for outputs with so many tensors that the whole index does not fit a zip comment even deflated.
 fn sparse_index(full: &[u8]) -> Vec<u8> {
-    let mut v: serde_json::Value = serde_json::from_slice(full).expect("written by index_json_compact");
+    let mut v: serde_json::Value =
+        serde_json::from_slice(full).expect("written by index_json_compact");
     if let Some(ws) = v.get_mut("weights").and_then(|w| w.as_array_mut()) {
         ws.retain(|w| {
             let name = w["name"].as_str().unwrap_or("");
@@ -210,7 +212,9 @@ pub fn read_index_comment(comment: &[u8], max: u64) -> io::Result<Vec<u8>> {
     match comment.strip_prefix(COMPRESSED_TAG) {
         Some(deflated) => {
             let mut out = Vec::new();
-            flate2::read::DeflateDecoder::new(deflated).take(max).read_to_end(&mut out)?;
+            flate2::read::DeflateDecoder::new(deflated)
+                .take(max)
+                .read_to_end(&mut out)?;
             Ok(out)
         }
         None => Ok(comment.to_vec()),
@@ -232,14 +236,17 @@ impl TensorSink for Sink {
         let member = self.members[i].clone();
         let stored_bytes = self.plan.counts[i].saturating_mul(element_bytes(t.dtype));
         let options = self.options.large_file(stored_bytes >= LARGE_MEMBER);
-        let r = zip.start_file(member, options).map_err(anyhow::Error::from).and_then(|()| {
-            use ndarray_npy::WriteNpyExt;
-            // Buffered, as ndarray-npy's own NpzWriter does.
-            let mut w = io::BufWriter::new(&mut *zip);
-            with_np_array!(values, &shape, |a| a.write_npy(&mut w))?;
-            w.flush()?;
-            Ok(())
-        });
+        let r = zip
+            .start_file(member, options)
+            .map_err(anyhow::Error::from)
+            .and_then(|()| {
+                use ndarray_npy::WriteNpyExt;
+                // Buffered, as ndarray-npy's own NpzWriter does.
+                let mut w = io::BufWriter::new(&mut *zip);
+                with_np_array!(values, &shape, |a| a.write_npy(&mut w))?;
+                w.flush()?;
+                Ok(())
+            });
         if let Err(e) = r {
             self.dead.store(true, Ordering::SeqCst);
             return Err(lib_failure(

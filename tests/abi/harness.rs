@@ -43,7 +43,10 @@ pub fn headers() -> Option<PathBuf> {
         if p.is_dir() {
             Ok(p)
         } else {
-            Err(format!("fetch-headers.sh printed `{}`, not a folder", p.display()))
+            Err(format!(
+                "fetch-headers.sh printed `{}`, not a folder",
+                p.display()
+            ))
         }
     });
     match r {
@@ -67,7 +70,10 @@ pub fn compiler() -> Option<PathBuf> {
             return Some(PathBuf::from(c));
         }
     }
-    unavailable(&format!("no C++ compiler found (tried {})", candidates.join(", ")))
+    unavailable(&format!(
+        "no C++ compiler found (tried {})",
+        candidates.join(", ")
+    ))
 }
 
 pub fn scratch(name: &str) -> PathBuf {
@@ -107,7 +113,9 @@ pub fn stubs_header(impl_h: &str) -> String {
     ] {
         out.push_str(&format!("struct Stub{class} : {class} {{\n"));
         for (ret, decl) in pure_virtuals(impl_h, class) {
-            out.push_str(&format!("    {decl} override {{ return stubValue<{ret}>(); }}\n"));
+            out.push_str(&format!(
+                "    {decl} override {{ return stubValue<{ret}>(); }}\n"
+            ));
         }
         out.push_str("};\n");
     }
@@ -137,12 +145,18 @@ fn pure_virtuals(impl_h: &str, class: &str) -> Vec<(String, String)> {
             .replace("public:", " ")
             .replace("protected:", " ")
             .replace(['{', '}'], " ");
-        let words: Vec<&str> = stmt.split_whitespace().filter(|w| !w.starts_with("TRT_")).collect();
+        let words: Vec<&str> = stmt
+            .split_whitespace()
+            .filter(|w| !w.starts_with("TRT_"))
+            .collect();
         let stmt = words.join(" ");
         if !stmt.starts_with("virtual ") || stmt.contains('~') {
             continue;
         }
-        let Some(decl) = stmt.strip_prefix("virtual ").and_then(|s| s.strip_suffix("= 0")) else {
+        let Some(decl) = stmt
+            .strip_prefix("virtual ")
+            .and_then(|s| s.strip_suffix("= 0"))
+        else {
             continue;
         };
         let decl = decl.trim().to_string();

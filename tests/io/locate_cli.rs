@@ -7,7 +7,10 @@ use assert_cmd::cargo::cargo_bin_cmd;
 use predicates::prelude::*;
 
 /// The real fixtures: CI checks the repository out with `shared/` beside it.
-const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/trt-rtx-1.7.1-h100");
+const DIR: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../shared/fixtures/trt-rtx-1.7.1-h100"
+);
 
 fn path(case: &str, file: &str) -> PathBuf {
     Path::new(DIR).join(case).join(file)
@@ -28,13 +31,27 @@ fn prints_where_each_tensor_is_and_writes_a_map_that_fits_the_engine() {
         .arg(&map)
         .assert()
         .success()
-        .stdout(predicate::str::contains("net.0.weight  float32 [64, 32]  transposed at 181108, 32 runs"))
-        .stdout(predicate::str::contains("net.4.bias    float32 [16]  verbatim at 210036"))
+        .stdout(predicate::str::contains(
+            "net.0.weight  float32 [64, 32]  transposed at 181108, 32 runs",
+        ))
+        .stdout(predicate::str::contains(
+            "net.4.bias    float32 [16]  verbatim at 210036",
+        ))
         .stdout(predicate::str::contains("6 of 6 tensors found"))
         .stderr(predicate::str::contains("map written"));
     let m = MapFile::from_bytes(&std::fs::read(&map).unwrap()).unwrap();
     let names: Vec<_> = m.header.weights.iter().map(|w| w.name.as_str()).collect();
-    assert_eq!(names, ["net.0.bias", "net.0.weight", "net.2.bias", "net.2.weight", "net.4.bias", "net.4.weight"]);
+    assert_eq!(
+        names,
+        [
+            "net.0.bias",
+            "net.0.weight",
+            "net.2.bias",
+            "net.2.weight",
+            "net.4.bias",
+            "net.4.weight"
+        ]
+    );
     // Transposed weights fold into one two-level record each.
     assert_eq!(m.runs.len(), 6);
     let runs = m.runs().unwrap();
@@ -43,7 +60,10 @@ fn prints_where_each_tensor_is_and_writes_a_map_that_fits_the_engine() {
     // Each run reads back the reference values.
     let refs = trt_dump::reference::load(&path("tiny_mlp", "weights.safetensors")).unwrap();
     for r in &runs {
-        let t = refs.iter().find(|t| t.name == m.header.weights[r.weight as usize].name).unwrap();
+        let t = refs
+            .iter()
+            .find(|t| t.name == m.header.weights[r.weight as usize].name)
+            .unwrap();
         for k in 0..r.len {
             let (i, o) = (r.index_at(k) as usize * 4, (r.offset + k * 4) as usize);
             assert_eq!(engine[o..o + 4], t.data[i..i + 4]);
@@ -54,8 +74,14 @@ fn prints_where_each_tensor_is_and_writes_a_map_that_fits_the_engine() {
     m.check_engine(&engine, &runs).unwrap();
     engine[100] ^= 0xff;
     let e = m.check_engine(&engine, &runs).unwrap_err();
-    assert_eq!(trt_dump::error::find(&e).map(|e| e.kind), Some(trt_dump::error::ErrorKind::BadMap));
-    assert!(format!("{e:#}").contains("non-weight bytes differ"), "{e:#}");
+    assert_eq!(
+        trt_dump::error::find(&e).map(|e| e.kind),
+        Some(trt_dump::error::ErrorKind::BadMap)
+    );
+    assert!(
+        format!("{e:#}").contains("non-weight bytes differ"),
+        "{e:#}"
+    );
 }
 
 #[test]
@@ -75,7 +101,12 @@ fn json_report_lists_found_and_missing() {
     assert_eq!(out.status.code(), Some(11));
     assert!(!d.path().join("m.trtmap").exists());
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let found: Vec<_> = v["found"].as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap()).collect();
+    let found: Vec<_> = v["found"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
     assert_eq!(found, ["fc.weight", "fc.bias", "onnx::Conv_20"]);
     assert_eq!(v["found"][0]["placements"][0]["offset"], 672652);
     assert_eq!(v["found"][0]["dtype"], "float32");
@@ -170,15 +201,34 @@ fn existing_output_is_replaced_only_with_force_and_the_engine_never() {
 fn run_locate_returns_weights_and_runs_numbered_for_the_map() {
     use trt_dump::cli::locate::run_locate;
     use trt_dump::locate::LocateOptions;
-    let o = run_locate(&path("tiny_mlp", "model.engine"), &path("tiny_mlp", "model.onnx"), &LocateOptions::default())
-        .unwrap();
+    let o = run_locate(
+        &path("tiny_mlp", "model.engine"),
+        &path("tiny_mlp", "model.onnx"),
+        &LocateOptions::default(),
+    )
+    .unwrap();
     let names: Vec<_> = o.weights.iter().map(|w| w.name.as_str()).collect();
-    assert_eq!(names, ["net.0.weight", "net.0.bias", "net.2.weight", "net.2.bias", "net.4.weight", "net.4.bias"]);
+    assert_eq!(
+        names,
+        [
+            "net.0.weight",
+            "net.0.bias",
+            "net.2.weight",
+            "net.2.bias",
+            "net.4.weight",
+            "net.4.bias"
+        ]
+    );
     assert_eq!(o.shapes[0], vec![64, 32]);
     // 32 + 1 + 64 + 1 + 64 + 1 runs; each weight's runs cover its count.
     assert_eq!(o.runs.len(), 163);
     for (i, w) in o.weights.iter().enumerate() {
-        let n: u64 = o.runs.iter().filter(|r| r.weight as usize == i).map(|r| r.len).sum();
+        let n: u64 = o
+            .runs
+            .iter()
+            .filter(|r| r.weight as usize == i)
+            .map(|r| r.len)
+            .sum();
         assert_eq!(n, w.count, "{}", w.name);
     }
     assert_eq!(o.engine_len, 210108);
@@ -201,6 +251,9 @@ fn nothing_found_writes_no_map() {
         .assert()
         .code(11)
         .stdout(predicate::str::contains("0 of 6 tensors found"))
-        .stderr(predicate::str::contains("no map was written").and(predicate::str::contains("STRIP_PLAN")));
+        .stderr(
+            predicate::str::contains("no map was written")
+                .and(predicate::str::contains("STRIP_PLAN")),
+        );
     assert!(!map.exists());
 }

@@ -11,7 +11,10 @@ use trt_dump::locate::{self, Form, LocateOptions, MissReason};
 use trt_dump::reference;
 
 /// The real fixtures: CI checks the repository out with `shared/` beside it.
-const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/trt-rtx-1.7.1-h100");
+const DIR: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../shared/fixtures/trt-rtx-1.7.1-h100"
+);
 
 fn path(case: &str, file: &str) -> PathBuf {
     Path::new(DIR).join(case).join(file)
@@ -24,7 +27,11 @@ fn report() -> serde_json::Value {
 /// (form, offset) pairs report.json gives for one weight.
 fn expected(w: &serde_json::Value) -> BTreeSet<(Form, u64)> {
     let mut s = BTreeSet::new();
-    for (key, form) in [("verbatim_at", Form::Verbatim), ("as_fp16", Form::Fp16), ("transposed", Form::Transposed)] {
+    for (key, form) in [
+        ("verbatim_at", Form::Verbatim),
+        ("as_fp16", Form::Fp16),
+        ("transposed", Form::Transposed),
+    ] {
         if let Some(off) = w.get(key).and_then(|v| v.as_i64()).filter(|&v| v >= 0) {
             s.insert((form, off as u64));
         }
@@ -50,18 +57,29 @@ fn check_case(case: &str, reference_file: &str) {
         };
         if constant {
             // report.json places these in whatever run of zeros/ones comes first; not a placement.
-            assert_eq!(missing.map(|m| &m.reason), Some(&MissReason::AllEqual), "{case}: {name}");
+            assert_eq!(
+                missing.map(|m| &m.reason),
+                Some(&MissReason::AllEqual),
+                "{case}: {name}"
+            );
             continue;
         }
         if want.is_empty() {
             assert!(
-                matches!(missing.map(|m| &m.reason), Some(MissReason::NotFound { .. })),
+                matches!(
+                    missing.map(|m| &m.reason),
+                    Some(MissReason::NotFound { .. })
+                ),
                 "{case}: {name} should stay missing, got {found:?}"
             );
             continue;
         }
         let found = found.unwrap_or_else(|| panic!("{case}: {name} not found: {missing:?}"));
-        let got: BTreeSet<(Form, u64)> = found.placements.iter().map(|p| (p.form, p.offset)).collect();
+        let got: BTreeSet<(Form, u64)> = found
+            .placements
+            .iter()
+            .map(|p| (p.form, p.offset))
+            .collect();
         assert_eq!(got, want, "{case}: {name}");
         // The runs tile the tensor exactly once per placement, inside the engine file.
         for p in &found.placements {
@@ -71,10 +89,16 @@ fn check_case(case: &str, reference_file: &str) {
                 assert!(end <= engine.len() as u64);
                 for k in 0..run.len {
                     let idx = run.index_at(k) as usize;
-                    assert!(!std::mem::replace(&mut seen[idx], true), "{name}: element {idx} twice");
+                    assert!(
+                        !std::mem::replace(&mut seen[idx], true),
+                        "{name}: element {idx} twice"
+                    );
                 }
             }
-            assert!(seen.iter().all(|&s| s), "{case}: {name}: runs do not cover the tensor");
+            assert!(
+                seen.iter().all(|&s| s),
+                "{case}: {name}: runs do not cover the tensor"
+            );
         }
     }
 }

@@ -31,15 +31,24 @@ fn one_gib_engine_with_two_thousand_tensors() {
     let mut refs = Vec::new();
     for i in 0..2000u64 {
         let (r, c) = (64 + i % 64, 128);
-        let data: Vec<u8> =
-            (0..r * c).flat_map(|_| ((xorshift(&mut s) % 2000) as f32 / 1000.0 - 1.0).to_le_bytes()).collect();
+        let data: Vec<u8> = (0..r * c)
+            .flat_map(|_| ((xorshift(&mut s) % 2000) as f32 / 1000.0 - 1.0).to_le_bytes())
+            .collect();
         // One slot per tensor (no overlaps), at an odd offset inside it: alignment is not required.
         let slot = len / 2000;
-        let at = i as usize * slot + 65536 + 1 + (xorshift(&mut s) as usize) % (slot - 65536 - data.len() - 1);
+        let at = i as usize * slot
+            + 65536
+            + 1
+            + (xorshift(&mut s) as usize) % (slot - 65536 - data.len() - 1);
         if i % 2 == 0 {
             engine[at..at + data.len()].copy_from_slice(&data);
         }
-        refs.push(RefTensor { name: format!("w{i}"), dtype: DataType::Float, shape: vec![r, c], data });
+        refs.push(RefTensor {
+            name: format!("w{i}"),
+            dtype: DataType::Float,
+            shape: vec![r, c],
+            data,
+        });
     }
     let t = Instant::now();
     let one = locate(&engine, &refs[..1], &LocateOptions::default());
@@ -58,5 +67,8 @@ fn one_gib_engine_with_two_thousand_tensors() {
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
     );
     assert_eq!(r.found.len(), 1000);
-    assert!(r.found.iter().all(|f| f.index % 2 == 0 && f.placements.len() == 1));
+    assert!(r
+        .found
+        .iter()
+        .all(|f| f.index % 2 == 0 && f.placements.len() == 1));
 }

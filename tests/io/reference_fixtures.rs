@@ -7,11 +7,22 @@ use std::path::{Path, PathBuf};
 use trt_dump::dtype::DataType;
 use trt_dump::reference::{self, Format, RefTensor};
 
-const CASES: [&str; 5] = ["tiny_mlp", "tiny_mlp_fp16", "tiny_mlp_stripped", "small_cnn", "bert_mini"];
+const CASES: [&str; 5] = [
+    "tiny_mlp",
+    "tiny_mlp_fp16",
+    "tiny_mlp_stripped",
+    "small_cnn",
+    "bert_mini",
+];
 
 fn fixture(case: &str, file: &str) -> PathBuf {
     // CI checks the repository out with `shared/` beside it.
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/trt-rtx-1.7.1-h100")).join(case).join(file)
+    Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/fixtures/trt-rtx-1.7.1-h100"
+    ))
+    .join(case)
+    .join(file)
 }
 
 fn by_name(v: Vec<RefTensor>) -> BTreeMap<String, RefTensor> {
@@ -28,7 +39,11 @@ fn onnx_and_safetensors_fixtures_hold_the_same_tensors() {
         assert!(onnx.skipped.is_empty() && st.skipped.is_empty(), "{case}");
         assert!(!onnx.tensors.is_empty(), "{case}");
         let (a, b) = (by_name(onnx.tensors), by_name(st.tensors));
-        assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>(), "{case}");
+        assert_eq!(
+            a.keys().collect::<Vec<_>>(),
+            b.keys().collect::<Vec<_>>(),
+            "{case}"
+        );
         for (name, t) in &a {
             assert_eq!(t, &b[name], "{case}: {name}");
             let bytes = t.dtype.bytes_for(t.count()).unwrap();
@@ -48,7 +63,10 @@ fn fixture_dtypes_and_shapes_are_as_exported() {
     assert_eq!(t.len(), 5);
     let t = by_name(reference::load(&fixture("bert_mini", "model.onnx")).unwrap());
     assert_eq!(t.len(), 18);
-    assert_eq!(t["bert.embeddings.word_embeddings.weight"].shape, vec![1000, 128]);
+    assert_eq!(
+        t["bert.embeddings.word_embeddings.weight"].shape,
+        vec![1000, 128]
+    );
 }
 
 #[test]
@@ -74,9 +92,19 @@ fn shapes_from_fixture_files_recover_every_shape() {
     use trt_dump::shapes::{self, Mismatch};
     // The weights as the refitter would list them: names, refit dtype, element count.
     let st = reference::load(&fixture("small_cnn", "weights.safetensors")).unwrap();
-    let mut weights: Vec<WeightSpec> =
-        st.iter().map(|t| WeightSpec { name: t.name.clone(), dtype: t.dtype, count: t.count() }).collect();
-    weights.push(WeightSpec { name: "not.in.model".into(), dtype: DataType::Float, count: 7 });
+    let mut weights: Vec<WeightSpec> = st
+        .iter()
+        .map(|t| WeightSpec {
+            name: t.name.clone(),
+            dtype: t.dtype,
+            count: t.count(),
+        })
+        .collect();
+    weights.push(WeightSpec {
+        name: "not.in.model".into(),
+        dtype: DataType::Float,
+        count: 7,
+    });
     weights[0].count += 1;
     for file in ["model.onnx", "weights.safetensors"] {
         let r = shapes::from_file(&weights, &fixture("small_cnn", file)).unwrap();

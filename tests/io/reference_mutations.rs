@@ -47,7 +47,10 @@ fn hammer(orig: &[u8], ext: &str, rounds: usize, seed: u64) {
     for round in 0..rounds {
         let m = mutate(orig, &mut s);
         std::fs::write(&p, &m).unwrap();
-        for r in [reference::load_all(&p).map(|_| ()), reference::load_shapes(&p).map(|_| ())] {
+        for r in [
+            reference::load_all(&p).map(|_| ()),
+            reference::load_shapes(&p).map(|_| ()),
+        ] {
             match r {
                 Ok(()) => ok += 1,
                 Err(e) => {
@@ -61,20 +64,36 @@ fn hammer(orig: &[u8], ext: &str, rounds: usize, seed: u64) {
             }
         }
     }
-    assert!(bad > 0 && ok > 0, "{ext}: {ok} read, {bad} refused: mutations too weak or too strong");
+    assert!(
+        bad > 0 && ok > 0,
+        "{ext}: {ok} read, {bad} refused: mutations too weak or too strong"
+    );
 }
 
 /// The real fixtures: CI checks the repository out with `shared/` beside it.
-const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/trt-rtx-1.7.1-h100/tiny_mlp");
+const DIR: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../shared/fixtures/trt-rtx-1.7.1-h100/tiny_mlp"
+);
 
 #[test]
 fn mutated_onnx() {
-    hammer(&std::fs::read(Path::new(DIR).join("model.onnx")).unwrap(), "onnx", 400, 0x0123_4567_89ab_cdef);
+    hammer(
+        &std::fs::read(Path::new(DIR).join("model.onnx")).unwrap(),
+        "onnx",
+        400,
+        0x0123_4567_89ab_cdef,
+    );
 }
 
 #[test]
 fn mutated_safetensors() {
-    hammer(&std::fs::read(Path::new(DIR).join("weights.safetensors")).unwrap(), "safetensors", 400, 0xfeed_beef_1234_5678);
+    hammer(
+        &std::fs::read(Path::new(DIR).join("weights.safetensors")).unwrap(),
+        "safetensors",
+        400,
+        0xfeed_beef_1234_5678,
+    );
 }
 
 #[test]
@@ -86,11 +105,18 @@ fn mutated_npz() {
         let mut buf = std::io::Cursor::new(Vec::new());
         {
             let mut z = zip::ZipWriter::new(&mut buf);
-            let method = if compressed { zip::CompressionMethod::Deflated } else { zip::CompressionMethod::Stored };
+            let method = if compressed {
+                zip::CompressionMethod::Deflated
+            } else {
+                zip::CompressionMethod::Stored
+            };
             let opts = zip::write::SimpleFileOptions::default().compression_method(method);
             for t in &tensors {
                 let shape: Vec<String> = t.shape.iter().map(|d| d.to_string()).collect();
-                let dict = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({},), }}\n", shape.join(", "));
+                let dict = format!(
+                    "{{'descr': '<f4', 'fortran_order': False, 'shape': ({},), }}\n",
+                    shape.join(", ")
+                );
                 z.start_file(format!("{}.npy", t.name), opts).unwrap();
                 z.write_all(b"\x93NUMPY\x01\x00").unwrap();
                 z.write_all(&(dict.len() as u16).to_le_bytes()).unwrap();

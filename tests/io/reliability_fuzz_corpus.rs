@@ -20,7 +20,9 @@ use trt_dump::pipeline::extract::Missing;
 use trt_dump::pipeline::{Run, WeightSpec};
 
 fn corpus_dir(target: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus").join(target)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz/corpus")
+        .join(target)
 }
 
 fn files(dir: &Path) -> Vec<PathBuf> {
@@ -46,7 +48,11 @@ fn every_corpus_input_passes_its_target() {
             }
         }
     }
-    assert!(failures.is_empty(), "inputs that fail their target:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "inputs that fail their target:\n{}",
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -54,12 +60,21 @@ fn every_target_has_a_libfuzzer_binary_and_a_corpus() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let manifest = std::fs::read_to_string(root.join("fuzz/Cargo.toml")).unwrap();
     for (name, _) in targets::TARGETS {
-        assert!(root.join(format!("fuzz/fuzz_targets/{name}.rs")).is_file(), "fuzz_targets/{name}.rs");
-        assert!(manifest.contains(&format!("name = \"{name}\"")), "[[bin]] {name} in fuzz/Cargo.toml");
+        assert!(
+            root.join(format!("fuzz/fuzz_targets/{name}.rs")).is_file(),
+            "fuzz_targets/{name}.rs"
+        );
+        assert!(
+            manifest.contains(&format!("name = \"{name}\"")),
+            "[[bin]] {name} in fuzz/Cargo.toml"
+        );
         assert!(corpus_dir(name).is_dir(), "fuzz/corpus/{name}");
     }
     let script = std::fs::read_to_string(root.join("fuzz/run-ci.sh")).unwrap();
-    assert!(script.contains("fuzz/corpus"), "run-ci.sh runs over the corpus");
+    assert!(
+        script.contains("fuzz/corpus"),
+        "run-ci.sh runs over the corpus"
+    );
 }
 
 // ---- seeds ----------------------------------------------------------------------------------------
@@ -71,8 +86,12 @@ fn put(target: &str, name: &str, bytes: &[u8]) {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join(format!("model.{ext}"));
         std::fs::write(&p, bytes).unwrap();
-        let loaded = trt_dump::reference::load_all(&p).unwrap_or_else(|e| panic!("seed {target}/{name}: {e:#}"));
-        assert!(!loaded.tensors.is_empty(), "seed {target}/{name} holds no tensor");
+        let loaded = trt_dump::reference::load_all(&p)
+            .unwrap_or_else(|e| panic!("seed {target}/{name}: {e:#}"));
+        assert!(
+            !loaded.tensors.is_empty(),
+            "seed {target}/{name} holds no tensor"
+        );
     }
     if target == "map_file" {
         let m = if bytes[0] == 0 {
@@ -90,10 +109,19 @@ fn put(target: &str, name: &str, bytes: &[u8]) {
 }
 
 fn w(name: &str, dtype: DataType, count: u64) -> WeightSpec {
-    WeightSpec { name: name.into(), dtype, count }
+    WeightSpec {
+        name: name.into(),
+        dtype,
+        count,
+    }
 }
 
-fn map_seed(weights: Vec<WeightSpec>, runs: &[Run], engine_len: u64, missing: Vec<MissingWeight>) -> Vec<u8> {
+fn map_seed(
+    weights: Vec<WeightSpec>,
+    runs: &[Run],
+    engine_len: u64,
+    missing: Vec<MissingWeight>,
+) -> Vec<u8> {
     let engine: Vec<u8> = (0..engine_len).map(|i| (i * 13) as u8).collect();
     let header = Header {
         engine_len,
@@ -103,31 +131,45 @@ fn map_seed(weights: Vec<WeightSpec>, runs: &[Run], engine_len: u64, missing: Ve
         volatile: vec![(2, 6)],
         meta: BTreeMap::from([("tool".to_string(), "seed".to_string())]),
     };
-    MapFile { header, runs: map::compress(runs) }.to_bytes().unwrap()
+    MapFile {
+        header,
+        runs: map::compress(runs),
+    }
+    .to_bytes()
+    .unwrap()
 }
 
 fn map_seeds() {
-    let run = |weight: u32, stored: DataType, offset: u64, len: u64, index: u64, index_stride: i64| Run {
-        weight,
-        stored,
-        offset,
-        nibble: 0,
-        len,
-        index,
-        index_stride,
-    };
+    let run =
+        |weight: u32, stored: DataType, offset: u64, len: u64, index: u64, index_stride: i64| Run {
+            weight,
+            stored,
+            offset,
+            nibble: 0,
+            len,
+            index,
+            index_stride,
+        };
     // A transposed 4x3 fp32 weight (one two-level record), an fp16 copy of an fp32 bias, an int4
     // weight starting on a high nibble, a missing weight.
-    let mut runs: Vec<Run> = (0..3).map(|c| run(0, DataType::Float, 100 + 16 * c, 4, c, 3)).collect();
+    let mut runs: Vec<Run> = (0..3)
+        .map(|c| run(0, DataType::Float, 100 + 16 * c, 4, c, 3))
+        .collect();
     runs.push(run(1, DataType::Half, 200, 5, 0, 1));
-    runs.push(Run { nibble: 1, ..run(2, DataType::Int4, 220, 7, 0, 1) });
+    runs.push(Run {
+        nibble: 1,
+        ..run(2, DataType::Int4, 220, 7, 0, 1)
+    });
     let weights = vec![
         w("a/weight", DataType::Float, 12),
         w("b\nbias", DataType::Float, 5),
         w("q", DataType::Int4, 7),
         w("gone", DataType::Int8, 9),
     ];
-    let missing = vec![MissingWeight { name: "gone".into(), reason: Missing::NotInPlan }];
+    let missing = vec![MissingWeight {
+        name: "gone".into(),
+        reason: Missing::NotInPlan,
+    }];
     let full = map_seed(weights.clone(), &runs, 300, missing);
     let mut raw = vec![0u8];
     raw.extend_from_slice(&full);
@@ -142,7 +184,11 @@ fn map_seeds() {
         run(1, DataType::Bool, 60, 6, 0, 1),
         run(2, DataType::Bf16, 70, 4, 3, -1),
     ];
-    let weights = vec![w("ids", DataType::Int64, 3), w("mask", DataType::Bool, 6), w("g", DataType::Bf16, 4)];
+    let weights = vec![
+        w("ids", DataType::Int64, 3),
+        w("mask", DataType::Bool, 6),
+        w("g", DataType::Bf16, 4),
+    ];
     let full = map_seed(weights, &runs, 96, vec![]);
     let mut body = vec![1u8];
     body.extend_from_slice(&full[..full.len() - 8]);
@@ -150,7 +196,13 @@ fn map_seeds() {
 }
 
 /// Encodes a decode-target input: mode, weights, image length, filler, offsets, damage.
-fn decode_seed(mode: u8, weights: &[(usize, u8)], len: u16, at: &[u16], damage: &[(u8, u16, u8)]) -> Vec<u8> {
+fn decode_seed(
+    mode: u8,
+    weights: &[(usize, u8)],
+    len: u16,
+    at: &[u16],
+    damage: &[(u8, u16, u8)],
+) -> Vec<u8> {
     let mut v = vec![mode, (weights.len() - 1) as u8];
     for (d, n) in weights {
         v.push(*d as u8);
@@ -184,25 +236,58 @@ fn decode_seeds() {
     put(
         "decode",
         "three-dtypes",
-        &decode_seed(0, &[(f(DataType::Float), 20), (f(DataType::Half), 9), (f(DataType::Int8), 30)], 400, &[16, 200, 300], &[]),
+        &decode_seed(
+            0,
+            &[
+                (f(DataType::Float), 20),
+                (f(DataType::Half), 9),
+                (f(DataType::Int8), 30),
+            ],
+            400,
+            &[16, 200, 300],
+            &[],
+        ),
     );
     put(
         "decode",
         "adjacent-packed",
-        &decode_seed(0, &[(f(DataType::Int4), 13), (f(DataType::Bool), 5), (f(DataType::Int64), 3)], 200, &[40, 47, 52], &[]),
+        &decode_seed(
+            0,
+            &[
+                (f(DataType::Int4), 13),
+                (f(DataType::Bool), 5),
+                (f(DataType::Int64), 3),
+            ],
+            200,
+            &[40, 47, 52],
+            &[],
+        ),
     );
     put(
         "decode",
         "damaged",
         &decode_seed(
             0,
-            &[(f(DataType::Float), 12), (f(DataType::Bf16), 8), (f(DataType::Int32), 4)],
+            &[
+                (f(DataType::Float), 12),
+                (f(DataType::Bf16), 8),
+                (f(DataType::Int32), 4),
+            ],
             300,
             &[20, 100, 150],
             &[(1, 30, 0x41), (0, 120, 7), (2, 160, 0xFF)],
         ),
     );
-    let mut raw = vec![1u8, 1, f(DataType::Float) as u8, 8, f(DataType::Uint8) as u8, 8, 48, 0];
+    let mut raw = vec![
+        1u8,
+        1,
+        f(DataType::Float) as u8,
+        8,
+        f(DataType::Uint8) as u8,
+        8,
+        48,
+        0,
+    ];
     raw.extend((0..64 * 3).map(|i| (i * 7) as u8));
     put("decode", "raw", &raw);
 }
@@ -228,54 +313,131 @@ fn align_seed(mode: u8, lx: u16, ly: u16, mask: &[(u16, u16)], bytes: usize) -> 
 
 fn align_seeds() {
     put("align", "identical", &align_seed(1, 6000, 0, &[], 6000));
-    put("align", "identical-masked", &align_seed(1, 6000, 0, &[(1000, 500), (200, 900)], 6000));
-    put("align", "inserted", &align_seed(2 | 4, 7000, 3100, &[(3000, 800)], 7000));
-    put("align", "removed", &align_seed(2, 7000, 2222, &[(100, 1000), (2000, 64)], 7000));
-    put("align", "unrelated", &align_seed(0, 3000, 3500, &[(10, 10)], 512));
+    put(
+        "align",
+        "identical-masked",
+        &align_seed(1, 6000, 0, &[(1000, 500), (200, 900)], 6000),
+    );
+    put(
+        "align",
+        "inserted",
+        &align_seed(2 | 4, 7000, 3100, &[(3000, 800)], 7000),
+    );
+    put(
+        "align",
+        "removed",
+        &align_seed(2, 7000, 2222, &[(100, 1000), (2000, 64)], 7000),
+    );
+    put(
+        "align",
+        "unrelated",
+        &align_seed(0, 3000, 3500, &[(10, 10)], 512),
+    );
 }
 
 fn safetensors_seeds() {
     use safetensors::tensor::{serialize, Dtype, TensorView};
-    let f32s: Vec<u8> = [1.5f32, -2.0, 0.25, 3.0, 7.0, 8.0].iter().flat_map(|x| x.to_le_bytes()).collect();
-    let f16s: Vec<u8> = [0x3C00u16, 0xC000, 0x7BFF].iter().flat_map(|x| x.to_le_bytes()).collect();
-    let i64s: Vec<u8> = [1i64, -1, 1 << 40].iter().flat_map(|x| x.to_le_bytes()).collect();
+    let f32s: Vec<u8> = [1.5f32, -2.0, 0.25, 3.0, 7.0, 8.0]
+        .iter()
+        .flat_map(|x| x.to_le_bytes())
+        .collect();
+    let f16s: Vec<u8> = [0x3C00u16, 0xC000, 0x7BFF]
+        .iter()
+        .flat_map(|x| x.to_le_bytes())
+        .collect();
+    let i64s: Vec<u8> = [1i64, -1, 1 << 40]
+        .iter()
+        .flat_map(|x| x.to_le_bytes())
+        .collect();
     let f64s: Vec<u8> = 2.5f64.to_le_bytes().to_vec();
     let bools = vec![0u8, 1, 1, 0];
     let tensors = vec![
-        ("layer.0/weight", TensorView::new(Dtype::F32, vec![2, 3], &f32s).unwrap()),
+        (
+            "layer.0/weight",
+            TensorView::new(Dtype::F32, vec![2, 3], &f32s).unwrap(),
+        ),
         ("h", TensorView::new(Dtype::F16, vec![3], &f16s).unwrap()),
         ("b", TensorView::new(Dtype::BF16, vec![3], &f16s).unwrap()),
         ("ids", TensorView::new(Dtype::I64, vec![3], &i64s).unwrap()),
         ("step", TensorView::new(Dtype::F64, vec![], &f64s).unwrap()),
-        ("mask", TensorView::new(Dtype::BOOL, vec![2, 2], &bools).unwrap()),
-        ("empty", TensorView::new(Dtype::F32, vec![0, 4], &[]).unwrap()),
+        (
+            "mask",
+            TensorView::new(Dtype::BOOL, vec![2, 2], &bools).unwrap(),
+        ),
+        (
+            "empty",
+            TensorView::new(Dtype::F32, vec![0, 4], &[]).unwrap(),
+        ),
     ];
-    let meta = Some(std::collections::HashMap::from([("format".to_string(), "pt".to_string())]));
-    put("reference_safetensors", "mixed", &serialize(tensors, meta).unwrap());
-    let one = vec![("w", TensorView::new(Dtype::I8, vec![4], &[1u8, 2, 3, 4]).unwrap())];
-    put("reference_safetensors", "int8", &serialize(one, None).unwrap());
+    let meta = Some(std::collections::HashMap::from([(
+        "format".to_string(),
+        "pt".to_string(),
+    )]));
+    put(
+        "reference_safetensors",
+        "mixed",
+        &serialize(tensors, meta).unwrap(),
+    );
+    let one = vec![(
+        "w",
+        TensorView::new(Dtype::I8, vec![4], &[1u8, 2, 3, 4]).unwrap(),
+    )];
+    put(
+        "reference_safetensors",
+        "int8",
+        &serialize(one, None).unwrap(),
+    );
 }
 
 fn npz_seeds() {
     use trt_dump::writer::{self, PlannedTensor, ShapeSource, TensorView, WriterOptions};
     let dir = tempfile::tempdir().unwrap();
     let tensors: Vec<(&str, DataType, Vec<u64>, Vec<u8>)> = vec![
-        ("w/0", DataType::Float, vec![2, 2], [1.0f32, 2.0, 3.0, 4.0].iter().flat_map(|x| x.to_le_bytes()).collect()),
+        (
+            "w/0",
+            DataType::Float,
+            vec![2, 2],
+            [1.0f32, 2.0, 3.0, 4.0]
+                .iter()
+                .flat_map(|x| x.to_le_bytes())
+                .collect(),
+        ),
         ("h", DataType::Half, vec![2], vec![0x00, 0x3C, 0x00, 0xC0]),
         ("q", DataType::Int4, vec![3], vec![0x21, 0x0F]),
-        ("ids", DataType::Int64, vec![1], (-3i64).to_le_bytes().to_vec()),
+        (
+            "ids",
+            DataType::Int64,
+            vec![1],
+            (-3i64).to_le_bytes().to_vec(),
+        ),
         ("flags", DataType::Bool, vec![2], vec![1, 0]),
     ];
     for compress in [false, true] {
         let path = dir.path().join(format!("x{compress}.npz"));
         let planned: Vec<PlannedTensor> = tensors
             .iter()
-            .map(|(n, d, s, _)| PlannedTensor { name: n.to_string(), dtype: *d, shape: s.clone(), shape_source: ShapeSource::Flat })
+            .map(|(n, d, s, _)| PlannedTensor {
+                name: n.to_string(),
+                dtype: *d,
+                shape: s.clone(),
+                shape_source: ShapeSource::Flat,
+            })
             .collect();
-        let opts = WriterOptions { format: None, compress, force: false, metadata: BTreeMap::new() };
+        let opts = WriterOptions {
+            format: None,
+            compress,
+            force: false,
+            metadata: BTreeMap::new(),
+        };
         let mut sink = writer::open(&path, &opts, &planned).unwrap();
         for (n, d, s, data) in &tensors {
-            sink.add(&TensorView { name: n, dtype: *d, shape: s, data }).unwrap();
+            sink.add(&TensorView {
+                name: n,
+                dtype: *d,
+                shape: s,
+                data,
+            })
+            .unwrap();
         }
         sink.finish().unwrap();
         let name = if compress { "deflated" } else { "stored" };
@@ -307,7 +469,12 @@ fn field_varint(field: u32, v: u64, out: &mut Vec<u8>) {
 }
 
 /// An ONNX TensorProto: dims, data_type, name, then the data fields given.
-fn onnx_tensor(name: &str, dims: &[u64], data_type: u64, data: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
+fn onnx_tensor(
+    name: &str,
+    dims: &[u64],
+    data_type: u64,
+    data: impl FnOnce(&mut Vec<u8>),
+) -> Vec<u8> {
     let mut t = Vec::new();
     for d in dims {
         field_varint(1, *d, &mut t);
@@ -319,12 +486,17 @@ fn onnx_tensor(name: &str, dims: &[u64], data_type: u64, data: impl FnOnce(&mut 
 }
 
 fn onnx_seeds() {
-    let raw_f32: Vec<u8> = [0.5f32, 1.5, -2.0, 4.0].iter().flat_map(|x| x.to_le_bytes()).collect();
+    let raw_f32: Vec<u8> = [0.5f32, 1.5, -2.0, 4.0]
+        .iter()
+        .flat_map(|x| x.to_le_bytes())
+        .collect();
     let inits = vec![
         // FLOAT (1) in raw_data (9).
         onnx_tensor("fc.weight", &[2, 2], 1, |t| field_bytes(9, &raw_f32, t)),
         // FLOAT in packed float_data (4).
-        onnx_tensor("fc.bias", &[2], 1, |t| field_bytes(4, &[0, 0, 128, 63, 0, 0, 0, 64], t)),
+        onnx_tensor("fc.bias", &[2], 1, |t| {
+            field_bytes(4, &[0, 0, 128, 63, 0, 0, 0, 64], t)
+        }),
         // INT64 (7) in packed int64_data (7).
         onnx_tensor("shape", &[3], 7, |t| {
             let mut p = Vec::new();
@@ -334,7 +506,9 @@ fn onnx_seeds() {
             field_bytes(7, &p, t)
         }),
         // FLOAT16 (10) in int32_data (5), one value per entry.
-        onnx_tensor("half", &[2], 10, |t| field_bytes(5, &[0x80, 0x78, 0x80, 0xF8, 0x03], t)),
+        onnx_tensor("half", &[2], 10, |t| {
+            field_bytes(5, &[0x80, 0x78, 0x80, 0xF8, 0x03], t)
+        }),
         // External data (13) with data_location EXTERNAL (14 = 1).
         onnx_tensor("ext", &[1], 1, |t| {
             let mut e = Vec::new();
@@ -370,8 +544,26 @@ fn onnx_seeds() {
 
 fn names_seeds() {
     let lists: [&[&str]; 3] = [
-        &["model.layers.0.weight", "a/b", "a_b", "../../etc/passwd", ".hidden", "CON", "con.weight"],
-        &["Weight", "weight", "WEIGHT", "__trt_dump_index__", "index.json", "名前", "a\nb", "a\0b", ""],
+        &[
+            "model.layers.0.weight",
+            "a/b",
+            "a_b",
+            "../../etc/passwd",
+            ".hidden",
+            "CON",
+            "con.weight",
+        ],
+        &[
+            "Weight",
+            "weight",
+            "WEIGHT",
+            "__trt_dump_index__",
+            "index.json",
+            "名前",
+            "a\nb",
+            "a\0b",
+            "",
+        ],
         &["w~1234abcd", "w", "onnx::Conv_12", "x y", "."],
     ];
     for (i, l) in lists.iter().enumerate() {

@@ -12,7 +12,11 @@ use trt_dump::pipeline::assemble::assemble;
 use trt_dump::pipeline::{Run, WeightSpec};
 
 fn w(name: &str, dtype: DataType, count: u64) -> WeightSpec {
-    WeightSpec { name: name.into(), dtype, count }
+    WeightSpec {
+        name: name.into(),
+        dtype,
+        count,
+    }
 }
 
 fn noise(n: usize, seed: u64) -> Vec<u8> {
@@ -71,19 +75,40 @@ fn kind(r: anyhow::Result<MapFile>) -> Option<ErrorKind> {
 /// before anything is expanded.
 #[test]
 fn a_map_whose_runs_expand_to_billions_is_refused_before_expanding() {
-    let run = Run { weight: 0, stored: DataType::Int8, offset: 0, nibble: 0, len: 1, index: 0, index_stride: 1 };
+    let run = Run {
+        weight: 0,
+        stored: DataType::Int8,
+        offset: 0,
+        nibble: 0,
+        len: 1,
+        index: 0,
+        index_stride: 1,
+    };
     // Repetitions stepping over the same byte: 2^40 runs over one byte of a 64-byte engine.
     let same_byte = map_with(
         vec![w("huge", DataType::Int8, 1 << 40)],
-        vec![MapRun { run, outer: 1 << 40, outer_offset_stride: 0, outer_index_stride: 1 }],
+        vec![MapRun {
+            run,
+            outer: 1 << 40,
+            outer_offset_stride: 0,
+            outer_index_stride: 1,
+        }],
         64,
     );
-    assert_eq!(kind(MapFile::from_bytes(&same_byte.to_bytes().unwrap())), Some(ErrorKind::BadMap));
+    assert_eq!(
+        kind(MapFile::from_bytes(&same_byte.to_bytes().unwrap())),
+        Some(ErrorKind::BadMap)
+    );
     // Distinct bytes, but far more of them than the engine has (the end check only looks at the
     // last repetition, which an engine length claimed as huge would allow).
     let too_many = map_with(
         vec![w("huge", DataType::Int8, 1 << 40)],
-        vec![MapRun { run, outer: 1 << 33, outer_offset_stride: 1, outer_index_stride: 1 }],
+        vec![MapRun {
+            run,
+            outer: 1 << 33,
+            outer_offset_stride: 1,
+            outer_index_stride: 1,
+        }],
         1 << 34,
     );
     let bytes = too_many.to_bytes().unwrap();
@@ -93,19 +118,37 @@ fn a_map_whose_runs_expand_to_billions_is_refused_before_expanding() {
     let engine = vec![0u8; 4096];
     let e = m.runs_for(&engine).unwrap_err();
     assert_eq!(error::find(&e).map(|e| e.kind), Some(ErrorKind::BadMap));
-    assert!(format!("{e:#}").contains("17179869184-byte engine"), "{e:#}");
+    assert!(
+        format!("{e:#}").contains("17179869184-byte engine"),
+        "{e:#}"
+    );
     // Empty records would repeat without covering anything.
     let empty = map_with(
         vec![w("x", DataType::Int8, 4)],
-        vec![MapRun { run: Run { len: 0, ..run }, outer: 1 << 39, outer_offset_stride: 1, outer_index_stride: 0 }],
+        vec![MapRun {
+            run: Run { len: 0, ..run },
+            outer: 1 << 39,
+            outer_offset_stride: 1,
+            outer_index_stride: 0,
+        }],
         64,
     );
-    assert_eq!(kind(MapFile::from_bytes(&empty.to_bytes().unwrap())), Some(ErrorKind::BadMap));
+    assert_eq!(
+        kind(MapFile::from_bytes(&empty.to_bytes().unwrap())),
+        Some(ErrorKind::BadMap)
+    );
     // Many records each covering the whole engine: more than 4 times over is corrupt.
     let whole = Run { len: 64, ..run };
     let stacked = map_with(
         vec![w("x", DataType::Int8, 64)],
-        (0..5).map(|_| MapRun { run: whole, outer: 1, outer_offset_stride: 0, outer_index_stride: 0 }).collect(),
+        (0..5)
+            .map(|_| MapRun {
+                run: whole,
+                outer: 1,
+                outer_offset_stride: 0,
+                outer_index_stride: 0,
+            })
+            .collect(),
         64,
     );
     let e = MapFile::from_bytes(&stacked.to_bytes().unwrap()).unwrap_err();
@@ -114,8 +157,18 @@ fn a_map_whose_runs_expand_to_billions_is_refused_before_expanding() {
     let tied = map_with(
         vec![w("x", DataType::Int8, 64), w("y", DataType::Int8, 64)],
         vec![
-            MapRun { run: whole, outer: 1, outer_offset_stride: 0, outer_index_stride: 0 },
-            MapRun { run: Run { weight: 1, ..whole }, outer: 1, outer_offset_stride: 0, outer_index_stride: 0 },
+            MapRun {
+                run: whole,
+                outer: 1,
+                outer_offset_stride: 0,
+                outer_index_stride: 0,
+            },
+            MapRun {
+                run: Run { weight: 1, ..whole },
+                outer: 1,
+                outer_offset_stride: 0,
+                outer_index_stride: 0,
+            },
         ],
         64,
     );
@@ -130,15 +183,45 @@ fn a_map_whose_runs_expand_to_billions_is_refused_before_expanding() {
 #[test]
 fn a_weight_claiming_more_elements_than_its_runs_hold_allocates_by_the_runs() {
     let image: Vec<u8> = (0..64u8).collect();
-    let weights = [w("huge", DataType::Float, 1 << 40), w("small", DataType::Int8, 4)];
+    let weights = [
+        w("huge", DataType::Float, 1 << 40),
+        w("small", DataType::Int8, 4),
+    ];
     let runs = [
-        Run { weight: 0, stored: DataType::Half, offset: 0, nibble: 0, len: 8, index: (1 << 40) - 16, index_stride: 2 },
-        Run { weight: 1, stored: DataType::Int8, offset: 40, nibble: 0, len: 4, index: 0, index_stride: 1 },
+        Run {
+            weight: 0,
+            stored: DataType::Half,
+            offset: 0,
+            nibble: 0,
+            len: 8,
+            index: (1 << 40) - 16,
+            index_stride: 2,
+        },
+        Run {
+            weight: 1,
+            stored: DataType::Int8,
+            offset: 40,
+            nibble: 0,
+            len: 4,
+            index: 0,
+            index_stride: 1,
+        },
         // A second, disagreeing copy of two elements of the huge weight.
-        Run { weight: 0, stored: DataType::Half, offset: 20, nibble: 0, len: 2, index: (1 << 40) - 16, index_stride: 2 },
+        Run {
+            weight: 0,
+            stored: DataType::Half,
+            offset: 20,
+            nibble: 0,
+            len: 2,
+            index: (1 << 40) - 16,
+            index_stride: 2,
+        },
     ];
     let got = assemble(&weights, &runs, &image).unwrap();
-    assert_eq!((got[0].found, got[0].sightings, got[0].values.is_none()), (8, 10, true));
+    assert_eq!(
+        (got[0].found, got[0].sightings, got[0].values.is_none()),
+        (8, 10, true)
+    );
     assert_eq!(got[0].disagreements, 2);
     assert_eq!(got[0].first_disagreement, Some((1 << 40) - 16));
     assert_eq!(got[1].values.as_deref(), Some(&image[40..44]));

@@ -10,7 +10,10 @@ use std::path::{Path, PathBuf};
 use assert_cmd::cargo::cargo_bin_cmd;
 
 fn fixture(model: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/selftest-rtx-1.7.1-h100").join(model).join("model.engine")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/selftest-rtx-1.7.1-h100")
+        .join(model)
+        .join("model.engine")
 }
 
 /// `locate --json` of one model's engine against its exported weights: (exit, report, map path).
@@ -39,8 +42,17 @@ fn found(v: &serde_json::Value) -> Vec<(String, String, Vec<String>)> {
         .unwrap()
         .iter()
         .map(|t| {
-            let forms = t["placements"].as_array().unwrap().iter().map(|p| p["form"].as_str().unwrap().to_string()).collect();
-            (t["name"].as_str().unwrap().to_string(), t["dtype"].as_str().unwrap().to_string(), forms)
+            let forms = t["placements"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["form"].as_str().unwrap().to_string())
+                .collect();
+            (
+                t["name"].as_str().unwrap().to_string(),
+                t["dtype"].as_str().unwrap().to_string(),
+                forms,
+            )
         })
         .collect();
     f.sort();
@@ -48,7 +60,12 @@ fn found(v: &serde_json::Value) -> Vec<(String, String, Vec<String>)> {
 }
 
 fn missing(v: &serde_json::Value) -> Vec<String> {
-    let mut m: Vec<String> = v["missing"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap().to_string()).collect();
+    let mut m: Vec<String> = v["missing"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap().to_string())
+        .collect();
     m.sort();
     m
 }
@@ -60,15 +77,33 @@ fn row(name: &str, dtype: &str, form: &str) -> (String, String, Vec<String>) {
 /// Dumps `model`'s engine through `map` on the CPU and compares with the exported weights.
 fn dump_through_map_equals_export(models: &Path, model: &str, map: &Path) {
     let out_file = models.join(format!("{model}.dumped.safetensors"));
-    let out = cargo_bin_cmd!("trt-dump").arg("dump").arg(fixture(model)).arg("--map").arg(map).arg("-o").arg(&out_file).output().unwrap();
-    assert!(out.status.success(), "{model}: {}", String::from_utf8_lossy(&out.stderr));
+    let out = cargo_bin_cmd!("trt-dump")
+        .arg("dump")
+        .arg(fixture(model))
+        .arg("--map")
+        .arg(map)
+        .arg("-o")
+        .arg(&out_file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{model}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mut got = trt_dump::reference::load(&out_file).unwrap();
-    let mut want = trt_dump::reference::load(&models.join(model).join("weights.safetensors")).unwrap();
+    let mut want =
+        trt_dump::reference::load(&models.join(model).join("weights.safetensors")).unwrap();
     got.sort_by(|a, b| a.name.cmp(&b.name));
     want.sort_by(|a, b| a.name.cmp(&b.name));
     assert_eq!(got.len(), want.len(), "{model}");
     for (g, w) in got.iter().zip(&want) {
-        assert_eq!((&g.name, g.dtype, &g.data), (&w.name, w.dtype, &w.data), "{model}: {}", w.name);
+        assert_eq!(
+            (&g.name, g.dtype, &g.data),
+            (&w.name, w.dtype, &w.data),
+            "{model}: {}",
+            w.name
+        );
     }
 }
 
@@ -76,8 +111,17 @@ fn dump_through_map_equals_export(models: &Path, model: &str, map: &Path) {
 fn selftest_engines_from_rtx_1_7_1_locate_as_on_the_device() {
     let d = tempfile::tempdir().unwrap();
     let models = d.path();
-    let out = cargo_bin_cmd!("trt-dump").arg("selftest").arg("--export-models").arg(models).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = cargo_bin_cmd!("trt-dump")
+        .arg("selftest")
+        .arg("--export-models")
+        .arg(models)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     for (model, dtype) in [("mlp_fp32", "float32"), ("mlp_fp16", "float16")] {
         let (code, v, map) = locate(models, model);
@@ -99,17 +143,30 @@ fn selftest_engines_from_rtx_1_7_1_locate_as_on_the_device() {
 
     let (code, v, map) = locate(models, "layernorm");
     assert_eq!(code, 0);
-    assert_eq!(found(&v), vec![row("ln.bias", "float32", "verbatim"), row("ln.weight", "float32", "verbatim")]);
+    assert_eq!(
+        found(&v),
+        vec![
+            row("ln.bias", "float32", "verbatim"),
+            row("ln.weight", "float32", "verbatim")
+        ]
+    );
     dump_through_map_equals_export(models, "layernorm", &map);
 
     let (code, v, map) = locate(models, "shared_weight");
     assert_eq!(code, 0);
-    assert_eq!(found(&v), vec![row("shared.weight", "float32", "verbatim")], "stored once");
+    assert_eq!(
+        found(&v),
+        vec![row("shared.weight", "float32", "verbatim")],
+        "stored once"
+    );
     dump_through_map_equals_export(models, "shared_weight", &map);
 
     // Conv+BN: the BatchNorm is folded into the Conv, so no tensor is stored as given.
     let (code, v, map) = locate(models, "conv_bn_relu");
-    assert_ne!(code, 0, "nothing found is an error, even with --allow-missing");
+    assert_ne!(
+        code, 0,
+        "nothing found is an error, even with --allow-missing"
+    );
     assert!(found(&v).is_empty(), "{v}");
     let m = missing(&v);
     assert!(m.contains(&"conv.weight".to_string()), "{m:?}");
@@ -120,6 +177,9 @@ fn selftest_engines_from_rtx_1_7_1_locate_as_on_the_device() {
     let (code, v, map) = locate(models, "mlp_fp32_strip_plan");
     assert_ne!(code, 0);
     assert!(found(&v).is_empty(), "{v}");
-    assert_eq!(missing(&v), vec!["fc1.bias", "fc1.weight", "fc2.bias", "fc2.weight"]);
+    assert_eq!(
+        missing(&v),
+        vec!["fc1.bias", "fc1.weight", "fc2.bias", "fc2.weight"]
+    );
     assert!(!map.exists());
 }

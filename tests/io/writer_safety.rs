@@ -92,7 +92,11 @@ fn format_is_chosen_by_flag_then_trailing_slash_then_extension_then_existing_fol
         resolve_format(&d.join("anything"), Some(Format::Npy)).unwrap(),
         Format::Npy
     );
-    assert_eq!(resolve_format(&d.join("weights"), None).unwrap(), Format::Npy, "no extension: a folder");
+    assert_eq!(
+        resolve_format(&d.join("weights"), None).unwrap(),
+        Format::Npy,
+        "no extension: a folder"
+    );
     for bad in ["w.bin", "w.pt", "w.npy", "w.safetensor"] {
         let e = resolve_format(&d.join(bad), None).unwrap_err();
         assert_eq!(kind(&e), Some(ErrorKind::Usage), "{bad}");
@@ -275,8 +279,14 @@ fn bad_plans_and_bool_bytes_are_rejected() {
         shape: vec![u64::MAX, 4],
         ..p("h")
     };
-    let e = writer::open(&path, &opts(Format::Safetensors), &[huge]).err().unwrap();
-    assert!(format!("{e:#}").contains("weight \"h\": shape") && format!("{e:#}").contains("is too large"), "{e:#}");
+    let e = writer::open(&path, &opts(Format::Safetensors), &[huge])
+        .err()
+        .unwrap();
+    assert!(
+        format!("{e:#}").contains("weight \"h\": shape")
+            && format!("{e:#}").contains("is too large"),
+        "{e:#}"
+    );
     let mut o = opts(Format::Safetensors);
     o.metadata.insert("trt_dump.weights".into(), "mine".into());
     assert!(
@@ -350,7 +360,10 @@ fn npy_writes_into_an_empty_folder_but_force_deletes_only_its_own_output() {
     std::fs::write(foreign.join("a.npy"), b"x").unwrap();
     let e = write(&foreign, &forced(Format::Npy), &other()).unwrap_err();
     assert_eq!(kind(&e), Some(ErrorKind::OutputNotWritten));
-    assert!(format!("{e:#}").contains("not a trt-dump .npy output"), "{e:#}");
+    assert!(
+        format!("{e:#}").contains("not a trt-dump .npy output"),
+        "{e:#}"
+    );
     assert_eq!(entries(&foreign), ["a.npy", "index.json"]);
     assert_eq!(entries(dir.path()), ["foreign", "w"]);
 }

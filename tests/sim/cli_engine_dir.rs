@@ -26,7 +26,12 @@ pub fn engine_config(world_size: usize, use_refit: bool) -> serde_json::Value {
 
 /// `dir/` with config.json and rank{N}.engine for each model (odd ranks stored as fp16, so the
 /// ranks' files differ); returns each rank's truth.
-pub fn engine_dir(tool: &Path, dir: &Path, models: &[&str], use_refit: bool) -> Vec<Vec<TruthWeight>> {
+pub fn engine_dir(
+    tool: &Path,
+    dir: &Path,
+    models: &[&str],
+    use_refit: bool,
+) -> Vec<Vec<TruthWeight>> {
     std::fs::create_dir_all(dir).unwrap();
     std::fs::write(
         dir.join("config.json"),
@@ -78,7 +83,12 @@ fn leftovers(parent: &Path) -> Vec<PathBuf> {
     std::fs::read_dir(parent)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with(".trt-dump-"))
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with(".trt-dump-")
+        })
         .collect()
 }
 
@@ -91,12 +101,19 @@ fn two_ranks_dump_to_a_checkpoint_on_two_devices() {
     let out = d.path().join("ckpt");
     let o = dump_dir(&lib, &input, &out, &["--devices", "0,1", "--json", "-v"]);
     assert_exit(&o, 0);
-    assert_eq!(listing(&out), ["config.json", "rank0.safetensors", "rank1.safetensors"]);
+    assert_eq!(
+        listing(&out),
+        ["config.json", "rank0.safetensors", "rank1.safetensors"]
+    );
     for (n, truth) in truths.iter().enumerate() {
-        assert_equals_truth(&read_safetensors(&out.join(format!("rank{n}.safetensors"))), truth);
+        assert_equals_truth(
+            &read_safetensors(&out.join(format!("rank{n}.safetensors"))),
+            truth,
+        );
     }
     // The checkpoint config is the engine config's pretrained_config.
-    let cfg: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("config.json")).unwrap()).unwrap();
+    let cfg: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("config.json")).unwrap()).unwrap();
     assert_eq!(cfg, engine_config(2, true)["pretrained_config"]);
     // One rank per device.
     let r: serde_json::Value = serde_json::from_slice(&o.stdout).expect("one JSON document");
@@ -126,19 +143,34 @@ fn more_ranks_than_devices_queue_on_one_device() {
     let o = dump_dir(&lib, &input, &out, &["--devices", "0", "--json"]);
     assert_exit(&o, 0);
     for (n, truth) in truths.iter().enumerate() {
-        assert_equals_truth(&read_safetensors(&out.join(format!("rank{n}.safetensors"))), truth);
+        assert_equals_truth(
+            &read_safetensors(&out.join(format!("rank{n}.safetensors"))),
+            truth,
+        );
     }
     let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert!(r["ranks"].as_array().unwrap().iter().all(|x| x["device"] == 0));
+    assert!(r["ranks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|x| x["device"] == 0));
 }
 
 /// Writes `dir/rank{rank}_managed_weights.safetensors` holding `lm_head.lora_a`, F32 [2, 2];
 /// returns its bytes.
 fn managed_file(dir: &Path, rank: usize) -> Vec<u8> {
-    let values: Vec<u8> = [1.5f32, -2.0, 0.25, 8.0].iter().flat_map(|x| x.to_le_bytes()).collect();
-    let view = safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![2, 2], &values).unwrap();
+    let values: Vec<u8> = [1.5f32, -2.0, 0.25, 8.0]
+        .iter()
+        .flat_map(|x| x.to_le_bytes())
+        .collect();
+    let view =
+        safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![2, 2], &values).unwrap();
     let bytes = safetensors::serialize([("lm_head.lora_a", view)], None).unwrap();
-    std::fs::write(dir.join(format!("rank{rank}_managed_weights.safetensors")), bytes).unwrap();
+    std::fs::write(
+        dir.join(format!("rank{rank}_managed_weights.safetensors")),
+        bytes,
+    )
+    .unwrap();
     values
 }
 
@@ -165,15 +197,29 @@ fn managed_weights_are_merged_and_marked() {
     let bytes = std::fs::read(&r1).unwrap();
     let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
     let meta = meta.metadata().clone().unwrap();
-    assert_eq!(meta["tensorrt_llm.managed_weights"], r#"["lm_head.lora_a"]"#);
+    assert_eq!(
+        meta["tensorrt_llm.managed_weights"],
+        r#"["lm_head.lora_a"]"#
+    );
     assert_eq!(meta["tensorrt_llm.rank"], "1");
     // The same record of origin as a single engine's dump (one helper writes both).
-    for key in ["source_engine_sha256", "engine_built_by", "proof", "stored_dtypes"] {
-        assert!(meta.contains_key(key), "rank1.safetensors lacks `{key}`: {meta:?}");
+    for key in [
+        "source_engine_sha256",
+        "engine_built_by",
+        "proof",
+        "stored_dtypes",
+    ] {
+        assert!(
+            meta.contains_key(key),
+            "rank1.safetensors lacks `{key}`: {meta:?}"
+        );
     }
     let r0 = std::fs::read(out.join("rank0.safetensors")).unwrap();
     let (_, meta0) = safetensors::SafeTensors::read_metadata(&r0).unwrap();
-    assert_eq!(meta0.metadata().clone().unwrap()["tensorrt_llm.managed_weights"], "[]");
+    assert_eq!(
+        meta0.metadata().clone().unwrap()["tensorrt_llm.managed_weights"],
+        "[]"
+    );
 }
 
 #[test]
@@ -195,7 +241,10 @@ fn one_failing_rank_fails_the_run_and_writes_nothing() {
     let o = dump_dir(&lib, &input, &out, &["--devices", "0,1"]);
     assert_exit(&o, ErrorKind::TrtRefused.exit_code() as i32);
     let err = stderr(&o);
-    assert!(err.contains("rank 1 (") && err.contains("nothing was written"), "{err}");
+    assert!(
+        err.contains("rank 1 (") && err.contains("nothing was written"),
+        "{err}"
+    );
     assert!(!out.exists(), "no output");
     assert!(
         leftovers(d.path()).is_empty(),
@@ -224,8 +273,18 @@ fn engines_built_without_use_refit_exit_6_with_the_trtllm_hint() {
     engine_dir(&tool, &input2, &TWO_RANKS, true);
     let mut cfg = engine_config(2, true);
     cfg["build_config"] = serde_json::json!({});
-    std::fs::write(input2.join("config.json"), serde_json::to_vec(&cfg).unwrap()).unwrap();
-    sim_plan(&tool, &input2, TWO_RANKS[0], "rank0.engine", &["--not-refittable"]);
+    std::fs::write(
+        input2.join("config.json"),
+        serde_json::to_vec(&cfg).unwrap(),
+    )
+    .unwrap();
+    sim_plan(
+        &tool,
+        &input2,
+        TWO_RANKS[0],
+        "rank0.engine",
+        &["--not-refittable"],
+    );
     let o = dump_dir(&lib, &input2, &out, &["--devices", "0,1"]);
     assert_exit(&o, 6);
     assert!(
@@ -243,7 +302,13 @@ fn bad_directories_are_input_errors_before_any_tensorrt() {
     std::fs::create_dir(&input).unwrap();
     let out = d.path().join("ckpt");
     // No TensorRT reachable: these fail on the directory alone.
-    let o = trt_dump().arg("dump").arg(&input).arg("-o").arg(&out).output().unwrap();
+    let o = trt_dump()
+        .arg("dump")
+        .arg(&input)
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .unwrap();
     assert_exit(&o, 3);
     assert!(stderr(&o).contains("no config.json"), "{}", stderr(&o));
     std::fs::write(
@@ -252,7 +317,13 @@ fn bad_directories_are_input_errors_before_any_tensorrt() {
     )
     .unwrap();
     std::fs::write(input.join("rank0.engine"), b"x").unwrap();
-    let o = trt_dump().arg("dump").arg(&input).arg("-o").arg(&out).output().unwrap();
+    let o = trt_dump()
+        .arg("dump")
+        .arg(&input)
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .unwrap();
     assert_exit(&o, 3);
     assert!(
         stderr(&o).contains("world_size 2") && stderr(&o).contains("rank1.engine is missing"),
@@ -280,7 +351,10 @@ fn bad_directories_are_input_errors_before_any_tensorrt() {
         .output()
         .unwrap();
     assert_exit(&o, 2);
-    assert_eq!(listing(&input), ["config.json", "rank0.engine", "rank1.engine"]);
+    assert_eq!(
+        listing(&input),
+        ["config.json", "rank0.engine", "rank1.engine"]
+    );
     // --devices is for directories only.
     let o = trt_dump()
         .arg("dump")
@@ -316,7 +390,10 @@ fn force_replaces_a_checkpoint_whole_and_nothing_else() {
     std::fs::write(other.join("thesis.tex"), b"precious").unwrap();
     let o = dump_dir(&lib, &input, &other, &["--force"]);
     assert_exit(&o, 13);
-    assert_eq!(std::fs::read(other.join("thesis.tex")).unwrap(), b"precious");
+    assert_eq!(
+        std::fs::read(other.join("thesis.tex")).unwrap(),
+        b"precious"
+    );
 }
 
 /// Rewrites `path` with the first element of tensor `name` (F32 or F16; else its first tensor by
@@ -331,10 +408,15 @@ fn edit_value(path: &Path, name: Option<&str>, value: f32) -> String {
         .map(|(n, v)| (n, v.dtype(), v.shape().to_vec(), v.data().to_vec()))
         .collect();
     tensors.sort_by(|a, b| a.0.cmp(&b.0));
-    let t = tensors.iter_mut().find(|t| name.is_none_or(|n| n == t.0)).unwrap();
+    let t = tensors
+        .iter_mut()
+        .find(|t| name.is_none_or(|n| n == t.0))
+        .unwrap();
     match t.1 {
         safetensors::Dtype::F32 => t.3[..4].copy_from_slice(&value.to_le_bytes()),
-        safetensors::Dtype::F16 => t.3[..2].copy_from_slice(&half::f16::from_f32(value).to_le_bytes()),
+        safetensors::Dtype::F16 => {
+            t.3[..2].copy_from_slice(&half::f16::from_f32(value).to_le_bytes())
+        }
         other => panic!("edit_value: {other:?}"),
     }
     let name = t.0.clone();
@@ -352,7 +434,13 @@ fn edit_value(path: &Path, name: Option<&str>, value: f32) -> String {
     name
 }
 
-fn refit_dir(lib: &Path, input: &Path, weights: &Path, out: &Path, args: &[&str]) -> std::process::Output {
+fn refit_dir(
+    lib: &Path,
+    input: &Path,
+    weights: &Path,
+    out: &Path,
+    args: &[&str],
+) -> std::process::Output {
     trt_dump()
         .arg("--trt-lib")
         .arg(lib)
@@ -380,7 +468,11 @@ fn two_ranks_round_trip_dump_edit_refit_dump_on_two_devices() {
     let edited: Vec<String> = (0..2)
         .map(|n| {
             let w = &truths[n][0];
-            edit_value(&ckpt.join(format!("rank{n}.safetensors")), Some(&w.name), 0.5)
+            edit_value(
+                &ckpt.join(format!("rank{n}.safetensors")),
+                Some(&w.name),
+                0.5,
+            )
         })
         .collect();
     edit_value(&ckpt.join("rank1.safetensors"), Some("lm_head.lora_a"), 7.0);
@@ -396,7 +488,10 @@ fn two_ranks_round_trip_dump_edit_refit_dump_on_two_devices() {
     // Each rank's message names its final path, not the staging folder's.
     for n in 0..2 {
         let final_path = out.join(format!("rank{n}.engine"));
-        assert!(err.contains(&format!("wrote `{}`", final_path.display())), "{err}");
+        assert!(
+            err.contains(&format!("wrote `{}`", final_path.display())),
+            "{err}"
+        );
     }
     assert_eq!(
         listing(&out),
@@ -473,12 +568,26 @@ fn add_tensor(path: &Path, name: &str) {
         .into_iter()
         .map(|(n, v)| (n, v.dtype(), v.shape().to_vec(), v.data().to_vec()))
         .collect();
-    tensors.push((name.to_string(), safetensors::Dtype::F32, vec![2], [1.0f32, 2.0].iter().flat_map(|x| x.to_le_bytes()).collect()));
+    tensors.push((
+        name.to_string(),
+        safetensors::Dtype::F32,
+        vec![2],
+        [1.0f32, 2.0].iter().flat_map(|x| x.to_le_bytes()).collect(),
+    ));
     let views: Vec<(String, safetensors::tensor::TensorView<'_>)> = tensors
         .iter()
-        .map(|(n, d, s, b)| (n.clone(), safetensors::tensor::TensorView::new(*d, s.clone(), b).unwrap()))
+        .map(|(n, d, s, b)| {
+            (
+                n.clone(),
+                safetensors::tensor::TensorView::new(*d, s.clone(), b).unwrap(),
+            )
+        })
         .collect();
-    std::fs::write(path, safetensors::serialize(views, meta.metadata().clone()).unwrap()).unwrap();
+    std::fs::write(
+        path,
+        safetensors::serialize(views, meta.metadata().clone()).unwrap(),
+    )
+    .unwrap();
 }
 
 #[test]
@@ -495,9 +604,15 @@ fn refit_warns_of_stray_tensors_but_not_of_managed_weights() {
     let o = refit_dir(&lib, &input, &ckpt, &out, &["--devices", "0,1"]);
     assert_exit(&o, 0);
     let err = stderr(&o);
-    let warning: Vec<&str> = err.lines().filter(|l| l.contains("match no engine weight")).collect();
+    let warning: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("match no engine weight"))
+        .collect();
     assert_eq!(warning.len(), 1, "{err}");
-    assert!(warning[0].contains("1 tensor(s)") && warning[0].contains("stray.extra"), "{err}");
+    assert!(
+        warning[0].contains("1 tensor(s)") && warning[0].contains("stray.extra"),
+        "{err}"
+    );
     assert!(!warning[0].contains("lm_head.lora_a"), "{err}");
 }
 
@@ -544,7 +659,8 @@ fn refit_fails_whole_when_one_rank_does_not_fit() {
     assert!(leftovers(d.path()).is_empty());
     // A checkpoint of another world size is refused before any work.
     std::fs::remove_file(&p).unwrap();
-    let mut cfg: serde_json::Value = serde_json::from_slice(&std::fs::read(ckpt.join("config.json")).unwrap()).unwrap();
+    let mut cfg: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(ckpt.join("config.json")).unwrap()).unwrap();
     cfg["mapping"]["world_size"] = 1.into();
     cfg["mapping"]["tp_size"] = 1.into();
     std::fs::write(ckpt.join("config.json"), serde_json::to_vec(&cfg).unwrap()).unwrap();
@@ -560,7 +676,8 @@ fn plugins_the_config_names_are_looked_for_and_their_absence_said() {
     let input = d.path().join("engines");
     engine_dir(&tool, &input, &TWO_RANKS, true);
     let mut cfg = engine_config(2, true);
-    cfg["build_config"]["plugin_config"] = serde_json::json!({"gpt_attention_plugin": "auto", "gemm_plugin": null});
+    cfg["build_config"]["plugin_config"] =
+        serde_json::json!({"gpt_attention_plugin": "auto", "gemm_plugin": null});
     std::fs::write(input.join("config.json"), serde_json::to_vec(&cfg).unwrap()).unwrap();
     // No python3 to find tensorrt_llm in: the run goes on (the stand-in needs no plugin) and warns.
     let o = trt_dump()
@@ -576,14 +693,22 @@ fn plugins_the_config_names_are_looked_for_and_their_absence_said() {
     assert_exit(&o, 0);
     let err = stderr(&o);
     assert!(
-        err.contains("TensorRT-LLM plugins (gpt_attention_plugin)") && err.contains("pip install tensorrt_llm"),
+        err.contains("TensorRT-LLM plugins (gpt_attention_plugin)")
+            && err.contains("pip install tensorrt_llm"),
         "{err}"
     );
     // --devices is refused for a single engine's refit too.
     let o = trt_dump()
         .arg("refit")
         .arg(input.join("rank0.engine"))
-        .args(["--weights", "w.safetensors", "-o", "x.engine", "--devices", "0"])
+        .args([
+            "--weights",
+            "w.safetensors",
+            "-o",
+            "x.engine",
+            "--devices",
+            "0",
+        ])
         .output()
         .unwrap();
     assert_exit(&o, 2);
@@ -606,7 +731,10 @@ fn ctrl_c_mid_run_leaves_nothing() {
     let out = d.path().join("ckpt");
     let bin = assert_cmd::cargo::cargo_bin!("trt-dump");
     let mut child = std::process::Command::new(bin)
-        .env("TRT_DUMP_TRT_LIB", "/nonexistent/trt-dump-tests/no-tensorrt-here")
+        .env(
+            "TRT_DUMP_TRT_LIB",
+            "/nonexistent/trt-dump-tests/no-tensorrt-here",
+        )
         .arg("--trt-lib")
         .arg(&lib)
         .args(["-v", "dump"])

@@ -12,8 +12,14 @@ use trt_dump::pipeline::extract::{self, Extraction, InMemory, Missing, Options, 
 
 fn extract_spec(spec: &SimSpec, verify: bool) -> (Extraction, sim::SimPlan) {
     let (engine, plan) = spec.engine().expect("valid spec");
-    let x = extract::extract(&engine, &plan.file, &Options { verify }, &mut InMemory, &mut Quiet)
-        .expect("extraction runs");
+    let x = extract::extract(
+        &engine,
+        &plan.file,
+        &Options { verify },
+        &mut InMemory,
+        &mut Quiet,
+    )
+    .expect("extraction runs");
     (x, plan)
 }
 
@@ -28,13 +34,25 @@ fn same_or_more_precise(dtype: DataType, ours: &[u8], truth: &[u8]) -> bool {
         return false;
     }
     ours.chunks(4).zip(truth.chunks(4)).all(|(o, t)| {
-        let (o, t) = (f32::from_le_bytes(o.try_into().unwrap()), f32::from_le_bytes(t.try_into().unwrap()));
-        let sat = |max: f32| if o.abs() > max && o.is_finite() { max.copysign(o) } else { o };
+        let (o, t) = (
+            f32::from_le_bytes(o.try_into().unwrap()),
+            f32::from_le_bytes(t.try_into().unwrap()),
+        );
+        let sat = |max: f32| {
+            if o.abs() > max && o.is_finite() {
+                max.copysign(o)
+            } else {
+                o
+            }
+        };
         o.to_bits() == t.to_bits()
             || half::f16::from_f32(o).to_f32().to_bits() == t.to_bits()
             || half::bf16::from_f32(o).to_f32().to_bits() == t.to_bits()
             || half::f16::from_f32(sat(65504.0)).to_f32().to_bits() == t.to_bits()
-            || half::bf16::from_f32(sat(half::bf16::MAX.to_f32())).to_f32().to_bits() == t.to_bits()
+            || half::bf16::from_f32(sat(half::bf16::MAX.to_f32()))
+                .to_f32()
+                .to_bits()
+                == t.to_bits()
     })
 }
 
@@ -53,14 +71,23 @@ fn check_against_truth(x: &Extraction, plan: &sim::SimPlan, damaged: bool) -> Re
             }
             (Recovery::Exact, Some(v)) => {
                 if !same_or_more_precise(t.spec.dtype, v, t.values.as_deref().unwrap_or(&[])) {
-                    return Err(format!("weight {i} `{}`: values differ from the truth", t.spec.name));
+                    return Err(format!(
+                        "weight {i} `{}`: values differ from the truth",
+                        t.spec.name
+                    ));
                 }
             }
             (Recovery::Exact, None) => {
-                return Err(format!("weight {i} `{}` recoverable but not extracted: {:?}", t.spec.name, got.missing))
+                return Err(format!(
+                    "weight {i} `{}` recoverable but not extracted: {:?}",
+                    t.spec.name, got.missing
+                ))
             }
             (Recovery::Unrecoverable(why), Some(_)) => {
-                return Err(format!("weight {i} `{}` is unrecoverable ({why:?}) but values were written", t.spec.name))
+                return Err(format!(
+                    "weight {i} `{}` is unrecoverable ({why:?}) but values were written",
+                    t.spec.name
+                ))
             }
             (Recovery::Unrecoverable(_), None) => {
                 if got.missing.is_none() {
@@ -84,8 +111,19 @@ fn tiny_mlp_in_fp32_and_fp16_takes_four_passes_and_is_identical() {
         let (x, plan) = extract_spec(&models::tiny_mlp(st), true);
         assert_truth(&x, &plan);
         assert!(x.results.iter().all(|r| r.missing.is_none()), "{st:?}");
-        assert_eq!((x.passes.refit_serialize, x.passes.marker, x.passes.serialize_only), (4, 2, 1));
-        assert!(matches!(x.proof, Proof::Identical { .. }), "{st:?}: {:?}", x.proof);
+        assert_eq!(
+            (
+                x.passes.refit_serialize,
+                x.passes.marker,
+                x.passes.serialize_only
+            ),
+            (4, 2, 1)
+        );
+        assert!(
+            matches!(x.proof, Proof::Identical { .. }),
+            "{st:?}: {:?}",
+            x.proof
+        );
         // Gemm weights are stored transposed: a column per run, compressed to few records.
         let map_records = trt_dump::map::compress(&x.file_runs).len();
         assert!(map_records <= 12, "{map_records} records");
@@ -104,27 +142,77 @@ fn bert_tiny_takes_five_passes() {
 fn unrecoverable_weights_are_named_with_their_reason() {
     let f32s = |v: &[f32]| -> Vec<u8> { v.iter().flat_map(|x| x.to_le_bytes()).collect() };
     let mut s = SimSpec::new();
-    let q = s.weight("q", DataType::Float, 64, f32s(&(0..64).map(|i| i as f32 / 7.0).collect::<Vec<_>>()));
-    let k = s.weight("k", DataType::Float, 64, f32s(&(0..64).map(|i| -(i as f32) / 5.0).collect::<Vec<_>>()));
+    let q = s.weight(
+        "q",
+        DataType::Float,
+        64,
+        f32s(&(0..64).map(|i| i as f32 / 7.0).collect::<Vec<_>>()),
+    );
+    let k = s.weight(
+        "k",
+        DataType::Float,
+        64,
+        f32s(&(0..64).map(|i| -(i as f32) / 5.0).collect::<Vec<_>>()),
+    );
     let gone = s.weight("folded_away", DataType::Float, 8, f32s(&[1.5; 8]));
-    let part = s.weight("partial", DataType::Float, 32, f32s(&(0..32).map(|i| i as f32).collect::<Vec<_>>()));
-    let ok = s.weight("ok", DataType::Float, 16, f32s(&(0..16).map(|i| 0.25 * i as f32).collect::<Vec<_>>()));
+    let part = s.weight(
+        "partial",
+        DataType::Float,
+        32,
+        f32s(&(0..32).map(|i| i as f32).collect::<Vec<_>>()),
+    );
+    let ok = s.weight(
+        "ok",
+        DataType::Float,
+        16,
+        f32s(&(0..16).map(|i| 0.25 * i as f32).collect::<Vec<_>>()),
+    );
     s.filler(300, Fill::Adversarial(3));
     s.buffer(Content::Sum(vec![q, k]), DataType::Float, Order::Verbatim);
     s.filler(64, Fill::Random(4));
-    s.buffer(Content::Slice { weight: part, start: 0, len: 20 }, DataType::Float, Order::Verbatim);
+    s.buffer(
+        Content::Slice {
+            weight: part,
+            start: 0,
+            len: 20,
+        },
+        DataType::Float,
+        Order::Verbatim,
+    );
     s.copy(ok);
     s.filler(64, Fill::Random(5));
     let _ = gone;
     let (x, plan) = extract_spec(&s, true);
     assert_truth(&x, &plan);
-    let reason = |name: &str| x.weights.iter().position(|w| w.name == name).and_then(|i| x.results[i].missing.clone());
-    assert!(matches!(reason("q"), Some(Missing::Transformed { .. })), "{:?}", reason("q"));
+    let reason = |name: &str| {
+        x.weights
+            .iter()
+            .position(|w| w.name == name)
+            .and_then(|i| x.results[i].missing.clone())
+    };
+    assert!(
+        matches!(reason("q"), Some(Missing::Transformed { .. })),
+        "{:?}",
+        reason("q")
+    );
     assert!(matches!(reason("k"), Some(Missing::Transformed { .. })));
-    assert_eq!(reason("partial"), Some(Missing::Partial { found: 20, count: 32 }));
-    assert!(matches!(reason("folded_away"), Some(Missing::Transformed { .. }) | Some(Missing::NotInPlan)));
+    assert_eq!(
+        reason("partial"),
+        Some(Missing::Partial {
+            found: 20,
+            count: 32
+        })
+    );
+    assert!(matches!(
+        reason("folded_away"),
+        Some(Missing::Transformed { .. }) | Some(Missing::NotInPlan)
+    ));
     assert_eq!(reason("ok"), None);
-    assert!(matches!(x.proof, Proof::ExceptMissing { .. }), "{:?}", x.proof);
+    assert!(
+        matches!(x.proof, Proof::ExceptMissing { .. }),
+        "{:?}",
+        x.proof
+    );
 }
 
 #[test]
@@ -133,7 +221,13 @@ fn a_weight_stripped_plan_is_reported_as_such() {
     spec.layout.strip = true;
     let (x, plan) = extract_spec(&spec, true);
     assert_truth(&x, &plan);
-    assert!(x.results.iter().all(|r| r.missing == Some(Missing::Stripped)), "{:?}", x.results[0].missing);
+    assert!(
+        x.results
+            .iter()
+            .all(|r| r.missing == Some(Missing::Stripped)),
+        "{:?}",
+        x.results[0].missing
+    );
     assert!(!x.proof.passed());
 }
 
@@ -142,12 +236,23 @@ fn length_change_after_refit_and_a_builder_trailer_are_handled() {
     use trt_dump::pipeline::extract::LayoutMode;
     for persist in [false, true] {
         let mut spec = models::tiny_mlp(Storage::Fp32);
-        sim::gen::insert_segment(&mut spec, 1, sim::Segment::Volatile { fresh: 40, refitted: 1000, fill: Fill::Random(9) });
+        sim::gen::insert_segment(
+            &mut spec,
+            1,
+            sim::Segment::Volatile {
+                fresh: 40,
+                refitted: 1000,
+                fill: Fill::Random(9),
+            },
+        );
         spec.trailer = 123;
         spec.layout.persist_refit_form = persist;
         let (x, plan) = extract_spec(&spec, true);
         assert_truth(&x, &plan);
-        assert!(x.results.iter().all(|r| r.missing.is_none()), "persist {persist}");
+        assert!(
+            x.results.iter().all(|r| r.missing.is_none()),
+            "persist {persist}"
+        );
         if persist {
             // The refitted layout survives a round trip: positions are aligned, and the proof says so.
             assert_eq!(x.layout_mode, LayoutMode::Aligned);
@@ -162,9 +267,14 @@ fn length_change_after_refit_and_a_builder_trailer_are_handled() {
         }
         assert!(!x.original_vs_file.is_identity());
         // Positions in the map are in the engine file's coordinates.
-        let values = trt_dump::pipeline::assemble::assemble(&x.weights, &x.file_runs, &plan.file).unwrap();
+        let values =
+            trt_dump::pipeline::assemble::assemble(&x.weights, &x.file_runs, &plan.file).unwrap();
         for (i, v) in values.iter().enumerate() {
-            assert_eq!(v.values.as_ref(), plan.truth.weights[i].values.as_ref(), "weight {i} through file runs");
+            assert_eq!(
+                v.values.as_ref(),
+                plan.truth.weights[i].values.as_ref(),
+                "weight {i} through file runs"
+            );
         }
     }
 }
@@ -181,9 +291,15 @@ fn a_refit_failure_stops_cleanly_with_the_reason() {
     let mut spec = models::tiny_mlp(Storage::Fp32);
     spec.layout.faults.fail_refit = Some(2);
     let (engine, plan) = spec.engine().unwrap();
-    let err = extract::extract(&engine, &plan.file, &Options::default(), &mut InMemory, &mut Quiet)
-        .err()
-        .expect("the refit fault surfaces");
+    let err = extract::extract(
+        &engine,
+        &plan.file,
+        &Options::default(),
+        &mut InMemory,
+        &mut Quiet,
+    )
+    .err()
+    .expect("the refit fault surfaces");
     let msg = format!("{err:#}");
     assert!(msg.contains("marker pass 1"), "{msg}");
 }
@@ -196,8 +312,13 @@ fn check_contract(x: &Extraction, plan: &sim::SimPlan) -> Result<(), String> {
     for (i, t) in plan.truth.weights.iter().enumerate() {
         let got = &x.results[i];
         match (&t.recovery, &got.values.values) {
-            (Recovery::Unrecoverable(why), Some(_)) if x.proof.passed() && x.proof_independent() => {
-                return Err(format!("weight {i} `{}` is unrecoverable ({why:?}) but values were written", t.spec.name))
+            (Recovery::Unrecoverable(why), Some(_))
+                if x.proof.passed() && x.proof_independent() =>
+            {
+                return Err(format!(
+                    "weight {i} `{}` is unrecoverable ({why:?}) but values were written",
+                    t.spec.name
+                ))
             }
             (Recovery::Exact, Some(v))
                 if !same_or_more_precise(t.spec.dtype, v, t.values.as_deref().unwrap_or(&[]))
@@ -205,9 +326,14 @@ fn check_contract(x: &Extraction, plan: &sim::SimPlan) -> Result<(), String> {
                     && x.proof.passed()
                     && x.proof_independent() =>
             {
-                return Err(format!("weight {i} `{}`: wrong values and the proof passed: {:?}", t.spec.name, x.proof));
+                return Err(format!(
+                    "weight {i} `{}`: wrong values and the proof passed: {:?}",
+                    t.spec.name, x.proof
+                ));
             }
-            (_, None) if got.missing.is_none() => return Err(format!("weight {i}: no values and no reason")),
+            (_, None) if got.missing.is_none() => {
+                return Err(format!("weight {i}: no values and no reason"))
+            }
             _ => {}
         }
     }
@@ -218,7 +344,10 @@ fn check_contract(x: &Extraction, plan: &sim::SimPlan) -> Result<(), String> {
 /// `PROPTEST_RNG_SEED` and `PROPTEST_CASES` explore more. `tests/sim/extract_stress.rs` (ignored)
 /// runs thousands and prints how often each kind of outcome happens.
 fn config() -> ProptestConfig {
-    let seed = std::env::var("PROPTEST_RNG_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(20261123);
+    let seed = std::env::var("PROPTEST_RNG_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20261123);
     ProptestConfig {
         cases: 64,
         rng_seed: proptest::test_runner::RngSeed::Fixed(seed),

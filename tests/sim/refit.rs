@@ -17,7 +17,14 @@ use trt_dump::pipeline::extract::{self, Extraction};
 use trt_dump::refit::{self, proof, IncludingWeights, OwnValues};
 
 fn extract_all(engine: &dyn Engine, file: &[u8]) -> Extraction {
-    extract::extract(engine, file, &extract::Options::default(), &mut extract::InMemory, &mut extract::Quiet).unwrap()
+    extract::extract(
+        engine,
+        file,
+        &extract::Options::default(),
+        &mut extract::InMemory,
+        &mut extract::Quiet,
+    )
+    .unwrap()
 }
 
 fn values_of(ex: &Extraction) -> Vec<Option<Vec<u8>>> {
@@ -46,13 +53,32 @@ fn f32s(v: impl IntoIterator<Item = f32>) -> Vec<u8> {
 fn awkward_spec() -> SimSpec {
     let mut s = SimSpec::new();
     s.filler(300, Fill::Random(1));
-    let w = s.weight("gemm.weight", DataType::Float, 12, f32s((0..12).map(|i| i as f32 * 0.25)));
-    s.buffer(Content::Copy(w), DataType::Float, Order::Transpose { rows: 3, cols: 4 });
+    let w = s.weight(
+        "gemm.weight",
+        DataType::Float,
+        12,
+        f32s((0..12).map(|i| i as f32 * 0.25)),
+    );
+    s.buffer(
+        Content::Copy(w),
+        DataType::Float,
+        Order::Transpose { rows: 3, cols: 4 },
+    );
     s.filler(40, Fill::Random(2));
-    let b = s.weight("ln.bias", DataType::Float, 5, f32s([0.5, -1.0, 2.0, 0.125, 3.0]));
+    let b = s.weight(
+        "ln.bias",
+        DataType::Float,
+        5,
+        f32s([0.5, -1.0, 2.0, 0.125, 3.0]),
+    );
     s.buffer(Content::Copy(b), DataType::Half, Order::Verbatim);
     s.filler(24, Fill::Random(3));
-    let d = s.weight("fc.bias", DataType::Float, 6, f32s([1.0, 2.0, 3.0, 4.0, 5.0, 6.0]));
+    let d = s.weight(
+        "fc.bias",
+        DataType::Float,
+        6,
+        f32s([1.0, 2.0, 3.0, 4.0, 5.0, 6.0]),
+    );
     s.buffer(Content::Copy(d), DataType::Float, Order::Verbatim);
     s.filler(8, Fill::Random(4));
     s.buffer(Content::Copy(d), DataType::Half, Order::Verbatim);
@@ -88,7 +114,10 @@ fn library_new_values_land_exactly_in_transposed_fp16_duplicated_and_fused_weigh
     let out = refit::refit_engine(&engine, &file, &mut no_own).unwrap();
     assert!(!out.stripped && !out.read_engine);
     let bytes = out.plan.bytes().to_vec();
-    assert!(bytes == simulator_refit(&engine, &new), "the plan holds what TensorRT stores for the values");
+    assert!(
+        bytes == simulator_refit(&engine, &new),
+        "the plan holds what TensorRT stores for the values"
+    );
 
     // The proof: the layout from marker passes, the values read back bit for bit.
     let ex = extract_all(&IncludingWeights(&engine), &plan.file);
@@ -96,7 +125,11 @@ fn library_new_values_land_exactly_in_transposed_fp16_duplicated_and_fused_weigh
     let expected: Vec<Option<&[u8]>> = new.iter().map(|v| Some(v.as_slice())).collect();
     let rb = proof::read_back(engine.weights(), &expected, &ex.original_runs, &bytes);
     assert!(rb.passed(), "{rb:?}");
-    assert_eq!(rb.not_located, vec!["fused.b".to_string()], "fused.a has a plain copy, fused.b only the sum");
+    assert_eq!(
+        rb.not_located,
+        vec!["fused.b".to_string()],
+        "fused.a has a plain copy, fused.b only the sum"
+    );
     // The fp16 copy of `fc.bias` and the fp16-only `ln.bias` are compared after rounding.
     assert!(rb.elements_compared >= 12 + 5 + 6 + 6 + 4, "{rb:?}");
     // A changed stored byte is caught.
@@ -116,9 +149,14 @@ fn library_stripped_engine_and_its_weights_give_an_engine_that_holds_them() {
     // Not every weight: nothing can give the others.
     let mut partial: Vec<Option<Vec<u8>>> = spec.values.iter().cloned().map(Some).collect();
     partial[2] = None;
-    let e = refit::refit_engine(&engine, &partial, &mut no_own).err().unwrap();
+    let e = refit::refit_engine(&engine, &partial, &mut no_own)
+        .err()
+        .unwrap();
     assert_eq!(trt_dump::error::exit_code_of(&e), 16);
-    assert!(format!("{e:#}").contains(&spec.layout.weights[2].name), "{e:#}");
+    assert!(
+        format!("{e:#}").contains(&spec.layout.weights[2].name),
+        "{e:#}"
+    );
 
     let file: Vec<Option<Vec<u8>>> = spec.values.iter().cloned().map(Some).collect();
     let out = refit::refit_engine(&engine, &file, &mut no_own).unwrap();
@@ -136,7 +174,10 @@ fn library_stripped_engine_and_its_weights_give_an_engine_that_holds_them() {
     let learned = extract_all(&IncludingWeights(&engine), &plan.file);
     let expected: Vec<Option<&[u8]>> = spec.values.iter().map(|v| Some(v.as_slice())).collect();
     let rb = proof::read_back(engine.weights(), &expected, &learned.original_runs, &bytes);
-    assert!(rb.passed() && rb.weights_compared == 6 && rb.not_located.is_empty(), "{rb:?}");
+    assert!(
+        rb.passed() && rb.weights_compared == 6 && rb.not_located.is_empty(),
+        "{rb:?}"
+    );
 }
 
 #[test]
@@ -149,10 +190,18 @@ fn library_a_one_tensor_file_keeps_the_rest() {
     let changed = f32s((0..spec.layout.weights[1].count).map(|i| (i % 7) as f32 - 3.0));
     file[1] = Some(changed.clone());
     // TensorRT needs nothing else here; had it needed some, the closure gives the engine's own.
-    let mut own = |_: &[usize]| Ok(OwnValues { values: before.clone(), why: vec![None; before.len()] });
+    let mut own = |_: &[usize]| {
+        Ok(OwnValues {
+            values: before.clone(),
+            why: vec![None; before.len()],
+        })
+    };
     let out = refit::refit_engine(&engine, &file, &mut own).unwrap();
     let bytes = out.plan.bytes().to_vec();
-    let after = values_of(&extract_all(&SimEngine::new(bytes.clone()).unwrap(), &bytes));
+    let after = values_of(&extract_all(
+        &SimEngine::new(bytes.clone()).unwrap(),
+        &bytes,
+    ));
     for (i, (a, b)) in after.iter().zip(&before).enumerate() {
         if i == 1 {
             assert_eq!(a.as_deref(), Some(changed.as_slice()));
@@ -173,11 +222,18 @@ fn library_weights_fused_with_a_file_tensor_come_from_the_engine() {
     file[3] = Some(f32s([0.0, 1.0, 2.0, 3.0]));
     let ex = extract_all(&engine, &plan.file);
     let own_values = values_of(&ex);
-    let why: Vec<Option<String>> = ex.results.iter().map(|r| r.missing.as_ref().map(|m| m.to_string())).collect();
+    let why: Vec<Option<String>> = ex
+        .results
+        .iter()
+        .map(|r| r.missing.as_ref().map(|m| m.to_string()))
+        .collect();
     let mut asked = Vec::new();
     let mut own = |needed: &[usize]| {
         asked = needed.to_vec();
-        Ok(OwnValues { values: own_values.clone(), why: why.clone() })
+        Ok(OwnValues {
+            values: own_values.clone(),
+            why: why.clone(),
+        })
     };
     let e = refit::refit_engine(&engine, &file, &mut own).err().unwrap();
     assert_eq!(asked, vec![4]);
@@ -190,7 +246,13 @@ fn library_weights_fused_with_a_file_tensor_come_from_the_engine() {
 
 // ---- the real binary through the stand-in ----
 
-fn refit_cmd(lib: &Path, engine: &Path, weights: &Path, out: &Path, args: &[&str]) -> std::process::Output {
+fn refit_cmd(
+    lib: &Path,
+    engine: &Path,
+    weights: &Path,
+    out: &Path,
+    args: &[&str],
+) -> std::process::Output {
     trt_dump()
         .arg("--trt-lib")
         .arg(lib)
@@ -206,7 +268,16 @@ fn refit_cmd(lib: &Path, engine: &Path, weights: &Path, out: &Path, args: &[&str
 }
 
 fn dump_cmd(lib: &Path, engine: &Path, out: &Path, args: &[&str]) -> std::process::Output {
-    trt_dump().arg("--trt-lib").arg(lib).arg("dump").arg(engine).arg("-o").arg(out).args(args).output().unwrap()
+    trt_dump()
+        .arg("--trt-lib")
+        .arg(lib)
+        .arg("dump")
+        .arg(engine)
+        .arg("-o")
+        .arg(out)
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 fn st_dtype_of(d: DataType) -> safetensors::Dtype {
@@ -224,7 +295,10 @@ fn write_st(path: &Path, tensors: &[(String, DataType, Vec<u8>)]) {
         .iter()
         .map(|(n, d, b)| {
             let n_el = b.len() * 8 / d.bits() as usize;
-            (n.clone(), safetensors::tensor::TensorView::new(st_dtype_of(*d), vec![n_el], b).unwrap())
+            (
+                n.clone(),
+                safetensors::tensor::TensorView::new(st_dtype_of(*d), vec![n_el], b).unwrap(),
+            )
         })
         .collect();
     std::fs::write(path, safetensors::tensor::serialize(views, None).unwrap()).unwrap();
@@ -233,7 +307,13 @@ fn write_st(path: &Path, tensors: &[(String, DataType, Vec<u8>)]) {
 fn truth_tensors(truth: &[TruthWeight]) -> Vec<(String, DataType, Vec<u8>)> {
     truth
         .iter()
-        .map(|w| (w.name.clone(), DataType::from_name(&w.dtype).unwrap(), w.values.clone().expect("exact")))
+        .map(|w| {
+            (
+                w.name.clone(),
+                DataType::from_name(&w.dtype).unwrap(),
+                w.values.clone().expect("exact"),
+            )
+        })
         .collect()
 }
 
@@ -252,7 +332,12 @@ fn cli_stripped_engine_plus_its_weights_and_refusals() {
     write_st(&w, &tensors[1..]);
     let o = refit_cmd(&lib, &stripped, &w, &out, &[]);
     assert_exit(&o, 16);
-    assert!(stderr(&o).contains(&format!("`{}`", tensors[0].0)) && stderr(&o).contains("weight-stripped"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!("`{}`", tensors[0].0))
+            && stderr(&o).contains("weight-stripped"),
+        "{}",
+        stderr(&o)
+    );
     assert!(!out.exists());
     // A count that differs: 16.
     let mut short = tensors.clone();
@@ -261,10 +346,17 @@ fn cli_stripped_engine_plus_its_weights_and_refusals() {
     write_st(&w, &short);
     let o = refit_cmd(&lib, &stripped, &w, &out, &[]);
     assert_exit(&o, 16);
-    assert!(stderr(&o).contains("elements, the engine's refitter"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("elements, the engine's refitter"),
+        "{}",
+        stderr(&o)
+    );
     assert!(!out.exists());
     // Nothing matching: 16; --rename makes it match.
-    let renamed: Vec<_> = tensors.iter().map(|(n, dt, b)| (format!("model.{n}"), *dt, b.clone())).collect();
+    let renamed: Vec<_> = tensors
+        .iter()
+        .map(|(n, dt, b)| (format!("model.{n}"), *dt, b.clone()))
+        .collect();
     let w2 = d.path().join("renamed.safetensors");
     write_st(&w2, &renamed);
     let o = refit_cmd(&lib, &stripped, &w2, &out, &[]);
@@ -276,7 +368,11 @@ fn cli_stripped_engine_plus_its_weights_and_refusals() {
     let o = refit_cmd(&lib, &stripped, &w2, &out, &["--rename", "model.="]);
     assert_exit(&o, 0);
     assert!(stderr(&o).contains("all bit-exact"), "{}", stderr(&o));
-    assert_eq!(std::fs::read(&stripped).unwrap(), stripped_bytes, "the input is never modified");
+    assert_eq!(
+        std::fs::read(&stripped).unwrap(),
+        stripped_bytes,
+        "the input is never modified"
+    );
     let dumped = d.path().join("dumped.safetensors");
     let o = dump_cmd(&lib, &out, &dumped, &[]);
     assert_exit(&o, 0);
@@ -284,7 +380,13 @@ fn cli_stripped_engine_plus_its_weights_and_refusals() {
     // The output exists: --force to replace it.
     let o = refit_cmd(&lib, &stripped, &w2, &out, &["--rename", "model.="]);
     assert_exit(&o, 13);
-    let o = refit_cmd(&lib, &stripped, &w2, &out, &["--rename", "model.=", "--force", "--json"]);
+    let o = refit_cmd(
+        &lib,
+        &stripped,
+        &w2,
+        &out,
+        &["--rename", "model.=", "--force", "--json"],
+    );
     assert_exit(&o, 0);
     let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(r["stripped_input"], true);
@@ -296,7 +398,13 @@ fn cli_stripped_engine_plus_its_weights_and_refusals() {
 fn cli_dump_edit_refit_keeps_the_rest_and_reads_its_own_outputs() {
     let (lib, tool) = standin_or_skip!();
     let d = tempfile::tempdir().unwrap();
-    let (engine, truth) = sim_plan(&tool, d.path(), "tiny_mlp", "model.engine", &["--storage", "fp32-as-fp16"]);
+    let (engine, truth) = sim_plan(
+        &tool,
+        d.path(),
+        "tiny_mlp",
+        "model.engine",
+        &["--storage", "fp32-as-fp16"],
+    );
     // trt-dump's own folder of .npy refits without flags.
     let npy = d.path().join("w_npy");
     assert_exit(&dump_cmd(&lib, &engine, &npy, &["--format", "npy"]), 0);
@@ -308,7 +416,11 @@ fn cli_dump_edit_refit_keeps_the_rest_and_reads_its_own_outputs() {
     assert_exit(&dump_cmd(&lib, &engine, &npz, &[]), 0);
     let o = refit_cmd(&lib, &engine, &npz, &same, &["--force"]);
     assert_exit(&o, 0);
-    assert!(!stderr(&o).contains("match no engine weight"), "{}", stderr(&o));
+    assert!(
+        !stderr(&o).contains("match no engine weight"),
+        "{}",
+        stderr(&o)
+    );
 
     // One changed tensor (values exact in fp16): the rest keep the engine's values.
     let mut one = truth_tensors(&truth)[1].clone();
@@ -323,7 +435,11 @@ fn cli_dump_edit_refit_keeps_the_rest_and_reads_its_own_outputs() {
     assert_exit(&dump_cmd(&lib, &out, &dumped, &[]), 0);
     let got = read_safetensors(&dumped);
     for t in &truth {
-        let want = if t.name == one.0 { one.2.clone() } else { t.values.clone().unwrap() };
+        let want = if t.name == one.0 {
+            one.2.clone()
+        } else {
+            t.values.clone().unwrap()
+        };
         assert_eq!(got[&t.name].data, want, "{}", t.name);
     }
 
@@ -340,11 +456,26 @@ fn cli_dump_edit_refit_keeps_the_rest_and_reads_its_own_outputs() {
 fn cli_conversions_that_change_values_need_cast() {
     let (lib, tool) = standin_or_skip!();
     let d = tempfile::tempdir().unwrap();
-    let (engine, truth) = sim_plan(&tool, d.path(), "tiny_mlp", "model.engine", &["--storage", "fp16"]);
+    let (engine, truth) = sim_plan(
+        &tool,
+        d.path(),
+        "tiny_mlp",
+        "model.engine",
+        &["--storage", "fp16"],
+    );
     assert_eq!(truth[0].dtype, "float16");
     let w = d.path().join("w.safetensors");
     // fp32 values exactly representable in fp16 convert without a flag...
-    let exact: Vec<_> = truth.iter().map(|t| (t.name.clone(), DataType::Float, f32s((0..t.count).map(|i| (i % 5) as f32)))).collect();
+    let exact: Vec<_> = truth
+        .iter()
+        .map(|t| {
+            (
+                t.name.clone(),
+                DataType::Float,
+                f32s((0..t.count).map(|i| (i % 5) as f32)),
+            )
+        })
+        .collect();
     write_st(&w, &exact);
     let out = d.path().join("out.engine");
     assert_exit(&refit_cmd(&lib, &engine, &w, &out, &[]), 0);
@@ -369,13 +500,23 @@ fn cli_new_values_land_exactly_in_awkward_weights() {
     let spec = awkward_spec();
     let (engine_path, plan) = standin::write_engine(&spec, d.path(), "awkward.engine");
     let new = awkward_new_values();
-    let tensors: Vec<_> = spec.layout.weights.iter().zip(&new).map(|(w, v)| (w.name.clone(), w.dtype, v.clone())).collect();
+    let tensors: Vec<_> = spec
+        .layout
+        .weights
+        .iter()
+        .zip(&new)
+        .map(|(w, v)| (w.name.clone(), w.dtype, v.clone()))
+        .collect();
     let w = d.path().join("new.safetensors");
     write_st(&w, &tensors);
     let out = d.path().join("out.engine");
     let o = refit_cmd(&lib, &engine_path, &w, &out, &[]);
     assert_exit(&o, 0);
-    assert!(stderr(&o).contains("all bit-exact") && stderr(&o).contains("fused.b"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("all bit-exact") && stderr(&o).contains("fused.b"),
+        "{}",
+        stderr(&o)
+    );
     let engine = SimEngine::new(plan.file).unwrap();
     assert!(std::fs::read(&out).unwrap() == simulator_refit(&engine, &new));
 }
@@ -383,7 +524,8 @@ fn cli_new_values_land_exactly_in_awkward_weights() {
 #[test]
 fn cli_refits_a_stripped_engine_from_an_onnx_model() {
     let (lib, tool) = standin_or_skip!();
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/trt-rtx-1.7.1-h100/tiny_mlp");
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/fixtures/trt-rtx-1.7.1-h100/tiny_mlp");
     if !fixture.join("model.onnx").is_file() {
         eprintln!("SKIPPED: {} not present", fixture.display());
         return;
@@ -412,7 +554,11 @@ fn write_st_shaped(path: &Path, tensors: &[(&str, Vec<usize>, Vec<u8>)]) {
     let views: Vec<(String, safetensors::tensor::TensorView<'_>)> = tensors
         .iter()
         .map(|(n, shape, b)| {
-            (n.to_string(), safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), b).unwrap())
+            (
+                n.to_string(),
+                safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), b)
+                    .unwrap(),
+            )
         })
         .collect();
     std::fs::write(path, safetensors::tensor::serialize(views, None).unwrap()).unwrap();
@@ -438,7 +584,11 @@ fn onnx_named_spec(strip: bool) -> (SimSpec, Vec<u8>, Vec<u8>) {
     s.filler(200, Fill::Random(11));
     let engine_w = f32s((0..12).map(|i| 0.5 + i as f32 * 0.25));
     let w = s.weight("onnx::MatMul_7", DataType::Float, 12, engine_w.clone());
-    s.buffer(Content::Copy(w), DataType::Float, Order::Transpose { rows: 3, cols: 4 });
+    s.buffer(
+        Content::Copy(w),
+        DataType::Float,
+        Order::Transpose { rows: 3, cols: 4 },
+    );
     s.filler(32, Fill::Random(12));
     let bias = f32s([0.75, -1.5, 2.0, -0.125, 3.5, 6.25, -7.0, 0.0625]);
     let b = s.weight("onnx::Add_3", DataType::Float, 8, bias.clone());
@@ -454,21 +604,47 @@ fn cli_names_from_dump_edit_refit_lands_in_engine_orientation() {
     let (spec, ckpt_w, bias) = onnx_named_spec(false);
     let (engine, _) = standin::write_engine(&spec, d.path(), "onnx.engine");
     let original = d.path().join("original.safetensors");
-    write_st_shaped(&original, &[("encoder.fc.weight", vec![4, 3], ckpt_w.clone()), ("encoder.fc.bias", vec![8], bias.clone())]);
+    write_st_shaped(
+        &original,
+        &[
+            ("encoder.fc.weight", vec![4, 3], ckpt_w.clone()),
+            ("encoder.fc.bias", vec![8], bias.clone()),
+        ],
+    );
 
     // dump --names-from: the checkpoint's names, in its orientation.
     let dumped = d.path().join("dumped.safetensors");
-    let o = dump_cmd(&lib, &engine, &dumped, &["--names-from", original.to_str().unwrap()]);
+    let o = dump_cmd(
+        &lib,
+        &engine,
+        &dumped,
+        &["--names-from", original.to_str().unwrap()],
+    );
     assert_exit(&o, 0);
     let got = read_safetensors(&dumped);
-    assert!(got.contains_key("encoder.fc.weight"), "{:?} {}", got.keys().collect::<Vec<_>>(), stderr(&o));
+    assert!(
+        got.contains_key("encoder.fc.weight"),
+        "{:?} {}",
+        got.keys().collect::<Vec<_>>(),
+        stderr(&o)
+    );
     assert_eq!(got["encoder.fc.weight"].data, ckpt_w, "{}", stderr(&o));
     assert_eq!(got["encoder.fc.bias"].data, bias);
 
     // Edit one tensor in the checkpoint's orientation; the rest as dumped.
     let edited = f32s((0..12).map(|i| -4.0 + i as f32 * 0.5));
     let new = d.path().join("new.safetensors");
-    write_st_shaped(&new, &[("encoder.fc.weight", vec![4, 3], edited.clone()), ("encoder.fc.bias", vec![8], got["encoder.fc.bias"].data.clone())]);
+    write_st_shaped(
+        &new,
+        &[
+            ("encoder.fc.weight", vec![4, 3], edited.clone()),
+            (
+                "encoder.fc.bias",
+                vec![8],
+                got["encoder.fc.bias"].data.clone(),
+            ),
+        ],
+    );
 
     // Without --names-from nothing matches the engine's names.
     let out = d.path().join("out.engine");
@@ -476,18 +652,36 @@ fn cli_names_from_dump_edit_refit_lands_in_engine_orientation() {
     assert_exit(&o, 16);
     assert!(!out.exists());
 
-    let o = refit_cmd(&lib, &engine, &new, &out, &["--names-from", original.to_str().unwrap(), "--json"]);
+    let o = refit_cmd(
+        &lib,
+        &engine,
+        &new,
+        &out,
+        &["--names-from", original.to_str().unwrap(), "--json"],
+    );
     assert_exit(&o, 0);
     let err = stderr(&o);
-    assert!(err.contains("`onnx::MatMul_7` → `encoder.fc.weight`"), "{err}");
+    assert!(
+        err.contains("`onnx::MatMul_7` → `encoder.fc.weight`"),
+        "{err}"
+    );
     assert!(err.contains("`onnx::Add_3` → `encoder.fc.bias`"), "{err}");
     assert!(err.contains("all bit-exact"), "{err}");
     assert!(!err.contains("match no engine weight"), "{err}");
-    assert_eq!(err.matches("marker passes (serializations").count(), 1, "the engine is read once: {err}");
+    assert_eq!(
+        err.matches("marker passes (serializations").count(),
+        1,
+        "the engine is read once: {err}"
+    );
     let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let by_value = r["names_from"]["by_value"].as_array().unwrap();
     assert_eq!(by_value.len(), 2, "{r}");
-    assert!(by_value.iter().any(|p| p["engine"] == "onnx::MatMul_7" && p["name"] == "encoder.fc.weight"), "{r}");
+    assert!(
+        by_value
+            .iter()
+            .any(|p| p["engine"] == "onnx::MatMul_7" && p["name"] == "encoder.fc.weight"),
+        "{r}"
+    );
     assert_eq!(r["from_file"].as_array().unwrap().len(), 2);
 
     // Dumped again under the engine's names: the edit, in the engine's orientation.
@@ -505,11 +699,26 @@ fn cli_names_from_a_stripped_engine_says_it_holds_no_values() {
     let (spec, ckpt_w, bias) = onnx_named_spec(true);
     let (engine, _) = standin::write_engine(&spec, d.path(), "stripped.engine");
     let original = d.path().join("original.safetensors");
-    write_st_shaped(&original, &[("encoder.fc.weight", vec![4, 3], ckpt_w), ("encoder.fc.bias", vec![8], bias)]);
+    write_st_shaped(
+        &original,
+        &[
+            ("encoder.fc.weight", vec![4, 3], ckpt_w),
+            ("encoder.fc.bias", vec![8], bias),
+        ],
+    );
     let out = d.path().join("out.engine");
-    let o = refit_cmd(&lib, &engine, &original, &out, &["--names-from", original.to_str().unwrap()]);
+    let o = refit_cmd(
+        &lib,
+        &engine,
+        &original,
+        &out,
+        &["--names-from", original.to_str().unwrap()],
+    );
     assert_exit(&o, 2);
     let err = stderr(&o);
-    assert!(err.contains("weight-stripped") && err.contains("no values to pair"), "{err}");
+    assert!(
+        err.contains("weight-stripped") && err.contains("no values to pair"),
+        "{err}"
+    );
     assert!(!out.exists());
 }

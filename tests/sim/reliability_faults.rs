@@ -23,7 +23,9 @@ use trt_dump::error::ErrorKind;
 /// be exit 7 had it been loaded).
 #[test]
 fn truncated_or_foreign_engines_exit_4_before_tensorrt_is_loaded() {
-    let Some((_, tool)) = common::standin() else { return };
+    let Some((_, tool)) = common::standin() else {
+        return;
+    };
     let d = Dirs::new();
     let good = d.engines().join("tiny.engine");
     sim_plan(&tool, "tiny_mlp", &good, &[]);
@@ -52,8 +54,18 @@ fn truncated_or_foreign_engines_exit_4_before_tensorrt_is_loaded() {
                 .env("TMPDIR", d.tmp())
                 .output()
                 .unwrap();
-            assert_eq!(o.status.code(), code(ErrorKind::NotAnEngine), "{what} ({}): {}", cmd[0], stderr(&o));
-            assert!(!stderr(&o).contains("TensorRT library"), "{what}: {}", stderr(&o));
+            assert_eq!(
+                o.status.code(),
+                code(ErrorKind::NotAnEngine),
+                "{what} ({}): {}",
+                cmd[0],
+                stderr(&o)
+            );
+            assert!(
+                !stderr(&o).contains("TensorRT library"),
+                "{what}: {}",
+                stderr(&o)
+            );
             d.assert_nothing_left(&[], &what);
         }
     }
@@ -64,7 +76,9 @@ fn truncated_or_foreign_engines_exit_4_before_tensorrt_is_loaded() {
 /// or without a GPU (the stand-in runs without one; issue 11 item 3), and the reason is shown.
 #[test]
 fn damaged_engines_are_refused_by_tensorrt_with_its_reason() {
-    let Some((lib, tool)) = common::standin() else { return };
+    let Some((lib, tool)) = common::standin() else {
+        return;
+    };
     let d = Dirs::new();
     let good = d.engines().join("tiny.engine");
     sim_plan(&tool, "tiny_mlp", &good, &[]);
@@ -73,18 +87,31 @@ fn damaged_engines_are_refused_by_tensorrt_with_its_reason() {
     body[70..73].copy_from_slice(&[0xFF, 0xFF, 0xFF]);
     let cases = [
         ("truncated to 40 bytes", bytes[..40].to_vec(), "not a plan"),
-        ("truncated by half", bytes[..bytes.len() / 2].to_vec(), "plan length field"),
+        (
+            "truncated by half",
+            bytes[..bytes.len() / 2].to_vec(),
+            "plan length field",
+        ),
         ("damaged description", body, "plan description"),
     ];
     for (what, b, reason) in cases {
         let p = d.engines().join("bad.engine");
         std::fs::write(&p, &b).unwrap();
-        let o = trt_dump(&lib, &d.tmp()).arg("dump").arg(&p).arg("-o").arg(d.out().join("w.safetensors")).output().unwrap();
+        let o = trt_dump(&lib, &d.tmp())
+            .arg("dump")
+            .arg(&p)
+            .arg("-o")
+            .arg(d.out().join("w.safetensors"))
+            .output()
+            .unwrap();
         let e = stderr(&o);
         let c = o.status.code();
         assert_eq!(c, code(ErrorKind::NotAnEngine), "{what}: {e}");
         assert!(!e.contains("GPU: "), "{what}: {e}");
-        assert!(e.contains("could not deserialize") && e.contains(reason), "{what}: {e}");
+        assert!(
+            e.contains("could not deserialize") && e.contains(reason),
+            "{what}: {e}"
+        );
         d.assert_nothing_left(&[], what);
     }
 }
@@ -96,12 +123,26 @@ fn damaged_engines_are_refused_by_tensorrt_with_its_reason() {
 /// message, nothing written (not even the --save-map map).
 #[test]
 fn tensorrt_refusing_midway_stops_cleanly_with_exit_10_and_nothing_written() {
-    let Some((lib, tool)) = common::standin() else { return };
+    let Some((lib, tool)) = common::standin() else {
+        return;
+    };
     let d = Dirs::new();
     let cases: [(&str, &[&str], &str); 3] = [
-        ("setNamedWeights rejects a weight", &["--reject-weight", "3"], "setNamedWeights(`net.2.bias`)"),
-        ("the 2nd refit fails", &["--fail-refit", "2"], "injected failure on refit #2"),
-        ("the 4th refit (the proof) fails", &["--fail-refit", "4"], "round-trip proof"),
+        (
+            "setNamedWeights rejects a weight",
+            &["--reject-weight", "3"],
+            "setNamedWeights(`net.2.bias`)",
+        ),
+        (
+            "the 2nd refit fails",
+            &["--fail-refit", "2"],
+            "injected failure on refit #2",
+        ),
+        (
+            "the 4th refit (the proof) fails",
+            &["--fail-refit", "4"],
+            "round-trip proof",
+        ),
     ];
     for (what, args, reason) in cases {
         let p = d.engines().join("f.engine");
@@ -117,12 +158,30 @@ fn tensorrt_refusing_midway_stops_cleanly_with_exit_10_and_nothing_written() {
                 .output()
                 .unwrap();
             let e = stderr(&o);
-            assert_eq!(o.status.code(), code(ErrorKind::TrtRefused), "{what} -> {fmt}: {e}");
-            assert!(e.contains("TensorRT refused") && e.contains(reason), "{what}: {e}");
+            assert_eq!(
+                o.status.code(),
+                code(ErrorKind::TrtRefused),
+                "{what} -> {fmt}: {e}"
+            );
+            assert!(
+                e.contains("TensorRT refused") && e.contains(reason),
+                "{what}: {e}"
+            );
             d.assert_nothing_left(&[], what);
         }
-        let o = trt_dump(&lib, &d.tmp()).arg("map").arg(&p).arg("-o").arg(d.out().join("m.trtmap")).output().unwrap();
-        assert_eq!(o.status.code(), code(ErrorKind::TrtRefused), "{what} (map): {}", stderr(&o));
+        let o = trt_dump(&lib, &d.tmp())
+            .arg("map")
+            .arg(&p)
+            .arg("-o")
+            .arg(d.out().join("m.trtmap"))
+            .output()
+            .unwrap();
+        assert_eq!(
+            o.status.code(),
+            code(ErrorKind::TrtRefused),
+            "{what} (map): {}",
+            stderr(&o)
+        );
         d.assert_nothing_left(&[], what);
     }
 }
@@ -136,17 +195,43 @@ fn deserialize_or_serialize_failing_midway_is_a_refusal_with_the_stage() {
     let spec = sim::models::tiny_mlp(sim::models::Storage::Fp32);
     let plan = spec.build().unwrap();
     for (faults, stage) in [
-        (Faults { fail_instance: Some(3), ..Faults::default() }, "marker pass 1"),
-        (Faults { fail_serialize: Some(2), ..Faults::default() }, "zero baseline"),
-        (Faults { fail_serialize: Some(5), ..Faults::default() }, "round-trip proof"),
+        (
+            Faults {
+                fail_instance: Some(3),
+                ..Faults::default()
+            },
+            "marker pass 1",
+        ),
+        (
+            Faults {
+                fail_serialize: Some(2),
+                ..Faults::default()
+            },
+            "zero baseline",
+        ),
+        (
+            Faults {
+                fail_serialize: Some(5),
+                ..Faults::default()
+            },
+            "round-trip proof",
+        ),
     ] {
-        let engine = SimEngine::new(plan.file.clone()).unwrap().with_faults(faults.clone());
+        let engine = SimEngine::new(plan.file.clone())
+            .unwrap()
+            .with_faults(faults.clone());
         let _ = engine.weights();
         struct Quiet;
         impl extract::Observer for Quiet {}
-        let e = extract::extract(&engine, &plan.file, &Options::default(), &mut InMemory, &mut Quiet)
-            .err()
-            .unwrap_or_else(|| panic!("{faults:?} must fail the extraction"));
+        let e = extract::extract(
+            &engine,
+            &plan.file,
+            &Options::default(),
+            &mut InMemory,
+            &mut Quiet,
+        )
+        .err()
+        .unwrap_or_else(|| panic!("{faults:?} must fail the extraction"));
         assert!(format!("{e:#}").contains(stage), "{faults:?}: {e:#}");
     }
 }
@@ -164,16 +249,32 @@ fn an_engine_larger_than_free_gpu_memory_is_refused_with_exit_9() {
     assert!(!engine_fits((10 << 30) + 1, 10 << 30));
     assert!(!engine_fits(u64::MAX, u64::MAX - 1));
     assert!(!engine_fits(1, 0));
-    let e = out_of_memory(Path::new("big.engine"), 5 << 30, 1, "NVIDIA H100", 4 << 30, 80 << 30);
+    let e = out_of_memory(
+        Path::new("big.engine"),
+        5 << 30,
+        1,
+        "NVIDIA H100",
+        4 << 30,
+        80 << 30,
+    );
     assert_eq!(e.kind.exit_code(), 9);
-    assert_eq!(e.message, "engine `big.engine` is 5.0 GiB but GPU 1 (NVIDIA H100) has only 4.0 GiB free of 80.0 GiB");
+    assert_eq!(
+        e.message,
+        "engine `big.engine` is 5.0 GiB but GPU 1 (NVIDIA H100) has only 4.0 GiB free of 80.0 GiB"
+    );
     assert!(e.hint.unwrap().contains("--device N"));
 }
 
 // ---- Ctrl-C ---------------------------------------------------------------------------------------
 
 /// Spawns `trt-dump -v dump` and returns it with a channel of its stderr lines.
-fn spawn_verbose(lib: &Path, d: &Dirs, engine: &Path, out: &Path, extra: &[&str]) -> (Child, mpsc::Receiver<String>) {
+fn spawn_verbose(
+    lib: &Path,
+    d: &Dirs,
+    engine: &Path,
+    out: &Path,
+    extra: &[&str],
+) -> (Child, mpsc::Receiver<String>) {
     let mut child = trt_dump(lib, &d.tmp())
         .arg("-v")
         .arg("dump")
@@ -211,7 +312,11 @@ fn until(rx: &mpsc::Receiver<String>, what: &str, seen: &mut Vec<String>) -> boo
 }
 
 fn sigint(child: &Child) {
-    let st = Command::new("kill").arg("-INT").arg(child.id().to_string()).status().unwrap();
+    let st = Command::new("kill")
+        .arg("-INT")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
     assert!(st.success(), "kill -INT");
 }
 
@@ -220,26 +325,49 @@ fn sigint(child: &Child) {
 /// serializations spilled to disk (--work-dir).
 #[test]
 fn ctrl_c_mid_run_exits_130_and_leaves_nothing() {
-    let Some((lib, tool)) = common::standin() else { return };
+    let Some((lib, tool)) = common::standin() else {
+        return;
+    };
     let d = Dirs::new();
     let engine = d.engines().join("slow.engine");
     sim_plan(&tool, "tiny_mlp", &engine, &["--slow", "400"]);
     let work = d.root.path().join("work");
     std::fs::create_dir(&work).unwrap();
-    for (fmt, extra) in [("w.safetensors", vec![]), ("w_npy/", vec!["--work-dir", work.to_str().unwrap()])] {
+    for (fmt, extra) in [
+        ("w.safetensors", vec![]),
+        ("w_npy/", vec!["--work-dir", work.to_str().unwrap()]),
+    ] {
         let (mut child, rx) = spawn_verbose(&lib, &d, &engine, &d.out().join(fmt), &extra);
         let mut seen = Vec::new();
-        assert!(until(&rx, "marker pass 1/", &mut seen), "never reached the marker passes: {seen:#?}");
+        assert!(
+            until(&rx, "marker pass 1/", &mut seen),
+            "never reached the marker passes: {seen:#?}"
+        );
         sigint(&child);
         let st = child.wait().unwrap();
         seen.extend(rx.iter());
         assert_eq!(st.code(), Some(130), "{seen:#?}");
-        assert!(seen.iter().any(|l| l.contains("interrupted: stopping at the next safe point")), "{seen:#?}");
-        assert!(!seen.iter().any(|l| l.contains("round-trip proof")), "the run went on: {seen:#?}");
-        assert!(common::listing(&work).is_empty(), "scratch left: {:?}", common::listing(&work));
+        assert!(
+            seen.iter()
+                .any(|l| l.contains("interrupted: stopping at the next safe point")),
+            "{seen:#?}"
+        );
+        assert!(
+            !seen.iter().any(|l| l.contains("round-trip proof")),
+            "the run went on: {seen:#?}"
+        );
+        assert!(
+            common::listing(&work).is_empty(),
+            "scratch left: {:?}",
+            common::listing(&work)
+        );
         let left: Vec<String> = common::listing(&d.out());
         assert!(left.is_empty(), "{fmt}: left {left:?}");
-        assert!(temporaries(&d.tmp()).is_empty(), "{:?}", temporaries(&d.tmp()));
+        assert!(
+            temporaries(&d.tmp()).is_empty(),
+            "{:?}",
+            temporaries(&d.tmp())
+        );
     }
 }
 
@@ -248,32 +376,69 @@ fn ctrl_c_mid_run_exits_130_and_leaves_nothing() {
 /// so this is the cleanup registry's job).
 #[test]
 fn a_second_ctrl_c_exits_at_once_and_still_removes_temporaries() {
-    let Some((lib, tool)) = common::standin() else { return };
+    let Some((lib, tool)) = common::standin() else {
+        return;
+    };
     let d = Dirs::new();
     let engine = d.engines().join("slower.engine");
     // Each serialization sleeps 30 s: a run that waited for it would print the error line below.
     sim_plan(&tool, "tiny_mlp", &engine, &["--slow", "30000"]);
     let work = d.root.path().join("work");
     std::fs::create_dir(&work).unwrap();
-    let (mut child, rx) = spawn_verbose(&lib, &d, &engine, &d.out().join("w.safetensors"), &["--work-dir", work.to_str().unwrap()]);
+    let (mut child, rx) = spawn_verbose(
+        &lib,
+        &d,
+        &engine,
+        &d.out().join("w.safetensors"),
+        &["--work-dir", work.to_str().unwrap()],
+    );
     let mut seen = Vec::new();
     // The scratch folder exists from here on.
-    assert!(until(&rx, "keeping serializations in", &mut seen), "{seen:#?}");
+    assert!(
+        until(&rx, "keeping serializations in", &mut seen),
+        "{seen:#?}"
+    );
     // The stage line comes after the last safe point before the first serialization (30 s): a
     // Ctrl-C sent before it could stop the run at once (seen on a loaded CI machine), and the
     // second one would race the exit.
-    assert!(until(&rx, "serializing the untouched engine", &mut seen), "{seen:#?}");
-    assert_eq!(common::listing(&work).len(), 1, "the scratch folder: {:?}", common::listing(&work));
+    assert!(
+        until(&rx, "serializing the untouched engine", &mut seen),
+        "{seen:#?}"
+    );
+    assert_eq!(
+        common::listing(&work).len(),
+        1,
+        "the scratch folder: {:?}",
+        common::listing(&work)
+    );
     sigint(&child);
-    assert!(until(&rx, "interrupted: stopping at the next safe point", &mut seen), "{seen:#?}");
+    assert!(
+        until(
+            &rx,
+            "interrupted: stopping at the next safe point",
+            &mut seen
+        ),
+        "{seen:#?}"
+    );
     sigint(&child);
     let st = child.wait().unwrap();
     seen.extend(rx.iter());
     assert_eq!(st.code(), Some(130), "{seen:#?}");
-    assert!(seen.iter().any(|l| l.contains("interrupted again: exiting now")), "{seen:#?}");
+    assert!(
+        seen.iter()
+            .any(|l| l.contains("interrupted again: exiting now")),
+        "{seen:#?}"
+    );
     // The first Ctrl-C alone ends with this line, after the serialization: it never came.
-    assert!(!seen.iter().any(|l| l.starts_with("trt-dump: error:")), "it waited for the serialization: {seen:#?}");
-    assert!(common::listing(&work).is_empty(), "scratch left after exit: {:?}", common::listing(&work));
+    assert!(
+        !seen.iter().any(|l| l.starts_with("trt-dump: error:")),
+        "it waited for the serialization: {seen:#?}"
+    );
+    assert!(
+        common::listing(&work).is_empty(),
+        "scratch left after exit: {:?}",
+        common::listing(&work)
+    );
     d.assert_nothing_left(&[], "second Ctrl-C");
 }
 
@@ -285,13 +450,19 @@ fn a_second_ctrl_c_exits_at_once_and_still_removes_temporaries() {
 /// real full disk sends no signal. Exit 13, nothing left, for each format.
 #[test]
 fn a_full_disk_exits_13_and_leaves_nothing() {
-    let Some((lib, tool)) = common::standin() else { return };
+    let Some((lib, tool)) = common::standin() else {
+        return;
+    };
     let d = Dirs::new();
     let engine = d.engines().join("tiny.engine");
     sim_plan(&tool, "tiny_mlp", &engine, &[]);
     for fmt in ["w.safetensors", "w.npz", "w_npy/", "m.trtmap"] {
         let out = d.out().join(fmt);
-        let sub = if fmt.ends_with(".trtmap") { "map" } else { "dump" };
+        let sub = if fmt.ends_with(".trtmap") {
+            "map"
+        } else {
+            "dump"
+        };
         // One block (512 bytes or 1 KiB, by shell): less than any of the outputs.
         let o = Command::new("sh")
             .arg("-c")
@@ -308,8 +479,15 @@ fn a_full_disk_exits_13_and_leaves_nothing() {
             .output()
             .unwrap();
         let e = stderr(&o);
-        assert_eq!(o.status.code(), code(ErrorKind::OutputNotWritten), "{fmt}: {e}");
-        assert!(e.contains("File too large") && e.contains("nothing was left behind"), "{fmt}: {e}");
+        assert_eq!(
+            o.status.code(),
+            code(ErrorKind::OutputNotWritten),
+            "{fmt}: {e}"
+        );
+        assert!(
+            e.contains("File too large") && e.contains("nothing was left behind"),
+            "{fmt}: {e}"
+        );
         d.assert_nothing_left(&[], fmt);
     }
 }
@@ -319,7 +497,9 @@ fn a_full_disk_exits_13_and_leaves_nothing() {
 /// output nor an input), so it is the "any other failure" status, 15.
 #[test]
 fn a_full_scratch_disk_stops_the_run_and_removes_the_scratch_folder() {
-    let Some((lib, tool)) = common::standin() else { return };
+    let Some((lib, tool)) = common::standin() else {
+        return;
+    };
     let d = Dirs::new();
     let engine = d.engines().join("tiny.engine");
     sim_plan(&tool, "tiny_mlp", &engine, &[]);
@@ -342,9 +522,20 @@ fn a_full_scratch_disk_stops_the_run_and_removes_the_scratch_folder() {
         .output()
         .unwrap();
     let e = stderr(&o);
-    assert_eq!(o.status.code(), Some(i32::from(trt_dump::error::EXIT_OTHER)), "{e}");
-    assert!(e.contains("writing a temporary serialization") && e.contains("is the disk full?"), "{e}");
-    assert!(common::listing(&work).is_empty(), "{:?}", common::listing(&work));
+    assert_eq!(
+        o.status.code(),
+        Some(i32::from(trt_dump::error::EXIT_OTHER)),
+        "{e}"
+    );
+    assert!(
+        e.contains("writing a temporary serialization") && e.contains("is the disk full?"),
+        "{e}"
+    );
+    assert!(
+        common::listing(&work).is_empty(),
+        "{:?}",
+        common::listing(&work)
+    );
     d.assert_nothing_left(&[], "full scratch disk");
 }
 
@@ -365,7 +556,9 @@ impl Drop for Immutable<'_> {
 #[test]
 fn a_read_only_output_folder_exits_13_before_any_work() {
     use std::os::unix::fs::PermissionsExt;
-    let Some((lib, tool)) = common::standin() else { return };
+    let Some((lib, tool)) = common::standin() else {
+        return;
+    };
     let d = Dirs::new();
     let engine = d.engines().join("tiny.engine");
     sim_plan(&tool, "tiny_mlp", &engine, &[]);
@@ -373,7 +566,11 @@ fn a_read_only_output_folder_exits_13_before_any_work() {
     std::fs::create_dir(&ro).unwrap();
     let _guard;
     if let Some(why) = common::permissions_ignored() {
-        let ok = Command::new("chattr").arg("+i").arg(&ro).status().is_ok_and(|s| s.success());
+        let ok = Command::new("chattr")
+            .arg("+i")
+            .arg(&ro)
+            .status()
+            .is_ok_and(|s| s.success());
         if !ok {
             eprintln!("SKIPPED: {why}, and `chattr +i` is not available here");
             return;
@@ -383,11 +580,25 @@ fn a_read_only_output_folder_exits_13_before_any_work() {
         std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o555)).unwrap();
     }
     for fmt in ["w.safetensors", "w.npz", "w_npy/"] {
-        let o = trt_dump(&lib, &d.tmp()).arg("-v").arg("dump").arg(&engine).arg("-o").arg(ro.join(fmt)).output().unwrap();
+        let o = trt_dump(&lib, &d.tmp())
+            .arg("-v")
+            .arg("dump")
+            .arg(&engine)
+            .arg("-o")
+            .arg(ro.join(fmt))
+            .output()
+            .unwrap();
         let e = stderr(&o);
-        assert_eq!(o.status.code(), code(ErrorKind::OutputNotWritten), "{fmt}: {e}");
+        assert_eq!(
+            o.status.code(),
+            code(ErrorKind::OutputNotWritten),
+            "{fmt}: {e}"
+        );
         assert!(e.contains("not written"), "{fmt}: {e}");
-        assert!(!e.contains("zero baseline"), "extraction ran before the output was known to fail: {e}");
+        assert!(
+            !e.contains("zero baseline"),
+            "extraction ran before the output was known to fail: {e}"
+        );
         assert!(common::listing(&ro).is_empty());
     }
     let _ = std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o755));
@@ -397,7 +608,9 @@ fn a_read_only_output_folder_exits_13_before_any_work() {
 /// any work; with --force the link itself is replaced and whatever it pointed to is left as it was.
 #[test]
 fn an_output_path_that_is_a_folder_or_a_link_is_refused_or_the_link_replaced() {
-    let Some((lib, tool)) = common::standin() else { return };
+    let Some((lib, tool)) = common::standin() else {
+        return;
+    };
     let d = Dirs::new();
     let engine = d.engines().join("tiny.engine");
     sim_plan(&tool, "tiny_mlp", &engine, &[]);
@@ -411,31 +624,59 @@ fn an_output_path_that_is_a_folder_or_a_link_is_refused_or_the_link_replaced() {
             c.arg("--force");
         }
         let o = c.output().unwrap();
-        assert_eq!(o.status.code(), code(ErrorKind::OutputNotWritten), "force={force}: {}", stderr(&o));
+        assert_eq!(
+            o.status.code(),
+            code(ErrorKind::OutputNotWritten),
+            "force={force}: {}",
+            stderr(&o)
+        );
         assert!(stderr(&o).contains("it is a folder"), "{}", stderr(&o));
         assert_eq!(std::fs::read(folder.join("keep")).unwrap(), b"mine");
     }
     // A link to a file elsewhere (say, the engine itself).
     let victim = d.engines().join("victim.bin");
     std::fs::write(&victim, b"precious").unwrap();
-    for (fmt, format) in [("l.safetensors", "safetensors"), ("l.npz", "npz"), ("l_npy", "npy")] {
+    for (fmt, format) in [
+        ("l.safetensors", "safetensors"),
+        ("l.npz", "npz"),
+        ("l_npy", "npy"),
+    ] {
         let link = d.out().join(fmt);
         std::os::unix::fs::symlink(&victim, &link).unwrap();
         let run = |force: bool| {
             let mut c = trt_dump(&lib, &d.tmp());
-            c.arg("dump").arg(&engine).arg("-o").arg(&link).args(["--format", format]);
+            c.arg("dump")
+                .arg(&engine)
+                .arg("-o")
+                .arg(&link)
+                .args(["--format", format]);
             if force {
                 c.arg("--force");
             }
             c.output().unwrap()
         };
         let o = run(false);
-        assert_eq!(o.status.code(), code(ErrorKind::OutputNotWritten), "{fmt}: {}", stderr(&o));
+        assert_eq!(
+            o.status.code(),
+            code(ErrorKind::OutputNotWritten),
+            "{fmt}: {}",
+            stderr(&o)
+        );
         assert!(stderr(&o).contains("symbolic link"), "{}", stderr(&o));
         let o = run(true);
         assert_eq!(o.status.code(), Some(0), "{fmt} --force: {}", stderr(&o));
-        assert!(!std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink(), "{fmt}: still a link");
-        assert_eq!(std::fs::read(&victim).unwrap(), b"precious", "{fmt}: written through the link");
+        assert!(
+            !std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink(),
+            "{fmt}: still a link"
+        );
+        assert_eq!(
+            std::fs::read(&victim).unwrap(),
+            b"precious",
+            "{fmt}: written through the link"
+        );
     }
     // A link to a folder, for the folder format: the folder it points to is left alone.
     let elsewhere = d.engines().join("elsewhere");
@@ -443,9 +684,23 @@ fn an_output_path_that_is_a_folder_or_a_link_is_refused_or_the_link_replaced() {
     std::fs::write(elsewhere.join("keep"), b"mine").unwrap();
     let link = d.out().join("dir_npy");
     std::os::unix::fs::symlink(&elsewhere, &link).unwrap();
-    let o = trt_dump(&lib, &d.tmp()).arg("dump").arg(&engine).arg("-o").arg(&link).args(["--format", "npy", "--force"]).output().unwrap();
+    let o = trt_dump(&lib, &d.tmp())
+        .arg("dump")
+        .arg(&engine)
+        .arg("-o")
+        .arg(&link)
+        .args(["--format", "npy", "--force"])
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert!(!std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+    assert!(!std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
     assert_eq!(common::listing(&elsewhere), vec!["keep".to_string()]);
-    assert!(temporaries(&d.out()).is_empty(), "{:?}", temporaries(&d.out()));
+    assert!(
+        temporaries(&d.out()).is_empty(),
+        "{:?}",
+        temporaries(&d.out())
+    );
 }

@@ -21,7 +21,11 @@ use trt_dump::error::ErrorKind;
 /// Content, modification time and mode of a file.
 fn snapshot(p: &Path) -> (Vec<u8>, std::time::SystemTime, u32) {
     let m = std::fs::metadata(p).unwrap();
-    (std::fs::read(p).unwrap(), m.modified().unwrap(), m.permissions().mode())
+    (
+        std::fs::read(p).unwrap(),
+        m.modified().unwrap(),
+        m.permissions().mode(),
+    )
 }
 
 /// Removes the immutable attribute on drop.
@@ -39,7 +43,9 @@ impl Drop for Immutable<'_> {
 /// writing would fail the run; its content, modification time and mode are compared after each.
 #[test]
 fn the_engine_file_is_never_written() {
-    let Some((lib, tool)) = common::standin() else { return };
+    let Some((lib, tool)) = common::standin() else {
+        return;
+    };
     let d = Dirs::new();
     let engine = d.engines().join("tiny.engine");
     let failing = d.engines().join("failing.engine");
@@ -49,10 +55,17 @@ fn the_engine_file_is_never_written() {
     for e in [&engine, &failing] {
         std::fs::set_permissions(e, std::fs::Permissions::from_mode(0o444)).unwrap();
         if common::permissions_ignored().is_some() {
-            if Command::new("chattr").arg("+i").arg(e).status().is_ok_and(|s| s.success()) {
+            if Command::new("chattr")
+                .arg("+i")
+                .arg(e)
+                .status()
+                .is_ok_and(|s| s.success())
+            {
                 guards.push(Immutable(e));
             } else {
-                eprintln!("NOTE: running as root without `chattr +i`: only content and mtime are checked");
+                eprintln!(
+                    "NOTE: running as root without `chattr +i`: only content and mtime are checked"
+                );
             }
         }
     }
@@ -61,8 +74,24 @@ fn the_engine_file_is_never_written() {
     let runs: Vec<(Vec<String>, i32)> = vec![
         (vec!["info".into(), engine.display().to_string()], 0),
         (vec!["list".into(), engine.display().to_string()], 0),
-        (vec!["map".into(), engine.display().to_string(), "-o".into(), map.display().to_string()], 0),
-        (vec!["dump".into(), engine.display().to_string(), "-o".into(), d.out().join("a.safetensors").display().to_string()], 0),
+        (
+            vec![
+                "map".into(),
+                engine.display().to_string(),
+                "-o".into(),
+                map.display().to_string(),
+            ],
+            0,
+        ),
+        (
+            vec![
+                "dump".into(),
+                engine.display().to_string(),
+                "-o".into(),
+                d.out().join("a.safetensors").display().to_string(),
+            ],
+            0,
+        ),
         (
             vec![
                 "dump".into(),
@@ -74,17 +103,34 @@ fn the_engine_file_is_never_written() {
             ],
             0,
         ),
-        (vec!["dump".into(), failing.display().to_string(), "-o".into(), d.out().join("c.safetensors").display().to_string()], 10),
+        (
+            vec![
+                "dump".into(),
+                failing.display().to_string(),
+                "-o".into(),
+                d.out().join("c.safetensors").display().to_string(),
+            ],
+            10,
+        ),
     ];
     for (args, want) in runs {
         let o = trt_dump(&lib, &d.tmp()).args(&args).output().unwrap();
         assert_eq!(o.status.code(), Some(want), "{args:?}: {}", stderr(&o));
-        assert!(before[0] == snapshot(&engine) && before[1] == snapshot(&failing), "{args:?} changed an engine file");
+        assert!(
+            before[0] == snapshot(&engine) && before[1] == snapshot(&failing),
+            "{args:?} changed an engine file"
+        );
     }
     // The sidecar map beside a read-only engine is read, the engine still untouched.
     drop(guards);
     std::fs::copy(&map, d.engines().join("tiny.engine.trtmap")).unwrap();
-    let o = trt_dump(&lib, &d.tmp()).arg("dump").arg(&engine).arg("-o").arg(d.out().join("d.safetensors")).output().unwrap();
+    let o = trt_dump(&lib, &d.tmp())
+        .arg("dump")
+        .arg(&engine)
+        .arg("-o")
+        .arg(d.out().join("d.safetensors"))
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(stderr(&o).contains("using the map"), "{}", stderr(&o));
     assert!(before[0] == snapshot(&engine));
@@ -94,7 +140,9 @@ fn the_engine_file_is_never_written() {
 /// all), in each format; a successful one replaces it whole.
 #[test]
 fn an_existing_output_is_replaced_whole_or_kept() {
-    let Some((lib, tool)) = common::standin() else { return };
+    let Some((lib, tool)) = common::standin() else {
+        return;
+    };
     let d = Dirs::new();
     let good = d.engines().join("good.engine");
     let bad = d.engines().join("bad.engine");
@@ -102,17 +150,39 @@ fn an_existing_output_is_replaced_whole_or_kept() {
     sim_plan(&tool, "tiny_mlp", &bad, &["--fail-refit", "3"]);
     for out in ["w.safetensors", "w.npz", "w_npy/"] {
         let p = d.out().join(out);
-        let run = |engine: &Path| trt_dump(&lib, &d.tmp()).arg("dump").arg(engine).arg("-o").arg(&p).arg("--force").output().unwrap();
+        let run = |engine: &Path| {
+            trt_dump(&lib, &d.tmp())
+                .arg("dump")
+                .arg(engine)
+                .arg("-o")
+                .arg(&p)
+                .arg("--force")
+                .output()
+                .unwrap()
+        };
         let o = run(&good);
         assert_eq!(o.status.code(), Some(0), "{out}: {}", stderr(&o));
         let before = common::listing(&d.out());
-        let contents: Vec<Vec<u8>> =
-            before.iter().map(|f| d.out().join(f)).filter(|f| f.is_file()).map(|f| std::fs::read(f).unwrap()).collect();
+        let contents: Vec<Vec<u8>> = before
+            .iter()
+            .map(|f| d.out().join(f))
+            .filter(|f| f.is_file())
+            .map(|f| std::fs::read(f).unwrap())
+            .collect();
         let o = run(&bad);
-        assert_eq!(o.status.code(), code(ErrorKind::TrtRefused), "{out}: {}", stderr(&o));
+        assert_eq!(
+            o.status.code(),
+            code(ErrorKind::TrtRefused),
+            "{out}: {}",
+            stderr(&o)
+        );
         assert_eq!(common::listing(&d.out()), before, "{out}");
-        let after: Vec<Vec<u8>> =
-            before.iter().map(|f| d.out().join(f)).filter(|f| f.is_file()).map(|f| std::fs::read(f).unwrap()).collect();
+        let after: Vec<Vec<u8>> = before
+            .iter()
+            .map(|f| d.out().join(f))
+            .filter(|f| f.is_file())
+            .map(|f| std::fs::read(f).unwrap())
+            .collect();
         assert!(contents == after, "{out}: the previous output changed");
         assert!(common::temporaries(d.root.path()).is_empty());
     }
@@ -125,8 +195,14 @@ fn an_existing_output_is_replaced_whole_or_kept() {
 /// for bit.
 #[test]
 fn only_values_read_from_the_engine_are_written() {
-    let Some((lib, _)) = common::standin() else { return };
-    let f = |seed: u64, n: u64| -> Vec<u8> { (0..n).flat_map(|i| (0.5 + seed as f32 + i as f32 * 0.25).to_le_bytes()).collect() };
+    let Some((lib, _)) = common::standin() else {
+        return;
+    };
+    let f = |seed: u64, n: u64| -> Vec<u8> {
+        (0..n)
+            .flat_map(|i| (0.5 + seed as f32 + i as f32 * 0.25).to_le_bytes())
+            .collect()
+    };
     let mut s = SimSpec::new();
     s.filler(4096, Fill::Random(5));
     let kept = s.weight("kept", DataType::Float, 16, f(1, 16));
@@ -135,12 +211,26 @@ fn only_values_read_from_the_engine_are_written() {
     let fused_b = s.weight("fused.b", DataType::Float, 16, f(4, 16));
     let partial = s.weight("partial", DataType::Float, 16, f(5, 16));
     let _absent = s.weight("absent", DataType::Float, 16, f(6, 16));
-    let half = s.weight("kept.fp16", DataType::Half, 8, (0..8u16).flat_map(|i| (0x3C00 + i * 0x40).to_le_bytes()).collect());
+    let half = s.weight(
+        "kept.fp16",
+        DataType::Half,
+        8,
+        (0..8u16)
+            .flat_map(|i| (0x3C00 + i * 0x40).to_le_bytes())
+            .collect(),
+    );
     for (c, dt) in [
         (Content::Copy(kept), DataType::Float),
         (Content::Reciprocal(folded), DataType::Float),
         (Content::Sum(vec![fused_a, fused_b]), DataType::Float),
-        (Content::Slice { weight: partial, start: 0, len: 8 }, DataType::Float),
+        (
+            Content::Slice {
+                weight: partial,
+                start: 0,
+                len: 8,
+            },
+            DataType::Float,
+        ),
         (Content::Copy(half), DataType::Half),
     ] {
         s.filler(32, Fill::Random(7));
@@ -157,9 +247,24 @@ fn only_values_read_from_the_engine_are_written() {
         .collect();
     assert_eq!(expect.keys().collect::<Vec<_>>(), ["kept", "kept.fp16"]);
     let out = d.out().join("w.safetensors");
-    let o = trt_dump(&lib, &d.tmp()).arg("dump").arg(&engine).arg("-o").arg(&out).output().unwrap();
-    assert_eq!(o.status.code(), code(ErrorKind::Incomplete), "{}", stderr(&o));
-    assert!(stderr(&o).contains("5 of 7 weights could not be recovered"), "{}", stderr(&o));
+    let o = trt_dump(&lib, &d.tmp())
+        .arg("dump")
+        .arg(&engine)
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        code(ErrorKind::Incomplete),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        stderr(&o).contains("5 of 7 weights could not be recovered"),
+        "{}",
+        stderr(&o)
+    );
     for (i, allow) in [false, true].into_iter().enumerate() {
         let out = d.out().join(format!("w{i}.safetensors"));
         let mut c = trt_dump(&lib, &d.tmp());
@@ -168,14 +273,27 @@ fn only_values_read_from_the_engine_are_written() {
             c.arg("--allow-missing");
         }
         let o = c.output().unwrap();
-        assert_eq!(o.status.code(), if allow { Some(0) } else { code(ErrorKind::Incomplete) }, "{}", stderr(&o));
+        assert_eq!(
+            o.status.code(),
+            if allow {
+                Some(0)
+            } else {
+                code(ErrorKind::Incomplete)
+            },
+            "{}",
+            stderr(&o)
+        );
         if !allow {
             assert!(!out.exists(), "exit 11 writes nothing");
             continue;
         }
         let bytes = std::fs::read(&out).unwrap();
         let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
-        let got: BTreeMap<String, Vec<u8>> = st.tensors().into_iter().map(|(k, v)| (k, v.data().to_vec())).collect();
+        let got: BTreeMap<String, Vec<u8>> = st
+            .tensors()
+            .into_iter()
+            .map(|(k, v)| (k, v.data().to_vec()))
+            .collect();
         assert_eq!(got, expect, "allow_missing={allow}");
     }
 }
@@ -184,13 +302,22 @@ fn only_values_read_from_the_engine_are_written() {
 /// with its meaning, and `--help` prints the same table.
 #[test]
 fn exit_codes_are_the_documented_ones() {
-    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/reliability.md")).unwrap();
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/reliability.md"))
+            .unwrap();
     let help = Command::new(common::exe()).arg("--help").output().unwrap();
     let help = String::from_utf8_lossy(&help.stdout).into_owned();
     for k in ErrorKind::ALL {
         let row = format!("| {} | {} |", k.exit_code(), k.describe());
-        assert!(doc.contains(&row), "docs/reliability.md lacks the row `{row}`");
-        assert!(help.contains(&format!("{:>5}    {}", k.exit_code(), k.describe())), "--help lacks exit {}", k.exit_code());
+        assert!(
+            doc.contains(&row),
+            "docs/reliability.md lacks the row `{row}`"
+        );
+        assert!(
+            help.contains(&format!("{:>5}    {}", k.exit_code(), k.describe())),
+            "--help lacks exit {}",
+            k.exit_code()
+        );
     }
     assert!(doc.contains(&format!("| {} |", trt_dump::error::EXIT_OTHER)));
 }

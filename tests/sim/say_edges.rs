@@ -19,7 +19,11 @@ fn fixture_copy(dir: &Path, with_map: bool) -> PathBuf {
     let e = dir.join("model.engine");
     std::fs::copy(fixture().join("model.engine"), &e).unwrap();
     if with_map {
-        std::fs::copy(fixture().join("model.engine.trtmap"), dir.join("model.engine.trtmap")).unwrap();
+        std::fs::copy(
+            fixture().join("model.engine.trtmap"),
+            dir.join("model.engine.trtmap"),
+        )
+        .unwrap();
     }
     e
 }
@@ -41,23 +45,38 @@ fn os(s: &str) -> &std::ffi::OsStr {
 }
 
 fn json(o: &Output) -> serde_json::Value {
-    serde_json::from_slice(&o.stdout)
-        .unwrap_or_else(|e| panic!("stdout is not one JSON value ({e}):\n{}\n--- stderr\n{}", stdout(o), stderr(o)))
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not one JSON value ({e}):\n{}\n--- stderr\n{}",
+            stdout(o),
+            stderr(o)
+        )
+    })
 }
 
 // ---- item 3: diagnose from the file first ----
 
 #[test]
 fn rtx_length_field_equals_the_file_length_in_every_real_fixture() {
-    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/trt-rtx-1.7.1-h100");
+    let shared =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/trt-rtx-1.7.1-h100");
     let mut engines = vec![fixture().join("model.engine")];
     if let Ok(rd) = std::fs::read_dir(&shared) {
-        engines.extend(rd.filter_map(|e| e.ok()).map(|e| e.path().join("model.engine")).filter(|p| p.is_file()));
+        engines.extend(
+            rd.filter_map(|e| e.ok())
+                .map(|e| e.path().join("model.engine"))
+                .filter(|p| p.is_file()),
+        );
     }
     for e in engines {
         let b = std::fs::read(&e).unwrap();
         assert_eq!(&b[..4], b"vtrt");
-        assert_eq!(u64::from_le_bytes(b[16..24].try_into().unwrap()), b.len() as u64, "{}", e.display());
+        assert_eq!(
+            u64::from_le_bytes(b[16..24].try_into().unwrap()),
+            b.len() as u64,
+            "{}",
+            e.display()
+        );
     }
 }
 
@@ -72,12 +91,23 @@ fn cut_or_padded_rtx_engine_is_exit_4_with_no_library_or_gpu() {
     let padded = d.path().join("padded.engine");
     std::fs::write(&padded, &longer).unwrap();
     let out = d.path().join("w.safetensors");
-    for (f, word) in [(&cut, "truncated TensorRT-RTX engine"), (&padded, "13 extra bytes")] {
+    for (f, word) in [
+        (&cut, "truncated TensorRT-RTX engine"),
+        (&padded, "13 extra bytes"),
+    ] {
         for cmd in [
             vec![os("info"), f.as_os_str()],
             vec![os("list"), f.as_os_str()],
             vec![os("dump"), f.as_os_str(), os("-o"), out.as_os_str()],
-            vec![os("verify"), f.as_os_str(), os("--against"), fixture().join("weights.safetensors").into_os_string().leak()],
+            vec![
+                os("verify"),
+                f.as_os_str(),
+                os("--against"),
+                fixture()
+                    .join("weights.safetensors")
+                    .into_os_string()
+                    .leak(),
+            ],
         ] {
             let o = no_trt(&cmd);
             assert_exit(&o, 4);
@@ -100,18 +130,37 @@ fn tensorrt_refusals_decide_the_code_not_the_missing_gpu() {
     // Cut short: the `ftrt` header holds no length, so TensorRT finds out; its words say corrupt.
     let cut = d.path().join("cut.engine");
     std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
-    let o = trt_dump().arg("--trt-lib").arg(&lib).arg("list").arg(&cut).output().unwrap();
+    let o = trt_dump()
+        .arg("--trt-lib")
+        .arg(&lib)
+        .arg("list")
+        .arg(&cut)
+        .output()
+        .unwrap();
     assert_exit(&o, 4);
-    assert!(!stderr(&o).contains("hint: install the NVIDIA driver"), "{}", stderr(&o));
+    assert!(
+        !stderr(&o).contains("hint: install the NVIDIA driver"),
+        "{}",
+        stderr(&o)
+    );
     // Built by another TensorRT: exit 5 naming both versions.
     let mut other = bytes.clone();
     other[24..28].copy_from_slice(&[10, 16, 1, 11]);
     let old = d.path().join("old.engine");
     std::fs::write(&old, &other).unwrap();
-    let o = trt_dump().arg("--trt-lib").arg(&lib).arg("list").arg(&old).output().unwrap();
+    let o = trt_dump()
+        .arg("--trt-lib")
+        .arg(&lib)
+        .arg("list")
+        .arg(&old)
+        .output()
+        .unwrap();
     assert_exit(&o, 5);
     let err = stderr(&o);
-    assert!(err.contains("built by TensorRT 10.16.1.11") && err.contains("TensorRT 11.4.0.106"), "{err}");
+    assert!(
+        err.contains("built by TensorRT 10.16.1.11") && err.contains("TensorRT 11.4.0.106"),
+        "{err}"
+    );
     assert!(err.contains("use TensorRT 10.16"), "{err}");
 }
 
@@ -122,7 +171,10 @@ fn rtx_engine_without_tensorrt_is_told_to_install_tensorrt_rtx() {
     let o = no_trt(&[os("list"), e.as_os_str()]);
     assert_exit(&o, 7);
     let err = stderr(&o);
-    assert!(err.contains("hint: this is a TensorRT-RTX engine: install TensorRT-RTX"), "{err}");
+    assert!(
+        err.contains("hint: this is a TensorRT-RTX engine: install TensorRT-RTX"),
+        "{err}"
+    );
     assert!(!err.contains("pip install tensorrt-cu12"), "{err}");
 }
 
@@ -130,7 +182,11 @@ fn rtx_engine_without_tensorrt_is_told_to_install_tensorrt_rtx() {
 fn help_lists_every_folder_searched() {
     let o = no_trt(&[os("--help")]);
     assert_exit(&o, 0);
-    for f in ["tensorrt_libs/", "tensorrt_lean_libs/", "tensorrt_rtx_libs/"] {
+    for f in [
+        "tensorrt_libs/",
+        "tensorrt_lean_libs/",
+        "tensorrt_rtx_libs/",
+    ] {
         assert!(stdout(&o).contains(f), "{f}: {}", stdout(&o));
     }
 }
@@ -145,7 +201,11 @@ fn output_path_without_extension_is_a_npy_folder() {
     let o = no_trt(&[os("dump"), e.as_os_str(), os("-o"), out.as_os_str()]);
     assert_exit(&o, 0);
     assert!(out.join("index.json").is_file());
-    assert!(out.join("net.0.weight.npy").is_file(), "{:?}", listing(&out));
+    assert!(
+        out.join("net.0.weight.npy").is_file(),
+        "{:?}",
+        listing(&out)
+    );
 }
 
 #[test]
@@ -165,8 +225,15 @@ fn unknown_extensions_and_contradicting_format_are_usage_errors() {
         args.extend(extra.iter().map(|a| os(a)));
         let o = no_trt(&args);
         assert_exit(&o, 2);
-        assert!(stderr(&o).contains("hint: name a file `*.safetensors` or `*.npz`"), "{name}: {}", stderr(&o));
-        assert!(!d.path().join(name.trim_end_matches('/')).exists(), "{name} was written");
+        assert!(
+            stderr(&o).contains("hint: name a file `*.safetensors` or `*.npz`"),
+            "{name}: {}",
+            stderr(&o)
+        );
+        assert!(
+            !d.path().join(name.trim_end_matches('/')).exists(),
+            "{name} was written"
+        );
     }
 }
 
@@ -179,7 +246,10 @@ fn info_without_tensorrt_says_what_the_file_tells() {
     let o = no_trt(&[os("info"), e.as_os_str()]);
     assert_exit(&o, 0);
     let text = stdout(&o);
-    assert!(text.contains("built by       TensorRT-RTX 1.7.1.116"), "{text}");
+    assert!(
+        text.contains("built by       TensorRT-RTX 1.7.1.116"),
+        "{text}"
+    );
     assert!(text.contains("210108 bytes"), "{text}");
     assert!(text.contains("6 weights, 7312 elements"), "{text}");
     assert!(text.contains("fits this engine"), "{text}");
@@ -203,7 +273,10 @@ fn info_without_tensorrt_says_what_the_file_tells() {
         assert!(at.is_null(), "{k} should be null without TensorRT");
     }
     assert!(v["needs_tensorrt"].as_array().unwrap().len() >= 5);
-    assert!(v["tensorrt_problem"].as_str().unwrap().contains("no usable TensorRT library"));
+    assert!(v["tensorrt_problem"]
+        .as_str()
+        .unwrap()
+        .contains("no usable TensorRT library"));
 
     // Without a map beside it, still exit 0; the map key is null.
     let d2 = tempfile::tempdir().unwrap();
@@ -220,7 +293,12 @@ fn list_uses_the_map_beside_the_engine() {
     let o = no_trt(&[os("list"), e.as_os_str(), os("--json")]);
     assert_exit(&o, 0);
     let v = json(&o);
-    let names: Vec<&str> = v["weights"].as_array().unwrap().iter().map(|w| w["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = v["weights"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names.len(), 6, "{names:?}");
     assert!(names.contains(&"net.0.weight"));
 }
@@ -230,12 +308,21 @@ fn list_uses_the_map_beside_the_engine() {
 /// A Python with numpy (`TRT_DUMP_PYTHON`, else `python3`), or None (skipped loudly; with CI set,
 /// a failure).
 fn numpy_python() -> Option<String> {
-    let py = std::env::var("TRT_DUMP_PYTHON").ok().filter(|s| !s.is_empty()).unwrap_or_else(|| "python3".into());
-    let ok = std::process::Command::new(&py).args(["-c", "import numpy"]).output().is_ok_and(|o| o.status.success());
+    let py = std::env::var("TRT_DUMP_PYTHON")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "python3".into());
+    let ok = std::process::Command::new(&py)
+        .args(["-c", "import numpy"])
+        .output()
+        .is_ok_and(|o| o.status.success());
     if ok {
         return Some(py);
     }
-    assert!(std::env::var_os("CI").is_none(), "CI is set but `{py}` cannot import numpy (set TRT_DUMP_PYTHON)");
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI is set but `{py}` cannot import numpy (set TRT_DUMP_PYTHON)"
+    );
     eprintln!("SKIPPED numpy readback: `{py}` cannot import numpy (set TRT_DUMP_PYTHON)");
     None
 }
@@ -243,7 +330,10 @@ fn numpy_python() -> Option<String> {
 /// `np.load(npz).files`, through Python.
 fn numpy_files(py: &str, npz: &Path) -> Vec<String> {
     let o = std::process::Command::new(py)
-        .args(["-c", "import json, sys, numpy as np; print(json.dumps(np.load(sys.argv[1]).files))"])
+        .args([
+            "-c",
+            "import json, sys, numpy as np; print(json.dumps(np.load(sys.argv[1]).files))",
+        ])
         .arg(npz)
         .output()
         .unwrap();
@@ -257,20 +347,49 @@ fn npz_members_are_exactly_the_weight_names_and_the_index_is_the_comment() {
     use trt_dump::writer::{self, PlannedTensor, ShapeSource, TensorView, WriterOptions};
     let d = tempfile::tempdir().unwrap();
     let out = d.path().join("w.npz");
-    let names = ["onnx::MatMul_325", "model/layers.0/w", "名前", "Weight", "weight", "../../escape", "/abs", "a\nb"];
+    let names = [
+        "onnx::MatMul_325",
+        "model/layers.0/w",
+        "名前",
+        "Weight",
+        "weight",
+        "../../escape",
+        "/abs",
+        "a\nb",
+    ];
     let plan: Vec<PlannedTensor> = names
         .iter()
-        .map(|n| PlannedTensor { name: n.to_string(), dtype: DataType::Float, shape: vec![2], shape_source: ShapeSource::Flat })
+        .map(|n| PlannedTensor {
+            name: n.to_string(),
+            dtype: DataType::Float,
+            shape: vec![2],
+            shape_source: ShapeSource::Flat,
+        })
         .collect();
-    let opts = WriterOptions { format: None, compress: true, force: false, metadata: Default::default() };
+    let opts = WriterOptions {
+        format: None,
+        compress: true,
+        force: false,
+        metadata: Default::default(),
+    };
     let mut sink = writer::open(&out, &opts, &plan).unwrap();
     for n in names {
-        sink.add(&TensorView { name: n, dtype: DataType::Float, shape: &[2], data: &[0u8; 8] }).unwrap();
+        sink.add(&TensorView {
+            name: n,
+            dtype: DataType::Float,
+            shape: &[2],
+            data: &[0u8; 8],
+        })
+        .unwrap();
     }
     let written = sink.finish().unwrap();
     let z = zip::ZipArchive::new(std::fs::File::open(&out).unwrap()).unwrap();
     let members: Vec<String> = z.file_names().map(str::to_string).collect();
-    assert_eq!(members.len(), names.len(), "only weights are members: {members:?}");
+    assert_eq!(
+        members.len(),
+        names.len(),
+        "only weights are members: {members:?}"
+    );
     let index: serde_json::Value =
         serde_json::from_slice(&writer::read_index_comment(z.comment(), 1 << 20).unwrap()).unwrap();
     assert_eq!(index["format"], "trt-dump-npz");
@@ -279,15 +398,32 @@ fn npz_members_are_exactly_the_weight_names_and_the_index_is_the_comment() {
         if safe {
             assert_eq!(w.stored_as, format!("{n}.npy"), "{n:?} kept verbatim");
         } else {
-            assert!(w.stored_as.contains('~') && !w.stored_as.contains('/'), "{n:?} -> {}", w.stored_as);
+            assert!(
+                w.stored_as.contains('~') && !w.stored_as.contains('/'),
+                "{n:?} -> {}",
+                w.stored_as
+            );
         }
-        let e = index["weights"].as_array().unwrap().iter().find(|e| e["name"] == *n).unwrap();
-        assert_eq!(e["file"], w.stored_as.as_str(), "the index records where {n:?} went");
+        let e = index["weights"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == *n)
+            .unwrap();
+        assert_eq!(
+            e["file"],
+            w.stored_as.as_str(),
+            "the index records where {n:?} went"
+        );
     }
     if let Some(py) = numpy_python() {
         let mut files = numpy_files(&py, &out);
         files.sort();
-        let mut kept: Vec<String> = names.iter().filter(|n| !n.starts_with('/') && !n.contains("..") && !n.contains('\n')).map(|n| n.to_string()).collect();
+        let mut kept: Vec<String> = names
+            .iter()
+            .filter(|n| !n.starts_with('/') && !n.contains("..") && !n.contains('\n'))
+            .map(|n| n.to_string())
+            .collect();
         kept.sort();
         assert!(kept.iter().all(|k| files.contains(k)), "{files:?}");
         assert_eq!(files.len(), names.len(), "{files:?}");
@@ -302,19 +438,39 @@ fn verify_says_match_against_its_own_npz_and_npy_folder() {
     let dir = d.path().join("weights_dir");
     let st = d.path().join("w.safetensors");
     for out in [&npz, &dir, &st] {
-        assert_exit(&no_trt(&[os("dump"), e.as_os_str(), os("-o"), out.as_os_str()]), 0);
+        assert_exit(
+            &no_trt(&[os("dump"), e.as_os_str(), os("-o"), out.as_os_str()]),
+            0,
+        );
     }
     if let Some(py) = numpy_python() {
         let mut files = numpy_files(&py, &npz);
         files.sort();
-        let want = ["net.0.bias", "net.0.weight", "net.2.bias", "net.2.weight", "net.4.bias", "net.4.weight"];
+        let want = [
+            "net.0.bias",
+            "net.0.weight",
+            "net.2.bias",
+            "net.2.weight",
+            "net.4.bias",
+            "net.4.weight",
+        ];
         assert_eq!(files, want);
     }
     let dir_slash = format!("{}/", dir.display());
-    for against in [npz.as_os_str(), dir.as_os_str(), os(&dir_slash), st.as_os_str()] {
+    for against in [
+        npz.as_os_str(),
+        dir.as_os_str(),
+        os(&dir_slash),
+        st.as_os_str(),
+    ] {
         let o = no_trt(&[os("verify"), e.as_os_str(), os("--against"), against]);
         assert_exit(&o, 0);
-        assert!(stdout(&o).contains("verdict: MATCH: 6 of 6"), "{against:?}: {}{}", stdout(&o), stderr(&o));
+        assert!(
+            stdout(&o).contains("verdict: MATCH: 6 of 6"),
+            "{against:?}: {}{}",
+            stdout(&o),
+            stderr(&o)
+        );
     }
     // The TensorRT version that built the engine, from its header, on the map path too.
     let bytes = std::fs::read(&st).unwrap();
@@ -328,15 +484,22 @@ fn verify_says_match_against_its_own_npz_and_npy_folder() {
 
 /// docs/json.md's keys per command: (all keys, the optional ones).
 fn documented_keys() -> std::collections::BTreeMap<String, (Vec<String>, Vec<String>)> {
-    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/json.md")).unwrap();
+    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/json.md"))
+        .unwrap();
     let mut out = std::collections::BTreeMap::new();
     let mut current: Vec<String> = Vec::new();
     for line in doc.lines() {
         if let Some(h) = line.strip_prefix("## ") {
-            current = h.split('`').filter(|p| p.ends_with("--json")).map(|p| p.trim_end_matches(" --json").to_string()).collect();
+            current = h
+                .split('`')
+                .filter(|p| p.ends_with("--json"))
+                .map(|p| p.trim_end_matches(" --json").to_string())
+                .collect();
             continue;
         }
-        let Some(rest) = line.strip_prefix("| `") else { continue };
+        let Some(rest) = line.strip_prefix("| `") else {
+            continue;
+        };
         let key = rest.split('`').next().unwrap();
         if key.contains('.') || current.is_empty() {
             continue;
@@ -355,13 +518,21 @@ fn documented_keys() -> std::collections::BTreeMap<String, (Vec<String>, Vec<Str
 #[track_caller]
 fn assert_documented(cmd: &str, v: &serde_json::Value) {
     let docs = documented_keys();
-    let (all, optional) = docs.get(cmd).unwrap_or_else(|| panic!("docs/json.md has no `{cmd} --json` section"));
+    let (all, optional) = docs
+        .get(cmd)
+        .unwrap_or_else(|| panic!("docs/json.md has no `{cmd} --json` section"));
     let got: Vec<&String> = v.as_object().unwrap().keys().collect();
     for k in &got {
-        assert!(all.contains(k), "`{cmd} --json` has `{k}`, not in docs/json.md");
+        assert!(
+            all.contains(k),
+            "`{cmd} --json` has `{k}`, not in docs/json.md"
+        );
     }
     for k in all.iter().filter(|k| !optional.contains(k)) {
-        assert!(got.contains(&k), "`{cmd} --json` lacks `{k}`, which docs/json.md lists");
+        assert!(
+            got.contains(&k),
+            "`{cmd} --json` lacks `{k}`, which docs/json.md lists"
+        );
     }
     // An engine directory's layout is its own: `dump ENGINE_DIR` writes `trt-dump.dump-dir/1`.
     let layout = cmd.replace(" ENGINE_DIR", "-dir");
@@ -378,10 +549,31 @@ fn every_commands_json_keys_are_the_documented_ones() {
     let runs: Vec<(&str, Vec<&std::ffi::OsStr>)> = vec![
         ("info", vec![os("info"), e.as_os_str()]),
         ("list", vec![os("list"), e.as_os_str()]),
-        ("dump", vec![os("dump"), e.as_os_str(), os("-o"), out.as_os_str()]),
-        ("verify", vec![os("verify"), e.as_os_str(), os("--against"), reference.as_os_str()]),
+        (
+            "dump",
+            vec![os("dump"), e.as_os_str(), os("-o"), out.as_os_str()],
+        ),
+        (
+            "verify",
+            vec![
+                os("verify"),
+                e.as_os_str(),
+                os("--against"),
+                reference.as_os_str(),
+            ],
+        ),
         ("diff", vec![os("diff"), e.as_os_str(), e.as_os_str()]),
-        ("locate", vec![os("locate"), e.as_os_str(), os("--reference"), reference.as_os_str(), os("-o"), map.as_os_str()]),
+        (
+            "locate",
+            vec![
+                os("locate"),
+                e.as_os_str(),
+                os("--reference"),
+                reference.as_os_str(),
+                os("-o"),
+                map.as_os_str(),
+            ],
+        ),
     ];
     for (cmd, mut args) in runs {
         args.push(os("--json"));
@@ -400,17 +592,45 @@ fn every_commands_json_keys_are_the_documented_ones() {
     };
     let (engine, _) = sim_plan(&tool, d.path(), "tiny_mlp", "sim.engine", &[]);
     let m = d.path().join("sim.trtmap");
-    let o = trt_dump().arg("--trt-lib").arg(&lib).arg("map").arg(&engine).arg("-o").arg(&m).arg("--json").output().unwrap();
+    let o = trt_dump()
+        .arg("--trt-lib")
+        .arg(&lib)
+        .arg("map")
+        .arg(&engine)
+        .arg("-o")
+        .arg(&m)
+        .arg("--json")
+        .output()
+        .unwrap();
     assert_exit(&o, 0);
     assert_documented("map", &json(&o));
 
     // refit: one engine, refitted from its own dump; then with --names-from (its `names_from`
     // member), through the stand-in.
     let w = d.path().join("sim.safetensors");
-    assert_exit(&trt_dump().arg("--trt-lib").arg(&lib).arg("dump").arg(&engine).arg("-o").arg(&w).output().unwrap(), 0);
+    assert_exit(
+        &trt_dump()
+            .arg("--trt-lib")
+            .arg(&lib)
+            .arg("dump")
+            .arg(&engine)
+            .arg("-o")
+            .arg(&w)
+            .output()
+            .unwrap(),
+        0,
+    );
     let refit = |out: &Path, extra: &[&Path]| {
         let mut c = trt_dump();
-        c.arg("--trt-lib").arg(&lib).arg("refit").arg(&engine).arg("--weights").arg(&w).arg("-o").arg(out).arg("--json");
+        c.arg("--trt-lib")
+            .arg(&lib)
+            .arg("refit")
+            .arg(&engine)
+            .arg("--weights")
+            .arg(&w)
+            .arg("-o")
+            .arg(out)
+            .arg("--json");
         for x in extra {
             c.arg(x);
         }
@@ -421,24 +641,56 @@ fn every_commands_json_keys_are_the_documented_ones() {
     let v = json(&o);
     assert_documented("refit", &v);
     assert!(v.get("names_from").is_none(), "{v}");
-    let o = refit(&d.path().join("refit2.engine"), &[Path::new("--names-from"), &w]);
+    let o = refit(
+        &d.path().join("refit2.engine"),
+        &[Path::new("--names-from"), &w],
+    );
     assert_exit(&o, 0);
     let v = json(&o);
     assert_documented("refit", &v);
-    let nf = v["names_from"].as_object().unwrap_or_else(|| panic!("no names_from: {v}"));
+    let nf = v["names_from"]
+        .as_object()
+        .unwrap_or_else(|| panic!("no names_from: {v}"));
     let nf_keys: Vec<&str> = nf.keys().map(String::as_str).collect();
-    assert_eq!(nf_keys, ["reference", "by_name", "by_value", "ambiguous", "unpaired", "no_values"], "{v}");
-    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/json.md")).unwrap();
-    let documented = doc.lines().find(|l| l.starts_with("| `names_from`") && l.contains("`{reference,")).unwrap();
+    assert_eq!(
+        nf_keys,
+        [
+            "reference",
+            "by_name",
+            "by_value",
+            "ambiguous",
+            "unpaired",
+            "no_values"
+        ],
+        "{v}"
+    );
+    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/json.md"))
+        .unwrap();
+    let documented = doc
+        .lines()
+        .find(|l| l.starts_with("| `names_from`") && l.contains("`{reference,"))
+        .unwrap();
     for k in nf_keys {
-        assert!(documented.contains(k), "names_from.{k} is not in docs/json.md's refit section");
+        assert!(
+            documented.contains(k),
+            "names_from.{k} is not in docs/json.md's refit section"
+        );
     }
 
     // Engine directories: dump ENGINE_DIR, then refit ENGINE_DIR from that checkpoint.
     let dir = d.path().join("engines");
     crate::cli_engine_dir::engine_dir(&tool, &dir, &crate::cli_engine_dir::TWO_RANKS, true);
     let ckpt = d.path().join("ckpt");
-    let o = trt_dump().arg("--trt-lib").arg(&lib).arg("dump").arg(&dir).arg("-o").arg(&ckpt).args(["--devices", "0", "--json"]).output().unwrap();
+    let o = trt_dump()
+        .arg("--trt-lib")
+        .arg(&lib)
+        .arg("dump")
+        .arg(&dir)
+        .arg("-o")
+        .arg(&ckpt)
+        .args(["--devices", "0", "--json"])
+        .output()
+        .unwrap();
     assert_exit(&o, 0);
     let v = json(&o);
     assert_documented("dump ENGINE_DIR", &v);
@@ -470,12 +722,25 @@ fn every_commands_json_keys_are_the_documented_ones() {
 
     // selftest needs a TensorRT builder, which the stand-in is not: its failure is the error
     // object alone (its report's keys are held to the docs in src/selftest's unit tests).
-    let o = trt_dump().arg("--trt-lib").arg(&lib).arg("selftest").arg("--json").output().unwrap();
+    let o = trt_dump()
+        .arg("--trt-lib")
+        .arg(&lib)
+        .arg("selftest")
+        .arg("--json")
+        .output()
+        .unwrap();
     assert_exit(&o, 7);
     let v = json(&o);
-    assert_eq!(v.as_object().unwrap().keys().collect::<Vec<_>>(), ["error"], "{v}");
+    assert_eq!(
+        v.as_object().unwrap().keys().collect::<Vec<_>>(),
+        ["error"],
+        "{v}"
+    );
     assert_eq!(v["error"]["kind"], "tensorrt_not_found");
-    assert!(documented_keys().contains_key("selftest"), "docs/json.md has no `selftest --json` section");
+    assert!(
+        documented_keys().contains_key("selftest"),
+        "docs/json.md has no `selftest --json` section"
+    );
 }
 
 #[test]
@@ -488,18 +753,63 @@ fn json_failures_print_one_error_object_usage_errors_included() {
     for (args, code, kind) in [
         (vec![os("dump"), os("--json")], 2, "usage"),
         (vec![os("list"), os("--bogus"), os("--json")], 2, "usage"),
-        (vec![os("dump"), e.as_os_str(), os("-o"), pt.as_os_str(), os("--json")], 2, "usage"),
-        (vec![os("list"), os("/nonexistent/m.engine"), os("--json")], 3, "input_unreadable"),
-        (vec![os("info"), cut.as_os_str(), os("--json")], 4, "not_an_engine"),
-        (vec![os("verify"), e.as_os_str(), os("--against"), os("/nonexistent.npz"), os("--json")], 3, "input_unreadable"),
-        (vec![os("list"), e.as_os_str(), os("--map"), e.as_os_str(), os("--json")], 14, "bad_map"),
+        (
+            vec![
+                os("dump"),
+                e.as_os_str(),
+                os("-o"),
+                pt.as_os_str(),
+                os("--json"),
+            ],
+            2,
+            "usage",
+        ),
+        (
+            vec![os("list"), os("/nonexistent/m.engine"), os("--json")],
+            3,
+            "input_unreadable",
+        ),
+        (
+            vec![os("info"), cut.as_os_str(), os("--json")],
+            4,
+            "not_an_engine",
+        ),
+        (
+            vec![
+                os("verify"),
+                e.as_os_str(),
+                os("--against"),
+                os("/nonexistent.npz"),
+                os("--json"),
+            ],
+            3,
+            "input_unreadable",
+        ),
+        (
+            vec![
+                os("list"),
+                e.as_os_str(),
+                os("--map"),
+                e.as_os_str(),
+                os("--json"),
+            ],
+            14,
+            "bad_map",
+        ),
     ] {
         let o = no_trt(&args);
         assert_exit(&o, code);
         let v = json(&o);
-        assert_eq!(v.as_object().unwrap().keys().collect::<Vec<_>>(), ["error"], "{args:?}");
+        assert_eq!(
+            v.as_object().unwrap().keys().collect::<Vec<_>>(),
+            ["error"],
+            "{args:?}"
+        );
         let err = &v["error"];
-        assert_eq!(err.as_object().unwrap().keys().collect::<Vec<_>>(), ["kind", "exit_code", "message", "hint"]);
+        assert_eq!(
+            err.as_object().unwrap().keys().collect::<Vec<_>>(),
+            ["kind", "exit_code", "message", "hint"]
+        );
         assert_eq!(err["kind"], kind, "{args:?}");
         assert_eq!(err["exit_code"], code);
         assert!(!err["message"].as_str().unwrap().is_empty());
@@ -516,9 +826,21 @@ fn a_report_made_before_the_failure_carries_the_error() {
     let (lib, tool) = standin_or_skip!();
     let d = tempfile::tempdir().unwrap();
     let (engine, truth) = sim_plan(&tool, d.path(), "tiny_mlp", "model.engine", &["--strip"]);
-    assert!(truth.iter().any(|w| w.recovery != "exact"), "the plan should hold an unrecoverable weight");
+    assert!(
+        truth.iter().any(|w| w.recovery != "exact"),
+        "the plan should hold an unrecoverable weight"
+    );
     let out = d.path().join("w.safetensors");
-    let o = trt_dump().arg("--trt-lib").arg(&lib).arg("dump").arg(&engine).arg("-o").arg(&out).arg("--json").output().unwrap();
+    let o = trt_dump()
+        .arg("--trt-lib")
+        .arg(&lib)
+        .arg("dump")
+        .arg(&engine)
+        .arg("-o")
+        .arg(&out)
+        .arg("--json")
+        .output()
+        .unwrap();
     assert_exit(&o, 11);
     let v = json(&o);
     assert_eq!(v["format"], "trt-dump.dump/1");

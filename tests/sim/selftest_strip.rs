@@ -21,9 +21,20 @@ fn sim_strip_engine(m: &models::Model, strip: bool) -> SimSpec {
     s.filler(200, Fill::Random(1));
     for (k, w) in m.weights.iter().enumerate() {
         let count: u64 = w.init.dims.iter().map(|&d| d as u64).product();
-        let id = s.weight(w.init.name.clone(), DataType::Float, count, vec![0u8; count as usize * 4]);
+        let id = s.weight(
+            w.init.name.clone(),
+            DataType::Float,
+            count,
+            vec![0u8; count as usize * 4],
+        );
         let (stored, order) = match (w.init.dims.as_slice(), w.init.name.as_str()) {
-            (&[rows, cols], _) => (DataType::Float, Order::Transpose { rows: rows as u64, cols: cols as u64 }),
+            (&[rows, cols], _) => (
+                DataType::Float,
+                Order::Transpose {
+                    rows: rows as u64,
+                    cols: cols as u64,
+                },
+            ),
             (_, "fc2.bias") => (DataType::Half, Order::Verbatim),
             _ => (DataType::Float, Order::Verbatim),
         };
@@ -36,8 +47,18 @@ fn sim_strip_engine(m: &models::Model, strip: bool) -> SimSpec {
 
 fn dump_sim(plan: &[u8]) -> anyhow::Result<Dumped> {
     let e = SimEngine::new(plan.to_vec())?;
-    let ex = extract::extract(&e, plan, &extract::Options::default(), &mut extract::InMemory, &mut extract::Quiet)?;
-    Ok(Dumped { weights: ex.weights.clone(), results: ex.results.clone(), proof: ex.proof.clone() })
+    let ex = extract::extract(
+        &e,
+        plan,
+        &extract::Options::default(),
+        &mut extract::InMemory,
+        &mut extract::Quiet,
+    )?;
+    Ok(Dumped {
+        weights: ex.weights.clone(),
+        results: ex.results.clone(),
+        proof: ex.proof.clone(),
+    })
 }
 
 #[test]
@@ -49,7 +70,10 @@ fn selftest_strip_plan_is_restored_by_refit_and_dumps_exactly() {
     assert!(refit::is_stripped(&engine).unwrap());
     // dump first: every weight reported stripped.
     let before = dump_sim(&plan.file).unwrap();
-    assert!(before.results.iter().all(|r| r.missing == Some(extract::Missing::Stripped)));
+    assert!(before
+        .results
+        .iter()
+        .all(|r| r.missing == Some(extract::Missing::Stripped)));
 
     let mut dumps = 0;
     let mut dump = |p: &[u8]| {
@@ -59,13 +83,30 @@ fn selftest_strip_plan_is_restored_by_refit_and_dumps_exactly() {
     let l = selftest::restore_strip_plan(&m, &engine, &mut dump).unwrap();
     assert_eq!(dumps, 1);
     assert_eq!(l.status, "passed", "{l:?}");
-    assert!(l.note.starts_with("refused by dump (stripped); restored by refit: 4/4 weights exact"), "{}", l.note);
+    assert!(
+        l.note
+            .starts_with("refused by dump (stripped); restored by refit: 4/4 weights exact"),
+        "{}",
+        l.note
+    );
     assert_eq!(l.weights.len(), 4);
-    assert!(l.weights.iter().all(|w| w.ok && w.got == "exact"), "{:?}", l.weights);
+    assert!(
+        l.weights.iter().all(|w| w.ok && w.got == "exact"),
+        "{:?}",
+        l.weights
+    );
     // The fp16-stored bias: exact after float16 rounding, said in the line.
     let b = l.weights.iter().find(|w| w.name == "fc2.bias").unwrap();
-    assert!(b.detail.contains("exact after float16 rounding"), "{}", b.detail);
-    assert!(l.weights.iter().filter(|w| w.name != "fc2.bias").all(|w| w.detail.is_empty()));
+    assert!(
+        b.detail.contains("exact after float16 rounding"),
+        "{}",
+        b.detail
+    );
+    assert!(l
+        .weights
+        .iter()
+        .filter(|w| w.name != "fc2.bias")
+        .all(|w| w.detail.is_empty()));
 }
 
 #[test]
@@ -82,12 +123,22 @@ fn selftest_strip_restore_fails_where_the_refitted_dump_differs_or_the_engine_is
     };
     let l = selftest::restore_strip_plan(&m, &engine, &mut dump).unwrap();
     assert_eq!(l.status, "failed");
-    assert!(l.note.contains("restored by refit: 3/4 weights exact"), "{}", l.note);
-    assert!(l.weights.iter().any(|w| w.name == "fc1.bias" && !w.ok && w.got == "differs"));
+    assert!(
+        l.note.contains("restored by refit: 3/4 weights exact"),
+        "{}",
+        l.note
+    );
+    assert!(l
+        .weights
+        .iter()
+        .any(|w| w.name == "fc1.bias" && !w.ok && w.got == "differs"));
 
     // An engine that is not stripped is an error (the selftest's STRIP_PLAN build was not).
     let full = sim_strip_engine(&m, false).build().unwrap();
     let e = SimEngine::new(full.file.clone()).unwrap();
     let err = selftest::restore_strip_plan(&m, &e, &mut dump_sim).unwrap_err();
-    assert!(format!("{err:#}").contains("not weight-stripped"), "{err:#}");
+    assert!(
+        format!("{err:#}").contains("not weight-stripped"),
+        "{err:#}"
+    );
 }

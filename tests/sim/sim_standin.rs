@@ -24,7 +24,13 @@ fn smoke() -> Result<(PathBuf, PathBuf), String> {
             let exe = standin::target_dir().join("smoke");
             let root = standin::repo_root();
             let out = Command::new(cxx)
-                .args(["-std=c++17", "-O0", "-Wall", "-Wno-deprecated-declarations", "-I"])
+                .args([
+                    "-std=c++17",
+                    "-O0",
+                    "-Wall",
+                    "-Wno-deprecated-declarations",
+                    "-I",
+                ])
                 .arg(headers.join("TRT-Enterprise-11.4"))
                 .arg("-I")
                 .arg(root.join("tests/standin/stub"))
@@ -34,7 +40,10 @@ fn smoke() -> Result<(PathBuf, PathBuf), String> {
                 .output()
                 .map_err(|e| e.to_string())?;
             if !out.status.success() {
-                return Err(format!("compiling smoke.cpp failed:\n{}", String::from_utf8_lossy(&out.stderr)));
+                return Err(format!(
+                    "compiling smoke.cpp failed:\n{}",
+                    String::from_utf8_lossy(&out.stderr)
+                ));
             }
             Ok((lib, exe))
         })
@@ -65,10 +74,20 @@ fn run_smoke(lib: &Path, exe: &Path, spec: &SimSpec, values: &[Vec<u8>]) -> Run 
     let vals = dir.path().join("values.bin");
     std::fs::write(&vals, values.concat()).unwrap();
     let out_path = dir.path().join("refitted.engine");
-    let out = Command::new(exe).arg(lib).arg(&plan_path).arg(&vals).arg(&out_path).output().unwrap();
+    let out = Command::new(exe)
+        .arg(lib)
+        .arg(&plan_path)
+        .arg(&vals)
+        .arg(&out_path)
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     eprintln!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
-    Run { code: out.status.code().unwrap_or(-1), stdout, refitted: std::fs::read(&out_path).ok() }
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout,
+        refitted: std::fs::read(&out_path).ok(),
+    }
 }
 
 /// What the simulator serializes in-process after one refit with `values`.
@@ -87,13 +106,20 @@ fn check_refit_matches_simulator(spec: &SimSpec, values: &[Vec<u8>]) {
     assert!(r.stdout.contains("failures 0") && r.stdout.contains("refit 1"));
     // A fresh engine serializes the file, less a builder trailer.
     let plan = spec.build().unwrap();
-    let fresh = format!("fresh-length {} equal-to-file {}", plan.truth.fresh_len, u8::from(spec.trailer == 0));
+    let fresh = format!(
+        "fresh-length {} equal-to-file {}",
+        plan.truth.fresh_len,
+        u8::from(spec.trailer == 0)
+    );
     assert!(r.stdout.contains(&fresh), "want {fresh:?}");
     for w in &spec.layout.weights {
         let line = format!("weight {} {} {}\n", w.name, w.dtype.to_trt(), w.count);
         assert!(r.stdout.contains(&line), "missing {line:?}");
     }
-    assert!(r.refitted.unwrap() == expected_refit(spec, values), "refitted serialization = the simulator's");
+    assert!(
+        r.refitted.unwrap() == expected_refit(spec, values),
+        "refitted serialization = the simulator's"
+    );
 }
 
 #[test]
@@ -106,8 +132,19 @@ fn tiny_mlp_through_the_real_vtables() {
 fn random_engines_through_the_real_vtables() {
     // Every dtype, packed types, conversions, length changes, stripped plans, counters.
     for seed in [3u64, 8, 21] {
-        let mut spec = random_spec(seed, 8, &GenConfig { corrupt: false, ..GenConfig::everything() });
-        spec.layout.segments.push(Segment::Volatile { fresh: 5, refitted: 77, fill: Fill::Random(1) });
+        let mut spec = random_spec(
+            seed,
+            8,
+            &GenConfig {
+                corrupt: false,
+                ..GenConfig::everything()
+            },
+        );
+        spec.layout.segments.push(Segment::Volatile {
+            fresh: 5,
+            refitted: 77,
+            fill: Fill::Random(1),
+        });
         check_refit_matches_simulator(&spec, &random_refit_values(&spec.layout.weights, seed));
     }
 }
@@ -119,17 +156,30 @@ fn refusals_are_logged_like_tensorrt() {
     spec.layout.not_refittable = true;
     let r = run_smoke(&lib, &exe, &spec, &spec.values);
     assert_eq!(r.code, 3);
-    assert!(r.stdout.contains("no-refitter") && r.stdout.contains("kREFIT"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("no-refitter") && r.stdout.contains("kREFIT"),
+        "{}",
+        r.stdout
+    );
 
     let mut spec = models::tiny_mlp(Storage::Fp16);
     spec.layout.faults.fail_refit = Some(1);
     let r = run_smoke(&lib, &exe, &spec, &spec.values);
-    assert!(r.stdout.contains("refit 0: IRefitter::refitCudaEngine") && r.stdout.contains("injected"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("refit 0: IRefitter::refitCudaEngine") && r.stdout.contains("injected"),
+        "{}",
+        r.stdout
+    );
 
     let mut spec = models::tiny_mlp(Storage::Fp32);
     spec.layout.faults.reject_weight = Some(2);
     let r = run_smoke(&lib, &exe, &spec, &spec.values);
-    assert!(r.stdout.contains("setNamedWeights-failed net.2.weight: IRefitter::setNamedWeights"), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("setNamedWeights-failed net.2.weight: IRefitter::setNamedWeights"),
+        "{}",
+        r.stdout
+    );
 }
 
 #[test]
@@ -144,13 +194,29 @@ fn sim_plan_tool_writes_the_models() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("m.engine");
     let truth = dir.path().join("t.json");
-    let st = Command::new(&tool).arg("tiny_mlp").arg(&out).arg("--storage").arg("fp16").arg("--truth").arg(&truth).arg("--values").status().unwrap();
+    let st = Command::new(&tool)
+        .arg("tiny_mlp")
+        .arg(&out)
+        .arg("--storage")
+        .arg("fp16")
+        .arg("--truth")
+        .arg(&truth)
+        .arg("--values")
+        .status()
+        .unwrap();
     assert!(st.success());
     assert!(std::fs::read(&out).unwrap() == models::tiny_mlp(Storage::Fp16).build().unwrap().file);
     let t: serde_json::Value = serde_json::from_slice(&std::fs::read(&truth).unwrap()).unwrap();
     assert_eq!(t["weights"].as_array().unwrap().len(), 6);
     assert_eq!(t["weights"][0]["recovery"], "exact");
-    assert_eq!(t["weights"][0]["values_hex"].as_str().unwrap().len(), 2048 * 2 * 2);
-    let bad = Command::new(&tool).arg("no_such_model").arg(&out).output().unwrap();
+    assert_eq!(
+        t["weights"][0]["values_hex"].as_str().unwrap().len(),
+        2048 * 2 * 2
+    );
+    let bad = Command::new(&tool)
+        .arg("no_such_model")
+        .arg(&out)
+        .output()
+        .unwrap();
     assert_eq!(bad.status.code(), Some(2));
 }

@@ -67,7 +67,10 @@ struct Reference {
 
 impl Reference {
     fn new() -> Reference {
-        Reference { f16: table(0x7BFF, decode_f16), bf16: table(0x7F7F, decode_bf16) }
+        Reference {
+            f16: table(0x7BFF, decode_f16),
+            bf16: table(0x7F7F, decode_bf16),
+        }
     }
 
     fn to_f16(&self, x: f32) -> u16 {
@@ -79,11 +82,21 @@ impl Reference {
     }
 
     fn widen16(&self, b: u16, bf: bool) -> u32 {
-        let exp_all = if bf { (b & 0x7F80) == 0x7F80 && (b & 0x7F) != 0 } else { (b & 0x7C00) == 0x7C00 && (b & 0x3FF) != 0 };
+        let exp_all = if bf {
+            (b & 0x7F80) == 0x7F80 && (b & 0x7F) != 0
+        } else {
+            (b & 0x7C00) == 0x7C00 && (b & 0x3FF) != 0
+        };
         if exp_all {
             return 0x7FFF_FFFF;
         }
-        let v = if bf { decode_bf16(b & 0x7FFF) } else if b & 0x7C00 == 0x7C00 { f64::INFINITY } else { decode_f16(b & 0x7FFF) };
+        let v = if bf {
+            decode_bf16(b & 0x7FFF)
+        } else if b & 0x7C00 == 0x7C00 {
+            f64::INFINITY
+        } else {
+            decode_f16(b & 0x7FFF)
+        };
         let v = if b & 0x8000 != 0 { -v } else { v };
         (v as f32).to_bits()
     }
@@ -98,7 +111,9 @@ impl Reference {
             (Float, Bf16) => u64::from(self.to_bf16(f32::from_bits(bits as u32))),
             (Half, Float) => u64::from(self.widen16(bits as u16, false)),
             (Bf16, Float) => u64::from(self.widen16(bits as u16, true)),
-            (Int64, Int32) => u64::from((bits as i64).clamp(i32::MIN.into(), i32::MAX.into()) as i32 as u32),
+            (Int64, Int32) => {
+                u64::from((bits as i64).clamp(i32::MIN.into(), i32::MAX.into()) as i32 as u32)
+            }
             _ => panic!("no conversion {from} -> {to}"),
         }
     }
@@ -136,7 +151,12 @@ fn conversions_round_to_nearest_even_and_saturate() {
     // Exact midpoints between neighbouring fp16 and bf16 values, and their neighbours.
     for b in (0u16..0x7BFF).step_by(37) {
         let mid = ((decode_f16(b) + decode_f16(b + 1)) / 2.0) as f32;
-        xs.extend([mid, -mid, f32::from_bits(mid.to_bits() + 1), f32::from_bits(mid.to_bits() - 1)]);
+        xs.extend([
+            mid,
+            -mid,
+            f32::from_bits(mid.to_bits() + 1),
+            f32::from_bits(mid.to_bits() - 1),
+        ]);
     }
     for b in (0u16..0x7F7F).step_by(41) {
         let mid = ((decode_bf16(b) + decode_bf16(b + 1)) / 2.0) as f32;
@@ -148,22 +168,45 @@ fn conversions_round_to_nearest_even_and_saturate() {
         xs.push((rng.unit() as f32 - 0.5) * 70_000.0);
     }
     for x in xs {
-        assert_eq!(sim::num::f32_to_f16(x), r.to_f16(x), "fp16 of {x:e} ({:#x})", x.to_bits());
-        assert_eq!(sim::num::f32_to_bf16(x), r.to_bf16(x), "bf16 of {x:e} ({:#x})", x.to_bits());
+        assert_eq!(
+            sim::num::f32_to_f16(x),
+            r.to_f16(x),
+            "fp16 of {x:e} ({:#x})",
+            x.to_bits()
+        );
+        assert_eq!(
+            sim::num::f32_to_bf16(x),
+            r.to_bf16(x),
+            "bf16 of {x:e} ({:#x})",
+            x.to_bits()
+        );
     }
     // Documented decisions, spelled out.
     assert_eq!(sim::num::f32_to_f16(65520.0), 0x7BFF, "overflow saturates");
     assert_eq!(sim::num::f32_to_f16(-1e9), 0xFBFF);
     assert_eq!(sim::num::f32_to_f16(f32::INFINITY), 0x7C00);
-    assert_eq!(sim::num::f32_to_f16(f32::from_bits(0xFFC0_1234)), 0x7FFF, "NaN canonical");
+    assert_eq!(
+        sim::num::f32_to_f16(f32::from_bits(0xFFC0_1234)),
+        0x7FFF,
+        "NaN canonical"
+    );
     assert_eq!(sim::num::f32_to_bf16(f32::MAX), 0x7F7F);
     assert_eq!(sim::num::f32_to_f16(1.000_488_3), 0x3C00, "tie to even");
     assert_eq!(sim::num::f32_to_f16(1.001_464_8), 0x3C02, "tie to even");
     for b in 0..=u16::MAX {
-        assert_eq!(sim::num::f16_to_f32(b).to_bits(), r.widen16(b, false), "{b:#x}");
-        assert_eq!(sim::num::bf16_to_f32(b).to_bits(), r.widen16(b, true), "{b:#x}");
+        assert_eq!(
+            sim::num::f16_to_f32(b).to_bits(),
+            r.widen16(b, false),
+            "{b:#x}"
+        );
+        assert_eq!(
+            sim::num::bf16_to_f32(b).to_bits(),
+            r.widen16(b, true),
+            "{b:#x}"
+        );
     }
-    let clamp = |v: i64| sim::num::convert(v as u64, DataType::Int64, DataType::Int32) as u32 as i32;
+    let clamp =
+        |v: i64| sim::num::convert(v as u64, DataType::Int64, DataType::Int32) as u32 as i32;
     assert_eq!(clamp(i64::MAX), i32::MAX);
     assert_eq!(clamp(-(1 << 40)), i32::MIN);
     assert_eq!(clamp(-5), -5);
@@ -184,7 +227,10 @@ fn source_of(order: &Order, n: u64, s: u64) -> Option<u64> {
         Order::Tiles { rows, cols, th, tw } => {
             let tc = cols.div_ceil(tw);
             let (tile, within) = (s / (th * tw), s % (th * tw));
-            let (i, j) = ((tile / tc) * th + within / tw, (tile % tc) * tw + within % tw);
+            let (i, j) = (
+                (tile / tc) * th + within / tw,
+                (tile % tc) * tw + within % tw,
+            );
             (i < rows && j < cols).then_some(i * cols + j)
         }
         Order::BlockedKcrs { k, c, r, s: ss, b } => {
@@ -247,11 +293,49 @@ fn orders_match_their_closed_forms_and_are_permutations() {
     let orders = [
         (Order::Verbatim, 7),
         (Order::Transpose { rows: 3, cols: 5 }, 15),
-        (Order::Tiles { rows: 5, cols: 7, th: 2, tw: 4 }, 35),
-        (Order::BlockedKcrs { k: 11, c: 3, r: 2, s: 2, b: 8 }, 132),
-        (Order::PaddedRows { rows: 3, cols: 5, to: 8 }, 15),
-        (Order::InterleaveRows { rows: 7, cols: 3, ways: 3 }, 21),
-        (Order::InterleaveRows { rows: 2, cols: 3, ways: 4 }, 6),
+        (
+            Order::Tiles {
+                rows: 5,
+                cols: 7,
+                th: 2,
+                tw: 4,
+            },
+            35,
+        ),
+        (
+            Order::BlockedKcrs {
+                k: 11,
+                c: 3,
+                r: 2,
+                s: 2,
+                b: 8,
+            },
+            132,
+        ),
+        (
+            Order::PaddedRows {
+                rows: 3,
+                cols: 5,
+                to: 8,
+            },
+            15,
+        ),
+        (
+            Order::InterleaveRows {
+                rows: 7,
+                cols: 3,
+                ways: 3,
+            },
+            21,
+        ),
+        (
+            Order::InterleaveRows {
+                rows: 2,
+                cols: 3,
+                ways: 4,
+            },
+            6,
+        ),
         (Order::Shuffle { seed: 9 }, 50),
     ];
     for (o, n) in orders {
@@ -267,7 +351,10 @@ fn orders_match_their_closed_forms_and_are_permutations() {
             slots += 1;
         });
         assert_eq!(slots, o.slots(n), "{o:?}");
-        assert!(seen.iter().all(|&c| c == 1), "{o:?}: every element exactly once");
+        assert!(
+            seen.iter().all(|&c| c == 1),
+            "{o:?}: every element exactly once"
+        );
     }
     // Transpose as TensorRT stores a Gemm weight: column-major.
     let mut v = Vec::new();
@@ -280,7 +367,12 @@ fn orders_match_their_closed_forms_and_are_permutations() {
 // ---------------------------------------------------------------------------------------------
 
 /// Reads every pure copy of weight `w` from `plan` (positions `pos`), widened to the refit dtype.
-fn read_copies(spec: &SimSpec, plan: &[u8], pos: &[(u64, u64)], w: usize) -> Vec<(DataType, Vec<u64>)> {
+fn read_copies(
+    spec: &SimSpec,
+    plan: &[u8],
+    pos: &[(u64, u64)],
+    w: usize,
+) -> Vec<(DataType, Vec<u64>)> {
     let ws = &spec.layout.weights;
     let counts: Vec<u64> = ws.iter().map(|w| w.count).collect();
     let r = Reference::new();
@@ -295,14 +387,27 @@ fn read_copies(spec: &SimSpec, plan: &[u8], pos: &[(u64, u64)], w: usize) -> Vec
         let buf = &plan[start as usize..(start + len) as usize];
         let mut vals = vec![None; ws[w].count as usize];
         for slot in 0..b.order.slots(n) {
-            let Some(j) = source_of(&b.order, n, slot) else { continue };
-            let Some((ww, idx)) = content_source(&b.content, &counts, j) else { continue };
+            let Some(j) = source_of(&b.order, n, slot) else {
+                continue;
+            };
+            let Some((ww, idx)) = content_source(&b.content, &counts, j) else {
+                continue;
+            };
             if ww == w {
-                assert!(vals[idx as usize].is_none(), "element stored twice in one buffer");
-                vals[idx as usize] = Some(r.widen(elem(buf, slot, b.stored), b.stored, ws[w].dtype));
+                assert!(
+                    vals[idx as usize].is_none(),
+                    "element stored twice in one buffer"
+                );
+                vals[idx as usize] =
+                    Some(r.widen(elem(buf, slot, b.stored), b.stored, ws[w].dtype));
             }
         }
-        out.push((b.stored, vals.into_iter().map(|v| v.expect("element missing from copy")).collect()));
+        out.push((
+            b.stored,
+            vals.into_iter()
+                .map(|v| v.expect("element missing from copy"))
+                .collect(),
+        ));
     }
     out
 }
@@ -336,19 +441,37 @@ fn check_truth(spec: &SimSpec) {
         let copies = read_copies(spec, &plan.file, &plan.truth.fresh, w);
         assert_eq!(copies.len(), t.copies.len(), "{}", ws[w].name);
         // The preferred copy: most mantissa bits, first on ties.
-        let best = copies.iter().enumerate().max_by_key(|(i, (st, _))| (rank(*st), usize::MAX - i)).unwrap().0;
-        assert_eq!(got, copies[best].1, "{}: truth = brute-force read of the preferred copy", ws[w].name);
+        let best = copies
+            .iter()
+            .enumerate()
+            .max_by_key(|(i, (st, _))| (rank(*st), usize::MAX - i))
+            .unwrap()
+            .0;
+        assert_eq!(
+            got, copies[best].1,
+            "{}: truth = brute-force read of the preferred copy",
+            ws[w].name
+        );
         // And, without damage, what the builder's conversions of the originals say.
         if spec.corrupt.is_empty() {
             let st = copies[best].0;
-            let chain: Vec<u64> =
-                (0..ws[w].count).map(|e| r.widen(r.narrow(elem(&spec.values[w], e, dt), dt, st), st, dt)).collect();
+            let chain: Vec<u64> = (0..ws[w].count)
+                .map(|e| r.widen(r.narrow(elem(&spec.values[w], e, dt), dt, st), st, dt))
+                .collect();
             assert_eq!(got, chain, "{}: originals through {st}", ws[w].name);
             assert!(!t.copies_disagree);
             for (st, v) in &copies {
                 for e in 0..v.len() {
-                    let want = r.widen(r.narrow(elem(&spec.values[w], e as u64, dt), dt, *st), *st, dt);
-                    assert_eq!(v[e], want, "{}: every copy holds the originals through {st}", ws[w].name);
+                    let want = r.widen(
+                        r.narrow(elem(&spec.values[w], e as u64, dt), dt, *st),
+                        *st,
+                        dt,
+                    );
+                    assert_eq!(
+                        v[e], want,
+                        "{}: every copy holds the originals through {st}",
+                        ws[w].name
+                    );
                 }
             }
         }
@@ -356,7 +479,11 @@ fn check_truth(spec: &SimSpec) {
         if spec.corrupt.is_empty() {
             for c in t.copies.iter().filter(|c| !c.stored.is_packed()) {
                 let off = c.fresh_offset.unwrap() as usize;
-                let stored = elem(&plan.file[off..off + c.stored.bits() as usize / 8], 0, c.stored);
+                let stored = elem(
+                    &plan.file[off..off + c.stored.bits() as usize / 8],
+                    0,
+                    c.stored,
+                );
                 let want = r.narrow(elem(&spec.values[w], 0, dt), dt, c.stored);
                 assert_eq!(stored, want, "{}: element 0 at {off}", ws[w].name);
             }
@@ -383,18 +510,34 @@ fn named_models_truth_matches_brute_force() {
 
 #[test]
 fn generators_are_deterministic_per_seed() {
-    for cfg in [GenConfig::everything(), GenConfig::recoverable(), GenConfig::plain()] {
+    for cfg in [
+        GenConfig::everything(),
+        GenConfig::recoverable(),
+        GenConfig::plain(),
+    ] {
         for seed in [0u64, 1, 77, u64::MAX] {
             let a = random_spec(seed, 6, &cfg).build().unwrap().file;
             let b = random_spec(seed, 6, &cfg).build().unwrap().file;
             assert_eq!(a, b);
         }
     }
-    let files: std::collections::HashSet<Vec<u8>> =
-        (0..20u64).map(|s| random_spec(s, 5, &GenConfig::everything()).build().unwrap().file).collect();
+    let files: std::collections::HashSet<Vec<u8>> = (0..20u64)
+        .map(|s| {
+            random_spec(s, 5, &GenConfig::everything())
+                .build()
+                .unwrap()
+                .file
+        })
+        .collect();
     assert_eq!(files.len(), 20, "different seeds give different engines");
-    let m1 = sim::models::bert_tiny(sim::models::Storage::Fp16).build().unwrap().file;
-    let m2 = sim::models::bert_tiny(sim::models::Storage::Fp16).build().unwrap().file;
+    let m1 = sim::models::bert_tiny(sim::models::Storage::Fp16)
+        .build()
+        .unwrap()
+        .file;
+    let m2 = sim::models::bert_tiny(sim::models::Storage::Fp16)
+        .build()
+        .unwrap()
+        .file;
     assert!(m1 == m2);
 }
 
@@ -446,7 +589,7 @@ proptest! {
 /// The random generator reaches every modelled behaviour within a few hundred seeds.
 #[test]
 fn generator_covers_every_switch() {
-    use sim::{Why, StatKind};
+    use sim::{StatKind, Why};
     let mut seen: std::collections::BTreeMap<String, u32> = Default::default();
     let mut hit = |k: &str| *seen.entry(k.to_string()).or_default() += 1;
     for seed in 0..400u64 {
@@ -471,9 +614,15 @@ fn generator_covers_every_switch() {
             match s {
                 Segment::Buffer(b) => {
                     let order = format!("{:?}", b.order);
-                    hit(&format!("order {}", &order[..order.find([' ', '{']).unwrap_or(order.len())]));
+                    hit(&format!(
+                        "order {}",
+                        &order[..order.find([' ', '{']).unwrap_or(order.len())]
+                    ));
                     let c = format!("{:?}", b.content);
-                    hit(&format!("content {}", &c[..c.find(['(', ' ', '{']).unwrap_or(c.len())]));
+                    hit(&format!(
+                        "content {}",
+                        &c[..c.find(['(', ' ', '{']).unwrap_or(c.len())]
+                    ));
                     for w in b.content.weights() {
                         let dt = spec.layout.weights[w].dtype;
                         if dt != b.stored {
@@ -485,8 +634,14 @@ fn generator_covers_every_switch() {
                         hit("nonzero pad");
                     }
                 }
-                Segment::Stat { kind: StatKind::Checksum, .. } => hit("checksum"),
-                Segment::Stat { kind: StatKind::MaxAbs, .. } => hit("maxabs"),
+                Segment::Stat {
+                    kind: StatKind::Checksum,
+                    ..
+                } => hit("checksum"),
+                Segment::Stat {
+                    kind: StatKind::MaxAbs,
+                    ..
+                } => hit("maxabs"),
                 Segment::Align { to, .. } if to % 2 == 1 && *to > 1 => hit("odd align"),
                 Segment::Volatile { .. } => hit("volatile"),
                 _ => {}
@@ -517,17 +672,67 @@ fn generator_covers_every_switch() {
         }
     }
     let must = [
-        "strip", "trailer", "counter", "corrupt", "length change", "checksum", "maxabs", "odd align", "volatile",
-        "exact", "several copies", "lossy", "disagree", "empty weight", "one-element weight", "nonzero pad",
-        "order Verbatim", "order Transpose", "order Tiles", "order BlockedKcrs", "order PaddedRows",
-        "order InterleaveRows", "order Shuffle", "content Copy", "content Slice", "content Join",
-        "content ChannelScale", "content Reciprocal", "content Sum", "content Baked",
-        "float32 as float16", "float32 as bfloat16", "float16 as float32", "int64 as int32",
-        "stored int4", "stored fp4_e2m1", "stored bool", "stored e8m0", "stored fp8_e4m3", "stored uint8",
-        "stored int8", "stored bfloat16", "stored int32", "stored int64",
+        "strip",
+        "trailer",
+        "counter",
+        "corrupt",
+        "length change",
+        "checksum",
+        "maxabs",
+        "odd align",
+        "volatile",
+        "exact",
+        "several copies",
+        "lossy",
+        "disagree",
+        "empty weight",
+        "one-element weight",
+        "nonzero pad",
+        "order Verbatim",
+        "order Transpose",
+        "order Tiles",
+        "order BlockedKcrs",
+        "order PaddedRows",
+        "order InterleaveRows",
+        "order Shuffle",
+        "content Copy",
+        "content Slice",
+        "content Join",
+        "content ChannelScale",
+        "content Reciprocal",
+        "content Sum",
+        "content Baked",
+        "float32 as float16",
+        "float32 as bfloat16",
+        "float16 as float32",
+        "int64 as int32",
+        "stored int4",
+        "stored fp4_e2m1",
+        "stored bool",
+        "stored e8m0",
+        "stored fp8_e4m3",
+        "stored uint8",
+        "stored int8",
+        "stored bfloat16",
+        "stored int32",
+        "stored int64",
     ];
-    let whys = [Why::Stripped, Why::NotStored, Why::Baked, Why::Fused, Why::Folded, Why::Partial];
-    for k in must.iter().map(|s| s.to_string()).chain(whys.iter().map(|w| format!("{w:?}"))) {
-        assert!(seen.contains_key(&k), "never generated: {k}\nseen: {seen:?}");
+    let whys = [
+        Why::Stripped,
+        Why::NotStored,
+        Why::Baked,
+        Why::Fused,
+        Why::Folded,
+        Why::Partial,
+    ];
+    for k in must
+        .iter()
+        .map(|s| s.to_string())
+        .chain(whys.iter().map(|w| format!("{w:?}")))
+    {
+        assert!(
+            seen.contains_key(&k),
+            "never generated: {k}\nseen: {seen:?}"
+        );
     }
 }

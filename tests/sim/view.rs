@@ -13,13 +13,18 @@ use std::time::{Duration, Instant};
 use trt_dump::map::{self, MapFile};
 
 fn bundled(file: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/tiny_mlp").join(file)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/tiny_mlp")
+        .join(file)
 }
 
 fn trt_dump() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_trt-dump"));
     // TensorRT must not be needed: nothing to load here.
-    c.env("TRT_DUMP_TRT_LIB", "/nonexistent/trt-dump-tests/no-tensorrt-here");
+    c.env(
+        "TRT_DUMP_TRT_LIB",
+        "/nonexistent/trt-dump-tests/no-tensorrt-here",
+    );
     c
 }
 
@@ -39,7 +44,13 @@ fn assert_exit(o: &Output, want: i32) {
 
 /// The weight names of the bundled example, from its map.
 fn bundled_names() -> Vec<String> {
-    MapFile::from_bytes(&std::fs::read(bundled("model.engine.trtmap")).unwrap()).unwrap().header.weights.iter().map(|w| w.name.clone()).collect()
+    MapFile::from_bytes(&std::fs::read(bundled("model.engine.trtmap")).unwrap())
+        .unwrap()
+        .header
+        .weights
+        .iter()
+        .map(|w| w.name.clone())
+        .collect()
 }
 
 /// The f32 values of each tensor of a safetensors file (every tensor of the bundled weights is F32).
@@ -54,15 +65,28 @@ fn read_f32_safetensors(path: &Path) -> Vec<(String, Vec<f32>)> {
             continue;
         }
         assert_eq!(t["dtype"], "F32");
-        let (s, e) = (t["data_offsets"][0].as_u64().unwrap() as usize, t["data_offsets"][1].as_u64().unwrap() as usize);
-        let v = data[s..e].chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect();
+        let (s, e) = (
+            t["data_offsets"][0].as_u64().unwrap() as usize,
+            t["data_offsets"][1].as_u64().unwrap() as usize,
+        );
+        let v = data[s..e]
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+            .collect();
         out.push((name.clone(), v));
     }
     out
 }
 
 fn view(out: &Path, extra: &[&str]) -> Output {
-    trt_dump().arg("view").arg(bundled("model.engine")).arg("-o").arg(out).args(extra).output().unwrap()
+    trt_dump()
+        .arg("view")
+        .arg(bundled("model.engine"))
+        .arg("-o")
+        .arg(out)
+        .args(extra)
+        .output()
+        .unwrap()
 }
 
 #[test]
@@ -73,15 +97,29 @@ fn view_writes_a_self_contained_page_through_the_sidecar() {
     assert_exit(&o, 0);
     let page = std::fs::read_to_string(&out).unwrap();
     assert!(page.starts_with("<!DOCTYPE html>"));
-    for needle in ["http://", "https://", "src=\"", "href=\"", "@import", "url("] {
-        assert!(!page.contains(needle), "the page must fetch nothing, found {needle}");
+    for needle in [
+        "http://", "https://", "src=\"", "href=\"", "@import", "url(",
+    ] {
+        assert!(
+            !page.contains(needle),
+            "the page must fetch nothing, found {needle}"
+        );
     }
     for n in bundled_names() {
-        assert!(page.contains(&format!("\"n\":\"{n}\"")), "{n} missing from the page's data");
+        assert!(
+            page.contains(&format!("\"n\":\"{n}\"")),
+            "{n} missing from the page's data"
+        );
     }
-    assert!(page.contains("13.9%"), "share of the engine that is weights");
+    assert!(
+        page.contains("13.9%"),
+        "share of the engine that is weights"
+    );
     // No temporaries left beside it.
-    let left: Vec<_> = std::fs::read_dir(d.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let left: Vec<_> = std::fs::read_dir(d.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert_eq!(left.len(), 1, "{left:?}");
 }
 
@@ -89,7 +127,10 @@ fn view_writes_a_self_contained_page_through_the_sidecar() {
 fn view_svg_unknown_extensions_and_existing_outputs() {
     let d = tempfile::tempdir().unwrap();
     let svg = d.path().join("strip.svg");
-    let o = view(&svg, &["--map", bundled("model.engine.trtmap").to_str().unwrap()]);
+    let o = view(
+        &svg,
+        &["--map", bundled("model.engine.trtmap").to_str().unwrap()],
+    );
     assert_exit(&o, 0);
     let s = std::fs::read_to_string(&svg).unwrap();
     assert!(s.starts_with("<svg") && s.trim_end().ends_with("</svg>") && !s.contains("<script"));
@@ -102,7 +143,11 @@ fn view_svg_unknown_extensions_and_existing_outputs() {
 
     let o = view(&svg, &[]);
     assert_exit(&o, 13);
-    assert_eq!(std::fs::read_to_string(&svg).unwrap(), s, "an existing output is left as it was");
+    assert_eq!(
+        std::fs::read_to_string(&svg).unwrap(),
+        s,
+        "an existing output is left as it was"
+    );
     let o = view(&svg, &["--force"]);
     assert_exit(&o, 0);
 }
@@ -115,25 +160,46 @@ fn a_partial_map_is_drawn_as_such() {
     let engine = d.path().join("model.engine");
     std::fs::copy(bundled("model.engine"), &engine).unwrap();
     let bytes = std::fs::read(&engine).unwrap();
-    let mut m = MapFile::from_bytes(&std::fs::read(bundled("model.engine.trtmap")).unwrap()).unwrap();
-    let gone = m.header.weights.iter().position(|w| w.name == "net.2.weight").unwrap() as u32;
+    let mut m =
+        MapFile::from_bytes(&std::fs::read(bundled("model.engine.trtmap")).unwrap()).unwrap();
+    let gone = m
+        .header
+        .weights
+        .iter()
+        .position(|w| w.name == "net.2.weight")
+        .unwrap() as u32;
     m.runs.retain(|r| r.run.weight != gone);
     let runs = m.runs().unwrap();
     m.header.fingerprint = map::fingerprint(&bytes, &runs, &m.header.volatile);
     std::fs::write(map::sidecar_path(&engine), m.to_bytes().unwrap()).unwrap();
 
     let out = d.path().join("partial.html");
-    let o = trt_dump().arg("view").arg(&engine).arg("-o").arg(&out).output().unwrap();
+    let o = trt_dump()
+        .arg("view")
+        .arg(&engine)
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .unwrap();
     assert_exit(&o, 0);
     let page = std::fs::read_to_string(&out).unwrap();
-    assert!(page.contains("1 weight(s) could not be located or recovered"), "summary says what is missing");
+    assert!(
+        page.contains("1 weight(s) could not be located or recovered"),
+        "summary says what is missing"
+    );
     // The map lacks it; that says nothing of the plan (issue 11: "not in the map" is not "the
     // engine has no such weight").
-    assert!(page.contains("<code>net.2.weight</code>: not in the map: the map lists it but records no bytes of it"));
+    assert!(page.contains(
+        "<code>net.2.weight</code>: not in the map: the map lists it but records no bytes of it"
+    ));
     assert!(page.contains("5 of 6 weights"));
 
     // list --stats: the lost weight has none.
-    let o = trt_dump().args(["list", "--stats", "--json"]).arg(&engine).output().unwrap();
+    let o = trt_dump()
+        .args(["list", "--stats", "--json"])
+        .arg(&engine)
+        .output()
+        .unwrap();
     assert_exit(&o, 0);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     for w in v["weights"].as_array().unwrap() {
@@ -160,26 +226,55 @@ fn list_stats_match_the_weights_the_engine_was_built_from() {
     let listed = v["weights"].as_array().unwrap();
     assert_eq!(listed.len(), want.len());
     for (name, vals) in &want {
-        let w = listed.iter().find(|w| w["name"] == name.as_str()).unwrap_or_else(|| panic!("{name} not listed"));
+        let w = listed
+            .iter()
+            .find(|w| w["name"] == name.as_str())
+            .unwrap_or_else(|| panic!("{name} not listed"));
         let st = &w["stats"];
         let n = vals.len() as f64;
         let mean = vals.iter().map(|x| f64::from(*x)).sum::<f64>() / n;
-        let var = vals.iter().map(|x| (f64::from(*x) - mean).powi(2)).sum::<f64>() / n;
+        let var = vals
+            .iter()
+            .map(|x| (f64::from(*x) - mean).powi(2))
+            .sum::<f64>()
+            / n;
         let min = vals.iter().fold(f64::INFINITY, |a, x| a.min(f64::from(*x)));
-        let max = vals.iter().fold(f64::NEG_INFINITY, |a, x| a.max(f64::from(*x)));
+        let max = vals
+            .iter()
+            .fold(f64::NEG_INFINITY, |a, x| a.max(f64::from(*x)));
         // Exact values of the f32 weights (serde_json may parse the last bit of an f64 differently).
         assert_eq!(st["min"].as_f64().unwrap() as f32, min as f32, "{name}");
         assert_eq!(st["max"].as_f64().unwrap() as f32, max as f32, "{name}");
-        assert!((st["mean"].as_f64().unwrap() - mean).abs() < 1e-12, "{name}");
-        assert!((st["std"].as_f64().unwrap() - var.sqrt()).abs() < 1e-12, "{name}");
-        assert_eq!(st["zeros"], vals.iter().filter(|x| **x == 0.0).count() as u64);
+        assert!(
+            (st["mean"].as_f64().unwrap() - mean).abs() < 1e-12,
+            "{name}"
+        );
+        assert!(
+            (st["std"].as_f64().unwrap() - var.sqrt()).abs() < 1e-12,
+            "{name}"
+        );
+        assert_eq!(
+            st["zeros"],
+            vals.iter().filter(|x| **x == 0.0).count() as u64
+        );
         assert_eq!((st["nan"].as_u64(), st["inf"].as_u64()), (Some(0), Some(0)));
     }
     // Text: a header with the statistics' columns and one line per weight.
-    let o = trt_dump().args(["list", "--stats"]).arg(bundled("model.engine")).output().unwrap();
+    let o = trt_dump()
+        .args(["list", "--stats"])
+        .arg(bundled("model.engine"))
+        .output()
+        .unwrap();
     assert_exit(&o, 0);
     let text = String::from_utf8_lossy(&o.stdout).into_owned();
-    assert!(text.lines().next().unwrap().split_whitespace().eq(["NAME", "DTYPE", "COUNT", "MIN", "MAX", "MEAN", "STD", "ZEROS", "NAN", "INF"]), "{text}");
+    assert!(
+        text.lines()
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .eq(["NAME", "DTYPE", "COUNT", "MIN", "MAX", "MEAN", "STD", "ZEROS", "NAN", "INF"]),
+        "{text}"
+    );
     assert_eq!(text.lines().count(), 1 + want.len() + 1, "{text}");
 }
 
@@ -189,13 +284,20 @@ fn list_stats_match_the_weights_the_engine_was_built_from() {
 fn chromium() -> Option<PathBuf> {
     for name in ["chromium", "chromium-browser"] {
         let found = std::env::var_os("PATH")
-            .map(|p| std::env::split_paths(&p).map(|d| d.join(name)).find(|f| f.is_file()))
+            .map(|p| {
+                std::env::split_paths(&p)
+                    .map(|d| d.join(name))
+                    .find(|f| f.is_file())
+            })
             .unwrap_or(None);
         if found.is_some() {
             return found;
         }
     }
-    assert!(std::env::var_os("CI").is_none(), "CI is set but chromium is not on PATH (apt-get install chromium)");
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI is set but chromium is not on PATH (apt-get install chromium)"
+    );
     eprintln!("SKIPPED: chromium not on PATH (apt-get install chromium)");
     None
 }
@@ -220,8 +322,16 @@ fn headless(chrome: &Path, page: &Path, args: &[&str]) -> (String, String, Durat
         .output()
         .unwrap();
     let took = started.elapsed();
-    assert!(o.status.success(), "chromium failed: {}", String::from_utf8_lossy(&o.stderr));
-    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned(), took)
+    assert!(
+        o.status.success(),
+        "chromium failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+        took,
+    )
 }
 
 /// Console lines that are errors: Chromium logs console messages as `CONSOLE` lines; an uncaught
@@ -229,7 +339,11 @@ fn headless(chrome: &Path, page: &Path, args: &[&str]) -> (String, String, Durat
 fn console_errors(stderr: &str) -> Vec<&str> {
     stderr
         .lines()
-        .filter(|l| l.contains("Uncaught") || (l.contains("CONSOLE") && (l.contains(":ERROR:") || l.to_lowercase().contains("error"))))
+        .filter(|l| {
+            l.contains("Uncaught")
+                || (l.contains("CONSOLE")
+                    && (l.contains(":ERROR:") || l.to_lowercase().contains("error")))
+        })
         .collect()
 }
 
@@ -243,13 +357,24 @@ fn the_bundled_example_renders_in_chromium_naming_every_weight_without_errors() 
     let (dom, _, _) = headless(&chrome, &out, &["--dump-dom"]);
     for n in bundled_names() {
         // A table row's text, not the embedded data (which spells names as "n":"...").
-        assert!(dom.contains(&format!(">{n}</td>")), "the rendered table does not name {n}");
+        assert!(
+            dom.contains(&format!(">{n}</td>")),
+            "the rendered table does not name {n}"
+        );
     }
     assert!(dom.contains("6 weights"), "the table's count was rendered");
 
-    let (_, log, _) = headless(&chrome, &out, &["--enable-logging=stderr", "--v=0", "--dump-dom"]);
+    let (_, log, _) = headless(
+        &chrome,
+        &out,
+        &["--enable-logging=stderr", "--v=0", "--dump-dom"],
+    );
     let errors = console_errors(&log);
-    assert!(errors.is_empty(), "JavaScript errors:\n{}", errors.join("\n"));
+    assert!(
+        errors.is_empty(),
+        "JavaScript errors:\n{}",
+        errors.join("\n")
+    );
 }
 
 #[test]
@@ -258,8 +383,16 @@ fn the_console_check_sees_a_broken_page() {
     let Some(chrome) = chromium() else { return };
     let d = tempfile::tempdir().unwrap();
     let bad = d.path().join("bad.html");
-    std::fs::write(&bad, "<!DOCTYPE html><html><body><script>null.x;</script></body></html>").unwrap();
-    let (_, log, _) = headless(&chrome, &bad, &["--enable-logging=stderr", "--v=0", "--dump-dom"]);
+    std::fs::write(
+        &bad,
+        "<!DOCTYPE html><html><body><script>null.x;</script></body></html>",
+    )
+    .unwrap();
+    let (_, log, _) = headless(
+        &chrome,
+        &bad,
+        &["--enable-logging=stderr", "--v=0", "--dump-dom"],
+    );
     assert!(!console_errors(&log).is_empty(), "{log}");
 }
 
@@ -281,11 +414,19 @@ fn a_ten_thousand_weight_page_renders_quickly() {
     // a page that is too slow is slow every time.
     let mut times = Vec::new();
     for _ in 0..3 {
-        let (dom, log, took) = headless(&chrome, &big, &["--enable-logging=stderr", "--v=0", "--dump-dom"]);
+        let (dom, log, took) = headless(
+            &chrome,
+            &big,
+            &["--enable-logging=stderr", "--v=0", "--dump-dom"],
+        );
         assert!(dom.contains("10000 weights"), "the table was rendered");
         assert!(dom.contains(">model.encoder.layer.0.block.0.weight_0</td>"));
         let errors = console_errors(&log);
-        assert!(errors.is_empty(), "JavaScript errors:\n{}", errors.join("\n"));
+        assert!(
+            errors.is_empty(),
+            "JavaScript errors:\n{}",
+            errors.join("\n")
+        );
         let ms: u64 = dom
             .split("data-rendered-ms=\"")
             .nth(1)
@@ -301,7 +442,6 @@ fn a_ten_thousand_weight_page_renders_quickly() {
     panic!("drawn after {times:?} ms in three tries");
 }
 
-
 // ---- through TensorRT (the stand-in library of tests/standin, backed by the simulator) ----
 
 /// The stand-in TensorRT library and the `sim-plan` tool, built as tests/support/standin.rs builds
@@ -315,11 +455,17 @@ fn standin() -> Option<(PathBuf, PathBuf)> {
         .arg(root.join("tests/standin/Cargo.toml"))
         .env("CARGO_TARGET_DIR", &target)
         .output();
-    let (lib, tool) = (target.join("debug/libtrt_dump_standin.so"), target.join("debug/sim-plan"));
+    let (lib, tool) = (
+        target.join("debug/libtrt_dump_standin.so"),
+        target.join("debug/sim-plan"),
+    );
     match o {
         Ok(o) if o.status.success() && lib.is_file() && tool.is_file() => Some((lib, tool)),
         Ok(o) => {
-            eprintln!("SKIPPED: stand-in TensorRT library unavailable: {}", String::from_utf8_lossy(&o.stderr));
+            eprintln!(
+                "SKIPPED: stand-in TensorRT library unavailable: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
             None
         }
         Err(e) => {
@@ -336,24 +482,77 @@ fn view_and_list_stats_through_tensorrt() {
     let Some((lib, tool)) = standin() else { return };
     let d = tempfile::tempdir().unwrap();
     let engine = d.path().join("m.engine");
-    let o = Command::new(&tool).arg("tiny_mlp").arg(&engine).args(["--storage", "fp32-as-fp16"]).output().unwrap();
-    assert!(o.status.success(), "sim-plan: {}", String::from_utf8_lossy(&o.stderr));
+    let o = Command::new(&tool)
+        .arg("tiny_mlp")
+        .arg(&engine)
+        .args(["--storage", "fp32-as-fp16"])
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "sim-plan: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let out = d.path().join("m.html");
-    let o = trt_dump().arg("--trt-lib").arg(&lib).arg("view").arg(&engine).arg("-o").arg(&out).output().unwrap();
+    let o = trt_dump()
+        .arg("--trt-lib")
+        .arg(&lib)
+        .arg("view")
+        .arg(&engine)
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .unwrap();
     assert_exit(&o, 0);
     let page = std::fs::read_to_string(&out).unwrap();
-    assert!(page.contains("learned by marker passes through TensorRT"), "source named");
-    assert!(page.contains("float16 copy"), "fp16 storage of fp32 weights shown");
-    assert!(page.contains("<th>proof</th><td>round-trip proof: refitting the extracted values reproduces"), "the proof is shown");
+    assert!(
+        page.contains("learned by marker passes through TensorRT"),
+        "source named"
+    );
+    assert!(
+        page.contains("float16 copy"),
+        "fp16 storage of fp32 weights shown"
+    );
+    assert!(
+        page.contains(
+            "<th>proof</th><td>round-trip proof: refitting the extracted values reproduces"
+        ),
+        "the proof is shown"
+    );
 
-    let with_trt = trt_dump().arg("--trt-lib").arg(&lib).args(["list", "--stats", "--json"]).arg(&engine).output().unwrap();
+    let with_trt = trt_dump()
+        .arg("--trt-lib")
+        .arg(&lib)
+        .args(["list", "--stats", "--json"])
+        .arg(&engine)
+        .output()
+        .unwrap();
     assert_exit(&with_trt, 0);
     let map = d.path().join("m.trtmap");
-    assert_exit(&trt_dump().arg("--trt-lib").arg(&lib).arg("map").arg(&engine).arg("-o").arg(&map).output().unwrap(), 0);
-    let with_map = trt_dump().args(["list", "--stats", "--json"]).arg(&engine).arg("--map").arg(&map).output().unwrap();
+    assert_exit(
+        &trt_dump()
+            .arg("--trt-lib")
+            .arg(&lib)
+            .arg("map")
+            .arg(&engine)
+            .arg("-o")
+            .arg(&map)
+            .output()
+            .unwrap(),
+        0,
+    );
+    let with_map = trt_dump()
+        .args(["list", "--stats", "--json"])
+        .arg(&engine)
+        .arg("--map")
+        .arg(&map)
+        .output()
+        .unwrap();
     assert_exit(&with_map, 0);
-    let (t, m): (serde_json::Value, serde_json::Value) =
-        (serde_json::from_slice(&with_trt.stdout).unwrap(), serde_json::from_slice(&with_map.stdout).unwrap());
+    let (t, m): (serde_json::Value, serde_json::Value) = (
+        serde_json::from_slice(&with_trt.stdout).unwrap(),
+        serde_json::from_slice(&with_map.stdout).unwrap(),
+    );
     assert_eq!(t["weights"], m["weights"]);
     assert!(t["weights"][0]["stats"]["std"].as_f64().unwrap() > 0.0);
 }
@@ -375,10 +574,21 @@ fn degenerate_pages_render_without_errors() {
     for (name, input) in [("empty", trt_dump::view::synthetic(0, 4096)), ("few", few)] {
         let p = d.path().join(format!("{name}.html"));
         std::fs::write(&p, trt_dump::view::page(&input)).unwrap();
-        let (dom, log, _) = headless(&chrome, &p, &["--enable-logging=stderr", "--v=0", "--dump-dom"]);
+        let (dom, log, _) = headless(
+            &chrome,
+            &p,
+            &["--enable-logging=stderr", "--v=0", "--dump-dom"],
+        );
         let errors = console_errors(&log);
-        assert!(errors.is_empty(), "{name}: JavaScript errors:\n{}", errors.join("\n"));
-        assert!(dom.contains("data-rendered-ms"), "{name}: the script ran to its end");
+        assert!(
+            errors.is_empty(),
+            "{name}: JavaScript errors:\n{}",
+            errors.join("\n")
+        );
+        assert!(
+            dom.contains("data-rendered-ms"),
+            "{name}: the script ran to its end"
+        );
     }
 }
 
@@ -392,13 +602,32 @@ fn view_never_modifies_the_engine() {
     std::fs::copy(bundled("model.engine"), &engine).unwrap();
     std::fs::copy(bundled("model.engine.trtmap"), map::sidecar_path(&engine)).unwrap();
     std::fs::set_permissions(&engine, std::fs::Permissions::from_mode(0o444)).unwrap();
-    let before = (std::fs::read(&engine).unwrap(), std::fs::metadata(&engine).unwrap());
+    let before = (
+        std::fs::read(&engine).unwrap(),
+        std::fs::metadata(&engine).unwrap(),
+    );
     for out in ["p.html", "p.svg"] {
-        let o = trt_dump().arg("view").arg(&engine).arg("-o").arg(d.path().join(out)).output().unwrap();
+        let o = trt_dump()
+            .arg("view")
+            .arg(&engine)
+            .arg("-o")
+            .arg(d.path().join(out))
+            .output()
+            .unwrap();
         assert_exit(&o, 0);
     }
-    assert_exit(&trt_dump().args(["list", "--stats"]).arg(&engine).output().unwrap(), 0);
-    let after = (std::fs::read(&engine).unwrap(), std::fs::metadata(&engine).unwrap());
+    assert_exit(
+        &trt_dump()
+            .args(["list", "--stats"])
+            .arg(&engine)
+            .output()
+            .unwrap(),
+        0,
+    );
+    let after = (
+        std::fs::read(&engine).unwrap(),
+        std::fs::metadata(&engine).unwrap(),
+    );
     assert!(before.0 == after.0, "content changed");
     assert_eq!(before.1.modified().unwrap(), after.1.modified().unwrap());
     assert_eq!(before.1.permissions().mode(), after.1.permissions().mode());

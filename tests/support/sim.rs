@@ -129,14 +129,27 @@ pub struct Buffer {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Segment {
-    Filler { len: u64, fill: Fill },
+    Filler {
+        len: u64,
+        fill: Fill,
+    },
     /// Filler up to the next multiple of `to` (plan offset), recomputed per form.
-    Align { to: u64, fill: Fill },
+    Align {
+        to: u64,
+        fill: Fill,
+    },
     Buffer(Buffer),
     /// 4 bytes computed from segment `buffer` (a `Buffer`), present when that buffer is.
-    Stat { buffer: usize, kind: StatKind },
+    Stat {
+        buffer: usize,
+        kind: StatKind,
+    },
     /// A block of `fresh` bytes in a fresh serialization and `refitted` bytes after a refit.
-    Volatile { fresh: u64, refitted: u64, fill: Fill },
+    Volatile {
+        fresh: u64,
+        refitted: u64,
+        fill: Fill,
+    },
 }
 
 /// Runtime fault injection (1-based call numbers, counted per [`SimEngine`] over all instances).
@@ -271,7 +284,10 @@ pub struct Truth {
 
 impl Truth {
     pub fn recoverable(&self) -> impl Iterator<Item = (usize, &WeightTruth)> {
-        self.weights.iter().enumerate().filter(|(_, w)| w.recovery == Recovery::Exact)
+        self.weights
+            .iter()
+            .enumerate()
+            .filter(|(_, w)| w.recovery == Recovery::Exact)
     }
 }
 
@@ -338,7 +354,11 @@ impl JoinMap {
             starts.push(acc);
             acc += c;
         }
-        JoinMap { starts, counts, chunk }
+        JoinMap {
+            starts,
+            counts,
+            chunk,
+        }
     }
 
     #[inline]
@@ -366,19 +386,32 @@ fn element_fn<'a>(
     vals: &'a [&'a [u8]],
     stored: DataType,
 ) -> Box<dyn Fn(u64) -> u64 + 'a> {
-    fn copy_fn<'a>(src: &'a [u8], dt: DataType, stored: DataType, base: u64) -> Box<dyn Fn(u64) -> u64 + 'a> {
+    fn copy_fn<'a>(
+        src: &'a [u8],
+        dt: DataType,
+        stored: DataType,
+        base: u64,
+    ) -> Box<dyn Fn(u64) -> u64 + 'a> {
         match (dt, stored) {
-            (DataType::Float, DataType::Float) => Box::new(move |j| get(src, base + j, DataType::Float)),
+            (DataType::Float, DataType::Float) => {
+                Box::new(move |j| get(src, base + j, DataType::Float))
+            }
             (DataType::Float, DataType::Half) => Box::new(move |j| {
-                u64::from(num::f32_to_f16(f32::from_bits(get(src, base + j, DataType::Float) as u32)))
+                u64::from(num::f32_to_f16(f32::from_bits(
+                    get(src, base + j, DataType::Float) as u32,
+                )))
             }),
-            (DataType::Half, DataType::Half) => Box::new(move |j| get(src, base + j, DataType::Half)),
+            (DataType::Half, DataType::Half) => {
+                Box::new(move |j| get(src, base + j, DataType::Half))
+            }
             _ => Box::new(move |j| convert(get(src, base + j, dt), dt, stored)),
         }
     }
     match content {
         Content::Copy(w) | Content::Baked(w) => copy_fn(vals[*w], ws[*w].dtype, stored, 0),
-        Content::Slice { weight, start, .. } => copy_fn(vals[*weight], ws[*weight].dtype, stored, *start),
+        Content::Slice { weight, start, .. } => {
+            copy_fn(vals[*weight], ws[*weight].dtype, stored, *start)
+        }
         Content::Join { parts, chunk } => {
             let map = JoinMap::new(parts, ws, *chunk);
             Box::new(move |j| {
@@ -433,7 +466,9 @@ fn write_buffer(b: &Buffer, ws: &[WeightSpec], vals: &[&[u8]], dst: &mut [u8]) {
     }
     let elem = element_fn(&b.content, ws, vals, b.stored);
     let (stored, pad) = (b.stored, b.pad);
-    b.order.for_each(n, |slot, src| put(dst, slot, stored, src.map_or(pad, &elem)));
+    b.order.for_each(n, |slot, src| {
+        put(dst, slot, stored, src.map_or(pad, &elem))
+    });
 }
 
 fn stat_bytes(kind: StatKind, buf: &[u8], stored: DataType, slots: u64) -> [u8; 4] {
@@ -565,7 +600,9 @@ impl Layout {
                     Segment::Buffer(b) if self.buffer_present(b, form) => 4,
                     _ => 0,
                 },
-                Segment::Volatile { fresh, refitted, .. } => match form {
+                Segment::Volatile {
+                    fresh, refitted, ..
+                } => match form {
                     Form::Fresh => *fresh,
                     Form::Refitted => *refitted,
                 },
@@ -582,9 +619,15 @@ impl Layout {
         let mut names = std::collections::HashSet::new();
         for w in ws {
             ensure!(names.insert(&w.name), "duplicate weight name {:?}", w.name);
-            ensure!(w.dtype.bytes_for(w.count).is_some(), "weight {:?}: count overflows", w.name);
+            ensure!(
+                w.dtype.bytes_for(w.count).is_some(),
+                "weight {:?}: count overflows",
+                w.name
+            );
         }
-        let weight = |w: usize| -> Result<&WeightSpec> { ws.get(w).ok_or_else(|| anyhow!("no weight #{w}")) };
+        let weight = |w: usize| -> Result<&WeightSpec> {
+            ws.get(w).ok_or_else(|| anyhow!("no weight #{w}"))
+        };
         for (i, s) in self.segments.iter().enumerate() {
             let ctx = || format!("segment {i}: {s:?}");
             match s {
@@ -597,20 +640,41 @@ impl Layout {
                 ),
                 Segment::Buffer(b) => {
                     let st = b.stored;
-                    ensure!(st.bits() == 64 || b.pad >> st.bits() == 0, "{}: pad too wide", ctx());
+                    ensure!(
+                        st.bits() == 64 || b.pad >> st.bits() == 0,
+                        "{}: pad too wide",
+                        ctx()
+                    );
                     let fused = |w: usize| -> Result<()> {
                         let dt = weight(w)?.dtype;
-                        ensure!(is_float16_32(dt) && is_float16_32(st), "{}: fused/folded needs fp32/fp16/bf16", ctx());
+                        ensure!(
+                            is_float16_32(dt) && is_float16_32(st),
+                            "{}: fused/folded needs fp32/fp16/bf16",
+                            ctx()
+                        );
                         Ok(())
                     };
                     match &b.content {
                         Content::Copy(w) | Content::Baked(w) => {
-                            ensure!(storable(weight(*w)?.dtype, st), "{}: cannot store {} as {st}", ctx(), weight(*w)?.dtype)
+                            ensure!(
+                                storable(weight(*w)?.dtype, st),
+                                "{}: cannot store {} as {st}",
+                                ctx(),
+                                weight(*w)?.dtype
+                            )
                         }
-                        Content::Slice { weight: w, start, len } => {
+                        Content::Slice {
+                            weight: w,
+                            start,
+                            len,
+                        } => {
                             let sp = weight(*w)?;
                             ensure!(storable(sp.dtype, st), "{}: cannot store", ctx());
-                            ensure!(start.checked_add(*len).is_some_and(|e| e <= sp.count), "{}: slice out of range", ctx());
+                            ensure!(
+                                start.checked_add(*len).is_some_and(|e| e <= sp.count),
+                                "{}: slice out of range",
+                                ctx()
+                            );
                         }
                         Content::Join { parts, chunk } => {
                             ensure!(!parts.is_empty(), "{}: empty join", ctx());
@@ -624,14 +688,22 @@ impl Layout {
                                     fused(p.weight)?;
                                 }
                                 if *chunk > 0 {
-                                    ensure!(sp.count == count && count % chunk == 0, "{}: bad interleave", ctx());
+                                    ensure!(
+                                        sp.count == count && count % chunk == 0,
+                                        "{}: bad interleave",
+                                        ctx()
+                                    );
                                 }
                             }
                         }
                         Content::ChannelScale { weight: w, scales } => {
                             fused(*w)?;
                             let c = weight(*w)?.count;
-                            ensure!(!scales.is_empty() && c % scales.len() as u64 == 0, "{}: bad scales", ctx());
+                            ensure!(
+                                !scales.is_empty() && c % scales.len() as u64 == 0,
+                                "{}: bad scales",
+                                ctx()
+                            );
                         }
                         Content::Reciprocal(w) => fused(*w)?,
                         Content::Sum(list) => {
@@ -645,7 +717,11 @@ impl Layout {
                     }
                     let n = b.content.len(ws);
                     b.order.validate(n).map_err(|e| anyhow!("{}: {e}", ctx()))?;
-                    ensure!(st.bytes_for(b.order.slots(n)).is_some(), "{}: too large", ctx());
+                    ensure!(
+                        st.bytes_for(b.order.slots(n)).is_some(),
+                        "{}: too large",
+                        ctx()
+                    );
                 }
             }
         }
@@ -656,10 +732,13 @@ impl Layout {
     }
 
     fn buffers(&self) -> impl Iterator<Item = (usize, &Buffer)> {
-        self.segments.iter().enumerate().filter_map(|(i, s)| match s {
-            Segment::Buffer(b) => Some((i, b)),
-            _ => None,
-        })
+        self.segments
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| match s {
+                Segment::Buffer(b) => Some((i, b)),
+                _ => None,
+            })
     }
 }
 
@@ -710,7 +789,9 @@ fn relayout(layout: &Layout, src: &[u8], from: &Positions, to: &Positions, form:
         let (ss, sl) = from.seg[i];
         let dst = &mut out[ds as usize..(ds + dl) as usize];
         match s {
-            Segment::Align { fill, .. } | Segment::Volatile { fill, .. } => fill.write(dst, i as u64),
+            Segment::Align { fill, .. } | Segment::Volatile { fill, .. } => {
+                fill.write(dst, i as u64)
+            }
             _ if sl == dl => dst.copy_from_slice(&src[ss as usize..(ss + sl) as usize]),
             _ => {}
         }
@@ -742,8 +823,18 @@ impl SimSpec {
     }
 
     /// Adds a weight with its original values (refit-dtype bytes); returns its index.
-    pub fn weight(&mut self, name: impl Into<String>, dtype: DataType, count: u64, values: Vec<u8>) -> usize {
-        self.layout.weights.push(WeightSpec { name: name.into(), dtype, count });
+    pub fn weight(
+        &mut self,
+        name: impl Into<String>,
+        dtype: DataType,
+        count: u64,
+        values: Vec<u8>,
+    ) -> usize {
+        self.layout.weights.push(WeightSpec {
+            name: name.into(),
+            dtype,
+            count,
+        });
         self.values.push(values);
         self.layout.weights.len() - 1
     }
@@ -755,7 +846,12 @@ impl SimSpec {
     }
 
     pub fn buffer(&mut self, content: Content, stored: DataType, order: Order) -> usize {
-        self.push(Segment::Buffer(Buffer { content, stored, order, pad: 0 }))
+        self.push(Segment::Buffer(Buffer {
+            content,
+            stored,
+            order,
+            pad: 0,
+        }))
     }
 
     /// A verbatim copy of weight `w` in its refit dtype.
@@ -770,16 +866,30 @@ impl SimSpec {
 
     pub fn validate(&self) -> Result<()> {
         self.layout.validate()?;
-        ensure!(self.values.len() == self.layout.weights.len(), "values for {} weights, {} weights", self.values.len(), self.layout.weights.len());
+        ensure!(
+            self.values.len() == self.layout.weights.len(),
+            "values for {} weights, {} weights",
+            self.values.len(),
+            self.layout.weights.len()
+        );
         for (w, v) in self.layout.weights.iter().zip(&self.values) {
-            ensure!(v.len() as u64 == w.refit_bytes(), "weight {:?}: {} value bytes, want {}", w.name, v.len(), w.refit_bytes());
+            ensure!(
+                v.len() as u64 == w.refit_bytes(),
+                "weight {:?}: {} value bytes, want {}",
+                w.name,
+                v.len(),
+                w.refit_bytes()
+            );
         }
         for c in &self.corrupt {
             match self.layout.segments.get(c.segment) {
                 Some(Segment::Buffer(b)) => {
                     let n = b.order.slots(b.content.len(&self.layout.weights));
                     ensure!(c.slot < n, "corrupt slot out of range");
-                    ensure!(c.xor != 0 && (b.stored.bits() == 64 || c.xor >> b.stored.bits() == 0), "bad corrupt mask");
+                    ensure!(
+                        c.xor != 0 && (b.stored.bits() == 64 || c.xor >> b.stored.bits() == 0),
+                        "bad corrupt mask"
+                    );
                 }
                 _ => bail!("corrupt: segment {} is not a buffer", c.segment),
             }
@@ -805,9 +915,9 @@ impl SimSpec {
             let (st, len) = rpos.seg[i];
             let dst = &mut img[st as usize..(st + len) as usize];
             match s {
-                Segment::Filler { fill, .. } | Segment::Align { fill, .. } | Segment::Volatile { fill, .. } => {
-                    fill.write(dst, i as u64)
-                }
+                Segment::Filler { fill, .. }
+                | Segment::Align { fill, .. }
+                | Segment::Volatile { fill, .. } => fill.write(dst, i as u64),
                 Segment::Buffer(b) => write_buffer(b, &layout.weights, &vals, dst),
                 Segment::Stat { .. } => {}
             }
@@ -822,7 +932,11 @@ impl SimSpec {
             }
         }
         let truth = self.truth(&img, &rpos, &fpos, desc_len)?;
-        let mut file = if fpos == rpos { img } else { relayout(layout, &img, &rpos, &fpos, Form::Fresh) };
+        let mut file = if fpos == rpos {
+            img
+        } else {
+            relayout(layout, &img, &rpos, &fpos, Form::Fresh)
+        };
         if self.trailer > 0 {
             let at = file.len();
             file.resize(at + self.trailer as usize, 0);
@@ -830,10 +944,22 @@ impl SimSpec {
         }
         let n = file.len() as u64;
         set_len(&mut file, n);
-        Ok(SimPlan { file, truth: Truth { file_len: n, ..truth } })
+        Ok(SimPlan {
+            file,
+            truth: Truth {
+                file_len: n,
+                ..truth
+            },
+        })
     }
 
-    fn truth(&self, img: &[u8], rpos: &Positions, fpos: &Positions, desc_len: u64) -> Result<Truth> {
+    fn truth(
+        &self,
+        img: &[u8],
+        rpos: &Positions,
+        fpos: &Positions,
+        desc_len: u64,
+    ) -> Result<Truth> {
         let layout = &self.layout;
         let ws = &layout.weights;
         let mut out = Vec::with_capacity(ws.len());
@@ -854,7 +980,9 @@ impl SimSpec {
                 }
                 if b.content.pure_copy_of(w) {
                     let slot0 = slot_of(b, ws, w, 0);
-                    let off = |p: &Positions| -> u64 { p.seg[si].0 + slot0.map_or(0, |s| s * u64::from(b.stored.bits()) / 8) };
+                    let off = |p: &Positions| -> u64 {
+                        p.seg[si].0 + slot0.map_or(0, |s| s * u64::from(b.stored.bits()) / 8)
+                    };
                     let present = fpos.seg[si].1 == rpos.seg[si].1;
                     copies.push(CopyAt {
                         segment: si,
@@ -862,7 +990,8 @@ impl SimSpec {
                         order: b.order.clone(),
                         fresh_offset: present.then(|| off(fpos)),
                         refitted_offset: off(rpos),
-                        fresh_buffer: present.then(|| (fpos.seg[si].0, fpos.seg[si].0 + fpos.seg[si].1)),
+                        fresh_buffer: present
+                            .then(|| (fpos.seg[si].0, fpos.seg[si].0 + fpos.seg[si].1)),
                     });
                     continue;
                 }
@@ -877,7 +1006,9 @@ impl SimSpec {
                 }
             }
             // In a stripped plan nothing that follows a refit is in the file; baked constants are.
-            if layout.strip && (!copies.is_empty() || matches!(why, Why::Partial | Why::Fused | Why::Folded)) {
+            if layout.strip
+                && (!copies.is_empty() || matches!(why, Why::Partial | Why::Fused | Why::Folded))
+            {
                 why = Why::Stripped;
             }
             let recovery = if spec.count == 0 {
@@ -890,7 +1021,11 @@ impl SimSpec {
             let (mut values, mut exact_original, mut disagree) = (None, false, false);
             if recovery == Recovery::Exact {
                 // Preferred copy: most mantissa bits, first in plan order on ties.
-                let best = copies.iter().enumerate().max_by_key(|(i, c)| (num::precision_rank(c.stored), usize::MAX - i)).map(|(i, _)| i);
+                let best = copies
+                    .iter()
+                    .enumerate()
+                    .max_by_key(|(i, c)| (num::precision_rank(c.stored), usize::MAX - i))
+                    .map(|(i, _)| i);
                 let mut v = vec![0u8; spec.refit_bytes() as usize];
                 if let Some(bi) = best {
                     let c = &copies[bi];
@@ -904,7 +1039,8 @@ impl SimSpec {
                         if oi == bi || !(best_exact || o.stored == c.stored) {
                             continue;
                         }
-                        let mut other = vec![0u8; spec.dtype.bytes_for(spec.count).unwrap() as usize];
+                        let mut other =
+                            vec![0u8; spec.dtype.bytes_for(spec.count).unwrap() as usize];
                         read_copy(layout, img, rpos, o.segment, w, &mut other);
                         for e in 0..spec.count {
                             let a = convert(get(&v, e, spec.dtype), spec.dtype, o.stored);
@@ -918,13 +1054,23 @@ impl SimSpec {
                 }
                 let orig = &self.values[w];
                 exact_original = if spec.dtype.is_packed() || spec.dtype == DataType::Bool {
-                    (0..spec.count).all(|e| get(&v, e, spec.dtype) == convert(get(orig, e, spec.dtype), spec.dtype, spec.dtype))
+                    (0..spec.count).all(|e| {
+                        get(&v, e, spec.dtype)
+                            == convert(get(orig, e, spec.dtype), spec.dtype, spec.dtype)
+                    })
                 } else {
                     v == *orig
                 };
                 values = Some(v);
             }
-            out.push(WeightTruth { spec: spec.clone(), recovery, values, copies, exact_original, copies_disagree: disagree });
+            out.push(WeightTruth {
+                spec: spec.clone(),
+                recovery,
+                values,
+                copies,
+                exact_original,
+                copies_disagree: disagree,
+            });
         }
         Ok(Truth {
             weights: out,
@@ -954,7 +1100,11 @@ impl Default for SimSpec {
 /// Whether every value of `inner` is exactly a value of `outer`.
 pub fn holds_exactly(outer: DataType, inner: DataType) -> bool {
     use DataType::*;
-    outer == inner || matches!((outer, inner), (Float, Half) | (Float, Bf16) | (Int64, Int32))
+    outer == inner
+        || matches!(
+            (outer, inner),
+            (Float, Half) | (Float, Bf16) | (Int64, Int32)
+        )
 }
 
 /// The slot of buffer `b` that holds element `e` of weight `w` (a pure copy).
@@ -968,7 +1118,9 @@ fn slot_of(b: &Buffer, ws: &[WeightSpec], w: usize, e: u64) -> Option<u64> {
         Content::Join { parts, chunk } => {
             let map = JoinMap::new(parts, ws, *chunk);
             // Find source index j with map.locate(j) == (part of w, e).
-            let p = parts.iter().position(|p| p.weight == w && p.scale.is_none())?;
+            let p = parts
+                .iter()
+                .position(|p| p.weight == w && p.scale.is_none())?;
             if *chunk == 0 {
                 map.starts[p] + e
             } else {
@@ -994,11 +1146,17 @@ fn slot_of(b: &Buffer, ws: &[WeightSpec], w: usize, e: u64) -> Option<u64> {
 /// `out` (refit dtype), converting each stored element exactly to the refit dtype.
 fn read_copy(layout: &Layout, img: &[u8], pos: &Positions, si: usize, w: usize, out: &mut [u8]) {
     let ws = &layout.weights;
-    let Segment::Buffer(b) = &layout.segments[si] else { unreachable!() };
+    let Segment::Buffer(b) = &layout.segments[si] else {
+        unreachable!()
+    };
     let (st, len) = pos.seg[si];
     let buf = &img[st as usize..(st + len) as usize];
     let dt = ws[w].dtype;
-    if matches!(b.content, Content::Copy(_)) && b.stored == dt && b.order == Order::Verbatim && !dt.is_packed() {
+    if matches!(b.content, Content::Copy(_))
+        && b.stored == dt
+        && b.order == Order::Verbatim
+        && !dt.is_packed()
+    {
         out.copy_from_slice(&buf[..out.len()]);
         return;
     }
@@ -1020,7 +1178,12 @@ fn read_copy(layout: &Layout, img: &[u8], pos: &Positions, si: usize, w: usize, 
                 idx
             }
         };
-        put(out, idx, dt, convert(get(buf, slot, b.stored), b.stored, dt));
+        put(
+            out,
+            idx,
+            dt,
+            convert(get(buf, slot, b.stored), b.stored, dt),
+        );
     });
 }
 
@@ -1031,10 +1194,17 @@ fn write_stats(layout: &Layout, img: &mut [u8], pos: &Positions) {
             if len == 0 {
                 continue;
             }
-            let Segment::Buffer(b) = &layout.segments[*buffer] else { unreachable!() };
+            let Segment::Buffer(b) = &layout.segments[*buffer] else {
+                unreachable!()
+            };
             let (bs, bl) = pos.seg[*buffer];
             let slots = b.order.slots(b.content.len(&layout.weights));
-            let v = stat_bytes(*kind, &img[bs as usize..(bs + bl) as usize], b.stored, slots);
+            let v = stat_bytes(
+                *kind,
+                &img[bs as usize..(bs + bl) as usize],
+                b.stored,
+                slots,
+            );
             img[st as usize..st as usize + 4].copy_from_slice(&v);
             debug_assert_eq!(len, 4);
         }
@@ -1111,14 +1281,31 @@ impl SimEngine {
         // in the refitted layout when that layout persists, else brought back to the fresh one.
         // A fresh-layout plan longer than its layout is a builder file with a trailer.
         let (fresh, form) = if marked == Form::Refitted && fresh_pos != refit_pos {
-            ensure!(refit_pos.total == n, "plan of {n} bytes: its refitted layout needs {}", refit_pos.total);
+            ensure!(
+                refit_pos.total == n,
+                "plan of {n} bytes: its refitted layout needs {}",
+                refit_pos.total
+            );
             if layout.persist_refit_form {
                 (Arc::new(file), Form::Refitted)
             } else {
-                (Arc::new(relayout(&layout, &file, &refit_pos, &fresh_pos, Form::Fresh)), Form::Fresh)
+                (
+                    Arc::new(relayout(
+                        &layout,
+                        &file,
+                        &refit_pos,
+                        &fresh_pos,
+                        Form::Fresh,
+                    )),
+                    Form::Fresh,
+                )
             }
         } else {
-            ensure!(fresh_pos.total <= n, "plan truncated: layout needs {} bytes, file has {n}", fresh_pos.total);
+            ensure!(
+                fresh_pos.total <= n,
+                "plan truncated: layout needs {} bytes, file has {n}",
+                fresh_pos.total
+            );
             if fresh_pos.total == n {
                 (Arc::new(file), Form::Fresh)
             } else {
@@ -1199,20 +1386,39 @@ impl SimEngine {
         if self.sh.faults.fail_instance == Some(call) {
             bail!("IRuntime::deserializeCudaEngine: Error Code 1: Serialization (injected failure on deserialization #{call})");
         }
-        Ok(SimInstance { sh: self.sh.clone(), image: self.sh.fresh.clone(), form: self.sh.form, refits: 0, broken: None })
+        Ok(SimInstance {
+            sh: self.sh.clone(),
+            image: self.sh.fresh.clone(),
+            form: self.sh.form,
+            refits: 0,
+            broken: None,
+        })
     }
 }
 
 /// Reads and validates the layout description of a simulator plan.
 pub fn parse_layout(file: &[u8]) -> Result<Layout> {
-    ensure!(file.len() as u64 >= HEADER_LEN, "not a plan: {} bytes", file.len());
+    ensure!(
+        file.len() as u64 >= HEADER_LEN,
+        "not a plan: {} bytes",
+        file.len()
+    );
     ensure!(&file[0..4] == TAG, "not a plan: no `ftrt` tag");
     ensure!(file[4..8] == [0; 4], "unknown serialization version");
     ensure!(&file[48..56] == MAGIC, "not a simulator plan");
-    ensure!(u64_at(file, 16) == file.len() as u64, "plan length field {} != file length {}", u64_at(file, 16), file.len());
+    ensure!(
+        u64_at(file, 16) == file.len() as u64,
+        "plan length field {} != file length {}",
+        u64_at(file, 16),
+        file.len()
+    );
     let (at, len) = (u64_at(file, 32), u64_at(file, 40));
-    let end = at.checked_add(len).filter(|&e| e <= file.len() as u64).ok_or_else(|| anyhow!("description out of range"))?;
-    let layout: Layout = serde_json::from_slice(&file[at as usize..end as usize]).context("plan description")?;
+    let end = at
+        .checked_add(len)
+        .filter(|&e| e <= file.len() as u64)
+        .ok_or_else(|| anyhow!("description out of range"))?;
+    let layout: Layout =
+        serde_json::from_slice(&file[at as usize..end as usize]).context("plan description")?;
     layout.validate().context("plan description")?;
     Ok(layout)
 }
@@ -1233,7 +1439,10 @@ impl Engine for SimEngine {
             bail!("IRuntime::deserializeCudaEngine: Error Code 1: Serialization (injected failure on deserialization #{call})");
         }
         let layout = parse_layout(plan)?;
-        ensure!(layout.weights == sh.layout.weights, "IRuntime::deserializeCudaEngine: a plan of another engine");
+        ensure!(
+            layout.weights == sh.layout.weights,
+            "IRuntime::deserializeCudaEngine: a plan of another engine"
+        );
         let n = plan.len() as u64;
         // The layout from the header, as `SimEngine::new` reads it; a serialization has no trailer.
         let (image, form) = if form_of(plan)? == Form::Refitted && sh.fresh_pos != sh.refit_pos {
@@ -1241,13 +1450,25 @@ impl Engine for SimEngine {
             if sh.layout.persist_refit_form {
                 (plan.to_vec(), Form::Refitted)
             } else {
-                (relayout(&sh.layout, plan, &sh.refit_pos, &sh.fresh_pos, Form::Fresh), Form::Fresh)
+                (
+                    relayout(&sh.layout, plan, &sh.refit_pos, &sh.fresh_pos, Form::Fresh),
+                    Form::Fresh,
+                )
             }
         } else {
-            ensure!(n == sh.fresh_pos.total, "IRuntime::deserializeCudaEngine: plan of {n} bytes does not fit its fresh layout");
+            ensure!(
+                n == sh.fresh_pos.total,
+                "IRuntime::deserializeCudaEngine: plan of {n} bytes does not fit its fresh layout"
+            );
             (plan.to_vec(), Form::Fresh)
         };
-        Ok(Box::new(SimInstance { sh: sh.clone(), image: Arc::new(image), form, refits: 0, broken: None }))
+        Ok(Box::new(SimInstance {
+            sh: sh.clone(),
+            image: Arc::new(image),
+            form,
+            refits: 0,
+            broken: None,
+        }))
     }
 }
 
@@ -1323,10 +1544,23 @@ impl Instance for SimInstance {
         }
         // kSTRIP_PLAN: a plain serialization keeps excluding the refittable weights, even after
         // a refit (pytorch/TensorRT #3217): the plan comes out in the stripped (fresh) layout.
-        if self.sh.layout.strip && self.form == Form::Refitted && self.sh.fresh_pos != self.sh.refit_pos {
-            return Ok(Box::new(SimBytes { buf: Arc::new(relayout(&self.sh.layout, &self.image, &self.sh.refit_pos, &self.sh.fresh_pos, Form::Fresh)) }));
+        if self.sh.layout.strip
+            && self.form == Form::Refitted
+            && self.sh.fresh_pos != self.sh.refit_pos
+        {
+            return Ok(Box::new(SimBytes {
+                buf: Arc::new(relayout(
+                    &self.sh.layout,
+                    &self.image,
+                    &self.sh.refit_pos,
+                    &self.sh.fresh_pos,
+                    Form::Fresh,
+                )),
+            }));
         }
-        Ok(Box::new(SimBytes { buf: self.image.clone() }))
+        Ok(Box::new(SimBytes {
+            buf: self.image.clone(),
+        }))
     }
 
     /// serializeWithConfig without kEXCLUDE_WEIGHTS: the weights are in, stripped engine or not.
@@ -1339,7 +1573,13 @@ impl Instance for SimInstance {
                 bail!("ICudaEngine::serializeWithConfig: Error Code 2: Internal Error (engine unusable: {why})");
             }
             sh.counters.serialize.fetch_add(1, Ordering::SeqCst);
-            let mut img = relayout(&sh.layout, &self.image, &sh.fresh_pos, &sh.refit_pos, Form::Refitted);
+            let mut img = relayout(
+                &sh.layout,
+                &self.image,
+                &sh.fresh_pos,
+                &sh.refit_pos,
+                Form::Refitted,
+            );
             write_stats(&sh.layout, &mut img, &sh.refit_pos);
             return Ok(Box::new(SimBytes { buf: Arc::new(img) }));
         }
@@ -1348,7 +1588,9 @@ impl Instance for SimInstance {
             if let Some(why) = &self.broken {
                 bail!("ICudaEngine::serializeWithConfig: Error Code 2: Internal Error (engine unusable: {why})");
             }
-            return Ok(Box::new(SimBytes { buf: self.image.clone() }));
+            return Ok(Box::new(SimBytes {
+                buf: self.image.clone(),
+            }));
         }
         self.serialize()
     }
@@ -1361,7 +1603,9 @@ impl Instance for SimInstance {
             bail!("IRefitter::refitCudaEngine: Error Code 3: API Usage Error (engine was not built with kREFIT: it is not refittable)");
         }
         if let Some(why) = &self.broken {
-            bail!("IRefitter::refitCudaEngine: Error Code 2: Internal Error (engine unusable: {why})");
+            bail!(
+                "IRefitter::refitCudaEngine: Error Code 2: Internal Error (engine unusable: {why})"
+            );
         }
         if values.len() < ws.len() {
             let missing: Vec<&str> = ws[values.len()..].iter().map(|w| w.name.as_str()).collect();
@@ -1371,14 +1615,24 @@ impl Instance for SimInstance {
                 missing.join(", ")
             );
         }
-        ensure!(values.len() == ws.len(), "IRefitter::setNamedWeights: {} buffers for {} weights", values.len(), ws.len());
+        ensure!(
+            values.len() == ws.len(),
+            "IRefitter::setNamedWeights: {} buffers for {} weights",
+            values.len(),
+            ws.len()
+        );
         let some: Vec<Option<&[u8]>> = values.iter().map(|v| Some(*v)).collect();
         self.apply(call, &some)
     }
 
     fn refit_some(&mut self, values: &[Option<&[u8]>]) -> Result<Vec<usize>> {
         let ws = &self.sh.layout.weights;
-        ensure!(values.len() == ws.len(), "IRefitter::setNamedWeights: {} buffers for {} weights", values.len(), ws.len());
+        ensure!(
+            values.len() == ws.len(),
+            "IRefitter::setNamedWeights: {} buffers for {} weights",
+            values.len(),
+            ws.len()
+        );
         for (i, v) in values.iter().enumerate() {
             if let Some(v) = v {
                 self.check_weight(i, v.len() as u64)?;
@@ -1394,7 +1648,9 @@ impl Instance for SimInstance {
             bail!("IRefitter::refitCudaEngine: Error Code 3: API Usage Error (engine was not built with kREFIT: it is not refittable)");
         }
         if let Some(why) = &self.broken {
-            bail!("IRefitter::refitCudaEngine: Error Code 2: Internal Error (engine unusable: {why})");
+            bail!(
+                "IRefitter::refitCudaEngine: Error Code 2: Internal Error (engine unusable: {why})"
+            );
         }
         self.apply(call, values).map(|()| Vec::new())
     }
@@ -1442,14 +1698,22 @@ impl SimInstance {
         }
         if self.form == Form::Fresh {
             if sh.fresh_pos != sh.refit_pos {
-                self.image = Arc::new(relayout(&sh.layout, &self.image, &sh.fresh_pos, &sh.refit_pos, Form::Refitted));
+                self.image = Arc::new(relayout(
+                    &sh.layout,
+                    &self.image,
+                    &sh.fresh_pos,
+                    &sh.refit_pos,
+                    Form::Refitted,
+                ));
             }
             self.form = Form::Refitted;
         }
         let img = Arc::make_mut(&mut self.image);
         let full: Vec<&[u8]> = values.iter().map(|v| v.unwrap_or(&[])).collect();
         for (i, b) in sh.layout.buffers() {
-            if !b.content.follows_refit() || b.content.weights().iter().any(|&w| values[w].is_none()) {
+            if !b.content.follows_refit()
+                || b.content.weights().iter().any(|&w| values[w].is_none())
+            {
                 continue;
             }
             let (st, len) = sh.refit_pos.seg[i];
@@ -1458,7 +1722,8 @@ impl SimInstance {
         write_stats(&sh.layout, img, &sh.refit_pos);
         self.refits += 1;
         if sh.layout.refit_counter {
-            img[12..16].copy_from_slice(&(self.refits.min(u64::from(u32::MAX)) as u32).to_le_bytes());
+            img[12..16]
+                .copy_from_slice(&(self.refits.min(u64::from(u32::MAX)) as u32).to_le_bytes());
         }
         Ok(())
     }

@@ -59,7 +59,12 @@ impl GenConfig {
 
     /// Only engines from which every weight is recoverable, without damaged copies.
     pub fn recoverable() -> GenConfig {
-        GenConfig { unrecoverable: false, strip: false, corrupt: false, ..GenConfig::everything() }
+        GenConfig {
+            unrecoverable: false,
+            strip: false,
+            corrupt: false,
+            ..GenConfig::everything()
+        }
     }
 
     /// The plainest engines: verbatim-ish layouts, no length change, no statistics.
@@ -77,7 +82,11 @@ impl GenConfig {
 
 /// Stored dtypes a weight of dtype `dt` may have.
 pub fn storage_choices(dt: DataType) -> Vec<DataType> {
-    DataType::ALL.iter().copied().filter(|&s| storable(dt, s)).collect()
+    DataType::ALL
+        .iter()
+        .copied()
+        .filter(|&s| storable(dt, s))
+        .collect()
 }
 
 /// Storage dtypes for a weight under `cfg`.
@@ -91,22 +100,51 @@ pub fn storage_for(cfg: &GenConfig, dt: DataType) -> Vec<DataType> {
 
 /// Random orders fitting a weight of `shape` (`count` elements).
 fn random_order(rng: &mut Rng, shape: &[u64], count: u64) -> Order {
-    let mut options = vec![Order::Verbatim, Order::Verbatim, Order::Shuffle { seed: rng.next_u64() }];
+    let mut options = vec![
+        Order::Verbatim,
+        Order::Verbatim,
+        Order::Shuffle {
+            seed: rng.next_u64(),
+        },
+    ];
     if count > 0 {
-        options.push(Order::PaddedRows { rows: 1, cols: count, to: *rng.pick(&[2, 4, 8, 16]) });
+        options.push(Order::PaddedRows {
+            rows: 1,
+            cols: count,
+            to: *rng.pick(&[2, 4, 8, 16]),
+        });
     }
     if let [r, c] = *shape {
         if r > 0 && c > 0 {
             options.push(Order::Transpose { rows: r, cols: c });
             options.push(Order::Transpose { rows: r, cols: c });
-            options.push(Order::Tiles { rows: r, cols: c, th: rng.range(1, 8), tw: *rng.pick(&[1, 2, 3, 4, 8, 16]) });
-            options.push(Order::PaddedRows { rows: r, cols: c, to: *rng.pick(&[2, 3, 4, 8, 16]) });
-            options.push(Order::InterleaveRows { rows: r, cols: c, ways: rng.range(2, 4) });
+            options.push(Order::Tiles {
+                rows: r,
+                cols: c,
+                th: rng.range(1, 8),
+                tw: *rng.pick(&[1, 2, 3, 4, 8, 16]),
+            });
+            options.push(Order::PaddedRows {
+                rows: r,
+                cols: c,
+                to: *rng.pick(&[2, 3, 4, 8, 16]),
+            });
+            options.push(Order::InterleaveRows {
+                rows: r,
+                cols: c,
+                ways: rng.range(2, 4),
+            });
         }
     }
     if let [k, c, r, s] = *shape {
         if count > 0 {
-            options.push(Order::BlockedKcrs { k, c, r, s, b: *rng.pick(&[2, 4, 8]) });
+            options.push(Order::BlockedKcrs {
+                k,
+                c,
+                r,
+                s,
+                b: *rng.pick(&[2, 4, 8]),
+            });
             options.push(Order::BlockedKcrs { k, c, r, s, b: 8 });
         }
     }
@@ -163,18 +201,24 @@ pub const SPECIAL_F32: [f32; 20] = [
     65519.0,
     65520.0,
     -70000.0,
-    1.000_488_3,  // 1 + 2^-11: fp16 tie, rounds to even (1.0)
-    1.001_464_8,  // 1 + 3*2^-11: fp16 tie, rounds to even (1 + 2^-9)
+    1.000_488_3, // 1 + 2^-11: fp16 tie, rounds to even (1.0)
+    1.001_464_8, // 1 + 3*2^-11: fp16 tie, rounds to even (1 + 2^-9)
     2049.0,
     3.4e38,
     5.960_464_5e-8, // fp16 smallest subnormal
     2.980_232_2e-8, // half of it: tie, rounds to 0
-    1.003_906_3,  // 1 + 2^-8: bf16 tie
+    1.003_906_3,    // 1 + 2^-8: bf16 tie
     -1.5,
 ];
 
 /// Random original values for a weight, as refit-dtype bytes. `nan_ok`: NaNs may appear.
-pub fn random_values(rng: &mut Rng, dt: DataType, count: u64, special: bool, nan_ok: bool) -> Vec<u8> {
+pub fn random_values(
+    rng: &mut Rng,
+    dt: DataType,
+    count: u64,
+    special: bool,
+    nan_ok: bool,
+) -> Vec<u8> {
     let mut out = vec![0u8; dt.bytes_for(count).unwrap() as usize];
     let scale = *rng.pick(&[1e-3f32, 0.02, 1.0, 300.0]);
     for i in 0..count {
@@ -184,7 +228,11 @@ pub fn random_values(rng: &mut Rng, dt: DataType, count: u64, special: bool, nan
                 let x: f32 = if special && roll < 10 {
                     *rng.pick(&SPECIAL_F32)
                 } else if special && nan_ok && roll < 13 {
-                    f32::from_bits(0x7FC0_0000 | (rng.next_u64() as u32 & 0x003F_FFFF) | ((rng.next_u64() as u32) & 0x8000_0000))
+                    f32::from_bits(
+                        0x7FC0_0000
+                            | (rng.next_u64() as u32 & 0x003F_FFFF)
+                            | ((rng.next_u64() as u32) & 0x8000_0000),
+                    )
                 } else if roll < 20 {
                     (rng.below(4096) as f32) - 2048.0
                 } else {
@@ -213,7 +261,12 @@ pub fn random_values(rng: &mut Rng, dt: DataType, count: u64, special: bool, nan
                 if roll < 40 {
                     (rng.below(2000) as i64 - 1000) as u64
                 } else if roll < 60 && special {
-                    *rng.pick(&[i64::MAX as u64, i64::MIN as u64, 1u64 << 31, (-(1i64 << 31) - 1) as u64])
+                    *rng.pick(&[
+                        i64::MAX as u64,
+                        i64::MIN as u64,
+                        1u64 << 31,
+                        (-(1i64 << 31) - 1) as u64,
+                    ])
                 } else {
                     rng.next_u64()
                 }
@@ -227,7 +280,10 @@ pub fn random_values(rng: &mut Rng, dt: DataType, count: u64, special: bool, nan
 /// Random refit values for every weight of a layout (e.g. to refit an instance with).
 pub fn random_refit_values(weights: &[trt_dump::pipeline::WeightSpec], seed: u64) -> Vec<Vec<u8>> {
     let mut rng = Rng::new(seed);
-    weights.iter().map(|w| random_values(&mut rng, w.dtype, w.count, false, false)).collect()
+    weights
+        .iter()
+        .map(|w| random_values(&mut rng, w.dtype, w.count, false, false))
+        .collect()
 }
 
 /// A random engine of `n` weights, deterministic in (`seed`, `n`, `cfg`).
@@ -239,7 +295,11 @@ pub fn random_spec(seed: u64, n: usize, cfg: &GenConfig) -> SimSpec {
         let dt = *rng.pick(&cfg.dtypes);
         let shape = random_shape(&mut rng, cfg.max_count);
         let count = shape.iter().product();
-        spec.layout.weights.push(trt_dump::pipeline::WeightSpec { name: weight_name(&mut rng, i), dtype: dt, count });
+        spec.layout.weights.push(trt_dump::pipeline::WeightSpec {
+            name: weight_name(&mut rng, i),
+            dtype: dt,
+            count,
+        });
         shapes.push(shape);
     }
     let ws = spec.layout.weights.clone();
@@ -254,23 +314,44 @@ pub fn random_spec(seed: u64, n: usize, cfg: &GenConfig) -> SimSpec {
             rng.next_u64() & (u64::MAX >> (64 - st.bits()))
         }
     };
-    let push = |rng: &mut Rng, buffers: &mut Vec<super::Buffer>, content: Content, st: DataType, order: Order| {
+    let push = |rng: &mut Rng,
+                buffers: &mut Vec<super::Buffer>,
+                content: Content,
+                st: DataType,
+                order: Order| {
         let pad = if order.pads() { random_pad(rng, st) } else { 0 };
-        buffers.push(super::Buffer { content, stored: st, order, pad });
+        buffers.push(super::Buffer {
+            content,
+            stored: st,
+            order,
+            pad,
+        });
     };
     for w in 0..n {
         let dt = ws[w].dtype;
         let count = ws[w].count;
-        let fate = if cfg.unrecoverable { rng.below(100) } else { 99 };
+        let fate = if cfg.unrecoverable {
+            rng.below(100)
+        } else {
+            99
+        };
         match fate {
             0..=6 => {} // constant-folded away: not stored at all
-            7..=10 => push(&mut rng, &mut buffers, Content::Baked(w), dt, Order::Verbatim),
+            7..=10 => push(
+                &mut rng,
+                &mut buffers,
+                Content::Baked(w),
+                dt,
+                Order::Verbatim,
+            ),
             11..=15 if float(w) && count > 0 => {
                 let st = *rng.pick(&storage_for(cfg, dt));
                 let content = match rng.below(3) {
                     0 => Content::Reciprocal(w),
                     1 => {
-                        let divs: Vec<u64> = (1..=count.min(8)).filter(|d| count.is_multiple_of(*d)).collect();
+                        let divs: Vec<u64> = (1..=count.min(8))
+                            .filter(|d| count.is_multiple_of(*d))
+                            .collect();
                         let k = *rng.pick(&divs);
                         // Scales away from 1: a weight folded with a factor near 1 keeps its
                         // markers valid (fp16/bf16 round them back) and reads like a stored copy
@@ -281,12 +362,23 @@ pub fn random_spec(seed: u64, n: usize, cfg: &GenConfig) -> SimSpec {
                             scales: (0..k)
                                 .map(|_| {
                                     let u = rng.unit() as f32;
-                                    if rng.chance(50) { 0.2 + 0.25 * u } else { 2.5 + u }.to_bits()
+                                    if rng.chance(50) {
+                                        0.2 + 0.25 * u
+                                    } else {
+                                        2.5 + u
+                                    }
+                                    .to_bits()
                                 })
                                 .collect(),
                         }
                     }
-                    _ => Content::Join { parts: vec![super::Part { weight: w, scale: Some(0.125f32.to_bits()) }], chunk: 0 },
+                    _ => Content::Join {
+                        parts: vec![super::Part {
+                            weight: w,
+                            scale: Some(0.125f32.to_bits()),
+                        }],
+                        chunk: 0,
+                    },
                 };
                 push(&mut rng, &mut buffers, content, st, Order::Verbatim);
             }
@@ -294,16 +386,34 @@ pub fn random_spec(seed: u64, n: usize, cfg: &GenConfig) -> SimSpec {
                 let start = rng.below(count);
                 let len = rng.range(0, count - start - 1);
                 let st = *rng.pick(&storage_for(cfg, dt));
-                push(&mut rng, &mut buffers, Content::Slice { weight: w, start, len }, st, Order::Verbatim);
+                push(
+                    &mut rng,
+                    &mut buffers,
+                    Content::Slice {
+                        weight: w,
+                        start,
+                        len,
+                    },
+                    st,
+                    Order::Verbatim,
+                );
             }
             20..=23 if float(w) => {
-                let partners: Vec<usize> = (0..n).filter(|&o| o != w && float(o) && ws[o].count == count).collect();
+                let partners: Vec<usize> = (0..n)
+                    .filter(|&o| o != w && float(o) && ws[o].count == count)
+                    .collect();
                 if partners.is_empty() {
                     continue;
                 }
                 let o = *rng.pick(&partners);
                 let st = *rng.pick(&[DataType::Float, DataType::Half, DataType::Bf16]);
-                push(&mut rng, &mut buffers, Content::Sum(vec![w, o]), st, Order::Verbatim);
+                push(
+                    &mut rng,
+                    &mut buffers,
+                    Content::Sum(vec![w, o]),
+                    st,
+                    Order::Verbatim,
+                );
             }
             _ => {
                 let copies = match rng.below(100) {
@@ -317,7 +427,13 @@ pub fn random_spec(seed: u64, n: usize, cfg: &GenConfig) -> SimSpec {
                     push(&mut rng, &mut buffers, Content::Copy(w), st, order);
                 }
                 if cfg.unrecoverable && rng.chance(5) {
-                    push(&mut rng, &mut buffers, Content::Baked(w), dt, Order::Verbatim);
+                    push(
+                        &mut rng,
+                        &mut buffers,
+                        Content::Baked(w),
+                        dt,
+                        Order::Verbatim,
+                    );
                 }
             }
         }
@@ -341,18 +457,32 @@ pub fn random_spec(seed: u64, n: usize, cfg: &GenConfig) -> SimSpec {
                 .iter()
                 .map(|&m| Part {
                     weight: m,
-                    scale: (cfg.unrecoverable && num::is_float16_32(dt) && rng.chance(25)).then(|| 0.35f32.to_bits()),
+                    scale: (cfg.unrecoverable && num::is_float16_32(dt) && rng.chance(25))
+                        .then(|| 0.35f32.to_bits()),
                 })
                 .collect();
             let total: u64 = members.iter().map(|&m| ws[m].count).sum();
             let st = *rng.pick(&storage_for(cfg, dt));
-            let st = if parts.iter().any(|p| p.scale.is_some()) && !num::is_float16_32(st) { dt } else { st };
+            let st = if parts.iter().any(|p| p.scale.is_some()) && !num::is_float16_32(st) {
+                dt
+            } else {
+                st
+            };
             let order = if equal && c > 0 && rng.chance(40) {
-                Order::Transpose { rows: members.len() as u64, cols: c }
+                Order::Transpose {
+                    rows: members.len() as u64,
+                    cols: c,
+                }
             } else {
                 random_order(&mut rng, &[total], total)
             };
-            push(&mut rng, &mut buffers, Content::Join { parts, chunk }, st, order);
+            push(
+                &mut rng,
+                &mut buffers,
+                Content::Join { parts, chunk },
+                st,
+                order,
+            );
         }
     }
     // Shuffle buffer order.
@@ -385,7 +515,11 @@ pub fn random_spec(seed: u64, n: usize, cfg: &GenConfig) -> SimSpec {
         }
         let si = spec.push(Segment::Buffer(b));
         if cfg.stats && rng.chance(25) {
-            let kind = if rng.chance(50) { StatKind::Checksum } else { StatKind::MaxAbs };
+            let kind = if rng.chance(50) {
+                StatKind::Checksum
+            } else {
+                StatKind::MaxAbs
+            };
             spec.push(Segment::Stat { buffer: si, kind });
         }
     }
@@ -398,7 +532,15 @@ pub fn random_spec(seed: u64, n: usize, cfg: &GenConfig) -> SimSpec {
             let fresh = if rng.chance(30) { 0 } else { rng.range(1, 300) };
             let refitted = if rng.chance(30) { 0 } else { rng.range(1, 300) };
             let fill = filler(&mut rng);
-            insert_segment(&mut spec, at, Segment::Volatile { fresh, refitted, fill });
+            insert_segment(
+                &mut spec,
+                at,
+                Segment::Volatile {
+                    fresh,
+                    refitted,
+                    fill,
+                },
+            );
         }
         spec.layout.persist_refit_form = rng.chance(30);
     }
@@ -418,7 +560,13 @@ pub fn random_spec(seed: u64, n: usize, cfg: &GenConfig) -> SimSpec {
             Segment::Buffer(b) => !b.content.weights().contains(&w) || b.stored == ws[w].dtype,
             _ => true,
         });
-        let v = random_values(&mut rng, ws[w].dtype, ws[w].count, cfg.special_values, own_dtype_only);
+        let v = random_values(
+            &mut rng,
+            ws[w].dtype,
+            ws[w].count,
+            cfg.special_values,
+            own_dtype_only,
+        );
         spec.values.push(v);
     }
 
@@ -470,9 +618,13 @@ pub fn corrupt_one(spec: &mut SimSpec, rng: &mut Rng) -> bool {
     }
     let (w, copies) = rng.pick(&candidates).clone();
     let si = *rng.pick(&copies);
-    let Segment::Buffer(b) = &spec.layout.segments[si] else { unreachable!() };
+    let Segment::Buffer(b) = &spec.layout.segments[si] else {
+        unreachable!()
+    };
     let e = rng.below(ws[w].count);
-    let Some(slot) = super::slot_of(b, ws, w, e) else { return false };
+    let Some(slot) = super::slot_of(b, ws, w, e) else {
+        return false;
+    };
     let xor = match b.stored.bits() {
         4 => 0x4,
         8 if b.stored == DataType::Bool => 1,
@@ -481,6 +633,10 @@ pub fn corrupt_one(spec: &mut SimSpec, rng: &mut Rng) -> bool {
         32 => 0x4000_0000,
         _ => 0x4000_0000_0000_0000,
     };
-    spec.corrupt.push(Corrupt { segment: si, slot, xor });
+    spec.corrupt.push(Corrupt {
+        segment: si,
+        slot,
+        xor,
+    });
     true
 }

@@ -91,7 +91,11 @@ struct Builder {
 
 impl Builder {
     fn new(st: Storage, seed: u64) -> Builder {
-        Builder { spec: SimSpec::new(), st, seed }
+        Builder {
+            spec: SimSpec::new(),
+            st,
+            seed,
+        }
     }
 
     fn weight(&mut self, name: impl Into<String>, count: u64, init: Init) -> usize {
@@ -112,12 +116,19 @@ impl Builder {
 
     /// A Gemm weight `[out, in]`, stored transposed.
     fn gemm(&mut self, w: usize, out: u64, inp: u64) -> usize {
-        self.store(Content::Copy(w), Order::Transpose { rows: out, cols: inp })
+        self.store(
+            Content::Copy(w),
+            Order::Transpose {
+                rows: out,
+                cols: inp,
+            },
+        )
     }
 
     fn kernels(&mut self, len: u64) {
         let salt = self.spec.layout.segments.len() as u64;
-        self.spec.filler(len, Fill::Adversarial(num::mix(self.seed, 0xC0DE + salt)));
+        self.spec
+            .filler(len, Fill::Adversarial(num::mix(self.seed, 0xC0DE + salt)));
     }
 
     fn finish(mut self) -> SimSpec {
@@ -153,12 +164,32 @@ pub fn tiny_mlp(st: Storage) -> SimSpec {
 
 /// BERT encoder weights in ONNX initializer order: embeddings, per-layer biases/norms, pooler,
 /// then the per-layer MatMul weights (named `onnx::MatMul_N`, shapes `[in, out]`).
-fn bert(st: Storage, seed: u64, vocab: u64, hidden: u64, layers: u64, inter: u64, max_pos: u64) -> SimSpec {
+fn bert(
+    st: Storage,
+    seed: u64,
+    vocab: u64,
+    hidden: u64,
+    layers: u64,
+    inter: u64,
+    max_pos: u64,
+) -> SimSpec {
     let mut b = Builder::new(st, seed);
     let h = hidden;
-    let word = b.weight("bert.embeddings.word_embeddings.weight", vocab * h, Init::Weight(0.05));
-    let pos = b.weight("bert.embeddings.position_embeddings.weight", max_pos * h, Init::Weight(0.05));
-    let tok = b.weight("bert.embeddings.token_type_embeddings.weight", 2 * h, Init::Weight(0.05));
+    let word = b.weight(
+        "bert.embeddings.word_embeddings.weight",
+        vocab * h,
+        Init::Weight(0.05),
+    );
+    let pos = b.weight(
+        "bert.embeddings.position_embeddings.weight",
+        max_pos * h,
+        Init::Weight(0.05),
+    );
+    let tok = b.weight(
+        "bert.embeddings.token_type_embeddings.weight",
+        2 * h,
+        Init::Weight(0.05),
+    );
     let ln_w = b.weight("bert.embeddings.LayerNorm.weight", h, Init::Gain);
     let ln_b = b.weight("bert.embeddings.LayerNorm.bias", h, Init::Bias);
     struct L {
@@ -186,13 +217,38 @@ fn bert(st: Storage, seed: u64, vocab: u64, hidden: u64, layers: u64, inter: u64
         let kb = b.weight(format!("{p}.attention.self.key.bias"), h, Init::Bias);
         let vb = b.weight(format!("{p}.attention.self.value.bias"), h, Init::Bias);
         let ob = b.weight(format!("{p}.attention.output.dense.bias"), h, Init::Bias);
-        let ln1w = b.weight(format!("{p}.attention.output.LayerNorm.weight"), h, Init::Gain);
-        let ln1b = b.weight(format!("{p}.attention.output.LayerNorm.bias"), h, Init::Bias);
+        let ln1w = b.weight(
+            format!("{p}.attention.output.LayerNorm.weight"),
+            h,
+            Init::Gain,
+        );
+        let ln1b = b.weight(
+            format!("{p}.attention.output.LayerNorm.bias"),
+            h,
+            Init::Bias,
+        );
         let ib = b.weight(format!("{p}.intermediate.dense.bias"), inter, Init::Bias);
         let db = b.weight(format!("{p}.output.dense.bias"), h, Init::Bias);
         let ln2w = b.weight(format!("{p}.output.LayerNorm.weight"), h, Init::Gain);
         let ln2b = b.weight(format!("{p}.output.LayerNorm.bias"), h, Init::Bias);
-        ls.push(L { qb, kb, vb, ob, ln1w, ln1b, ib, db, ln2w, ln2b, q: 0, k: 0, v: 0, o: 0, i: 0, d: 0 });
+        ls.push(L {
+            qb,
+            kb,
+            vb,
+            ob,
+            ln1w,
+            ln1b,
+            ib,
+            db,
+            ln2w,
+            ln2b,
+            q: 0,
+            k: 0,
+            v: 0,
+            o: 0,
+            i: 0,
+            d: 0,
+        });
     }
     let pool_w = b.weight("bert.pooler.dense.weight", h * h, Init::Weight(0.05));
     let pool_b = b.weight("bert.pooler.dense.bias", h, Init::Bias);
@@ -203,8 +259,16 @@ fn bert(st: Storage, seed: u64, vocab: u64, hidden: u64, layers: u64, inter: u64
         l.k = b.weight(format!("onnx::MatMul_{}", n + 16), h * h, Init::Weight(sd));
         l.v = b.weight(format!("onnx::MatMul_{}", n + 17), h * h, Init::Weight(sd));
         l.o = b.weight(format!("onnx::MatMul_{}", n + 26), h * h, Init::Weight(sd));
-        l.i = b.weight(format!("onnx::MatMul_{}", n + 27), h * inter, Init::Weight(sd));
-        l.d = b.weight(format!("onnx::MatMul_{}", n + 28), inter * h, Init::Weight(sd));
+        l.i = b.weight(
+            format!("onnx::MatMul_{}", n + 27),
+            h * inter,
+            Init::Weight(sd),
+        );
+        l.d = b.weight(
+            format!("onnx::MatMul_{}", n + 28),
+            inter * h,
+            Init::Weight(sd),
+        );
         n += 29;
     }
 
@@ -212,11 +276,18 @@ fn bert(st: Storage, seed: u64, vocab: u64, hidden: u64, layers: u64, inter: u64
     b.kernels(180_000);
     b.verbatim(ln_w);
     // The embedding LayerNorm bias is stored only as fp16 (real fp32 BERT engine).
-    b.spec.buffer(Content::Copy(ln_b), DataType::Half, Order::Verbatim);
+    b.spec
+        .buffer(Content::Copy(ln_b), DataType::Half, Order::Verbatim);
     for (li, l) in ls.iter().enumerate() {
         b.kernels(24_576 + 4096 * li as u64 % 3);
         // Q/K/V fused into one buffer, rows interleaved (V, K, Q order as in the real engine).
-        let parts = [l.v, l.k, l.q].iter().map(|&w| Part { weight: w, scale: None }).collect();
+        let parts = [l.v, l.k, l.q]
+            .iter()
+            .map(|&w| Part {
+                weight: w,
+                scale: None,
+            })
+            .collect();
         b.store(Content::Join { parts, chunk: h }, Order::Verbatim);
         for w in [l.qb, l.kb, l.vb, l.ob, l.ln1w, l.ln1b] {
             b.verbatim(w);
@@ -267,14 +338,46 @@ pub fn decoder(st: Storage, seed: u64, vocab: u64, h: u64, layers: u64, mlp: u64
     for l in 0..layers {
         let p = format!("model.layers.{l}");
         let n1 = b.weight(format!("{p}.input_layernorm.weight"), h, Init::Gain);
-        let q = b.weight(format!("{p}.self_attn.q_proj.weight"), h * h, Init::Weight(0.02));
-        let k = b.weight(format!("{p}.self_attn.k_proj.weight"), h * h, Init::Weight(0.02));
-        let v = b.weight(format!("{p}.self_attn.v_proj.weight"), h * h, Init::Weight(0.02));
-        let o = b.weight(format!("{p}.self_attn.o_proj.weight"), h * h, Init::Weight(0.02));
-        let n2 = b.weight(format!("{p}.post_attention_layernorm.weight"), h, Init::Gain);
-        let g = b.weight(format!("{p}.mlp.gate_proj.weight"), mlp * h, Init::Weight(0.02));
-        let u = b.weight(format!("{p}.mlp.up_proj.weight"), mlp * h, Init::Weight(0.02));
-        let d = b.weight(format!("{p}.mlp.down_proj.weight"), h * mlp, Init::Weight(0.02));
+        let q = b.weight(
+            format!("{p}.self_attn.q_proj.weight"),
+            h * h,
+            Init::Weight(0.02),
+        );
+        let k = b.weight(
+            format!("{p}.self_attn.k_proj.weight"),
+            h * h,
+            Init::Weight(0.02),
+        );
+        let v = b.weight(
+            format!("{p}.self_attn.v_proj.weight"),
+            h * h,
+            Init::Weight(0.02),
+        );
+        let o = b.weight(
+            format!("{p}.self_attn.o_proj.weight"),
+            h * h,
+            Init::Weight(0.02),
+        );
+        let n2 = b.weight(
+            format!("{p}.post_attention_layernorm.weight"),
+            h,
+            Init::Gain,
+        );
+        let g = b.weight(
+            format!("{p}.mlp.gate_proj.weight"),
+            mlp * h,
+            Init::Weight(0.02),
+        );
+        let u = b.weight(
+            format!("{p}.mlp.up_proj.weight"),
+            mlp * h,
+            Init::Weight(0.02),
+        );
+        let d = b.weight(
+            format!("{p}.mlp.down_proj.weight"),
+            h * mlp,
+            Init::Weight(0.02),
+        );
         per.push([n1, q, k, v, o, n2, g, u, d]);
     }
     let norm = b.weight("model.norm.weight", h, Init::Gain);
@@ -283,14 +386,47 @@ pub fn decoder(st: Storage, seed: u64, vocab: u64, h: u64, layers: u64, mlp: u64
     b.verbatim(embed);
     for (li, [n1, q, k, v, o, n2, g, u, d]) in per.into_iter().enumerate() {
         b.kernels(16_384 + 512 * (li as u64 % 5));
-        b.spec.push(Segment::Align { to: 256, fill: Fill::Zero });
+        b.spec.push(Segment::Align {
+            to: 256,
+            fill: Fill::Zero,
+        });
         b.verbatim(n1);
-        let qkv = [q, k, v].iter().map(|&w| Part { weight: w, scale: None }).collect();
-        b.store(Content::Join { parts: qkv, chunk: 0 }, Order::Transpose { rows: 3 * h, cols: h });
+        let qkv = [q, k, v]
+            .iter()
+            .map(|&w| Part {
+                weight: w,
+                scale: None,
+            })
+            .collect();
+        b.store(
+            Content::Join {
+                parts: qkv,
+                chunk: 0,
+            },
+            Order::Transpose {
+                rows: 3 * h,
+                cols: h,
+            },
+        );
         b.gemm(o, h, h);
         b.verbatim(n2);
-        let gu = [g, u].iter().map(|&w| Part { weight: w, scale: None }).collect();
-        b.store(Content::Join { parts: gu, chunk: 0 }, Order::Transpose { rows: 2 * mlp, cols: h });
+        let gu = [g, u]
+            .iter()
+            .map(|&w| Part {
+                weight: w,
+                scale: None,
+            })
+            .collect();
+        b.store(
+            Content::Join {
+                parts: gu,
+                chunk: 0,
+            },
+            Order::Transpose {
+                rows: 2 * mlp,
+                cols: h,
+            },
+        );
         b.gemm(d, h, mlp);
     }
     b.kernels(4096);

@@ -75,7 +75,9 @@ pub fn get(bytes: &[u8], i: u64, dt: DataType) -> u64 {
         4 => u64::from((bytes[i / 2] >> ((i & 1) * 4)) & 0xF),
         8 => u64::from(bytes[i]),
         16 => u64::from(u16::from_le_bytes([bytes[2 * i], bytes[2 * i + 1]])),
-        32 => u64::from(u32::from_le_bytes(bytes[4 * i..4 * i + 4].try_into().unwrap())),
+        32 => u64::from(u32::from_le_bytes(
+            bytes[4 * i..4 * i + 4].try_into().unwrap(),
+        )),
         _ => u64::from_le_bytes(bytes[8 * i..8 * i + 8].try_into().unwrap()),
     }
 }

@@ -17,9 +17,20 @@ pub enum Order {
     Transpose { rows: u64, cols: u64 },
     /// A `rows x cols` matrix cut into `th x tw` tiles stored one after the other (tiles in
     /// row-major order, row-major inside a tile); edge tiles padded.
-    Tiles { rows: u64, cols: u64, th: u64, tw: u64 },
+    Tiles {
+        rows: u64,
+        cols: u64,
+        th: u64,
+        tw: u64,
+    },
     /// A conv weight KCRS stored as `[ceil(K/b)][C][R][S][b]` (K padded up to a multiple of `b`).
-    BlockedKcrs { k: u64, c: u64, r: u64, s: u64, b: u64 },
+    BlockedKcrs {
+        k: u64,
+        c: u64,
+        r: u64,
+        s: u64,
+        b: u64,
+    },
     /// A `rows x cols` matrix with each row padded to a multiple of `to` elements.
     PaddedRows { rows: u64, cols: u64, to: u64 },
     /// Rows stored `0, ways, 2*ways, …, 1, ways+1, …` (row interleaving), no padding.
@@ -63,7 +74,10 @@ impl Order {
                 if b == 0 {
                     return Err(format!("{self:?}: block 0"));
                 }
-                let total = k.checked_mul(c).and_then(|x| x.checked_mul(r)).and_then(|x| x.checked_mul(s));
+                let total = k
+                    .checked_mul(c)
+                    .and_then(|x| x.checked_mul(r))
+                    .and_then(|x| x.checked_mul(s));
                 if total != Some(n) {
                     return Err(format!("{self:?}: KCRS != {n} elements"));
                 }
@@ -75,7 +89,10 @@ impl Order {
     /// Stored slots for a source of `n` elements.
     pub fn slots(&self, n: u64) -> u64 {
         match *self {
-            Order::Verbatim | Order::Shuffle { .. } | Order::Transpose { .. } | Order::InterleaveRows { .. } => n,
+            Order::Verbatim
+            | Order::Shuffle { .. }
+            | Order::Transpose { .. }
+            | Order::InterleaveRows { .. } => n,
             Order::Tiles { rows, cols, th, tw } => rows.div_ceil(th) * th * cols.div_ceil(tw) * tw,
             Order::BlockedKcrs { k, c, r, s, b } => k.div_ceil(b) * b * c * r * s,
             Order::PaddedRows { rows, cols, to } => rows * cols.div_ceil(to) * to,
@@ -84,7 +101,10 @@ impl Order {
 
     /// Whether slots hold padding (`slots(n) > n` possible).
     pub fn pads(&self) -> bool {
-        matches!(self, Order::Tiles { .. } | Order::BlockedKcrs { .. } | Order::PaddedRows { .. })
+        matches!(
+            self,
+            Order::Tiles { .. } | Order::BlockedKcrs { .. } | Order::PaddedRows { .. }
+        )
     }
 
     /// Calls `f(slot, Some(source index))` or `f(slot, None)` (padding) for every slot, in

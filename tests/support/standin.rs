@@ -33,7 +33,8 @@ pub fn sim_plan_tool() -> Result<PathBuf, String> {
 }
 
 fn build() -> Result<PathBuf, String> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| option_env!("CARGO").unwrap_or("cargo").to_string());
+    let cargo = std::env::var("CARGO")
+        .unwrap_or_else(|_| option_env!("CARGO").unwrap_or("cargo").to_string());
     let out = Command::new(cargo)
         .args(["build", "--quiet", "--manifest-path"])
         .arg(repo_root().join("tests/standin/Cargo.toml"))
@@ -41,7 +42,10 @@ fn build() -> Result<PathBuf, String> {
         .output()
         .map_err(|e| format!("cannot run cargo to build the stand-in: {e}"))?;
     if !out.status.success() {
-        return Err(format!("building tests/standin failed:\n{}", String::from_utf8_lossy(&out.stderr)));
+        return Err(format!(
+            "building tests/standin failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
     }
     let lib = target_dir().join("debug/libtrt_dump_standin.so");
     if lib.is_file() {
@@ -55,7 +59,14 @@ fn build() -> Result<PathBuf, String> {
 pub fn headers() -> Result<PathBuf, String> {
     let usable = |d: &Path| d.join("TRT-Enterprise-11.4/NvInferImpl.h").is_file();
     if let Some(d) = std::env::var_os("TRT_DUMP_TRT_HEADERS").map(PathBuf::from) {
-        return if usable(&d) { Ok(d) } else { Err(format!("TRT_DUMP_TRT_HEADERS={} lacks TRT-Enterprise-11.4/", d.display())) };
+        return if usable(&d) {
+            Ok(d)
+        } else {
+            Err(format!(
+                "TRT_DUMP_TRT_HEADERS={} lacks TRT-Enterprise-11.4/",
+                d.display()
+            ))
+        };
     }
     let script = repo_root().join("tests/abi/fetch-headers.sh");
     if script.is_file() {
@@ -68,7 +79,9 @@ pub fn headers() -> Result<PathBuf, String> {
     }
     let home = std::env::var_os("CARGO_HOME")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cargo"));
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cargo")
+        });
     if let Ok(indexes) = std::fs::read_dir(home.join("registry/src")) {
         for i in indexes.flatten() {
             let d = i.path().join("trtx-sys-0.9.1+rtx1.7/TensorRT-Headers");
@@ -97,7 +110,12 @@ pub fn cxx() -> Result<String, String> {
     };
     candidates
         .into_iter()
-        .find(|c| Command::new(c).arg("--version").output().is_ok_and(|o| o.status.success()))
+        .find(|c| {
+            Command::new(c)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
         .ok_or_else(|| "no C++ compiler (set CXX)".into())
 }
 

@@ -14,5 +14,5 @@ mod harness;
 mod trt_abi;
 mod trt_cli;
 mod trt_mock;
-mod trt_venv;
 mod trt_selftest;
+mod trt_venv;

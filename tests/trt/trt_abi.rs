@@ -119,10 +119,15 @@ fn a_wrong_table_is_detected() {
     let out = run_check(&cxx, &h.join("TRT-Enterprise-11.4"), "wrong-table");
     let problems = v10::LAYOUT.compare(&out, 4);
     assert!(
-        problems.iter().any(|p| p.starts_with("VRefitter::getAllWeights")),
+        problems
+            .iter()
+            .any(|p| p.starts_with("VRefitter::getAllWeights")),
         "{problems:#?}"
     );
-    assert!(problems.iter().any(|p| p.starts_with("ILogger::log")), "{problems:#?}");
+    assert!(
+        problems.iter().any(|p| p.starts_with("ILogger::log")),
+        "{problems:#?}"
+    );
 }
 
 /// TensorRT 10.x: every tag v10.0.0 … v10.16 of NVIDIA/TensorRT against the 10.x table, each slot
@@ -131,7 +136,9 @@ fn a_wrong_table_is_detected() {
 #[test]
 fn v10_tags_match_table() {
     let Some(mirror) = std::env::var_os("TRT_DUMP_TRT_MIRROR") else {
-        eprintln!("SKIPPED: v10_tags_match_table needs TRT_DUMP_TRT_MIRROR=<git dir of NVIDIA/TensorRT>");
+        eprintln!(
+            "SKIPPED: v10_tags_match_table needs TRT_DUMP_TRT_MIRROR=<git dir of NVIDIA/TensorRT>"
+        );
         return;
     };
     let out_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("abi-v10");

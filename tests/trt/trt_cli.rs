@@ -64,7 +64,11 @@ fn c_library(dir: &Path, name: &str, source: &str) -> Option<PathBuf> {
         .arg(&lib)
         .output()
         .unwrap();
-    assert!(out.status.success(), "cc: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "cc: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     Some(lib)
 }
 
@@ -114,7 +118,11 @@ fn not_an_engine_exits_4_before_tensorrt_is_looked_for() {
         stderr(&o)
     );
     let o = run(&[os("list"), short.as_os_str()]);
-    assert!(stderr(&o).contains("truncated TensorRT engine"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("truncated TensorRT engine"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -129,7 +137,10 @@ fn nonexistent_trt_lib_exits_7_and_says_what_the_header_says() {
     ]);
     assert_eq!(o.status.code(), code(ErrorKind::TrtNotFound));
     let err = stderr(&o);
-    assert!(err.contains("(64 bytes, built by TensorRT 10.16.1.11)"), "{err}");
+    assert!(
+        err.contains("(64 bytes, built by TensorRT 10.16.1.11)"),
+        "{err}"
+    );
     assert!(
         err.contains("--trt-lib /nonexistent/libnvinfer.so.10: not found (no such file or folder)"),
         "{err}"
@@ -152,7 +163,12 @@ fn folder_without_a_library_and_env_var() {
     let d = tempfile::tempdir().unwrap();
     let e = plan(d.path());
     let lib_dir = tempfile::tempdir().unwrap();
-    let o = run(&[os("list"), e.as_os_str(), os("--trt-lib"), lib_dir.path().as_os_str()]);
+    let o = run(&[
+        os("list"),
+        e.as_os_str(),
+        os("--trt-lib"),
+        lib_dir.path().as_os_str(),
+    ]);
     assert_eq!(o.status.code(), code(ErrorKind::TrtNotFound));
     assert!(
         stderr(&o).contains("a folder holding none of libnvinfer.so.10"),
@@ -167,11 +183,18 @@ fn folder_without_a_library_and_env_var() {
         .unwrap();
     assert_eq!(o.status.code(), code(ErrorKind::TrtNotFound));
     assert!(
-        stderr(&o).contains(&format!("TRT_DUMP_TRT_LIB {}: not found", lib_dir.path().display())),
+        stderr(&o).contains(&format!(
+            "TRT_DUMP_TRT_LIB {}: not found",
+            lib_dir.path().display()
+        )),
         "{}",
         stderr(&o)
     );
-    assert!(stderr(&o).contains("(TRT_DUMP_TRT_LIB was given"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("(TRT_DUMP_TRT_LIB was given"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -184,7 +207,10 @@ fn a_file_that_is_not_a_shared_library() {
     assert_eq!(o.status.code(), code(ErrorKind::TrtNotFound));
     let err = stderr(&o);
     assert!(
-        err.contains(&format!("--trt-lib {}: could not be opened:", fake.display())),
+        err.contains(&format!(
+            "--trt-lib {}: could not be opened:",
+            fake.display()
+        )),
         "{err}"
     );
     // dlerror's own words travel with it.
@@ -198,7 +224,11 @@ fn a_file_that_is_not_a_shared_library() {
 fn a_shared_library_lacking_the_entry_points() {
     let d = tempfile::tempdir().unwrap();
     let e = plan(d.path());
-    let Some(lib) = c_library(d.path(), "libnvinfer.so.10", "int not_tensorrt(void) { return 0; }\n") else {
+    let Some(lib) = c_library(
+        d.path(),
+        "libnvinfer.so.10",
+        "int not_tensorrt(void) { return 0; }\n",
+    ) else {
         return;
     };
     let o = run(&[os("info"), e.as_os_str(), os("--trt-lib"), lib.as_os_str()]);
@@ -270,7 +300,12 @@ fn list_map_reads_the_map_not_tensorrt() {
     let e = plan(d.path());
     let missing = d.path().join("x.trtmap");
     let o = run(&[os("list"), e.as_os_str(), os("--map"), missing.as_os_str()]);
-    assert_eq!(o.status.code(), code(ErrorKind::InputUnreadable), "{}", stderr(&o));
+    assert_eq!(
+        o.status.code(),
+        code(ErrorKind::InputUnreadable),
+        "{}",
+        stderr(&o)
+    );
     assert!(stderr(&o).contains("cannot read map"), "{}", stderr(&o));
     assert!(!stderr(&o).contains("TensorRT"), "{}", stderr(&o));
 }
@@ -280,6 +315,9 @@ fn help_needs_no_tensorrt() {
     for args in [&["--help"][..], &["info", "--help"], &["list", "--help"]] {
         let o = run(&args.iter().map(|a| os(a)).collect::<Vec<_>>());
         assert!(o.status.success(), "{args:?}");
-        assert!(String::from_utf8_lossy(&o.stdout).contains("Usage"), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&o.stdout).contains("Usage"),
+            "{args:?}"
+        );
     }
 }

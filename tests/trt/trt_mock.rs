@@ -10,9 +10,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use assert_cmd::cargo::cargo_bin_cmd;
+use trt_dump::engine_file::EngineFile;
 use trt_dump::error::ErrorKind;
 use trt_dump::pipeline::Engine;
-use trt_dump::engine_file::EngineFile;
 use trt_dump::trt::{self, abi, Session, TrtEngine};
 
 /// Library-level tests share the mock's process-wide event log: one at a time.
@@ -62,7 +62,9 @@ fn rtx14() -> Option<Mock> {
 /// TRT_DUMP_TRT_MIRROR (a clone of it), never in CI.
 fn trt10(tag: &str, version: i32) -> Option<Mock> {
     let Some(mirror) = std::env::var_os("TRT_DUMP_TRT_MIRROR") else {
-        eprintln!("SKIPPED: TensorRT {tag} mock needs TRT_DUMP_TRT_MIRROR=<git dir of NVIDIA/TensorRT>");
+        eprintln!(
+            "SKIPPED: TensorRT {tag} mock needs TRT_DUMP_TRT_MIRROR=<git dir of NVIDIA/TensorRT>"
+        );
         return None;
     };
     let cxx = harness::compiler()?;
@@ -128,7 +130,8 @@ fn events(m: &Mock) -> String {
     // SAFETY: the mock library was built by this test; mock_events is `char const* ()`.
     unsafe {
         let lib = libloading::Library::new(&m.lib).unwrap();
-        let f: libloading::Symbol<unsafe extern "C" fn() -> *const std::ffi::c_char> = lib.get("mock_events").unwrap();
+        let f: libloading::Symbol<unsafe extern "C" fn() -> *const std::ffi::c_char> =
+            lib.get("mock_events").unwrap();
         let s = std::ffi::CStr::from_ptr(f()).to_string_lossy().into_owned();
         std::mem::forget(lib);
         s
@@ -148,7 +151,8 @@ fn have_gpu() -> bool {
 }
 
 fn json(out: &[u8]) -> serde_json::Value {
-    serde_json::from_slice(out).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(out)))
+    serde_json::from_slice(out)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(out)))
 }
 
 #[test]
@@ -163,7 +167,11 @@ fn info_json_reports_engine_library_and_weights() {
         .arg("--json")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v = json(&out.stdout);
     assert_eq!(v["format"], "trt-dump.info/1");
     assert_eq!(v["library"]["flavour"], "TensorRT");
@@ -214,13 +222,20 @@ fn info_text_and_list_for_both_rtx_layouts() {
             .arg(&m.lib)
             .output()
             .unwrap();
-        assert!(out.status.success(), "{abi}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{abi}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let text = String::from_utf8(out.stdout).unwrap();
         assert!(
             text.contains(&format!("TensorRT-RTX 1.{}.", m.plan_version[1])),
             "{text}"
         );
-        assert!(text.contains("refit weights  3 weights, 12 elements"), "{text}");
+        assert!(
+            text.contains("refit weights  3 weights, 12 elements"),
+            "{text}"
+        );
         assert!(
             text.contains("  output ") && text.contains("float16  [-1, 7, 16]"),
             "{text}"
@@ -232,7 +247,11 @@ fn info_text_and_list_for_both_rtx_layouts() {
             .arg(&m.lib)
             .output()
             .unwrap();
-        assert!(out.status.success(), "{abi}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{abi}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let v = json(&out.stdout);
         assert_eq!(
             v["weights"][2],
@@ -258,7 +277,11 @@ fn list_text_has_each_weight_and_totals() {
         .arg(&m.dir)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 5, "{text}");
@@ -281,10 +304,15 @@ fn not_refittable_list_exits_6_with_the_fix_and_info_says_no() {
         .arg(&m.dir)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(i32::from(ErrorKind::NotRefittable.exit_code())));
+    assert_eq!(
+        out.status.code(),
+        Some(i32::from(ErrorKind::NotRefittable.exit_code()))
+    );
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("was not built refittable") && err.contains("trtexec --refit") && err.contains("--stripWeights"),
+        err.contains("was not built refittable")
+            && err.contains("trtexec --refit")
+            && err.contains("--stripWeights"),
         "{err}"
     );
     let out = cargo_bin_cmd!("trt-dump")
@@ -297,7 +325,8 @@ fn not_refittable_list_exits_6_with_the_fix_and_info_says_no() {
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(
-        text.contains("refittable     no (built without REFIT)") && text.contains("refit weights  none"),
+        text.contains("refittable     no (built without REFIT)")
+            && text.contains("refit weights  none"),
         "{text}"
     );
 }
@@ -321,9 +350,14 @@ fn deserialize_failure_carries_tensorrt_words_and_both_versions() {
         err.contains("internal error: mock: The engine plan file is not compatible with this version of TensorRT"),
         "{err}"
     );
-    assert!(err.contains("error: mock: Engine deserialization failed."), "{err}");
     assert!(
-        err.contains("the engine was built by TensorRT 11.4.0.42; the library loaded is TensorRT 11.4.0.42"),
+        err.contains("error: mock: Engine deserialization failed."),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "the engine was built by TensorRT 11.4.0.42; the library loaded is TensorRT 11.4.0.42"
+        ),
         "{err}"
     );
     assert!(!err.contains("hint: install the NVIDIA driver"), "{err}");
@@ -392,7 +426,11 @@ fn plugins_are_initialised_with_the_logger() {
         .arg(&m.plugin)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("TensorRT warning: mock plugin: initLibNvInferPlugins namespace=''"),
@@ -431,7 +469,10 @@ fn vv_shows_tensorrt_lines_and_object_lifetimes_quiet_shows_none() {
         .unwrap();
     assert!(out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("TensorRT verbose: mock: verbose chatter"), "{err}");
+    assert!(
+        err.contains("TensorRT verbose: mock: verbose chatter"),
+        "{err}"
+    );
     assert!(
         err.contains("+ IRuntime") && err.contains("- IRuntime") && err.contains("- IRefitter"),
         "{err}"
@@ -514,7 +555,10 @@ fn refit_round_trip_through_the_pipeline_trait() {
     );
     let ev = events(&m)[before..].to_string();
     assert!(ev.contains("createInferRuntime version=110400\n"), "{ev}");
-    assert!(ev.contains("logger interface ILogger 1.0 language=0\n"), "{ev}");
+    assert!(
+        ev.contains("logger interface ILogger 1.0 language=0\n"),
+        "{ev}"
+    );
     assert!(ev.contains("createInferRefitter version=110400\n"), "{ev}");
     assert!(
         ev.contains("setWeightsValidation 0\n") && ev.contains("refitter setMaxThreads positive\n"),
@@ -537,7 +581,8 @@ fn refit_refusals_name_the_weight_and_tensorrt_reason() {
     let k = trt_dump::error::find(&err).unwrap();
     assert_eq!(k.kind, ErrorKind::TrtRefused);
     assert!(
-        k.message.contains("setNamedWeights(`w.half`)") && k.message.contains("mock: values of w.half rejected"),
+        k.message.contains("setNamedWeights(`w.half`)")
+            && k.message.contains("mock: values of w.half rejected"),
         "{}",
         k.message
     );
@@ -564,7 +609,10 @@ fn refitter_echo_unset_and_missing() {
     // SAFETY: `vals` outlives every use of the refitter in this test.
     unsafe { r.set_named_weights(c"w.float", 0, vals.as_ptr().cast(), 4) }.unwrap();
     let echo = r.named_weights(c"w.float");
-    assert_eq!((echo.dtype, echo.values, echo.count), (0, vals.as_ptr().cast(), 4));
+    assert_eq!(
+        (echo.dtype, echo.values, echo.count),
+        (0, vals.as_ptr().cast(), 4)
+    );
     let missing: Vec<_> = r
         .missing_weights()
         .into_iter()
@@ -575,10 +623,20 @@ fn refitter_echo_unset_and_missing() {
     assert!(!r.unset_named_weights(c"w.float"));
     assert_eq!(r.missing_weights().len(), 3);
     let err = r.refit_cuda_engine().unwrap_err();
-    assert!(err.reason().contains("mock: refit with 3 weights missing"), "{err}");
+    assert!(
+        err.reason().contains("mock: refit with 3 weights missing"),
+        "{err}"
+    );
     let e = r.weights_prototype(c"nope").unwrap_err();
-    assert_eq!(trt_dump::error::find(&e).map(|e| e.kind), Some(ErrorKind::TrtRefused));
-    assert!(format!("{e:#}").contains("getWeightsPrototype(`nope`)") && format!("{e:#}").contains("mock: no weights of that name"), "{e:#}");
+    assert_eq!(
+        trt_dump::error::find(&e).map(|e| e.kind),
+        Some(ErrorKind::TrtRefused)
+    );
+    assert!(
+        format!("{e:#}").contains("getWeightsPrototype(`nope`)")
+            && format!("{e:#}").contains("mock: no weights of that name"),
+        "{e:#}"
+    );
 }
 
 #[test]
@@ -613,7 +671,10 @@ fn plain_logger_of_rtx_1_4_receives_messages() {
     let session = Session::open(&opts(&m), &file).unwrap();
     assert_eq!(session.lib.layout.abi, abi::Abi::Rtx13);
     let seen = session.runtime().sink().recent();
-    assert!(seen.iter().any(|l| l == "warning: mock: runtime created"), "{seen:?}");
+    assert!(
+        seen.iter().any(|l| l == "warning: mock: runtime created"),
+        "{seen:?}"
+    );
     let ev = events(&m);
     assert!(ev.contains("createInferRuntime version=10400"), "{ev}");
     assert!(
@@ -640,7 +701,11 @@ fn tensorrt_10_0_and_10_16_mocks_use_the_slots_their_minor_has() {
             .arg("--json")
             .output()
             .unwrap();
-        assert!(out.status.success(), "{tag}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{tag}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let v = json(&out.stdout);
         assert_eq!(v["library"]["abi"], "trt10", "{tag}");
         assert_eq!(v["engine"]["device_memory_bytes"], memory, "{tag}");
@@ -652,7 +717,10 @@ fn tensorrt_10_0_and_10_16_mocks_use_the_slots_their_minor_has() {
         let mut inst = e.instance().unwrap();
         inst.refit(&[&[1u8; 16], &[2u8; 6], &[3u8; 3]]).unwrap();
         assert!(
-            inst.serialize().unwrap().bytes().ends_with(b"|w.int4=\x03\x03\x03"),
+            inst.serialize()
+                .unwrap()
+                .bytes()
+                .ends_with(b"|w.int4=\x03\x03\x03"),
             "{tag}"
         );
         assert!(
@@ -678,7 +746,11 @@ fn dump_extracts_the_original_weights_through_the_binding() {
         .arg(&m.dir)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let bytes = std::fs::read(&out_path).unwrap();
     let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
     let f = st.tensor("w.float").unwrap();

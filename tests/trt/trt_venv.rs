@@ -22,7 +22,11 @@ fn plan(dir: &Path) -> PathBuf {
 /// Returns that library's path.
 fn fake_venv(root: &Path) -> PathBuf {
     std::fs::create_dir_all(root.join("bin")).unwrap();
-    std::fs::write(root.join("pyvenv.cfg"), "home = /usr/bin\nversion = 3.11.7\n").unwrap();
+    std::fs::write(
+        root.join("pyvenv.cfg"),
+        "home = /usr/bin\nversion = 3.11.7\n",
+    )
+    .unwrap();
     let libs = root.join("lib/python3.11/site-packages/tensorrt_libs");
     std::fs::create_dir_all(&libs).unwrap();
     let lib = libs.join("libnvinfer.so.10");
@@ -70,18 +74,29 @@ fn venv_bin_trt_dump_searches_its_own_site_packages_unactivated() {
         std::fs::copy(built, &exe).unwrap();
     }
     let engine = plan(&root);
-    let o = run(&exe, &["-v".as_ref(), "info".as_ref(), engine.as_os_str()], None);
+    let o = run(
+        &exe,
+        &["-v".as_ref(), "info".as_ref(), engine.as_os_str()],
+        None,
+    );
     let err = stderr(&o);
     if o.status.success() || err.contains(": loaded") {
         eprintln!("SKIPPED: a TensorRT library is installed on this machine");
         return;
     }
-    assert_eq!(o.status.code(), Some(i32::from(ErrorKind::TrtNotFound.exit_code())), "{err}");
+    assert_eq!(
+        o.status.code(),
+        Some(i32::from(ErrorKind::TrtNotFound.exit_code())),
+        "{err}"
+    );
     // Tried after the dynamic loader and before the python3 on PATH, and reported as tried.
     let loader = position(&err, "dynamic loader: libtensorrt_rtx.so.1: not found");
     let own = position(
         &err,
-        &format!("trt-dump's environment site-packages: {}: could not be opened", lib.display()),
+        &format!(
+            "trt-dump's environment site-packages: {}: could not be opened",
+            lib.display()
+        ),
     );
     let python = position(&err, "python3 site-packages: not found (no python3 on PATH");
     assert!(loader < own && own < python, "{err}");
@@ -100,13 +115,23 @@ fn virtual_env_is_searched_when_the_binary_is_not_in_an_environment() {
         eprintln!("SKIPPED: a TensorRT library is installed on this machine");
         return;
     }
-    assert_eq!(o.status.code(), Some(i32::from(ErrorKind::TrtNotFound.exit_code())), "{err}");
+    assert_eq!(
+        o.status.code(),
+        Some(i32::from(ErrorKind::TrtNotFound.exit_code())),
+        "{err}"
+    );
     // target/debug/trt-dump is in no bin/ folder: one line says so.
     let own = position(&err, "trt-dump's environment: not found (");
     let venv_line = position(
         &err,
-        &format!("VIRTUAL_ENV site-packages: {}: could not be opened", lib.display()),
+        &format!(
+            "VIRTUAL_ENV site-packages: {}: could not be opened",
+            lib.display()
+        ),
     );
     assert!(own < venv_line, "{err}");
-    assert!(err.contains("is not in the bin/ folder of a Python environment"), "{err}");
+    assert!(
+        err.contains("is not in the bin/ folder of a Python environment"),
+        "{err}"
+    );
 }

@@ -20,7 +20,12 @@ struct FloatChunk {
 impl FloatChunk {
     fn new() -> FloatChunk {
         let z = [0; FOLLOW_CHUNK];
-        FloatChunk { glo: z, ghi: z, bad: z, eps: z }
+        FloatChunk {
+            glo: z,
+            ghi: z,
+            bad: z,
+            eps: z,
+        }
     }
 
     /// Identity of element `i`: pass 4 onwards start at bit 31.
@@ -41,14 +46,21 @@ impl<'a> Decoder<'a> {
             // The bulk decoder ORs digits into place (the float bases are powers of two); with
             // more than 7 passes an identity could overflow u64, which `element` rejects by
             // checked arithmetic: leave those to it.
-            Store::F32 | Store::F16 | Store::Bf16 if self.img.passes.len() <= 7 => self.follow_float(s, n, out),
+            Store::F32 | Store::F16 | Store::Bf16 if self.img.passes.len() <= 7 => {
+                self.follow_float(s, n, out)
+            }
             _ => self.follow_scalar(s, n, out),
         }
     }
 
     fn follow_scalar(&self, s: Store, mut n: u64, out: &mut RunBuilder) -> u64 {
         while let Some(e) = self.element(s, n) {
-            out.push(e.weight, s.stored_dtype(self.weights[e.weight as usize].dtype), n, e.index);
+            out.push(
+                e.weight,
+                s.stored_dtype(self.weights[e.weight as usize].dtype),
+                n,
+                e.index,
+            );
             n += s.nibbles();
         }
         n
@@ -86,6 +98,16 @@ impl<'a> Decoder<'a> {
             if m == 0 {
                 break;
             }
+            // A run of consecutive identities (a buffer stored verbatim) goes on through the
+            // whole chunk when its bytes are the markers its identities were refitted to.
+            if let (Some((e, 1)), Some((_, hi, _, want))) = (expect, cur) {
+                if e + m as u64 <= hi && self.continues_verbatim(s, off, e, m, want == 1) {
+                    pending += m as u64;
+                    expect = Some((e + m as u64, 1));
+                    off += m * esize;
+                    continue;
+                }
+            }
             self.float_chunk(s, off, m, &mut chunk);
             let (bad, eps) = (&chunk.bad[..m], &chunk.eps[..m]);
             let mut i = 0;
@@ -94,7 +116,13 @@ impl<'a> Decoder<'a> {
                 if let (Some((mut e, stride)), Some((lo, hi, _, want))) = (expect, cur) {
                     let check_eps = s == Store::F32;
                     let start = i;
-                    while i < m && bad[i] == 0 && chunk.g(i) == e && e >= lo && e < hi && (!check_eps || eps[i] == want) {
+                    while i < m
+                        && bad[i] == 0
+                        && chunk.g(i) == e
+                        && e >= lo
+                        && e < hi
+                        && (!check_eps || eps[i] == want)
+                    {
                         e = e.wrapping_add_signed(stride);
                         i += 1;
                     }
@@ -120,7 +148,12 @@ impl<'a> Decoder<'a> {
                         };
                         let lo = gi - idx;
                         let spec = &self.weights[w as usize];
-                        let c = (lo, lo + spec.count, w, u32::from(spec.dtype == crate::dtype::DataType::Float));
+                        let c = (
+                            lo,
+                            lo + spec.count,
+                            w,
+                            u32::from(spec.dtype == crate::dtype::DataType::Float),
+                        );
                         cur = Some(c);
                         c
                     }
@@ -137,7 +170,10 @@ impl<'a> Decoder<'a> {
                 out.push(w, stored, ((off + i * esize) * 2) as u64, gi - lo);
                 let last = out.runs.last().expect("just pushed");
                 expect = if last.len >= 2 {
-                    u64::try_from(last.index_at(last.len)).ok().and_then(|x| x.checked_add(lo)).map(|e| (e, last.index_stride))
+                    u64::try_from(last.index_at(last.len))
+                        .ok()
+                        .and_then(|x| x.checked_add(lo))
+                        .map(|e| (e, last.index_stride))
                 } else {
                     None
                 };
@@ -149,6 +185,62 @@ impl<'a> Decoder<'a> {
             out.runs.last_mut().expect("a run to extend").len += pending;
         }
         (off * 2) as u64
+    }
+
+    /// Whether the `m` elements of float store `s` from byte `off` are valid and spell
+    /// identities `e, e + 1, …` (fp32 ones with the pass-0 epsilon when `eps`): exactly when the
+    /// baseline's bytes there are zero and every pass's are the markers of those identities,
+    /// because a valid element's bytes are determined by its digits (every bit of an fp32, fp16
+    /// or bf16 marker is either fixed by the code book or a digit bit, and the epsilon is wanted
+    /// or not). Slice comparisons instead of decoding: pass 0's markers repeat every 128
+    /// identities (a table), later passes' are constant for 128 identities at a time.
+    fn continues_verbatim(&self, s: Store, off: usize, e: u64, m: usize, eps: bool) -> bool {
+        let esize = (s.nibbles() / 2) as usize;
+        let (o, n) = (off - self.origin, m * esize);
+        if !crate::pipeline::packed::is_zero(&self.img.base[o..o + n]) {
+            return false;
+        }
+        let first = code::FLOAT_FIRST_BASE;
+        for (p, img) in self.img.passes.iter().enumerate() {
+            let got = &img[o..o + n];
+            if p == 0 {
+                let r = (e % first) as usize * esize;
+                if got != &pass0_markers(s, eps)[r..r + n] {
+                    return false;
+                }
+                continue;
+            }
+            let mut k = 0;
+            while k < m {
+                let g = e + k as u64;
+                let seg = ((first - g % first) as usize).min(m - k);
+                let d = code::float_digit(g, p as u32);
+                let part = &got[k * esize..(k + seg) * esize];
+                let differs = match s {
+                    Store::F32 => {
+                        let want = code::float_marker_f32(d, false);
+                        part.chunks_exact(4).fold(0, |a, c| {
+                            a | (u32::from_le_bytes([c[0], c[1], c[2], c[3]]) ^ want)
+                        }) != 0
+                    }
+                    _ => {
+                        let want = if s == Store::F16 {
+                            code::float_marker_f16(d)
+                        } else {
+                            code::float_marker_bf16(d)
+                        };
+                        part.chunks_exact(2)
+                            .fold(0, |a, c| a | (u16::from_le_bytes([c[0], c[1]]) ^ want))
+                            != 0
+                    }
+                };
+                if differs {
+                    return false;
+                }
+                k += seg;
+            }
+        }
+        true
     }
 
     /// Decodes `m` (at most [`FOLLOW_CHUNK`]) consecutive `s` elements from byte `off` into
@@ -170,9 +262,43 @@ impl<'a> Decoder<'a> {
                 v
             };
             let passes: Vec<Vec<u8>> = self.img.passes.iter().map(|p| pad(p)).collect();
-            decode_float_chunk(s, &pad(self.img.base), passes.iter().map(|p| p.as_slice()), glo, ghi, bad, eps);
+            decode_float_chunk(
+                s,
+                &pad(self.img.base),
+                passes.iter().map(|p| p.as_slice()),
+                glo,
+                ghi,
+                bad,
+                eps,
+            );
         }
     }
+}
+
+/// The stored bytes of pass-0 markers of store `s` (fp32 ones with the epsilon when `eps`) for
+/// identities `0, 1, …`: long enough that a chunk starting at any identity mod 128 is one slice.
+fn pass0_markers(s: Store, eps: bool) -> &'static [u8] {
+    use std::sync::OnceLock;
+    static TABLES: [OnceLock<Vec<u8>>; 4] = [const { OnceLock::new() }; 4];
+    let k = match (s, eps) {
+        (Store::F32, false) => 0,
+        (Store::F32, true) => 1,
+        (Store::F16, _) => 2,
+        _ => 3,
+    };
+    TABLES[k].get_or_init(|| {
+        let ids = code::FLOAT_FIRST_BASE as usize + FOLLOW_CHUNK;
+        (0..ids as u64)
+            .flat_map(|g| {
+                let d = code::float_digit(g, 0);
+                match s {
+                    Store::F32 => code::float_marker_f32(d, eps).to_le_bytes().to_vec(),
+                    Store::F16 => code::float_marker_f16(d).to_le_bytes().to_vec(),
+                    _ => code::float_marker_bf16(d).to_le_bytes().to_vec(),
+                }
+            })
+            .collect()
+    })
 }
 
 /// Decodes [`FOLLOW_CHUNK`] consecutive elements of float store `s` from `base` and the pass
@@ -285,7 +411,106 @@ mod tests {
     use crate::pipeline::ids::IdSpace;
 
     fn w(name: &str, dtype: DataType, count: u64) -> WeightSpec {
-        WeightSpec { name: name.into(), dtype, count }
+        WeightSpec {
+            name: name.into(),
+            dtype,
+            count,
+        }
+    }
+
+    /// The verbatim shortcut (whole chunks compared with the markers their identities were
+    /// refitted to) must stop exactly where the element-by-element loop stops: long buffers in
+    /// each float store, fp32 ones of fp32 and fp16 refit dtypes (epsilon or not), one byte
+    /// changed at every distance from a chunk boundary, in the baseline or a pass.
+    #[test]
+    fn verbatim_chunks_stop_where_element_by_element_stops() {
+        for (dtype, store) in [
+            (DataType::Float, Store::F32),
+            (DataType::Half, Store::F32),
+            (DataType::Half, Store::F16),
+            (DataType::Bf16, Store::Bf16),
+        ] {
+            let ws = vec![w("pad", dtype, 1000), w("a", dtype, 5000)];
+            let ids = IdSpace::new(&ws);
+            let esize = (store.nibbles() / 2) as usize;
+            let at = 64;
+            let len = at + esize * 5000 + 64;
+            let mut base = vec![0x5Au8; len];
+            base[at..at + esize * 5000].fill(0);
+            let mut imgs = vec![base.clone(); ids.passes as usize];
+            for (p, img) in imgs.iter_mut().enumerate() {
+                let mut m = vec![0u8; ws[1].refit_bytes() as usize];
+                fill_markers(dtype, ids.first[1].1, 5000, p as u32, &mut m);
+                for k in 0..5000 {
+                    let v = match dtype {
+                        DataType::Float => {
+                            f32::from_le_bytes(m[4 * k..4 * k + 4].try_into().unwrap())
+                        }
+                        DataType::Half => {
+                            half::f16::from_bits(u16::from_le_bytes([m[2 * k], m[2 * k + 1]]))
+                                .to_f32()
+                        }
+                        _ => half::bf16::from_bits(u16::from_le_bytes([m[2 * k], m[2 * k + 1]]))
+                            .to_f32(),
+                    };
+                    let dst = &mut img[at + esize * k..at + esize * (k + 1)];
+                    match store {
+                        Store::F32 => dst.copy_from_slice(&v.to_le_bytes()),
+                        Store::F16 => {
+                            dst.copy_from_slice(&half::f16::from_f32(v).to_bits().to_le_bytes())
+                        }
+                        _ => dst.copy_from_slice(&half::bf16::from_f32(v).to_bits().to_le_bytes()),
+                    }
+                }
+            }
+            for bad_elem in [
+                None,
+                Some(300),
+                Some(511),
+                Some(512),
+                Some(777),
+                Some(2048),
+                Some(4999),
+            ] {
+                for image in 0..=imgs.len() {
+                    let (mut b, mut ps) = (base.clone(), imgs.clone());
+                    if let Some(k) = bad_elem {
+                        let x = at + esize * k + esize - 1;
+                        // An exponent bit of the top byte: no longer a marker.
+                        if image == 0 {
+                            b[x] ^= 0x40
+                        } else {
+                            ps[image - 1][x] ^= 0x40
+                        }
+                    }
+                    let img = Images {
+                        base: &b,
+                        passes: ps.iter().map(|p| p.as_slice()).collect(),
+                    };
+                    let dec = Decoder {
+                        img: &img,
+                        weights: &ws,
+                        ids: &ids,
+                        origin: 0,
+                        len_nibbles: len as u64 * 2,
+                    };
+                    let (mut a, mut c) = (RunBuilder::default(), RunBuilder::default());
+                    let n = 2 * at as u64;
+                    let end_a = dec.follow_scalar(store, n, &mut a);
+                    let end_c = dec.follow_float(store, n, &mut c);
+                    assert_eq!(
+                        (end_c, &c.runs),
+                        (end_a, &a.runs),
+                        "{dtype:?} as {store:?}, element {bad_elem:?} of image {image}"
+                    );
+                    let want = 2 * (at + esize * bad_elem.unwrap_or(5000)) as u64;
+                    assert_eq!(
+                        end_a, want,
+                        "{dtype:?} as {store:?}: stops at the changed element"
+                    );
+                }
+            }
+        }
     }
 
     /// The bulk float decoder must push exactly what the element-by-element loop pushes, from
@@ -306,7 +531,13 @@ mod tests {
             let n_weights = 1 + (rnd() % 5) as usize;
             let dts = [DataType::Float, DataType::Half, DataType::Bf16];
             let ws: Vec<WeightSpec> = (0..n_weights)
-                .map(|i| w(&format!("w{i}"), dts[(rnd() % 3) as usize], 1 + rnd() % if case % 4 == 0 { 24_000 } else { 700 }))
+                .map(|i| {
+                    w(
+                        &format!("w{i}"),
+                        dts[(rnd() % 3) as usize],
+                        1 + rnd() % if case % 4 == 0 { 24_000 } else { 700 },
+                    )
+                })
                 .collect();
             let ids = IdSpace::new(&ws);
             let passes = ids.passes as usize;
@@ -338,15 +569,28 @@ mod tests {
                     fill_markers(spec.dtype, ids.first[wi].1, spec.count, p as u32, &mut m);
                     for (k, &idx) in order.iter().enumerate() {
                         let v = match spec.dtype {
-                            DataType::Float => f32::from_le_bytes(m[4 * idx..4 * idx + 4].try_into().unwrap()),
-                            DataType::Half => half::f16::from_bits(u16::from_le_bytes([m[2 * idx], m[2 * idx + 1]])).to_f32(),
-                            _ => half::bf16::from_bits(u16::from_le_bytes([m[2 * idx], m[2 * idx + 1]])).to_f32(),
+                            DataType::Float => {
+                                f32::from_le_bytes(m[4 * idx..4 * idx + 4].try_into().unwrap())
+                            }
+                            DataType::Half => half::f16::from_bits(u16::from_le_bytes([
+                                m[2 * idx],
+                                m[2 * idx + 1],
+                            ]))
+                            .to_f32(),
+                            _ => half::bf16::from_bits(u16::from_le_bytes([
+                                m[2 * idx],
+                                m[2 * idx + 1],
+                            ]))
+                            .to_f32(),
                         };
                         let dst = &mut img[at + esize * k..at + esize * (k + 1)];
                         match store {
                             Store::F32 => dst.copy_from_slice(&v.to_le_bytes()),
-                            Store::F16 => dst.copy_from_slice(&half::f16::from_f32(v).to_bits().to_le_bytes()),
-                            _ => dst.copy_from_slice(&half::bf16::from_f32(v).to_bits().to_le_bytes()),
+                            Store::F16 => {
+                                dst.copy_from_slice(&half::f16::from_f32(v).to_bits().to_le_bytes())
+                            }
+                            _ => dst
+                                .copy_from_slice(&half::bf16::from_f32(v).to_bits().to_le_bytes()),
                         }
                     }
                 }
@@ -358,18 +602,30 @@ mod tests {
                 match rnd() % 5 {
                     0 => base[x] ^= 1 << (rnd() % 8),
                     1 => imgs[(rnd() as usize) % passes][x] ^= 0x80,
-                    2 if x + 2 <= len => imgs[(rnd() as usize) % passes][x..x + 2].copy_from_slice(&(code::EPSILON as u16).to_le_bytes()),
+                    2 if x + 2 <= len => imgs[(rnd() as usize) % passes][x..x + 2]
+                        .copy_from_slice(&(code::EPSILON as u16).to_le_bytes()),
                     3 => imgs[(rnd() as usize) % passes][x] = 0,
                     _ => imgs[(rnd() as usize) % passes][x] ^= 1 << (rnd() % 8),
                 }
             }
             let cut = len - (rnd() % 3) as usize;
             let base = &base[..cut];
-            let img = Images { base, passes: imgs.iter().map(|p| &p[..cut]).collect() };
-            let dec = Decoder { img: &img, weights: &ws, ids: &ids, origin: 0, len_nibbles: cut as u64 * 2 };
+            let img = Images {
+                base,
+                passes: imgs.iter().map(|p| &p[..cut]).collect(),
+            };
+            let dec = Decoder {
+                img: &img,
+                weights: &ws,
+                ids: &ids,
+                origin: 0,
+                len_nibbles: cut as u64 * 2,
+            };
             let mut compared = 0;
             for s in [Store::F32, Store::F16, Store::Bf16] {
-                let valid_at: Vec<bool> = (0..cut as u64).map(|x| dec.element(s, 2 * x).is_some()).collect();
+                let valid_at: Vec<bool> = (0..cut as u64)
+                    .map(|x| dec.element(s, 2 * x).is_some())
+                    .collect();
                 let esize = (s.nibbles() / 2) as usize;
                 for (x, &valid) in valid_at.iter().enumerate() {
                     let n = 2 * x as u64;
@@ -383,13 +639,24 @@ mod tests {
                     let mut a = RunBuilder::default();
                     if n >= 8 {
                         if let Some(e) = dec.element(s, n - s.nibbles()) {
-                            a.push(e.weight, s.stored_dtype(ws[e.weight as usize].dtype), n - s.nibbles(), e.index);
+                            a.push(
+                                e.weight,
+                                s.stored_dtype(ws[e.weight as usize].dtype),
+                                n - s.nibbles(),
+                                e.index,
+                            );
                         }
                     }
-                    let mut b = RunBuilder { runs: a.runs.clone() };
+                    let mut b = RunBuilder {
+                        runs: a.runs.clone(),
+                    };
                     let end_a = dec.follow_scalar(s, n, &mut a);
                     let end_b = dec.follow_float(s, n, &mut b);
-                    assert_eq!((end_b, &b.runs), (end_a, &a.runs), "case {case}, {s:?} from nibble {n}");
+                    assert_eq!(
+                        (end_b, &b.runs),
+                        (end_a, &a.runs),
+                        "case {case}, {s:?} from nibble {n}"
+                    );
                     compared += 1;
                 }
             }

@@ -35,7 +35,8 @@ impl<'a> Decoder<'a> {
                     let b = &img[off..off + nb];
                     let d = match s {
                         Store::F32 => {
-                            let (d, eps) = code::decode_f32(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))?;
+                            let (d, eps) =
+                                code::decode_f32(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))?;
                             if eps {
                                 if p != 0 {
                                     return None;
@@ -51,7 +52,11 @@ impl<'a> Decoder<'a> {
                         return None;
                     }
                     g = g.checked_add(d.checked_mul(scale)?)?;
-                    scale = scale.saturating_mul(if p == 0 { code::FLOAT_FIRST_BASE } else { code::FLOAT_BASE });
+                    scale = scale.saturating_mul(if p == 0 {
+                        code::FLOAT_FIRST_BASE
+                    } else {
+                        code::FLOAT_BASE
+                    });
                 }
             }
             Store::Byte => {
@@ -123,7 +128,9 @@ impl<'a> Decoder<'a> {
             scale = scale.saturating_mul(code::NIBBLE_BASE);
         }
         let (weight, index) = self.ids.lookup(Class::Nibble, g, self.weights)?;
-        Store::Nibble.holds(self.weights[weight as usize].dtype).then_some(Elem { weight, index })
+        Store::Nibble
+            .holds(self.weights[weight as usize].dtype)
+            .then_some(Elem { weight, index })
     }
 
     /// Nibbles covered by consecutive valid elements of `s` from `n`, following at most `cap`
@@ -142,7 +149,11 @@ impl<'a> Decoder<'a> {
     pub(super) fn next_changed(&self, from: usize, to: usize) -> Option<usize> {
         const CHUNK: usize = 4096;
         let base = self.img.base;
-        debug_assert!(from >= self.origin, "{from} before the window at {}", self.origin);
+        debug_assert!(
+            from >= self.origin,
+            "{from} before the window at {}",
+            self.origin
+        );
         let to = to.saturating_sub(self.origin).min(base.len());
         let mut i = from - self.origin;
         while i < to {
@@ -150,7 +161,11 @@ impl<'a> Decoder<'a> {
             let mut first: Option<usize> = None;
             for img in &self.img.passes {
                 if img[i..end] != base[i..end] {
-                    let j = i + img[i..end].iter().zip(&base[i..end]).position(|(a, b)| a != b).unwrap_or(0);
+                    let j = i + img[i..end]
+                        .iter()
+                        .zip(&base[i..end])
+                        .position(|(a, b)| a != b)
+                        .unwrap_or(0);
                     first = Some(first.map_or(j, |f| f.min(j)));
                 }
             }

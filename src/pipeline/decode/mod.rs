@@ -79,12 +79,20 @@ mod tests {
     use crate::pipeline::code::fill_markers;
 
     fn w(name: &str, dtype: DataType, count: u64) -> WeightSpec {
-        WeightSpec { name: name.into(), dtype, count }
+        WeightSpec {
+            name: name.into(),
+            dtype,
+            count,
+        }
     }
 
     /// Builds baseline + pass images for weights stored verbatim (in their refit dtype) at the
     /// given byte offsets of a plan of `len` filler bytes.
-    fn images(weights: &[WeightSpec], at: &[usize], len: usize) -> (Vec<u8>, Vec<Vec<u8>>, IdSpace) {
+    fn images(
+        weights: &[WeightSpec],
+        at: &[usize],
+        len: usize,
+    ) -> (Vec<u8>, Vec<Vec<u8>>, IdSpace) {
         let ids = IdSpace::new(weights);
         let filler: Vec<u8> = (0..len).map(|i| (i * 7 + 3) as u8).collect();
         let mut base = filler.clone();
@@ -97,7 +105,13 @@ mod tests {
             let mut img = base.clone();
             for (i, (spec, off)) in weights.iter().zip(at).enumerate() {
                 let n = spec.refit_bytes() as usize;
-                fill_markers(spec.dtype, ids.first[i].1, spec.count, p, &mut img[*off..off + n]);
+                fill_markers(
+                    spec.dtype,
+                    ids.first[i].1,
+                    spec.count,
+                    p,
+                    &mut img[*off..off + n],
+                );
             }
             passes.push(img);
         }
@@ -106,7 +120,10 @@ mod tests {
 
     fn run_decode(weights: &[WeightSpec], at: &[usize], len: usize) -> Decoded {
         let (base, passes, ids) = images(weights, at, len);
-        let img = Images { base: &base, passes: passes.iter().map(|p| p.as_slice()).collect() };
+        let img = Images {
+            base: &base,
+            passes: passes.iter().map(|p| p.as_slice()).collect(),
+        };
         decode(&img, weights, &ids, &mut |_| true).unwrap()
     }
 
@@ -122,11 +139,20 @@ mod tests {
             ws.push(spec);
         }
         let dec = run_decode(&ws, &at, off + 16);
-        assert!(dec.unexplained.is_empty(), "{:?} {:?} {:#?}", dec.unexplained, at, dec.runs);
+        assert!(
+            dec.unexplained.is_empty(),
+            "{:?} {:?} {:#?}",
+            dec.unexplained,
+            at,
+            dec.runs
+        );
         assert_eq!(dec.runs.len(), ws.len(), "{:#?}", dec.runs);
         for (i, r) in dec.runs.iter().enumerate() {
             assert_eq!(r.weight as usize, i);
-            assert_eq!((r.offset as usize, r.index, r.index_stride, r.len), (at[i], 0, 1, ws[i].count));
+            assert_eq!(
+                (r.offset as usize, r.index, r.index_stride, r.len),
+                (at[i], 0, 1, ws[i].count)
+            );
             assert_eq!(r.stored, ws[i].dtype);
         }
     }
@@ -149,9 +175,16 @@ mod tests {
             off += s.refit_bytes() as usize;
         }
         let dec = run_decode(&ws, &at, off + 8);
-        let got: Vec<(u32, u64, u64)> = dec.runs.iter().map(|r| (r.weight, r.offset, r.len)).collect();
-        let want: Vec<(u32, u64, u64)> =
-            ws.iter().enumerate().map(|(i, s)| (i as u32, at[i] as u64, s.count)).collect();
+        let got: Vec<(u32, u64, u64)> = dec
+            .runs
+            .iter()
+            .map(|r| (r.weight, r.offset, r.len))
+            .collect();
+        let want: Vec<(u32, u64, u64)> = ws
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (i as u32, at[i] as u64, s.count))
+            .collect();
         assert_eq!(got, want);
         assert!(dec.unexplained.is_empty());
     }
@@ -165,7 +198,10 @@ mod tests {
             img[40] = 0x10 + p as u8;
             img[41] = 0x99;
         }
-        let img = Images { base: &base, passes: passes.iter().map(|p| p.as_slice()).collect() };
+        let img = Images {
+            base: &base,
+            passes: passes.iter().map(|p| p.as_slice()).collect(),
+        };
         let dec = decode(&img, &ws, &ids, &mut |_| true).unwrap();
         assert_eq!(dec.runs.len(), 1);
         assert_eq!(dec.unexplained, vec![(40, 42)]);
@@ -183,12 +219,16 @@ mod tests {
         }
         let mut base = base;
         base[300..304].fill(0);
-        let img = Images { base: &base, passes: passes.iter().map(|p| p.as_slice()).collect() };
+        let img = Images {
+            base: &base,
+            passes: passes.iter().map(|p| p.as_slice()).collect(),
+        };
         let dec = decode(&img, &ws, &ids, &mut |_| true).unwrap();
         assert_eq!(dec.runs.len(), 2, "{:?}", dec.runs);
         let mut original = base.clone();
         for i in 0..40u32 {
-            original[16 + 4 * i as usize..20 + 4 * i as usize].copy_from_slice(&(i as f32).to_le_bytes());
+            original[16 + 4 * i as usize..20 + 4 * i as usize]
+                .copy_from_slice(&(i as f32).to_le_bytes());
         }
         original[300..304].copy_from_slice(&39f32.to_le_bytes());
         let got = &crate::pipeline::assemble::assemble(&ws, &dec.runs, &original).unwrap()[0];
@@ -212,9 +252,15 @@ mod tests {
             img[20..24].copy_from_slice(&v.to_le_bytes());
             passes.push(img);
         }
-        let img = Images { base: &base, passes: passes.iter().map(|p| p.as_slice()).collect() };
+        let img = Images {
+            base: &base,
+            passes: passes.iter().map(|p| p.as_slice()).collect(),
+        };
         let dec = decode(&img, &ws, &ids, &mut |_| true).unwrap();
         assert_eq!(dec.runs.len(), 1, "{:?}", dec.runs);
-        assert_eq!((dec.runs[0].stored, dec.runs[0].offset), (DataType::Float, 20));
+        assert_eq!(
+            (dec.runs[0].stored, dec.runs[0].offset),
+            (DataType::Float, 20)
+        );
     }
 }

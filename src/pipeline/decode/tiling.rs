@@ -31,7 +31,8 @@ const WINDOW_MARGIN: usize = 4096;
 const MAX_PIECE: usize = 16 << 20;
 
 thread_local! {
-    /// A window's unpacked images, reused from window to window (no page faults per window).
+    /// A window's unpacked images, reused from window to window and piece to piece (no page
+    /// faults per window); released when decoding ends.
     static BUFFERS: std::cell::RefCell<Vec<Vec<u8>>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
@@ -41,7 +42,12 @@ trait PassSource: Sync {
     /// Whether bytes `[16k, 16k + 16)` ([`CHUNK`]) are the baseline's in every pass.
     fn chunk_unchanged(&self, k: usize) -> bool;
     /// The baseline's bytes `[from, to)` and every pass's: borrowed, or unpacked into `bufs`.
-    fn window<'s>(&'s self, from: usize, to: usize, bufs: &'s mut Vec<Vec<u8>>) -> (&'s [u8], Vec<&'s [u8]>);
+    fn window<'s>(
+        &'s self,
+        from: usize,
+        to: usize,
+        bufs: &'s mut Vec<Vec<u8>>,
+    ) -> (&'s [u8], Vec<&'s [u8]>);
 }
 
 impl PassSource for Images<'_> {
@@ -51,11 +57,21 @@ impl PassSource for Images<'_> {
 
     fn chunk_unchanged(&self, k: usize) -> bool {
         let r = k * CHUNK..((k + 1) * CHUNK).min(self.base.len());
-        self.passes.iter().all(|p| p[r.clone()] == self.base[r.clone()])
+        self.passes
+            .iter()
+            .all(|p| p[r.clone()] == self.base[r.clone()])
     }
 
-    fn window<'s>(&'s self, from: usize, to: usize, _bufs: &'s mut Vec<Vec<u8>>) -> (&'s [u8], Vec<&'s [u8]>) {
-        (&self.base[from..to], self.passes.iter().map(|p| &p[from..to]).collect())
+    fn window<'s>(
+        &'s self,
+        from: usize,
+        to: usize,
+        _bufs: &'s mut Vec<Vec<u8>>,
+    ) -> (&'s [u8], Vec<&'s [u8]>) {
+        (
+            &self.base[from..to],
+            self.passes.iter().map(|p| &p[from..to]).collect(),
+        )
     }
 }
 
@@ -74,7 +90,12 @@ impl PassSource for PackedSource<'_> {
         self.packed.chunk_unchanged(k)
     }
 
-    fn window<'s>(&'s self, from: usize, to: usize, bufs: &'s mut Vec<Vec<u8>>) -> (&'s [u8], Vec<&'s [u8]>) {
+    fn window<'s>(
+        &'s self,
+        from: usize,
+        to: usize,
+        bufs: &'s mut Vec<Vec<u8>>,
+    ) -> (&'s [u8], Vec<&'s [u8]>) {
         bufs.resize_with(self.packed.passes() + 1, Vec::new);
         let (first, rest) = bufs.split_at_mut(1);
         let base = self.base.window_in(from, to, &mut first[0]);
@@ -110,7 +131,11 @@ pub fn decode_packed(
     ids: &IdSpace,
     progress: &mut dyn FnMut(u64) -> bool,
 ) -> Option<Decoded> {
-    assert_eq!(base.len(), packed.len(), "passes packed against this baseline");
+    assert_eq!(
+        base.len(),
+        packed.len(),
+        "passes packed against this baseline"
+    );
     decode_from(&PackedSource { base, packed }, weights, ids, progress)
 }
 
@@ -145,7 +170,17 @@ fn decode_pieces(
     let done = AtomicU64::new(0);
     let stop = AtomicBool::new(false);
     // One piece: its window of every image, decoded as an image of its own; positions moved back.
-    let piece = |k: usize| decode_piece(src, weights, ids, (bounds[k], bounds[k + 1]), window, &done, &stop);
+    let piece = |k: usize| {
+        decode_piece(
+            src,
+            weights,
+            ids,
+            (bounds[k], bounds[k + 1]),
+            window,
+            &done,
+            &stop,
+        )
+    };
     let (tx, rx) = std::sync::mpsc::channel::<()>();
     let parts: Option<Vec<PieceResult>> = std::thread::scope(|s| {
         let piece = &piece;
@@ -155,13 +190,17 @@ fn decode_pieces(
             parts.into_iter().collect::<Option<Vec<_>>>()
         });
         // Progress and cancellation from this thread until the work is done (the channel closes).
-        while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(std::time::Duration::from_millis(20)) {
+        while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+            rx.recv_timeout(std::time::Duration::from_millis(20))
+        {
             if !progress(done.load(Ordering::Relaxed)) {
                 stop.store(true, Ordering::Relaxed);
             }
         }
         work.join().unwrap_or_else(|e| std::panic::resume_unwind(e))
     });
+    // The pool's threads outlive decoding: their windows go now, not at exit.
+    super::super::par::on_every_thread(|| drop(BUFFERS.take()));
     let parts = parts?;
     if stop.load(Ordering::Relaxed) || !progress(len as u64) {
         return None;
@@ -260,7 +299,8 @@ impl Sweep {
     /// After following a run of `s` to `covered`: whether it stopped only because its next element
     /// runs past the window (not the plan's end). Then it is to be followed on in the next window.
     fn cut_short(&mut self, dec: &Decoder<'_>, s: Store, image_end: usize) -> bool {
-        let short = self.covered + s.nibbles() > dec.len_nibbles && dec.len_nibbles < 2 * image_end as u64;
+        let short =
+            self.covered + s.nibbles() > dec.len_nibbles && dec.len_nibbles < 2 * image_end as u64;
         self.following = short.then_some(s);
         short
     }
@@ -311,7 +351,10 @@ fn sweep(
         if lo > 2 * x {
             // A packed run ended on this byte's low nibble: only the high nibble is left.
             let xi = x as usize - dec.origin;
-            let high_changed = images.passes.iter().any(|p| (p[xi] ^ images.base[xi]) & 0xF0 != 0);
+            let high_changed = images
+                .passes
+                .iter()
+                .any(|p| (p[xi] ^ images.base[xi]) & 0xF0 != 0);
             if !high_changed {
                 st.covered = 2 * x + 2;
                 continue;
@@ -327,7 +370,9 @@ fn sweep(
             let earliest = (lo + 1).saturating_sub(size);
             // A run may end a couple of elements too late (small code books read a neighbour's
             // bytes): a better candidate may start inside its last two elements.
-            let floor = st.prev_last.map_or(st.covered, |(ps, last_n)| last_n.saturating_sub(ps.nibbles()).min(st.covered));
+            let floor = st.prev_last.map_or(st.covered, |(ps, last_n)| {
+                last_n.saturating_sub(ps.nibbles()).min(st.covered)
+            });
             let mut start = earliest.max(floor);
             if step == 2 && start % 2 == 1 {
                 start += 1;
@@ -342,8 +387,12 @@ fn sweep(
                     let overlap = st.covered.saturating_sub(start);
                     // ...or wider elements that take in the overlapped ones and explain more bytes
                     // after them (an int64 whose low half read as int32).
-                    let clearly_better = (cov >= 2 * overlap && (cov >= 2 * size || size >= 4 * popped))
-                        || (size >= popped && popped > 0 && cov >= overlap + popped && start + size >= st.covered);
+                    let clearly_better = (cov >= 2 * overlap
+                        && (cov >= 2 * size || size >= 4 * popped))
+                        || (size >= popped
+                            && popped > 0
+                            && cov >= overlap + popped
+                            && start + size >= st.covered);
                     if !overlaps_prev || clearly_better {
                         let key = (cov, size, Reverse(start));
                         if best.as_ref().is_none_or(|b| key > b.0) {
@@ -377,7 +426,10 @@ fn sweep(
         }
     }
     st.scanned = st.scanned.max(stop_at);
-    done.fetch_add((stop_at as u64).saturating_sub(st.reported), Ordering::Relaxed);
+    done.fetch_add(
+        (stop_at as u64).saturating_sub(st.reported),
+        Ordering::Relaxed,
+    );
     st.reported = st.reported.max(stop_at as u64);
     Some(())
 }
@@ -415,11 +467,21 @@ fn decode_piece(
         if window >= super::super::packed::BLOCK {
             e = e.next_multiple_of(super::super::packed::BLOCK);
         }
-        let (end, stop_at) = if e >= to { (tail, to) } else { ((e + WINDOW_MARGIN).min(len), e) };
+        let (end, stop_at) = if e >= to {
+            (tail, to)
+        } else {
+            ((e + WINDOW_MARGIN).min(len), e)
+        };
         BUFFERS.with_borrow_mut(|bufs| {
             let (base, passes) = src.window(origin, end, bufs);
             let local = Images { base, passes };
-            let dec = Decoder { img: &local, weights, ids, origin, len_nibbles: end as u64 * 2 };
+            let dec = Decoder {
+                img: &local,
+                weights,
+                ids,
+                origin,
+                len_nibbles: end as u64 * 2,
+            };
             sweep(&dec, &mut st, stop_at, len, done, stop)
         })?;
         if st.following.is_none() && stop_at == to {
@@ -427,7 +489,10 @@ fn decode_piece(
         }
         // Candidates at the next changed byte start at most 8 bytes before it; a run goes on
         // from `covered`.
-        origin = ((st.covered / 2) as usize).max(st.scanned).saturating_sub(64).max(from);
+        origin = ((st.covered / 2) as usize)
+            .max(st.scanned)
+            .saturating_sub(64)
+            .max(from);
     }
     Some((st.out.runs, st.unexplained))
 }
@@ -444,21 +509,35 @@ fn nib_span(r: &Run) -> (u64, u64) {
 /// int32/int64) do not. So for those small classes, when an element is seen twice and one sighting
 /// sits at the very start or end of a block of touching runs while another sits inside a block,
 /// the edge one is trimmed off. Nothing is lost: every copy of such a weight has one stored dtype.
-fn trim_boundary_duplicates(mut runs: Vec<Run>, weights: &[WeightSpec]) -> (Vec<Run>, Vec<(u64, u64)>) {
+fn trim_boundary_duplicates(
+    mut runs: Vec<Run>,
+    weights: &[WeightSpec],
+) -> (Vec<Run>, Vec<(u64, u64)>) {
     let mut sightings = vec![0u64; weights.len()];
     for r in &runs {
         sightings[r.weight as usize] += r.len;
     }
-    let small_alphabet = |d: crate::dtype::DataType| matches!(Class::of(d), Class::Byte | Class::Nibble | Class::Bit);
-    let dup: Vec<bool> =
-        weights.iter().zip(&sightings).map(|(w, s)| *s > w.count && small_alphabet(w.dtype)).collect();
+    let small_alphabet = |d: crate::dtype::DataType| {
+        matches!(Class::of(d), Class::Byte | Class::Nibble | Class::Bit)
+    };
+    let dup: Vec<bool> = weights
+        .iter()
+        .zip(&sightings)
+        .map(|(w, s)| *s > w.count && small_alphabet(w.dtype))
+        .collect();
     if !dup.iter().any(|d| *d) {
         return (runs, Vec::new());
     }
     let n = runs.len();
-    let touches = |a: &Run, b: &Run| a.weight == b.weight && a.stored == b.stored && nib_span(a).1 == nib_span(b).0;
-    let block_start: Vec<bool> = (0..n).map(|i| i == 0 || !touches(&runs[i - 1], &runs[i])).collect();
-    let block_end: Vec<bool> = (0..n).map(|i| i + 1 == n || !touches(&runs[i], &runs[i + 1])).collect();
+    let touches = |a: &Run, b: &Run| {
+        a.weight == b.weight && a.stored == b.stored && nib_span(a).1 == nib_span(b).0
+    };
+    let block_start: Vec<bool> = (0..n)
+        .map(|i| i == 0 || !touches(&runs[i - 1], &runs[i]))
+        .collect();
+    let block_end: Vec<bool> = (0..n)
+        .map(|i| i + 1 == n || !touches(&runs[i], &runs[i + 1]))
+        .collect();
     // Per duplicated weight and element: sightings at an edge, sightings inside.
     let mut edge: std::collections::HashMap<(u32, u64), u32> = std::collections::HashMap::new();
     let mut inner: std::collections::HashSet<(u32, u64)> = std::collections::HashSet::new();
@@ -486,12 +565,19 @@ fn trim_boundary_duplicates(mut runs: Vec<Run>, weights: &[WeightSpec]) -> (Vec<
         let (start, _) = nib_span(&r);
         let trim_first = block_start[i] && inner.contains(&(r.weight, r.index));
         let last_idx = r.index_at(r.len - 1) as u64;
-        let trim_last = block_end[i] && r.len > u64::from(trim_first) && inner.contains(&(r.weight, last_idx));
+        let trim_last =
+            block_end[i] && r.len > u64::from(trim_first) && inner.contains(&(r.weight, last_idx));
         let mut t = r;
         if trim_first {
             dropped.push((start / 2, (start + size).div_ceil(2)));
             let ns = start + size;
-            t = Run { offset: ns / 2, nibble: (ns % 2) as u8, len: r.len - 1, index: r.index_at(1).max(0) as u64, ..r };
+            t = Run {
+                offset: ns / 2,
+                nibble: (ns % 2) as u8,
+                len: r.len - 1,
+                index: r.index_at(1).max(0) as u64,
+                ..r
+            };
         }
         if trim_last && t.len > 0 {
             let (_, end) = nib_span(&t);
@@ -550,7 +636,9 @@ mod tests {
                 off += w.refit_bytes() as usize + (rnd() % 81) as usize;
             }
             let len = off + 40;
-            let mut base: Vec<u8> = (0..len).map(|_| if rnd() % 3 == 0 { 0 } else { rnd() as u8 }).collect();
+            let mut base: Vec<u8> = (0..len)
+                .map(|_| if rnd() % 3 == 0 { 0 } else { rnd() as u8 })
+                .collect();
             for (w, o) in ws.iter().zip(&at) {
                 base[*o..*o + w.refit_bytes() as usize].fill(0);
             }
@@ -575,31 +663,63 @@ mod tests {
                 }
                 passes.push(img);
             }
-            let images = Images { base: &base, passes: passes.iter().map(|p| p.as_slice()).collect() };
-            let whole = decode_pieces(&images, &ws, &ids, Vec::new(), usize::MAX / 4, &mut |_| true).unwrap();
+            let images = Images {
+                base: &base,
+                passes: passes.iter().map(|p| p.as_slice()).collect(),
+            };
+            let whole = decode_pieces(&images, &ws, &ids, Vec::new(), usize::MAX / 4, &mut |_| {
+                true
+            })
+            .unwrap();
             // Packed passes over a packed baseline decode the same (blocks of 1 MiB: one block here).
             let baseline = Baseline::Packed(crate::pipeline::packed::PackedImage::new(&base));
             let mut packed = Packed::new(len);
             for p in &passes {
                 packed.add(&baseline, p);
             }
-            let src = PackedSource { base: &baseline, packed: &packed };
+            let src = PackedSource {
+                base: &baseline,
+                packed: &packed,
+            };
             for pieces in [2, 5, 50, 1000] {
                 let cuts = split_points(&images, pieces, 1);
                 split_somewhere += usize::from(!cuts.is_empty());
-                assert_eq!(split_points(&src, pieces, 1), cuts, "the bitmap finds the same split points");
+                assert_eq!(
+                    split_points(&src, pieces, 1),
+                    cuts,
+                    "the bitmap finds the same split points"
+                );
                 for &c in &cuts {
                     let quiet = |i: usize| passes.iter().all(|p| p[i] == base[i]);
-                    assert!((c - SPLIT_GAP..c + SPLIT_GAP).all(quiet), "cut {c} has {SPLIT_GAP} unchanged bytes each side");
+                    assert!(
+                        (c - SPLIT_GAP..c + SPLIT_GAP).all(quiet),
+                        "cut {c} has {SPLIT_GAP} unchanged bytes each side"
+                    );
                 }
-                let split = decode_pieces(&images, &ws, &ids, cuts.clone(), usize::MAX / 4, &mut |_| true).unwrap();
+                let split = decode_pieces(
+                    &images,
+                    &ws,
+                    &ids,
+                    cuts.clone(),
+                    usize::MAX / 4,
+                    &mut |_| true,
+                )
+                .unwrap();
                 assert_eq!(split, whole, "case {case}, {pieces} pieces");
-                let unpacked = decode_pieces(&src, &ws, &ids, cuts.clone(), WINDOW, &mut |_| true).unwrap();
-                assert_eq!(unpacked, whole, "case {case}, {pieces} pieces from packed passes");
+                let unpacked =
+                    decode_pieces(&src, &ws, &ids, cuts.clone(), WINDOW, &mut |_| true).unwrap();
+                assert_eq!(
+                    unpacked, whole,
+                    "case {case}, {pieces} pieces from packed passes"
+                );
                 // Windows far smaller than the buffers: runs cut off at a window's end go on.
                 for window in [128, 1000, 4097, 20_000] {
-                    let slid = decode_pieces(&src, &ws, &ids, cuts.clone(), window, &mut |_| true).unwrap();
-                    assert_eq!(slid, whole, "case {case}, {pieces} pieces, windows of {window} bytes");
+                    let slid = decode_pieces(&src, &ws, &ids, cuts.clone(), window, &mut |_| true)
+                        .unwrap();
+                    assert_eq!(
+                        slid, whole,
+                        "case {case}, {pieces} pieces, windows of {window} bytes"
+                    );
                 }
             }
         }

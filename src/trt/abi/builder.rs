@@ -19,12 +19,20 @@ use super::*;
 pub type FnCreateNetwork = unsafe extern "C" fn(this: *mut c_void, flags: u32) -> *mut c_void;
 /// `IHostMemory* buildSerializedNetwork(INetworkDefinition&, IBuilderConfig&)`: references are
 /// pointers in the ABI.
-pub type FnBuild = unsafe extern "C" fn(this: *mut c_void, network: *mut c_void, config: *mut c_void) -> *mut c_void;
+pub type FnBuild = unsafe extern "C" fn(
+    this: *mut c_void,
+    network: *mut c_void,
+    config: *mut c_void,
+) -> *mut c_void;
 /// `void setFlag(BuilderFlag)`.
 pub type FnSetFlagVoid = unsafe extern "C" fn(this: *mut c_void, flag: i32);
 /// `bool parse(void const*, size_t, char const* model_path)`.
-pub type FnParse =
-    unsafe extern "C" fn(this: *mut c_void, model: *const c_void, size: usize, path: *const c_char) -> u8;
+pub type FnParse = unsafe extern "C" fn(
+    this: *mut c_void,
+    model: *const c_void,
+    size: usize,
+    path: *const c_char,
+) -> u8;
 /// `IParserError const* getError(int) const`.
 pub type FnPtrAt = unsafe extern "C" fn(this: *mut c_void, index: i32) -> *mut c_void;
 /// `void clearErrors()`.
@@ -33,21 +41,21 @@ pub type FnVoid = unsafe extern "C" fn(this: *mut c_void);
 /// `apiv::VBuilder`, TensorRT 10.x (v10.0.0 … v10.16) and TensorRT-RTX 1.3–1.4.
 #[repr(C)]
 pub struct VBuilder10 {
-    pub dtor_complete: Slot<FnDtor>,                // 0  ~VRoot
-    pub dtor_deleting: Slot<FnDtor>,                // 1  ~VRoot (deleting)
-    pub platform_has_fast_fp16: Unused,             // 2
-    pub platform_has_fast_int8: Unused,             // 3
-    pub get_max_dla_batch_size: Unused,             // 4
-    pub get_nb_dla_cores: Unused,                   // 5
-    pub set_gpu_allocator: Unused,                  // 6
-    pub create_builder_config: Slot<FnGetPtr>,      // 7  createBuilderConfig()
-    pub create_network_v2: Slot<FnCreateNetwork>,   // 8  createNetworkV2(NetworkDefinitionCreationFlags)
-    pub create_optimization_profile: Unused,        // 9
-    pub set_error_recorder: Unused,                 // 10
-    pub get_error_recorder: Unused,                 // 11
-    pub reset: Unused,                              // 12
-    pub platform_has_tf32: Unused,                  // 13
-    pub build_serialized_network: Slot<FnBuild>,    // 14 buildSerializedNetwork(INetworkDefinition&, IBuilderConfig&)
+    pub dtor_complete: Slot<FnDtor>,              // 0  ~VRoot
+    pub dtor_deleting: Slot<FnDtor>,              // 1  ~VRoot (deleting)
+    pub platform_has_fast_fp16: Unused,           // 2
+    pub platform_has_fast_int8: Unused,           // 3
+    pub get_max_dla_batch_size: Unused,           // 4
+    pub get_nb_dla_cores: Unused,                 // 5
+    pub set_gpu_allocator: Unused,                // 6
+    pub create_builder_config: Slot<FnGetPtr>,    // 7  createBuilderConfig()
+    pub create_network_v2: Slot<FnCreateNetwork>, // 8  createNetworkV2(NetworkDefinitionCreationFlags)
+    pub create_optimization_profile: Unused,      // 9
+    pub set_error_recorder: Unused,               // 10
+    pub get_error_recorder: Unused,               // 11
+    pub reset: Unused,                            // 12
+    pub platform_has_tf32: Unused,                // 13
+    pub build_serialized_network: Slot<FnBuild>, // 14 buildSerializedNetwork(INetworkDefinition&, IBuilderConfig&)
 }
 pin!(VBuilder10, create_builder_config, 7);
 pin!(VBuilder10, create_network_v2, 8);
@@ -56,18 +64,18 @@ pin!(VBuilder10, build_serialized_network, 14);
 /// `apiv::VBuilder`, TensorRT 11.x (11.4) and TensorRT-RTX 1.5–1.7.
 #[repr(C)]
 pub struct VBuilder11 {
-    pub dtor_complete: Slot<FnDtor>,                // 0  ~VRoot
-    pub dtor_deleting: Slot<FnDtor>,                // 1  ~VRoot (deleting)
-    pub get_max_dla_batch_size: Unused,             // 2
-    pub get_nb_dla_cores: Unused,                   // 3
-    pub set_gpu_allocator: Unused,                  // 4
-    pub create_builder_config: Slot<FnGetPtr>,      // 5  createBuilderConfig()
-    pub create_network_v2: Slot<FnCreateNetwork>,   // 6  createNetworkV2(NetworkDefinitionCreationFlags)
-    pub create_optimization_profile: Unused,        // 7
-    pub set_error_recorder: Unused,                 // 8
-    pub get_error_recorder: Unused,                 // 9
-    pub reset: Unused,                              // 10
-    pub build_serialized_network: Slot<FnBuild>,    // 11 buildSerializedNetwork(INetworkDefinition&, IBuilderConfig&)
+    pub dtor_complete: Slot<FnDtor>,              // 0  ~VRoot
+    pub dtor_deleting: Slot<FnDtor>,              // 1  ~VRoot (deleting)
+    pub get_max_dla_batch_size: Unused,           // 2
+    pub get_nb_dla_cores: Unused,                 // 3
+    pub set_gpu_allocator: Unused,                // 4
+    pub create_builder_config: Slot<FnGetPtr>,    // 5  createBuilderConfig()
+    pub create_network_v2: Slot<FnCreateNetwork>, // 6  createNetworkV2(NetworkDefinitionCreationFlags)
+    pub create_optimization_profile: Unused,      // 7
+    pub set_error_recorder: Unused,               // 8
+    pub get_error_recorder: Unused,               // 9
+    pub reset: Unused,                            // 10
+    pub build_serialized_network: Slot<FnBuild>, // 11 buildSerializedNetwork(INetworkDefinition&, IBuilderConfig&)
 }
 pin!(VBuilder11, create_builder_config, 5);
 pin!(VBuilder11, create_network_v2, 6);
@@ -76,19 +84,19 @@ pin!(VBuilder11, build_serialized_network, 11);
 /// `apiv::VBuilderConfig`, TensorRT 10.x (with the INT8 calibrator accessors).
 #[repr(C)]
 pub struct VBuilderConfig10 {
-    pub dtor_complete: Slot<FnDtor>,        // 0  ~VRoot
-    pub dtor_deleting: Slot<FnDtor>,        // 1  ~VRoot (deleting)
-    pub set_avg_timing_iterations: Unused,  // 2
-    pub get_avg_timing_iterations: Unused,  // 3
-    pub set_engine_capability: Unused,      // 4
-    pub get_engine_capability: Unused,      // 5
-    pub set_int8_calibrator: Unused,        // 6
-    pub get_int8_calibrator: Unused,        // 7
-    pub set_flags: Unused,                  // 8
-    pub get_flags: Unused,                  // 9
-    pub clear_flag: Unused,                 // 10
-    pub set_flag: Slot<FnSetFlagVoid>,      // 11 setFlag(BuilderFlag)
-    pub get_flag: Slot<FnFlag>,             // 12 getFlag(BuilderFlag) const
+    pub dtor_complete: Slot<FnDtor>,       // 0  ~VRoot
+    pub dtor_deleting: Slot<FnDtor>,       // 1  ~VRoot (deleting)
+    pub set_avg_timing_iterations: Unused, // 2
+    pub get_avg_timing_iterations: Unused, // 3
+    pub set_engine_capability: Unused,     // 4
+    pub get_engine_capability: Unused,     // 5
+    pub set_int8_calibrator: Unused,       // 6
+    pub get_int8_calibrator: Unused,       // 7
+    pub set_flags: Unused,                 // 8
+    pub get_flags: Unused,                 // 9
+    pub clear_flag: Unused,                // 10
+    pub set_flag: Slot<FnSetFlagVoid>,     // 11 setFlag(BuilderFlag)
+    pub get_flag: Slot<FnFlag>,            // 12 getFlag(BuilderFlag) const
 }
 pin!(VBuilderConfig10, set_flag, 11);
 pin!(VBuilderConfig10, get_flag, 12);
@@ -96,17 +104,17 @@ pin!(VBuilderConfig10, get_flag, 12);
 /// `apiv::VBuilderConfig`, TensorRT 11.x and every TensorRT-RTX 1.3–1.7 (no calibrator).
 #[repr(C)]
 pub struct VBuilderConfig11 {
-    pub dtor_complete: Slot<FnDtor>,        // 0  ~VRoot
-    pub dtor_deleting: Slot<FnDtor>,        // 1  ~VRoot (deleting)
-    pub set_avg_timing_iterations: Unused,  // 2
-    pub get_avg_timing_iterations: Unused,  // 3
-    pub set_engine_capability: Unused,      // 4
-    pub get_engine_capability: Unused,      // 5
-    pub set_flags: Unused,                  // 6
-    pub get_flags: Unused,                  // 7
-    pub clear_flag: Unused,                 // 8
-    pub set_flag: Slot<FnSetFlagVoid>,      // 9  setFlag(BuilderFlag)
-    pub get_flag: Slot<FnFlag>,             // 10 getFlag(BuilderFlag) const
+    pub dtor_complete: Slot<FnDtor>,       // 0  ~VRoot
+    pub dtor_deleting: Slot<FnDtor>,       // 1  ~VRoot (deleting)
+    pub set_avg_timing_iterations: Unused, // 2
+    pub get_avg_timing_iterations: Unused, // 3
+    pub set_engine_capability: Unused,     // 4
+    pub get_engine_capability: Unused,     // 5
+    pub set_flags: Unused,                 // 6
+    pub get_flags: Unused,                 // 7
+    pub clear_flag: Unused,                // 8
+    pub set_flag: Slot<FnSetFlagVoid>,     // 9  setFlag(BuilderFlag)
+    pub get_flag: Slot<FnFlag>,            // 10 getFlag(BuilderFlag) const
 }
 pin!(VBuilderConfig11, set_flag, 9);
 pin!(VBuilderConfig11, get_flag, 10);
@@ -116,16 +124,16 @@ pin!(VBuilderConfig11, get_flag, 10);
 /// deprecated `supportsModel` and `parseWithWeightDescriptors` still sit before `supportsOperator`.
 #[repr(C)]
 pub struct VParser10 {
-    pub parse: Slot<FnParse>,               // 0  parse(void const*, size_t, char const*)
-    pub parse_from_file: Unused,            // 1
-    pub supports_model: Unused,             // 2  (deprecated)
+    pub parse: Slot<FnParse>,    // 0  parse(void const*, size_t, char const*)
+    pub parse_from_file: Unused, // 1
+    pub supports_model: Unused,  // 2  (deprecated)
     pub parse_with_weight_descriptors: Unused, // 3  (deprecated)
-    pub supports_operator: Unused,          // 4
-    pub get_nb_errors: Slot<FnGetI32>,      // 5  getNbErrors() const
-    pub get_error: Slot<FnPtrAt>,           // 6  getError(int) const
-    pub clear_errors: Slot<FnVoid>,         // 7  clearErrors()
-    pub dtor_complete: Slot<FnDtor>,        // 8  ~IParser
-    pub dtor_deleting: Slot<FnDtor>,        // 9  ~IParser (deleting)
+    pub supports_operator: Unused, // 4
+    pub get_nb_errors: Slot<FnGetI32>, // 5  getNbErrors() const
+    pub get_error: Slot<FnPtrAt>, // 6  getError(int) const
+    pub clear_errors: Slot<FnVoid>, // 7  clearErrors()
+    pub dtor_complete: Slot<FnDtor>, // 8  ~IParser
+    pub dtor_deleting: Slot<FnDtor>, // 9  ~IParser (deleting)
 }
 pin!(VParser10, get_nb_errors, 5);
 pin!(VParser10, dtor_deleting, 9);
@@ -133,14 +141,14 @@ pin!(VParser10, dtor_deleting, 9);
 /// `nvonnxparser::IParser` of TensorRT 11.4 and TensorRT-RTX 1.5–1.7 (the deprecated two gone).
 #[repr(C)]
 pub struct VParser11 {
-    pub parse: Slot<FnParse>,               // 0  parse(void const*, size_t, char const*)
-    pub parse_from_file: Unused,            // 1
-    pub supports_operator: Unused,          // 2
-    pub get_nb_errors: Slot<FnGetI32>,      // 3  getNbErrors() const
-    pub get_error: Slot<FnPtrAt>,           // 4  getError(int) const
-    pub clear_errors: Slot<FnVoid>,         // 5  clearErrors()
-    pub dtor_complete: Slot<FnDtor>,        // 6  ~IParser
-    pub dtor_deleting: Slot<FnDtor>,        // 7  ~IParser (deleting)
+    pub parse: Slot<FnParse>,      // 0  parse(void const*, size_t, char const*)
+    pub parse_from_file: Unused,   // 1
+    pub supports_operator: Unused, // 2
+    pub get_nb_errors: Slot<FnGetI32>, // 3  getNbErrors() const
+    pub get_error: Slot<FnPtrAt>,  // 4  getError(int) const
+    pub clear_errors: Slot<FnVoid>, // 5  clearErrors()
+    pub dtor_complete: Slot<FnDtor>, // 6  ~IParser
+    pub dtor_deleting: Slot<FnDtor>, // 7  ~IParser (deleting)
 }
 pin!(VParser11, get_nb_errors, 3);
 pin!(VParser11, dtor_deleting, 7);
@@ -148,12 +156,12 @@ pin!(VParser11, dtor_deleting, 7);
 /// `nvonnxparser::IParserError` (its own vtable).
 #[repr(C)]
 pub struct VParserError {
-    pub code: Slot<FnGetI32>,  // 0  code() const
-    pub desc: Slot<FnGetStr>,  // 1  desc() const
-    pub file: Slot<FnGetStr>,  // 2
-    pub line: Slot<FnGetI32>,  // 3
-    pub func: Slot<FnGetStr>,  // 4
-    pub node: Slot<FnGetI32>,  // 5  node() const
+    pub code: Slot<FnGetI32>, // 0  code() const
+    pub desc: Slot<FnGetStr>, // 1  desc() const
+    pub file: Slot<FnGetStr>, // 2
+    pub line: Slot<FnGetI32>, // 3
+    pub func: Slot<FnGetStr>, // 4
+    pub node: Slot<FnGetI32>, // 5  node() const
 }
 pin!(VParserError, desc, 1);
 pin!(VParserError, node, 5);

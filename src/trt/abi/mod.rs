@@ -106,7 +106,8 @@ pub const API_LANGUAGE_CPP: i32 = 0;
 // `bool` results are read as `u8` (0 or 1 in the low byte) so no Rust `bool` is ever made from
 // foreign bits.
 pub type FnDtor = unsafe extern "C" fn(this: *mut c_void);
-pub type FnDeserialize = unsafe extern "C" fn(this: *mut c_void, blob: *const c_void, size: usize) -> *mut c_void;
+pub type FnDeserialize =
+    unsafe extern "C" fn(this: *mut c_void, blob: *const c_void, size: usize) -> *mut c_void;
 pub type FnSetI32 = unsafe extern "C" fn(this: *mut c_void, value: i32) -> u8;
 pub type FnGetI32 = unsafe extern "C" fn(this: *mut c_void) -> i32;
 pub type FnGetI64 = unsafe extern "C" fn(this: *mut c_void) -> i64;
@@ -117,10 +118,13 @@ pub type FnGetStr = unsafe extern "C" fn(this: *mut c_void) -> *const c_char;
 pub type FnStrAt = unsafe extern "C" fn(this: *mut c_void, index: i32) -> *const c_char;
 pub type FnTensorDims = unsafe extern "C" fn(this: *mut c_void, name: *const c_char) -> Dims;
 pub type FnTensorEnum = unsafe extern "C" fn(this: *mut c_void, name: *const c_char) -> i32;
-pub type FnSerializeWithConfig = unsafe extern "C" fn(this: *mut c_void, config: *mut c_void) -> *mut c_void;
+pub type FnSerializeWithConfig =
+    unsafe extern "C" fn(this: *mut c_void, config: *mut c_void) -> *mut c_void;
 pub type FnEngineStat = unsafe extern "C" fn(this: *mut c_void, stat: i32) -> i64;
-pub type FnSetNamedWeights = unsafe extern "C" fn(this: *mut c_void, name: *const c_char, weights: Weights) -> u8;
-pub type FnNames = unsafe extern "C" fn(this: *mut c_void, size: i32, names: *mut *const c_char) -> i32;
+pub type FnSetNamedWeights =
+    unsafe extern "C" fn(this: *mut c_void, name: *const c_char, weights: Weights) -> u8;
+pub type FnNames =
+    unsafe extern "C" fn(this: *mut c_void, size: i32, names: *mut *const c_char) -> i32;
 pub type FnNamedWeights = unsafe extern "C" fn(this: *mut c_void, name: *const c_char) -> Weights;
 pub type FnByName = unsafe extern "C" fn(this: *mut c_void, name: *const c_char) -> u8;
 pub type FnSetBool = unsafe extern "C" fn(this: *mut c_void, value: bool);
@@ -196,7 +200,8 @@ pub(crate) use slot;
 /// `pin!(VRefitter, get_all_weights, 15)`: the slot counted by hand in the header.
 macro_rules! pin {
     ($vt:ty, $field:ident, $n:expr) => {
-        const _: () = assert!(::std::mem::offset_of!($vt, $field) == $n * ::std::mem::size_of::<usize>());
+        const _: () =
+            assert!(::std::mem::offset_of!($vt, $field) == $n * ::std::mem::size_of::<usize>());
     };
 }
 pub(crate) use pin;
@@ -374,8 +379,16 @@ pub struct EnumSince {
 
 /// The layout for a library reporting `major.minor`, or why there is none.
 pub fn layout_for(major: u32, minor: u32) -> Result<&'static Layout, String> {
-    let all: [&'static Layout; 4] = [&v10::LAYOUT, &v11::LAYOUT, &rtx1::LAYOUT_1_3, &rtx1::LAYOUT_1_5];
-    if let Some(l) = all.iter().find(|l| l.major == major && l.minors.contains(&minor)) {
+    let all: [&'static Layout; 4] = [
+        &v10::LAYOUT,
+        &v11::LAYOUT,
+        &rtx1::LAYOUT_1_3,
+        &rtx1::LAYOUT_1_5,
+    ];
+    if let Some(l) = all
+        .iter()
+        .find(|l| l.major == major && l.minors.contains(&minor))
+    {
         return Ok(l);
     }
     let supported = "TensorRT 10.x, TensorRT 11.x, TensorRT-RTX 1.3 and later 1.x";
@@ -449,7 +462,11 @@ impl Layout {
                 serialization_flag::INCLUDE_REFIT,
                 self.enum_since.include_refit,
             ),
-            fact("ILogger::Severity::kINTERNAL_ERROR", severity::INTERNAL_ERROR, 0),
+            fact(
+                "ILogger::Severity::kINTERNAL_ERROR",
+                severity::INTERNAL_ERROR,
+                0,
+            ),
             fact("ILogger::Severity::kERROR", severity::ERROR, 0),
             fact("ILogger::Severity::kWARNING", severity::WARNING, 0),
             fact("ILogger::Severity::kINFO", severity::INFO, 0),
@@ -490,16 +507,32 @@ impl Layout {
             "ISerializationConfig",
         ] {
             f.push(fact(&format!("{class}.size"), 2 * size_of::<usize>(), 0));
-            f.push(fact(&format!("{class}.mImpl"), IMPL_WORD * size_of::<usize>(), 0));
-            f.push(fact(&format!("{class}::~{class}(complete)"), DELETING_DTOR_SLOT - 1, 0));
-            f.push(fact(&format!("{class}::~{class}(deleting)"), DELETING_DTOR_SLOT, 0));
+            f.push(fact(
+                &format!("{class}.mImpl"),
+                IMPL_WORD * size_of::<usize>(),
+                0,
+            ));
+            f.push(fact(
+                &format!("{class}::~{class}(complete)"),
+                DELETING_DTOR_SLOT - 1,
+                0,
+            ));
+            f.push(fact(
+                &format!("{class}::~{class}(deleting)"),
+                DELETING_DTOR_SLOT,
+                0,
+            ));
         }
         f.extend(crate::trt::logger::facts(self.logger));
         fn s<F>(f: &mut Vec<Fact>, name: &str, slot: SlotIndex<F>) {
             f.push(fact(name, slot.index, slot.since))
         }
         let r = &self.runtime;
-        s(&mut f, "VRuntime::deserializeCudaEngine", r.deserialize_cuda_engine);
+        s(
+            &mut f,
+            "VRuntime::deserializeCudaEngine",
+            r.deserialize_cuda_engine,
+        );
         s(&mut f, "VRuntime::setMaxThreads", r.set_max_threads);
         let e = &self.engine;
         s(&mut f, "VCudaEngine::getNbLayers", e.get_nb_layers);
@@ -517,7 +550,11 @@ impl Layout {
             e.get_nb_optimization_profiles,
         );
         s(&mut f, "VCudaEngine::getTensorShape", e.get_tensor_shape);
-        s(&mut f, "VCudaEngine::getTensorDataType", e.get_tensor_data_type);
+        s(
+            &mut f,
+            "VCudaEngine::getTensorDataType",
+            e.get_tensor_data_type,
+        );
         s(&mut f, "VCudaEngine::getTensorIOMode", e.get_tensor_io_mode);
         s(&mut f, "VCudaEngine::getNbIOTensors", e.get_nb_io_tensors);
         s(&mut f, "VCudaEngine::getIOTensorName", e.get_io_tensor_name);
@@ -526,7 +563,11 @@ impl Layout {
             "VCudaEngine::createSerializationConfig",
             e.create_serialization_config,
         );
-        s(&mut f, "VCudaEngine::serializeWithConfig", e.serialize_with_config);
+        s(
+            &mut f,
+            "VCudaEngine::serializeWithConfig",
+            e.serialize_with_config,
+        );
         s(
             &mut f,
             "VCudaEngine::getDeviceMemorySizeV2",
@@ -536,13 +577,29 @@ impl Layout {
         let rf = &self.refitter;
         s(&mut f, "VRefitter::refitCudaEngine", rf.refit_cuda_engine);
         s(&mut f, "VRefitter::setNamedWeights", rf.set_named_weights);
-        s(&mut f, "VRefitter::getMissingWeights", rf.get_missing_weights);
+        s(
+            &mut f,
+            "VRefitter::getMissingWeights",
+            rf.get_missing_weights,
+        );
         s(&mut f, "VRefitter::getAllWeights", rf.get_all_weights);
         s(&mut f, "VRefitter::setMaxThreads", rf.set_max_threads);
         s(&mut f, "VRefitter::getNamedWeights", rf.get_named_weights);
-        s(&mut f, "VRefitter::unsetNamedWeights", rf.unset_named_weights);
-        s(&mut f, "VRefitter::setWeightsValidation", rf.set_weights_validation);
-        s(&mut f, "VRefitter::getWeightsPrototype", rf.get_weights_prototype);
+        s(
+            &mut f,
+            "VRefitter::unsetNamedWeights",
+            rf.unset_named_weights,
+        );
+        s(
+            &mut f,
+            "VRefitter::setWeightsValidation",
+            rf.set_weights_validation,
+        );
+        s(
+            &mut f,
+            "VRefitter::getWeightsPrototype",
+            rf.get_weights_prototype,
+        );
         let h = &self.host_memory;
         s(&mut f, "VHostMemory::data", h.data);
         s(&mut f, "VHostMemory::size", h.size);
@@ -563,32 +620,92 @@ impl Layout {
         let mut f = Vec::new();
         for class in ["IBuilder", "IBuilderConfig", "INetworkDefinition"] {
             f.push(fact(&format!("{class}.size"), 2 * size_of::<usize>(), 0));
-            f.push(fact(&format!("{class}.mImpl"), IMPL_WORD * size_of::<usize>(), 0));
-            f.push(fact(&format!("{class}::~{class}(complete)"), DELETING_DTOR_SLOT - 1, 0));
-            f.push(fact(&format!("{class}::~{class}(deleting)"), DELETING_DTOR_SLOT, 0));
+            f.push(fact(
+                &format!("{class}.mImpl"),
+                IMPL_WORD * size_of::<usize>(),
+                0,
+            ));
+            f.push(fact(
+                &format!("{class}::~{class}(complete)"),
+                DELETING_DTOR_SLOT - 1,
+                0,
+            ));
+            f.push(fact(
+                &format!("{class}::~{class}(deleting)"),
+                DELETING_DTOR_SLOT,
+                0,
+            ));
         }
-        f.push(fact("VBuilder::createBuilderConfig", b.create_builder_config.index, b.create_builder_config.since));
-        f.push(fact("VBuilder::createNetworkV2", b.create_network_v2.index, b.create_network_v2.since));
+        f.push(fact(
+            "VBuilder::createBuilderConfig",
+            b.create_builder_config.index,
+            b.create_builder_config.since,
+        ));
+        f.push(fact(
+            "VBuilder::createNetworkV2",
+            b.create_network_v2.index,
+            b.create_network_v2.since,
+        ));
         f.push(fact(
             "VBuilder::buildSerializedNetwork",
             b.build_serialized_network.index,
             b.build_serialized_network.since,
         ));
-        f.push(fact("VBuilderConfig::setFlag", b.config_set_flag.index, b.config_set_flag.since));
-        f.push(fact("VBuilderConfig::getFlag", b.config_get_flag.index, b.config_get_flag.since));
+        f.push(fact(
+            "VBuilderConfig::setFlag",
+            b.config_set_flag.index,
+            b.config_set_flag.since,
+        ));
+        f.push(fact(
+            "VBuilderConfig::getFlag",
+            b.config_get_flag.index,
+            b.config_get_flag.since,
+        ));
         f.push(fact("BuilderFlag.size", size_of::<i32>(), 0));
-        f.push(fact("NetworkDefinitionCreationFlags.size", size_of::<u32>(), 0));
+        f.push(fact(
+            "NetworkDefinitionCreationFlags.size",
+            size_of::<u32>(),
+            0,
+        ));
         f.push(fact("BuilderFlag::kREFIT", b.flag_refit, 0));
         f.push(fact("BuilderFlag::kSTRIP_PLAN", b.flag_strip_plan, 0));
-        f.push(fact("NetworkDefinitionCreationFlag::kSTRONGLY_TYPED", b.strongly_typed_flag, 0));
+        f.push(fact(
+            "NetworkDefinitionCreationFlag::kSTRONGLY_TYPED",
+            b.strongly_typed_flag,
+            0,
+        ));
         let p = &b.parser;
         f.push(fact("IParser::parse", p.parse.index, p.parse.since));
-        f.push(fact("IParser::getNbErrors", p.get_nb_errors.index, p.get_nb_errors.since));
-        f.push(fact("IParser::getError", p.get_error.index, p.get_error.since));
-        f.push(fact("IParser::clearErrors", p.clear_errors.index, p.clear_errors.since));
-        f.push(fact("IParser::~IParser(deleting)", p.dtor_deleting.index, p.dtor_deleting.since));
-        f.push(fact("IParserError::desc", p.error_desc.index, p.error_desc.since));
-        f.push(fact("IParserError::node", p.error_node.index, p.error_node.since));
+        f.push(fact(
+            "IParser::getNbErrors",
+            p.get_nb_errors.index,
+            p.get_nb_errors.since,
+        ));
+        f.push(fact(
+            "IParser::getError",
+            p.get_error.index,
+            p.get_error.since,
+        ));
+        f.push(fact(
+            "IParser::clearErrors",
+            p.clear_errors.index,
+            p.clear_errors.since,
+        ));
+        f.push(fact(
+            "IParser::~IParser(deleting)",
+            p.dtor_deleting.index,
+            p.dtor_deleting.since,
+        ));
+        f.push(fact(
+            "IParserError::desc",
+            p.error_desc.index,
+            p.error_desc.since,
+        ));
+        f.push(fact(
+            "IParserError::node",
+            p.error_node.index,
+            p.error_node.since,
+        ));
         f
     }
 
@@ -612,7 +729,9 @@ impl Layout {
             };
             seen.insert(name.to_string());
             match facts.iter().find(|f| f.name == name) {
-                None => problems.push(format!("{name}: the headers say {value}; the binding has no such fact")),
+                None => problems.push(format!(
+                    "{name}: the headers say {value}; the binding has no such fact"
+                )),
                 Some(f) => {
                     let expected = if minor >= f.since { f.value } else { -1 };
                     if expected != value {
@@ -650,12 +769,19 @@ mod tests {
         assert_eq!(layout_for(1, 5).unwrap().abi, Abi::Rtx15);
         assert_eq!(layout_for(1, 9).unwrap().abi, Abi::Rtx15);
         assert!(layout_for(1, 2).unwrap_err().contains("TensorRT-RTX 1.2"));
-        assert!(layout_for(8, 6).unwrap_err().contains("TensorRT 8.6 is not supported"));
+        assert!(layout_for(8, 6)
+            .unwrap_err()
+            .contains("TensorRT 8.6 is not supported"));
     }
 
     #[test]
     fn fact_names_are_unique() {
-        for l in [&v10::LAYOUT, &v11::LAYOUT, &rtx1::LAYOUT_1_3, &rtx1::LAYOUT_1_5] {
+        for l in [
+            &v10::LAYOUT,
+            &v11::LAYOUT,
+            &rtx1::LAYOUT_1_3,
+            &rtx1::LAYOUT_1_5,
+        ] {
             let facts = l.facts();
             let mut names: Vec<&str> = facts.iter().map(|f| f.name.as_str()).collect();
             names.sort();
@@ -668,7 +794,11 @@ mod tests {
     #[test]
     fn compare_reports_moved_missing_and_unknown_facts() {
         let l = &v11::LAYOUT;
-        let good: String = l.facts().iter().map(|f| format!("{} {}\n", f.name, f.value)).collect();
+        let good: String = l
+            .facts()
+            .iter()
+            .map(|f| format!("{} {}\n", f.name, f.value))
+            .collect();
         assert_eq!(l.compare(&good, 4), Vec::<String>::new());
         let moved = good.replace("VRefitter::getAllWeights 11", "VRefitter::getAllWeights 12");
         assert_eq!(l.compare(&moved, 4).len(), 1);
@@ -688,6 +818,9 @@ mod tests {
             .collect();
         assert_eq!(l.compare(&at_10_0, 0), Vec::<String>::new());
         // The same output claimed for 10.14 must fail: getEngineStat exists there.
-        assert!(l.compare(&at_10_0, 14).iter().any(|p| p.contains("getEngineStat")));
+        assert!(l
+            .compare(&at_10_0, 14)
+            .iter()
+            .any(|p| p.contains("getEngineStat")));
     }
 }

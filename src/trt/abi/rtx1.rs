@@ -11,15 +11,15 @@ use super::*;
 /// and `getDeviceMemorySize`, so every slot after `createExecutionContext` sits two lower.
 #[repr(C)]
 pub struct VCudaEngine13 {
-    pub dtor_complete: Slot<FnDtor>,                                // 0  ~VRoot
-    pub dtor_deleting: Slot<FnDtor>,                                // 1  ~VRoot (deleting)
+    pub dtor_complete: Slot<FnDtor>,                          // 0  ~VRoot
+    pub dtor_deleting: Slot<FnDtor>,                          // 1  ~VRoot (deleting)
     pub get_p_impl: Unused,                                   // 2  getPImpl
-    pub get_nb_layers: Slot<FnGetI32>,                              // 3  getNbLayers
-    pub serialize: Slot<FnGetPtr>,                                  // 4  serialize
+    pub get_nb_layers: Slot<FnGetI32>,                        // 3  getNbLayers
+    pub serialize: Slot<FnGetPtr>,                            // 4  serialize
     pub create_execution_context: Unused,                     // 5
-    pub is_refittable: Slot<FnGetBool>,                             // 6  isRefittable
-    pub get_name: Slot<FnGetStr>,                                   // 7  getName
-    pub get_nb_optimization_profiles: Slot<FnGetI32>,               // 8  getNbOptimizationProfiles
+    pub is_refittable: Slot<FnGetBool>,                       // 6  isRefittable
+    pub get_name: Slot<FnGetStr>,                             // 7  getName
+    pub get_nb_optimization_profiles: Slot<FnGetI32>,         // 8  getNbOptimizationProfiles
     pub get_profile_tensor_values: Unused,                    // 9
     pub get_engine_capability: Unused,                        // 10
     pub set_error_recorder: Unused,                           // 11
@@ -28,19 +28,19 @@ pub struct VCudaEngine13 {
     pub get_tactic_sources: Unused,                           // 14
     pub get_profiling_verbosity: Unused,                      // 15
     pub create_engine_inspector: Unused,                      // 16
-    pub get_tensor_shape: Slot<FnTensorDims>,                       // 17 getTensorShape
-    pub get_tensor_data_type: Slot<FnTensorEnum>,                   // 18 getTensorDataType
+    pub get_tensor_shape: Slot<FnTensorDims>,                 // 17 getTensorShape
+    pub get_tensor_data_type: Slot<FnTensorEnum>,             // 18 getTensorDataType
     pub get_tensor_location: Unused,                          // 19
     pub is_shape_inference_io: Unused,                        // 20
-    pub get_tensor_io_mode: Slot<FnTensorEnum>,                     // 21 getTensorIOMode
+    pub get_tensor_io_mode: Slot<FnTensorEnum>,               // 21 getTensorIOMode
     pub get_tensor_bytes_per_component: Unused,               // 22
     pub get_tensor_components_per_element: Unused,            // 23
     pub get_tensor_format: Unused,                            // 24
     pub get_tensor_format_desc: Unused,                       // 25
     pub get_tensor_vectorized_dim: Unused,                    // 26
     pub get_profile_shape: Unused,                            // 27
-    pub get_nb_io_tensors: Slot<FnGetI32>,                          // 28 getNbIOTensors
-    pub get_io_tensor_name: Slot<FnStrAt>,                          // 29 getIOTensorName
+    pub get_nb_io_tensors: Slot<FnGetI32>,                    // 28 getNbIOTensors
+    pub get_io_tensor_name: Slot<FnStrAt>,                    // 29 getIOTensorName
     pub get_hardware_compatibility_level: Unused,             // 30
     pub get_nb_aux_streams: Unused,                           // 31
     pub get_tensor_bytes_per_component_v2: Unused,            // 32
@@ -48,8 +48,8 @@ pub struct VCudaEngine13 {
     pub get_tensor_format_v2: Unused,                         // 34
     pub get_tensor_format_desc_v2: Unused,                    // 35
     pub get_tensor_vectorized_dim_v2: Unused,                 // 36
-    pub create_serialization_config: Slot<FnGetPtr>,                // 37 createSerializationConfig
-    pub serialize_with_config: Slot<FnSerializeWithConfig>,         // 38 serializeWithConfig
+    pub create_serialization_config: Slot<FnGetPtr>,          // 37 createSerializationConfig
+    pub serialize_with_config: Slot<FnSerializeWithConfig>,   // 38 serializeWithConfig
     pub get_device_memory_size_for_profile: Unused,           // 39
     pub create_refitter: Unused,                              // 40
     pub set_weight_streaming_budget: Unused,                  // 41
@@ -61,12 +61,12 @@ pub struct VCudaEngine13 {
     pub get_weight_streaming_budget_v2: Unused,               // 47
     pub get_weight_streaming_automatic_budget: Unused,        // 48
     pub get_weight_streaming_scratch_memory_size: Unused,     // 49
-    pub get_device_memory_size_v2: Slot<FnGetI64>,                  // 50 getDeviceMemorySizeV2
+    pub get_device_memory_size_v2: Slot<FnGetI64>,            // 50 getDeviceMemorySizeV2
     pub get_device_memory_size_for_profile_v2: Unused,        // 51
     pub get_profile_tensor_values_v2: Unused,                 // 52
     pub create_execution_context_with_runtime_config: Unused, // 53
     pub create_runtime_config: Unused,                        // 54
-    pub get_engine_stat: Slot<FnEngineStat>,                        // 55 getEngineStat(EngineStat)
+    pub get_engine_stat: Slot<FnEngineStat>,                  // 55 getEngineStat(EngineStat)
 }
 pin!(VCudaEngine13, is_refittable, 6);
 pin!(VCudaEngine13, get_tensor_shape, 17);

@@ -11,7 +11,7 @@ use super::*;
 pub struct VRuntime {
     pub dtor_complete: Slot<FnDtor>,                  // 0  ~VRoot
     pub dtor_deleting: Slot<FnDtor>,                  // 1  ~VRoot (deleting)
-    pub get_p_impl: Unused,                     // 2  getPImpl
+    pub get_p_impl: Unused,                           // 2  getPImpl
     pub deserialize_cuda_engine: Slot<FnDeserialize>, // 3  deserializeCudaEngine(void const*, size_t), 10.0
     pub deserialize_cuda_engine_stream: Unused, // 4  deserializeCudaEngine(IStreamReader&) (gone in 11)
     pub set_dla_core: Unused,                   // 5
@@ -21,7 +21,7 @@ pub struct VRuntime {
     pub set_error_recorder: Unused,             // 9
     pub get_error_recorder: Unused,             // 10
     pub get_logger: Unused,                     // 11
-    pub set_max_threads: Slot<FnSetI32>,              // 12 setMaxThreads(int32_t), 10.0
+    pub set_max_threads: Slot<FnSetI32>,        // 12 setMaxThreads(int32_t), 10.0
 }
 pin!(VRuntime, deserialize_cuda_engine, 3);
 pin!(VRuntime, set_max_threads, 12);
@@ -29,64 +29,64 @@ pin!(VRuntime, set_max_threads, 12);
 /// `apiv::VCudaEngine` (NvInferImpl.h, TensorRT 10.x).
 #[repr(C)]
 pub struct VCudaEngine {
-    pub dtor_complete: Slot<FnDtor>,                                  // 0  ~VRoot
-    pub dtor_deleting: Slot<FnDtor>,                                  // 1  ~VRoot (deleting)
-    pub get_p_impl: Unused,                                     // 2  getPImpl
-    pub get_nb_layers: Slot<FnGetI32>,                                // 3  getNbLayers, 10.0
-    pub serialize: Slot<FnGetPtr>,                                    // 4  serialize, 10.0
-    pub create_execution_context: Unused,                       // 5
+    pub dtor_complete: Slot<FnDtor>,      // 0  ~VRoot
+    pub dtor_deleting: Slot<FnDtor>,      // 1  ~VRoot (deleting)
+    pub get_p_impl: Unused,               // 2  getPImpl
+    pub get_nb_layers: Slot<FnGetI32>,    // 3  getNbLayers, 10.0
+    pub serialize: Slot<FnGetPtr>,        // 4  serialize, 10.0
+    pub create_execution_context: Unused, // 5
     pub create_execution_context_without_device_memory: Unused, // 6 (gone in 11)
-    pub get_device_memory_size: Slot<FnGetUsize>,                     // 7  getDeviceMemorySize, 10.0 (gone in 11)
-    pub is_refittable: Slot<FnGetBool>,                               // 8  isRefittable, 10.0
-    pub get_name: Slot<FnGetStr>,                                     // 9  getName, 10.0
-    pub get_nb_optimization_profiles: Slot<FnGetI32>,                 // 10 getNbOptimizationProfiles, 10.0
-    pub get_profile_tensor_values: Unused,                      // 11 (gone in 11)
-    pub get_engine_capability: Unused,                          // 12
-    pub set_error_recorder: Unused,                             // 13
-    pub get_error_recorder: Unused,                             // 14
-    pub has_implicit_batch_dimension: Unused,                   // 15 (gone in 11)
-    pub get_tactic_sources: Unused,                             // 16
-    pub get_profiling_verbosity: Unused,                        // 17
-    pub create_engine_inspector: Unused,                        // 18
-    pub get_tensor_shape: Slot<FnTensorDims>,                         // 19 getTensorShape, 10.0
-    pub get_tensor_data_type: Slot<FnTensorEnum>,                     // 20 getTensorDataType, 10.0
-    pub get_tensor_location: Unused,                            // 21
-    pub is_shape_inference_io: Unused,                          // 22
-    pub get_tensor_io_mode: Slot<FnTensorEnum>,                       // 23 getTensorIOMode, 10.0
-    pub get_tensor_bytes_per_component: Unused,                 // 24
-    pub get_tensor_components_per_element: Unused,              // 25
-    pub get_tensor_format: Unused,                              // 26
-    pub get_tensor_format_desc: Unused,                         // 27
-    pub get_tensor_vectorized_dim: Unused,                      // 28
-    pub get_profile_shape: Unused,                              // 29
-    pub get_nb_io_tensors: Slot<FnGetI32>,                            // 30 getNbIOTensors, 10.0
-    pub get_io_tensor_name: Slot<FnStrAt>,                            // 31 getIOTensorName, 10.0
-    pub get_hardware_compatibility_level: Unused,               // 32
-    pub get_nb_aux_streams: Unused,                             // 33
-    pub get_tensor_bytes_per_component_v2: Unused,              // 34
-    pub get_tensor_components_per_element_v2: Unused,           // 35
-    pub get_tensor_format_v2: Unused,                           // 36
-    pub get_tensor_format_desc_v2: Unused,                      // 37
-    pub get_tensor_vectorized_dim_v2: Unused,                   // 38
-    pub create_serialization_config: Slot<FnGetPtr>,                  // 39 createSerializationConfig, 10.0
-    pub serialize_with_config: Slot<FnSerializeWithConfig>,           // 40 serializeWithConfig, 10.0
-    pub get_device_memory_size_for_profile: Unused,             // 41 (gone in 11)
-    pub create_refitter: Unused,                                // 42
-    pub set_weight_streaming_budget: Unused,                    // 43 (gone in 11)
-    pub get_weight_streaming_budget: Unused,                    // 44 (gone in 11)
-    pub get_minimum_weight_streaming_budget: Unused,            // 45 (gone in 11)
-    pub get_streamable_weights_size: Unused,                    // 46
-    pub is_debug_tensor: Unused,                                // 47
-    pub set_weight_streaming_budget_v2: Unused,                 // 48 10.1
-    pub get_weight_streaming_budget_v2: Unused,                 // 49 10.1
-    pub get_weight_streaming_automatic_budget: Unused,          // 50 10.1
-    pub get_weight_streaming_scratch_memory_size: Unused,       // 51 10.1
-    pub get_device_memory_size_v2: Slot<FnGetI64>,                    // 52 getDeviceMemorySizeV2, 10.1
-    pub get_device_memory_size_for_profile_v2: Unused,          // 53 10.1
-    pub get_profile_tensor_values_v2: Unused,                   // 54 10.11
-    pub create_execution_context_with_runtime_config: Unused,   // 55 10.11
-    pub create_runtime_config: Unused,                          // 56 10.11
-    pub get_engine_stat: Slot<FnEngineStat>,                          // 57 getEngineStat(EngineStat), 10.14
+    pub get_device_memory_size: Slot<FnGetUsize>, // 7  getDeviceMemorySize, 10.0 (gone in 11)
+    pub is_refittable: Slot<FnGetBool>,   // 8  isRefittable, 10.0
+    pub get_name: Slot<FnGetStr>,         // 9  getName, 10.0
+    pub get_nb_optimization_profiles: Slot<FnGetI32>, // 10 getNbOptimizationProfiles, 10.0
+    pub get_profile_tensor_values: Unused, // 11 (gone in 11)
+    pub get_engine_capability: Unused,    // 12
+    pub set_error_recorder: Unused,       // 13
+    pub get_error_recorder: Unused,       // 14
+    pub has_implicit_batch_dimension: Unused, // 15 (gone in 11)
+    pub get_tactic_sources: Unused,       // 16
+    pub get_profiling_verbosity: Unused,  // 17
+    pub create_engine_inspector: Unused,  // 18
+    pub get_tensor_shape: Slot<FnTensorDims>, // 19 getTensorShape, 10.0
+    pub get_tensor_data_type: Slot<FnTensorEnum>, // 20 getTensorDataType, 10.0
+    pub get_tensor_location: Unused,      // 21
+    pub is_shape_inference_io: Unused,    // 22
+    pub get_tensor_io_mode: Slot<FnTensorEnum>, // 23 getTensorIOMode, 10.0
+    pub get_tensor_bytes_per_component: Unused, // 24
+    pub get_tensor_components_per_element: Unused, // 25
+    pub get_tensor_format: Unused,        // 26
+    pub get_tensor_format_desc: Unused,   // 27
+    pub get_tensor_vectorized_dim: Unused, // 28
+    pub get_profile_shape: Unused,        // 29
+    pub get_nb_io_tensors: Slot<FnGetI32>, // 30 getNbIOTensors, 10.0
+    pub get_io_tensor_name: Slot<FnStrAt>, // 31 getIOTensorName, 10.0
+    pub get_hardware_compatibility_level: Unused, // 32
+    pub get_nb_aux_streams: Unused,       // 33
+    pub get_tensor_bytes_per_component_v2: Unused, // 34
+    pub get_tensor_components_per_element_v2: Unused, // 35
+    pub get_tensor_format_v2: Unused,     // 36
+    pub get_tensor_format_desc_v2: Unused, // 37
+    pub get_tensor_vectorized_dim_v2: Unused, // 38
+    pub create_serialization_config: Slot<FnGetPtr>, // 39 createSerializationConfig, 10.0
+    pub serialize_with_config: Slot<FnSerializeWithConfig>, // 40 serializeWithConfig, 10.0
+    pub get_device_memory_size_for_profile: Unused, // 41 (gone in 11)
+    pub create_refitter: Unused,          // 42
+    pub set_weight_streaming_budget: Unused, // 43 (gone in 11)
+    pub get_weight_streaming_budget: Unused, // 44 (gone in 11)
+    pub get_minimum_weight_streaming_budget: Unused, // 45 (gone in 11)
+    pub get_streamable_weights_size: Unused, // 46
+    pub is_debug_tensor: Unused,          // 47
+    pub set_weight_streaming_budget_v2: Unused, // 48 10.1
+    pub get_weight_streaming_budget_v2: Unused, // 49 10.1
+    pub get_weight_streaming_automatic_budget: Unused, // 50 10.1
+    pub get_weight_streaming_scratch_memory_size: Unused, // 51 10.1
+    pub get_device_memory_size_v2: Slot<FnGetI64>, // 52 getDeviceMemorySizeV2, 10.1
+    pub get_device_memory_size_for_profile_v2: Unused, // 53 10.1
+    pub get_profile_tensor_values_v2: Unused, // 54 10.11
+    pub create_execution_context_with_runtime_config: Unused, // 55 10.11
+    pub create_runtime_config: Unused,    // 56 10.11
+    pub get_engine_stat: Slot<FnEngineStat>, // 57 getEngineStat(EngineStat), 10.14
 }
 pin!(VCudaEngine, get_device_memory_size, 7);
 pin!(VCudaEngine, is_refittable, 8);
@@ -100,33 +100,33 @@ pin!(VCudaEngine, get_engine_stat, 57);
 /// `apiv::VRefitter` (NvInferImpl.h, TensorRT 10.x). Also TensorRT-RTX 1.3–1.4's.
 #[repr(C)]
 pub struct VRefitter {
-    pub dtor_complete: Slot<FnDtor>,                   // 0  ~VRoot
-    pub dtor_deleting: Slot<FnDtor>,                   // 1  ~VRoot (deleting)
-    pub get_p_impl: Unused,                      // 2  getPImpl
-    pub set_weights: Unused,                     // 3
-    pub refit_cuda_engine: Slot<FnAction>,             // 4  refitCudaEngine, 10.0
-    pub get_missing: Unused,                     // 5
-    pub get_all: Unused,                         // 6
-    pub set_dynamic_range: Unused,               // 7  (gone in 11)
-    pub get_dynamic_range_min: Unused,           // 8  (gone in 11)
-    pub get_dynamic_range_max: Unused,           // 9  (gone in 11)
-    pub get_tensors_with_dynamic_range: Unused,  // 10 (gone in 11)
-    pub set_error_recorder: Unused,              // 11
-    pub get_error_recorder: Unused,              // 12
-    pub set_named_weights: Slot<FnSetNamedWeights>,    // 13 setNamedWeights(char const*, Weights), 10.0
-    pub get_missing_weights: Slot<FnNames>,            // 14 getMissingWeights, 10.0
-    pub get_all_weights: Slot<FnNames>,                // 15 getAllWeights, 10.0
-    pub get_logger: Unused,                      // 16
-    pub set_max_threads: Slot<FnSetI32>,               // 17 setMaxThreads, 10.0
-    pub get_max_threads: Unused,                 // 18
-    pub set_named_weights_with_location: Unused, // 19
-    pub get_named_weights: Slot<FnNamedWeights>,       // 20 getNamedWeights, 10.0
-    pub get_weights_location: Unused,            // 21
-    pub unset_named_weights: Slot<FnByName>,           // 22 unsetNamedWeights, 10.0
-    pub set_weights_validation: Slot<FnSetBool>,       // 23 setWeightsValidation, 10.0
-    pub get_weights_validation: Unused,          // 24
-    pub refit_cuda_engine_async: Unused,         // 25
-    pub get_weights_prototype: Slot<FnNamedWeights>,   // 26 getWeightsPrototype, 10.0
+    pub dtor_complete: Slot<FnDtor>,                 // 0  ~VRoot
+    pub dtor_deleting: Slot<FnDtor>,                 // 1  ~VRoot (deleting)
+    pub get_p_impl: Unused,                          // 2  getPImpl
+    pub set_weights: Unused,                         // 3
+    pub refit_cuda_engine: Slot<FnAction>,           // 4  refitCudaEngine, 10.0
+    pub get_missing: Unused,                         // 5
+    pub get_all: Unused,                             // 6
+    pub set_dynamic_range: Unused,                   // 7  (gone in 11)
+    pub get_dynamic_range_min: Unused,               // 8  (gone in 11)
+    pub get_dynamic_range_max: Unused,               // 9  (gone in 11)
+    pub get_tensors_with_dynamic_range: Unused,      // 10 (gone in 11)
+    pub set_error_recorder: Unused,                  // 11
+    pub get_error_recorder: Unused,                  // 12
+    pub set_named_weights: Slot<FnSetNamedWeights>, // 13 setNamedWeights(char const*, Weights), 10.0
+    pub get_missing_weights: Slot<FnNames>,         // 14 getMissingWeights, 10.0
+    pub get_all_weights: Slot<FnNames>,             // 15 getAllWeights, 10.0
+    pub get_logger: Unused,                         // 16
+    pub set_max_threads: Slot<FnSetI32>,            // 17 setMaxThreads, 10.0
+    pub get_max_threads: Unused,                    // 18
+    pub set_named_weights_with_location: Unused,    // 19
+    pub get_named_weights: Slot<FnNamedWeights>,    // 20 getNamedWeights, 10.0
+    pub get_weights_location: Unused,               // 21
+    pub unset_named_weights: Slot<FnByName>,        // 22 unsetNamedWeights, 10.0
+    pub set_weights_validation: Slot<FnSetBool>,    // 23 setWeightsValidation, 10.0
+    pub get_weights_validation: Unused,             // 24
+    pub refit_cuda_engine_async: Unused,            // 25
+    pub get_weights_prototype: Slot<FnNamedWeights>, // 26 getWeightsPrototype, 10.0
 }
 pin!(VRefitter, refit_cuda_engine, 4);
 pin!(VRefitter, set_named_weights, 13);

@@ -68,8 +68,10 @@ impl Parser {
                     continue;
                 }
                 let vt = *(e as *const *const usize);
-                let desc: crate::trt::abi::FnGetStr = std::mem::transmute_copy(&*vt.add(s.error_desc.index));
-                let node: crate::trt::abi::FnGetI32 = std::mem::transmute_copy(&*vt.add(s.error_node.index));
+                let desc: crate::trt::abi::FnGetStr =
+                    std::mem::transmute_copy(&*vt.add(s.error_desc.index));
+                let node: crate::trt::abi::FnGetI32 =
+                    std::mem::transmute_copy(&*vt.add(s.error_node.index));
                 let text = read_str(desc(e)).unwrap_or_default();
                 out.push(format!("ONNX node {}: {text}", node(e)));
             }
@@ -122,7 +124,10 @@ impl Builder {
             )
         })?;
         let logger = logger::process_logger(lib.layout.logger);
-        let ctx = Ctx { lib, sink: logger.sink().clone() };
+        let ctx = Ctx {
+            lib,
+            sink: logger.sink().clone(),
+        };
         let mark = ctx.sink.mark();
         // SAFETY: resolved from this library with NvInfer.h's signature; the logger has the
         // library's ILogger layout and is never freed; the version is the layout's header version.
@@ -130,7 +135,14 @@ impl Builder {
         // SAFETY: the IBuilder just created, owned here.
         let obj = unsafe { Obj::new(p, "IBuilder") }
             .ok_or_else(|| ctx.failure("createInferBuilder", mark).refused())?;
-        Ok(Builder { obj, _keep: keep, ctx, logger, create_parser, parser_path })
+        Ok(Builder {
+            obj,
+            _keep: keep,
+            ctx,
+            logger,
+            create_parser,
+            parser_path,
+        })
     }
 
     pub fn lib(&self) -> &Arc<TrtLib> {
@@ -150,7 +162,8 @@ impl Builder {
         // SAFETY: NvOnnxParser.h's `createNvOnnxParser_INTERNAL(void* network, void* logger, int
         // version)`; the network outlives the parser (dropped after it below), the logger lives for
         // the process.
-        let p = unsafe { (self.create_parser)(network.ptr(), self.logger.as_ptr(), b.parser_version) };
+        let p =
+            unsafe { (self.create_parser)(network.ptr(), self.logger.as_ptr(), b.parser_version) };
         if p.is_null() {
             return Err(self.ctx.failure("createNvOnnxParser", mark));
         }
@@ -159,14 +172,18 @@ impl Builder {
         let path = CString::new("selftest.onnx").expect("no NUL");
         // SAFETY: `bool parse(void const*, size_t, char const*)`; the bytes and the path outlive the
         // call (the parser copies what it keeps).
-        let ok = unsafe { (parser.f(b.parser.parse))(p, onnx.as_ptr() as *const c_void, onnx.len(), path.as_ptr()) };
+        let ok = unsafe {
+            (parser.f(b.parser.parse))(p, onnx.as_ptr() as *const c_void, onnx.len(), path.as_ptr())
+        };
         if ok == 0 {
             let mut f = self.ctx.failure("IParser::parse", mark);
             f.messages.extend(parser.errors());
             return Err(f);
         }
         // SAFETY: `IBuilderConfig* createBuilderConfig()`; owned by the caller.
-        let config = unsafe { trt!(new "IBuilderConfig", &self.ctx, "createBuilderConfig", self.obj, b.create_builder_config) }?;
+        let config = unsafe {
+            trt!(new "IBuilderConfig", &self.ctx, "createBuilderConfig", self.obj, b.create_builder_config)
+        }?;
         let mut wanted = vec![("kREFIT", b.flag_refit)];
         if flags.strip_plan {
             wanted.push(("kSTRIP_PLAN", b.flag_strip_plan));
@@ -188,7 +205,14 @@ impl Builder {
         let mark = self.ctx.sink.mark();
         // SAFETY: `IHostMemory* buildSerializedNetwork(INetworkDefinition&, IBuilderConfig&)`: both
         // references are the live objects above; the plan returned is owned by the caller.
-        let plan = unsafe { trt!(self.obj, b.build_serialized_network, network.ptr(), config.ptr()) };
+        let plan = unsafe {
+            trt!(
+                self.obj,
+                b.build_serialized_network,
+                network.ptr(),
+                config.ptr()
+            )
+        };
         // SAFETY: null or the IHostMemory just returned, owned here.
         let plan = unsafe { HostMemory::new(plan, &self.ctx) };
         let plan = plan.ok_or_else(|| self.ctx.failure("buildSerializedNetwork", mark))?;

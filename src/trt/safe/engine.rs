@@ -138,7 +138,8 @@ impl CudaEngine {
     /// `ICudaEngine::createSerializationConfig`.
     pub fn create_serialization_config(self: &Rc<Self>) -> anyhow::Result<SerializationConfig> {
         let slot = self.slots().create_serialization_config;
-        self.ctx().check(slot, "ICudaEngine::createSerializationConfig")?;
+        self.ctx()
+            .check(slot, "ICudaEngine::createSerializationConfig")?;
         // SAFETY: `ISerializationConfig* createSerializationConfig()`, present in this minor
         // (checked above); owned by the caller.
         let obj = unsafe {
@@ -149,7 +150,10 @@ impl CudaEngine {
     }
 
     /// `ICudaEngine::serializeWithConfig`.
-    pub fn serialize_with_config(&self, config: &SerializationConfig) -> anyhow::Result<HostMemory> {
+    pub fn serialize_with_config(
+        &self,
+        config: &SerializationConfig,
+    ) -> anyhow::Result<HostMemory> {
         let slot = self.slots().serialize_with_config;
         self.ctx().check(slot, "ICudaEngine::serializeWithConfig")?;
         let ctx = self.ctx();
@@ -159,7 +163,10 @@ impl CudaEngine {
         // for the call; the result, null or an IHostMemory, is owned by the caller and handed to
         // HostMemory at once.
         let host = unsafe { HostMemory::new(trt!(self.obj, slot, config.obj().ptr()), ctx) };
-        host.ok_or_else(|| ctx.failure("ICudaEngine::serializeWithConfig", mark).refused())
+        host.ok_or_else(|| {
+            ctx.failure("ICudaEngine::serializeWithConfig", mark)
+                .refused()
+        })
     }
 
     /// `createInferRefitter(engine, logger)`, with weight validation off and `threads` workers
@@ -169,7 +176,10 @@ impl CudaEngine {
         let mark = ctx.sink.mark();
         // SAFETY: the engine is live (held by the Refitter), and the logger is the process's,
         // never freed.
-        let p = unsafe { ctx.lib.create_refitter(self.obj.ptr(), self.runtime.logger_ptr()) };
+        let p = unsafe {
+            ctx.lib
+                .create_refitter(self.obj.ptr(), self.runtime.logger_ptr())
+        };
         // SAFETY: the IRefitter returned is owned by the caller.
         let obj = unsafe { Obj::new(p, "IRefitter") }
             .ok_or_else(|| ctx.failure("createInferRefitter", mark).refused())?;

@@ -68,7 +68,10 @@ impl Refitter {
         if w.count < 0 {
             return Err(self
                 .ctx()
-                .failure(&format!("getWeightsPrototype(`{}`)", name.to_string_lossy()), mark)
+                .failure(
+                    &format!("getWeightsPrototype(`{}`)", name.to_string_lossy()),
+                    mark,
+                )
                 .refused());
         }
         Ok((w.dtype, w.count))

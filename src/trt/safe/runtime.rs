@@ -32,7 +32,8 @@ impl Runtime {
         // SAFETY: the logger has the library's ILogger layout and is never freed.
         let p = unsafe { ctx.lib.create_runtime(logger.as_ptr()) };
         // SAFETY: the pointer is the IRuntime just created, owned here.
-        let obj = unsafe { Obj::new(p, "IRuntime") }.ok_or_else(|| ctx.failure("createInferRuntime", mark))?;
+        let obj = unsafe { Obj::new(p, "IRuntime") }
+            .ok_or_else(|| ctx.failure("createInferRuntime", mark))?;
         Ok(Rc::new(Runtime {
             obj,
             _keep: keep,

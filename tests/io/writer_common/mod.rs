@@ -492,7 +492,10 @@ pub fn check_numpy_rust(
 ) {
     let mut zip = (format == Format::Npz)
         .then(|| zip::ZipArchive::new(std::fs::File::open(path).unwrap()).unwrap());
-    let npz_comment = zip.as_ref().map(|z| z.comment().to_vec()).unwrap_or_default();
+    let npz_comment = zip
+        .as_ref()
+        .map(|z| z.comment().to_vec())
+        .unwrap_or_default();
     let mut member = |name: &str| -> Vec<u8> {
         match zip.as_mut() {
             Some(z) => {
@@ -554,7 +557,10 @@ pub fn check_numpy_rust(
             // Members keep the exact name when it is safe to extract; `Weight`/`weight` both stay.
             assert!(files.insert(file.to_string()), "{file} used twice");
             let stem = file.strip_suffix(".npy").unwrap();
-            assert!(trt_dump::writer::names::is_safe_member(stem, ".npy"), "{file:?}");
+            assert!(
+                trt_dump::writer::names::is_safe_member(stem, ".npy"),
+                "{file:?}"
+            );
             if trt_dump::writer::names::is_safe_member(name, ".npy") {
                 assert_eq!(stem, name, "a safe name is kept verbatim");
             }

@@ -37,7 +37,10 @@ macro_rules! standin_or_skip {
 /// finding one on the machine.
 pub fn trt_dump() -> assert_cmd::Command {
     let mut c = cargo_bin_cmd!("trt-dump");
-    c.env("TRT_DUMP_TRT_LIB", "/nonexistent/trt-dump-tests/no-tensorrt-here");
+    c.env(
+        "TRT_DUMP_TRT_LIB",
+        "/nonexistent/trt-dump-tests/no-tensorrt-here",
+    );
     c
 }
 
@@ -74,12 +77,21 @@ pub struct TruthWeight {
 }
 
 fn unhex(s: &str) -> Vec<u8> {
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
 }
 
 /// Runs `sim-plan MODEL dir/NAME --truth dir/NAME.json --values ARGS...`; returns the engine path
 /// and its truth.
-pub fn sim_plan(tool: &Path, dir: &Path, model: &str, name: &str, args: &[&str]) -> (PathBuf, Vec<TruthWeight>) {
+pub fn sim_plan(
+    tool: &Path,
+    dir: &Path,
+    model: &str,
+    name: &str,
+    args: &[&str],
+) -> (PathBuf, Vec<TruthWeight>) {
     let engine = dir.join(name);
     let truth = dir.join(format!("{name}.truth.json"));
     let out = Command::new(tool)
@@ -91,7 +103,11 @@ pub fn sim_plan(tool: &Path, dir: &Path, model: &str, name: &str, args: &[&str])
         .args(args)
         .output()
         .unwrap();
-    assert!(out.status.success(), "sim-plan failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "sim-plan failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     (engine, read_truth(&truth))
 }
 
@@ -126,7 +142,14 @@ pub fn read_safetensors(path: &Path) -> BTreeMap<String, Tensor> {
     st.tensors()
         .into_iter()
         .map(|(name, v)| {
-            (name, Tensor { dtype: format!("{:?}", v.dtype()), shape: v.shape().to_vec(), data: v.data().to_vec() })
+            (
+                name,
+                Tensor {
+                    dtype: format!("{:?}", v.dtype()),
+                    shape: v.shape().to_vec(),
+                    data: v.data().to_vec(),
+                },
+            )
         })
         .collect()
 }
@@ -152,12 +175,22 @@ pub fn assert_equals_truth(got: &BTreeMap<String, Tensor>, truth: &[TruthWeight]
     let mut expected = 0;
     for w in truth.iter().filter(|w| w.recovery == "exact") {
         expected += 1;
-        let t = got.get(&w.name).unwrap_or_else(|| panic!("`{}` missing from the output", w.name));
+        let t = got
+            .get(&w.name)
+            .unwrap_or_else(|| panic!("`{}` missing from the output", w.name));
         assert_eq!(t.dtype, st_dtype(&w.dtype), "`{}` dtype", w.name);
         assert_eq!(t.shape, vec![w.count as usize], "`{}` shape", w.name);
-        assert!(t.data == *w.values.as_ref().unwrap(), "`{}`: values differ from the simulator's truth", w.name);
+        assert!(
+            t.data == *w.values.as_ref().unwrap(),
+            "`{}`: values differ from the simulator's truth",
+            w.name
+        );
     }
-    assert_eq!(got.len(), expected, "the output holds exactly the recoverable weights");
+    assert_eq!(
+        got.len(),
+        expected,
+        "the output holds exactly the recoverable weights"
+    );
 }
 
 /// Minimal `.npy` reader (version 1/2/3 headers): descr, shape, data.
@@ -165,14 +198,39 @@ pub fn read_npy(bytes: &[u8]) -> Tensor {
     assert_eq!(&bytes[..6], b"\x93NUMPY", "npy magic");
     let (header_len, start) = match bytes[6] {
         1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
-        _ => (u32::from_le_bytes(bytes[8..12].try_into().unwrap()) as usize, 12),
+        _ => (
+            u32::from_le_bytes(bytes[8..12].try_into().unwrap()) as usize,
+            12,
+        ),
     };
     let header = std::str::from_utf8(&bytes[start..start + header_len]).unwrap();
-    let descr = header.split("'descr': '").nth(1).unwrap().split('\'').next().unwrap().to_string();
+    let descr = header
+        .split("'descr': '")
+        .nth(1)
+        .unwrap()
+        .split('\'')
+        .next()
+        .unwrap()
+        .to_string();
     assert!(header.contains("'fortran_order': False"), "{header}");
-    let shape_src = header.split("'shape': (").nth(1).unwrap().split(')').next().unwrap();
-    let shape = shape_src.split(',').map(str::trim).filter(|s| !s.is_empty()).map(|s| s.parse().unwrap()).collect();
-    Tensor { dtype: descr, shape, data: bytes[start + header_len..].to_vec() }
+    let shape_src = header
+        .split("'shape': (")
+        .nth(1)
+        .unwrap()
+        .split(')')
+        .next()
+        .unwrap();
+    let shape = shape_src
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse().unwrap())
+        .collect();
+    Tensor {
+        dtype: descr,
+        shape,
+        data: bytes[start + header_len..].to_vec(),
+    }
 }
 
 /// Every weight member of an `.npz`, read with the `zip` crate and [`read_npy`].
@@ -196,8 +254,10 @@ pub fn read_npz(path: &Path) -> BTreeMap<String, Tensor> {
 
 /// Files in a folder (names only), sorted.
 pub fn listing(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> =
-        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
     v.sort();
     v
 }

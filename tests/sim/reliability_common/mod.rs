@@ -15,7 +15,9 @@ use crate::standin;
 pub fn standin() -> Option<(PathBuf, PathBuf)> {
     match standin::library().and_then(|lib| standin::sim_plan_tool().map(|t| (lib, t))) {
         Ok(x) => Some(x),
-        Err(why) if std::env::var_os("CI").is_some() => panic!("the stand-in TensorRT library is needed in CI: {why}"),
+        Err(why) if std::env::var_os("CI").is_some() => {
+            panic!("the stand-in TensorRT library is needed in CI: {why}")
+        }
         Err(why) => {
             eprintln!("SKIPPED: stand-in TensorRT library unavailable: {why} (set CI=1 to make this a failure)");
             None
@@ -31,14 +33,26 @@ pub fn exe() -> PathBuf {
 /// looked for) and no TensorRT search elsewhere.
 pub fn trt_dump(lib: &Path, tmp: &Path) -> Command {
     let mut c = Command::new(exe());
-    c.arg("--trt-lib").arg(lib).env("TMPDIR", tmp).env_remove("TRT_DUMP_TRT_LIB");
+    c.arg("--trt-lib")
+        .arg(lib)
+        .env("TMPDIR", tmp)
+        .env_remove("TRT_DUMP_TRT_LIB");
     c
 }
 
 /// Writes a sim-plan engine: `sim-plan MODEL OUT [ARGS]`.
 pub fn sim_plan(tool: &Path, model: &str, out: &Path, args: &[&str]) {
-    let o = Command::new(tool).arg(model).arg(out).args(args).output().unwrap();
-    assert!(o.status.success(), "sim-plan {model}: {}", String::from_utf8_lossy(&o.stderr));
+    let o = Command::new(tool)
+        .arg(model)
+        .arg(out)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "sim-plan {model}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 }
 
 pub fn code(k: ErrorKind) -> Option<i32> {
@@ -72,7 +86,11 @@ pub fn temporaries(dir: &Path) -> Vec<String> {
     listing(dir)
         .into_iter()
         .filter(|p| {
-            let name = Path::new(p).file_name().unwrap().to_string_lossy().into_owned();
+            let name = Path::new(p)
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
             name.starts_with(".trt-dump-") || name.starts_with("trt-dump-")
         })
         .collect()
@@ -85,7 +103,10 @@ pub struct Dirs {
 
 impl Dirs {
     pub fn new() -> Dirs {
-        let root = tempfile::Builder::new().prefix("reliability-").tempdir().unwrap();
+        let root = tempfile::Builder::new()
+            .prefix("reliability-")
+            .tempdir()
+            .unwrap();
         for d in ["engines", "out", "tmp"] {
             std::fs::create_dir(root.path().join(d)).unwrap();
         }
@@ -106,8 +127,14 @@ impl Dirs {
 
     /// Asserts that `out/` and `tmp/` hold nothing but `allowed` (names in `out/`).
     pub fn assert_nothing_left(&self, allowed: &[&str], context: &str) {
-        let out: Vec<String> = listing(&self.out()).into_iter().filter(|p| !allowed.contains(&p.as_str())).collect();
-        assert!(out.is_empty(), "{context}: left in the output folder: {out:?}");
+        let out: Vec<String> = listing(&self.out())
+            .into_iter()
+            .filter(|p| !allowed.contains(&p.as_str()))
+            .collect();
+        assert!(
+            out.is_empty(),
+            "{context}: left in the output folder: {out:?}"
+        );
         let tmp = listing(&self.tmp());
         assert!(tmp.is_empty(), "{context}: left in TMPDIR: {tmp:?}");
     }
