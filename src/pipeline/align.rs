@@ -667,6 +667,59 @@ fn push_segment(x0: usize, x1: usize, shift: i64, segs: &mut Vec<Segment>) {
 mod tests {
     use super::*;
 
+    /// Extraction skips the alignment when the baseline equals the original outside the
+    /// weights (`Baseline::equal_outside`) and takes the identity: the alignment finds that
+    /// mapping there (in one segment or several touching ones), whatever the weights hold, wherever they sit (ends included), in noisy or
+    /// repetitive plans.
+    #[test]
+    fn images_equal_outside_the_mask_align_as_the_identity() {
+        for seed in 0..60u64 {
+            let len = 2_000 + (seed as usize * 7_919) % 50_000;
+            let mut x = if seed % 3 == 0 {
+                vec![0x11u8; len]
+            } else {
+                noise(len, seed)
+            };
+            if seed % 5 == 0 {
+                for (i, b) in x.iter_mut().enumerate() {
+                    *b = (i % 64) as u8;
+                }
+            }
+            let mut y = x.clone();
+            let mut mask = Vec::new();
+            let mut at = if seed % 2 == 0 {
+                0
+            } else {
+                5 + seed as usize % 300
+            };
+            let mut k = 0u64;
+            while at < len {
+                let n = (37 + (seed as usize * 131 + at) % 4_000).min(len - at);
+                x[at..at + n].fill(0);
+                let vals = noise(n, seed * 1_000 + k);
+                y[at..at + n].copy_from_slice(&vals);
+                mask.push((at as u64, (at + n) as u64));
+                at += n + 1 + (seed as usize * 17 + at) % 700;
+                k += 1;
+            }
+            // The same mapping: touching segments of one shift read as one.
+            let a = align(&x, &y, &mask);
+            let mut spans: Vec<(u64, u64, i64)> = Vec::new();
+            for g in &a.segments {
+                match spans.last_mut() {
+                    Some(l) if l.1 == g.x0 && l.2 == g.shift => l.1 = g.x1,
+                    _ => spans.push((g.x0, g.x1, g.shift)),
+                }
+            }
+            assert_eq!(spans, vec![(0, len as u64, 0)], "seed {seed}");
+            assert_eq!(
+                (a.in_place_mismatches, a.len_x, a.len_y),
+                (0, len as u64, len as u64),
+                "seed {seed}"
+            );
+        }
+    }
+
     /// Deterministic "kernel" bytes.
     fn noise(n: usize, seed: u64) -> Vec<u8> {
         let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;

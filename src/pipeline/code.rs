@@ -348,21 +348,8 @@ pub fn fill_markers(dtype: DataType, first_id: u64, count: u64, pass: u32, out: 
     };
     let n = count as usize;
     match dtype {
-        DataType::Float => {
-            let eps = pass == 0;
-            for (i, c) in out.chunks_exact_mut(4).take(n).enumerate() {
-                c.copy_from_slice(&float_marker_f32(digit(first_id + i as u64), eps).to_le_bytes());
-            }
-        }
-        DataType::Half => {
-            for (i, c) in out.chunks_exact_mut(2).take(n).enumerate() {
-                c.copy_from_slice(&float_marker_f16(digit(first_id + i as u64)).to_le_bytes());
-            }
-        }
-        DataType::Bf16 => {
-            for (i, c) in out.chunks_exact_mut(2).take(n).enumerate() {
-                c.copy_from_slice(&float_marker_bf16(digit(first_id + i as u64)).to_le_bytes());
-            }
+        DataType::Float | DataType::Half | DataType::Bf16 => {
+            fill_float_markers(dtype, first_id, n, pass, out)
         }
         DataType::Int8 | DataType::Uint8 | DataType::Fp8 | DataType::E8m0 => {
             for (i, b) in out.iter_mut().take(n).enumerate() {
@@ -393,6 +380,85 @@ pub fn fill_markers(dtype: DataType, first_id: u64, count: u64, pass: u32, out: 
                 out[i / 2] |= v << ((i % 2) * 4);
             }
         }
+    }
+}
+
+/// The store of a float refit dtype as refitted (fp32, fp16 or bf16).
+fn float_store(dtype: DataType) -> Store {
+    match dtype {
+        DataType::Float => Store::F32,
+        DataType::Half => Store::F16,
+        _ => Store::Bf16,
+    }
+}
+
+/// Identities a [`pass0_float_markers`] table covers from any starting digit.
+pub const PASS0_TABLE_RUN: usize = 256;
+
+/// The stored bytes of pass-0 markers of float store `s` (fp32 ones with [`EPSILON`] when
+/// `eps`) for identities `0, 1, …, 127 + PASS0_TABLE_RUN`: pass 0's digit is `g % 128`, so the
+/// markers of any [`PASS0_TABLE_RUN`] consecutive identities are one slice of it.
+pub fn pass0_float_markers(s: Store, eps: bool) -> &'static [u8] {
+    use std::sync::OnceLock;
+    static TABLES: [OnceLock<Vec<u8>>; 4] = [const { OnceLock::new() }; 4];
+    let k = match (s, eps) {
+        (Store::F32, false) => 0,
+        (Store::F32, true) => 1,
+        (Store::F16, _) => 2,
+        _ => 3,
+    };
+    TABLES[k].get_or_init(|| {
+        (0..FLOAT_FIRST_BASE + PASS0_TABLE_RUN as u64)
+            .flat_map(|g| {
+                let d = float_digit(g, 0);
+                match s {
+                    Store::F32 => float_marker_f32(d, eps).to_le_bytes().to_vec(),
+                    Store::F16 => float_marker_f16(d).to_le_bytes().to_vec(),
+                    _ => float_marker_bf16(d).to_le_bytes().to_vec(),
+                }
+            })
+            .collect()
+    })
+}
+
+/// [`fill_markers`] for the float class, at memory speed: pass 0's markers are slices of a
+/// table (they repeat every 128 identities), later passes' are constant for 128 identities at a
+/// time (digit `p >= 1` is a digit of `g / 128`).
+fn fill_float_markers(dtype: DataType, first_id: u64, n: usize, pass: u32, out: &mut [u8]) {
+    let s = float_store(dtype);
+    let esize = (s.nibbles() / 2) as usize;
+    let out = &mut out[..n * esize];
+    let mut k = 0;
+    if pass == 0 {
+        let table = pass0_float_markers(s, dtype == DataType::Float);
+        while k < n {
+            let m = (n - k).min(PASS0_TABLE_RUN);
+            let r = ((first_id + k as u64) % FLOAT_FIRST_BASE) as usize * esize;
+            out[k * esize..(k + m) * esize].copy_from_slice(&table[r..r + m * esize]);
+            k += m;
+        }
+        return;
+    }
+    while k < n {
+        let g = first_id + k as u64;
+        let m = ((FLOAT_FIRST_BASE - g % FLOAT_FIRST_BASE) as usize).min(n - k);
+        let d = float_digit(g, pass);
+        let seg = &mut out[k * esize..(k + m) * esize];
+        match s {
+            Store::F32 => {
+                let v = float_marker_f32(d, false).to_le_bytes();
+                seg.chunks_exact_mut(4).for_each(|c| c.copy_from_slice(&v));
+            }
+            Store::F16 => {
+                let v = float_marker_f16(d).to_le_bytes();
+                seg.chunks_exact_mut(2).for_each(|c| c.copy_from_slice(&v));
+            }
+            _ => {
+                let v = float_marker_bf16(d).to_le_bytes();
+                seg.chunks_exact_mut(2).for_each(|c| c.copy_from_slice(&v));
+            }
+        }
+        k += m;
     }
 }
 
@@ -531,6 +597,49 @@ mod tests {
                 float_digit(g, 0) < FLOAT_FIRST_BASE,
                 "pass-0 markers are positive"
             );
+        }
+    }
+
+    #[test]
+    fn float_markers_fill_as_each_element_is_defined() {
+        // From every start mod 128, across digit changes of every pass, in every float dtype.
+        for dtype in [DataType::Float, DataType::Half, DataType::Bf16] {
+            for first in [
+                0u64,
+                1,
+                127,
+                128,
+                200,
+                32_767,
+                32_768,
+                4_194_000,
+                (1 << 31) - 5,
+            ] {
+                for n in [0usize, 1, 3, 255, 256, 257, 1000] {
+                    for pass in 0..5 {
+                        let esize = dtype.bits() as usize / 8;
+                        let mut got = vec![0xEEu8; n * esize + 3];
+                        fill_markers(dtype, first, n as u64, pass, &mut got);
+                        let mut want = vec![0xEEu8; n * esize + 3];
+                        for (i, c) in want.chunks_exact_mut(esize).take(n).enumerate() {
+                            let d = float_digit(first + i as u64, pass);
+                            match dtype {
+                                DataType::Float => {
+                                    c.copy_from_slice(&float_marker_f32(d, pass == 0).to_le_bytes())
+                                }
+                                DataType::Half => {
+                                    c.copy_from_slice(&float_marker_f16(d).to_le_bytes())
+                                }
+                                _ => c.copy_from_slice(&float_marker_bf16(d).to_le_bytes()),
+                            }
+                        }
+                        assert_eq!(
+                            got, want,
+                            "{dtype:?} from {first}, {n} elements, pass {pass}"
+                        );
+                    }
+                }
+            }
         }
     }
 

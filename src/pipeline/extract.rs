@@ -245,20 +245,32 @@ fn refit_pass(
     weights: &[WeightSpec],
     make: &(dyn Fn(usize, &mut [u8]) + Sync),
 ) -> anyhow::Result<Box<dyn PlanBytes>> {
-    let bufs: Vec<Vec<u8>> = super::par::map(weights.len(), |i| {
-        let n = usize::try_from(weights[i].refit_bytes())
-            .context("weight too large for this machine")?;
-        let mut b = vec![0u8; n];
-        make(i, &mut b);
-        Ok::<_, anyhow::Error>(b)
-    })
-    .into_iter()
-    .collect::<anyhow::Result<_>>()?;
+    refit_pass_in(engine, weights, &mut Vec::new(), make)
+}
+
+/// [`refit_pass`] with the refit buffers kept in `bufs` for the next pass (marker passes: the
+/// buffers are an engine's worth of fresh pages each pass otherwise). Buffers are allocated
+/// zeroed when `bufs` is empty; when it is not, `make` must write every byte of each.
+fn refit_pass_in(
+    engine: &dyn Engine,
+    weights: &[WeightSpec],
+    bufs: &mut Vec<Vec<u8>>,
+    make: &(dyn Fn(usize, &mut [u8]) + Sync),
+) -> anyhow::Result<Box<dyn PlanBytes>> {
+    if bufs.is_empty() {
+        *bufs = super::par::map(weights.len(), |i| {
+            let n = usize::try_from(weights[i].refit_bytes())
+                .context("weight too large for this machine")?;
+            Ok::<_, anyhow::Error>(vec![0u8; n])
+        })
+        .into_iter()
+        .collect::<anyhow::Result<_>>()?;
+    }
+    super::par::for_each_mut(bufs, |i, b| make(i, b));
     let views: Vec<&[u8]> = bufs.iter().map(|b| b.as_slice()).collect();
     let mut inst = engine.instance()?;
     inst.refit(&views)?;
     drop(views);
-    drop(bufs);
     inst.serialize()
 }
 
@@ -383,10 +395,12 @@ pub fn extract(
 
     // Each pass is folded into the packed differences as it arrives and dropped (`packed.rs`).
     let mut packed = Packed::new(base.len());
+    // Every marker pass writes every byte of every buffer: one set serves them all.
+    let mut marker_bufs: Vec<Vec<u8>> = Vec::new();
     for p in 0..ids.passes {
         check(obs)?;
         obs.stage(Stage::Markers(p, ids.passes));
-        let img = refit_pass(engine, &weights, &|i, buf| {
+        let img = refit_pass_in(engine, &weights, &mut marker_bufs, &|i, buf| {
             fill_markers(weights[i].dtype, ids.first[i].1, weights[i].count, p, buf)
         })
         .with_context(|| format!("marker pass {} of {}", p + 1, ids.passes))?;
@@ -407,6 +421,7 @@ pub fn extract(
         }
         packed.add(&base, img.bytes());
     }
+    drop(marker_bufs);
     obs.packed(packed.held_bytes() + base.held_bytes());
 
     check(obs)?;
@@ -427,8 +442,14 @@ pub fn extract(
     let mut mask = run_ranges(&decoded.runs);
     mask.extend(decoded.unexplained.iter().copied());
     let mask = merged(mask);
-    // The baseline whole, only while it is needed (again for the proof).
-    let refit_vs_original = align::align(&base.whole(), original, &mask);
+    // Usually the refitted layout is the original's: then the baseline equals the original
+    // outside the weights and the alignment is the identity, found without unpacking the
+    // baseline whole (which the general alignment reads).
+    let refit_vs_original = if base.equal_outside(original, &mask) {
+        Alignment::identity(original.len() as u64)
+    } else {
+        align::align(&base.whole(), original, &mask)
+    };
     let (original_runs, lost_to_layout) =
         translate(&decoded.runs, &refit_vs_original, weights.len());
     let values = assemble::assemble(&weights, &original_runs, original)
@@ -518,7 +539,8 @@ pub fn extract(
         obs.serialized(Stage::Proof, refitted.bytes().len() as u64);
         proof::compare(
             refitted.bytes(),
-            &base.whole(),
+            base.len(),
+            &base.byte_reader(),
             original,
             &refit_vs_original,
             &decoded,

@@ -158,7 +158,7 @@ fn pack_block(data: &[u8]) -> Vec<u8> {
     // LZ4's own library (the `lz4` crate builds it): its decoder copies the markers' short
     // back-references several times faster than the pure-Rust one.
     out.extend(
-        lz4::block::compress(&dense, Some(lz4::block::CompressionMode::DEFAULT), false)
+        lz4::block::compress(&dense, Some(lz4::block::CompressionMode::FAST(8)), false)
             .expect("a block of at most 256 KiB compresses"),
     );
     out
@@ -311,6 +311,11 @@ fn unpack_blocks(
     }
 }
 
+thread_local! {
+    /// A block of the baseline being compared ([`Baseline::equal_outside`]).
+    static COMPARED: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// An image compressed in blocks: the zero baseline, whose weights are zeros.
 pub struct PackedImage {
     len: usize,
@@ -373,9 +378,67 @@ impl Baseline<'_> {
         }
     }
 
-    /// Every byte.
+    /// Every byte (unpacked a block per thread).
     pub fn whole(&self) -> Cow<'_, [u8]> {
-        self.window(0, self.len())
+        match self {
+            Baseline::Whole(b) => Cow::Borrowed(b),
+            Baseline::Packed(p) => {
+                let mut out = vec![0u8; p.len];
+                let mut parts: Vec<&mut [u8]> = out.chunks_mut(BLOCK).collect();
+                par::for_each_mut(&mut parts, |k, part| unpack_block(&p.blocks[k], None, part));
+                Cow::Owned(out)
+            }
+        }
+    }
+
+    /// Whether `other` (as long) holds the same bytes everywhere outside `mask` (sorted,
+    /// disjoint ranges), compared a block per thread without unpacking the whole.
+    pub fn equal_outside(&self, other: &[u8], mask: &[(u64, u64)]) -> bool {
+        if other.len() != self.len() {
+            return false;
+        }
+        let len = self.len();
+        let differs = par::map(len.div_ceil(BLOCK), |k| {
+            let (a, b) = (k * BLOCK, ((k + 1) * BLOCK).min(len));
+            COMPARED.with_borrow_mut(|buf| {
+                let mine = self.window_in(a, b, buf);
+                let mut at = a;
+                let mut i = mask.partition_point(|r| r.1 as usize <= a);
+                while at < b {
+                    let stop = mask.get(i).map_or(b, |r| (r.0 as usize).clamp(at, b));
+                    if mine[at - a..stop - a] != other[at..stop] {
+                        return true;
+                    }
+                    at = mask.get(i).map_or(b, |r| (r.1 as usize).clamp(stop, b));
+                    i += 1;
+                }
+                false
+            })
+        });
+        !differs.into_iter().any(|d| d)
+    }
+
+    /// Byte `x`, unpacking (and keeping) the block that holds it: for reading a few scattered
+    /// bytes, as the proof does where the refitted image differs from the original.
+    pub fn byte_reader(&self) -> impl Fn(u64) -> u8 + '_ {
+        let last: std::cell::RefCell<(usize, Vec<u8>)> =
+            std::cell::RefCell::new((usize::MAX, Vec::new()));
+        move |x: u64| {
+            let x = x as usize;
+            match self {
+                Baseline::Whole(b) => b[x],
+                Baseline::Packed(p) => {
+                    let mut last = last.borrow_mut();
+                    let k = x / BLOCK;
+                    if last.0 != k {
+                        let (a, b) = (k * BLOCK, ((k + 1) * BLOCK).min(p.len));
+                        unpack_blocks(&p.blocks, p.len, a, b, None, &mut last.1);
+                        last.0 = k;
+                    }
+                    last.1[x - k * BLOCK]
+                }
+            }
+        }
     }
 
     /// Bytes held in memory for it (0 for a file mapping).
@@ -401,6 +464,62 @@ mod tests {
                 x as u8
             })
             .collect()
+    }
+
+    /// The packed baseline read whole, byte by byte, and compared outside a mask, as the
+    /// extraction reads it: over several blocks, with zero runs (weights) and a short last block.
+    #[test]
+    fn a_packed_baseline_reads_and_compares_as_its_bytes() {
+        let len = 3 * BLOCK + 1234;
+        let mut img = image(len, 5);
+        let mask: Vec<(u64, u64)> = vec![
+            (0, 100),
+            (1000, 5000),
+            (BLOCK as u64 - 10, BLOCK as u64 + 10),
+            (2 * BLOCK as u64, 3 * BLOCK as u64 + 7),
+        ];
+        for &(a, b) in &mask {
+            img[a as usize..b as usize].fill(0);
+        }
+        let base = Baseline::Packed(PackedImage::new(&img));
+        assert_eq!(&*base.whole(), &img[..]);
+        let read = base.byte_reader();
+        for x in [
+            0,
+            1,
+            999,
+            5000,
+            BLOCK - 1,
+            BLOCK,
+            2 * BLOCK + 3,
+            len - 1,
+            17,
+            BLOCK + 5,
+        ] {
+            assert_eq!(read(x as u64), img[x], "byte {x}");
+        }
+        // Weights' values differ from the baseline's zeros: still equal outside them.
+        let mut other = img.clone();
+        for &(a, b) in &mask {
+            other[a as usize..b as usize].fill(0x77);
+        }
+        assert!(base.equal_outside(&other, &mask));
+        assert!(Baseline::Whole(&img).equal_outside(&other, &mask));
+        // One byte outside them differs, wherever it is: not equal.
+        for x in [
+            100,
+            999,
+            5000,
+            BLOCK - 11,
+            BLOCK + 10,
+            3 * BLOCK + 7,
+            len - 1,
+        ] {
+            let mut o = other.clone();
+            o[x] ^= 1;
+            assert!(!base.equal_outside(&o, &mask), "byte {x}");
+        }
+        assert!(!base.equal_outside(&other[1..], &mask), "another length");
     }
 
     #[test]

@@ -19,6 +19,19 @@ pub fn map<T: Send>(n: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
     (0..n).into_par_iter().with_max_len(1).map(&f).collect()
 }
 
+/// `f(i, &mut items[i])` for every item, in parallel, handed out one at a time.
+pub fn for_each_mut<T: Send>(items: &mut [T], f: impl Fn(usize, &mut T) + Sync) {
+    if threads() <= 1 || items.len() <= 1 {
+        items.iter_mut().enumerate().for_each(|(i, x)| f(i, x));
+        return;
+    }
+    items
+        .par_iter_mut()
+        .enumerate()
+        .with_max_len(1)
+        .for_each(|(i, x)| f(i, x));
+}
+
 /// Runs `f` once on every worker thread of the pool (to release what they keep in
 /// thread-locals once a stage is over).
 pub fn on_every_thread(f: impl Fn() + Sync) {

@@ -93,19 +93,20 @@ impl fmt::Display for Failure {
 /// the refitted-to-original alignment, and says which differences are acceptable.
 pub(super) fn compare(
     refitted: &[u8],
-    base: &[u8],
+    base_len: usize,
+    base: &dyn Fn(u64) -> u8,
     original: &[u8],
     al: &Alignment,
     decoded: &Decoded,
     results: &[WeightResult],
 ) -> Proof {
-    if refitted.len() != base.len() {
+    if refitted.len() != base_len {
         return Proof::Failed {
-            differing: refitted.len().abs_diff(base.len()) as u64,
+            differing: refitted.len().abs_diff(base_len) as u64,
             first_offsets: vec![],
             reason: Failure::Length {
                 refitted: refitted.len() as u64,
-                baseline: base.len() as u64,
+                baseline: base_len as u64,
             },
         };
     }
@@ -159,7 +160,7 @@ pub(super) fn compare(
     // has them too, otherwise weight-dependent bytes that cannot be compared.
     let unmapped = |t: &mut Tally, a: u64, b: u64| {
         for x in a..b {
-            if refitted[x as usize] == base[x as usize] && !near_weight(x) {
+            if refitted[x as usize] == base(x) && !near_weight(x) {
                 t.layout += 1;
             } else {
                 t.unverified += 1;
@@ -183,7 +184,7 @@ pub(super) fn compare(
                 for (k, (u, v)) in a.iter().zip(b).enumerate() {
                     if u != v {
                         let x = (x0 + p + k) as u64;
-                        classify(&mut t, x, refitted[x as usize] == base[x as usize]);
+                        classify(&mut t, x, refitted[x as usize] == base(x));
                     }
                 }
             }

@@ -197,6 +197,7 @@ impl<'a> Decoder<'a> {
     fn continues_verbatim(&self, s: Store, off: usize, e: u64, m: usize, eps: bool) -> bool {
         let esize = (s.nibbles() / 2) as usize;
         let (o, n) = (off - self.origin, m * esize);
+        const _: () = assert!(code::PASS0_TABLE_RUN >= FOLLOW_CHUNK);
         if !crate::pipeline::packed::is_zero(&self.img.base[o..o + n]) {
             return false;
         }
@@ -205,7 +206,7 @@ impl<'a> Decoder<'a> {
             let got = &img[o..o + n];
             if p == 0 {
                 let r = (e % first) as usize * esize;
-                if got != &pass0_markers(s, eps)[r..r + n] {
+                if got != &code::pass0_float_markers(s, eps)[r..r + n] {
                     return false;
                 }
                 continue;
@@ -273,32 +274,6 @@ impl<'a> Decoder<'a> {
             );
         }
     }
-}
-
-/// The stored bytes of pass-0 markers of store `s` (fp32 ones with the epsilon when `eps`) for
-/// identities `0, 1, …`: long enough that a chunk starting at any identity mod 128 is one slice.
-fn pass0_markers(s: Store, eps: bool) -> &'static [u8] {
-    use std::sync::OnceLock;
-    static TABLES: [OnceLock<Vec<u8>>; 4] = [const { OnceLock::new() }; 4];
-    let k = match (s, eps) {
-        (Store::F32, false) => 0,
-        (Store::F32, true) => 1,
-        (Store::F16, _) => 2,
-        _ => 3,
-    };
-    TABLES[k].get_or_init(|| {
-        let ids = code::FLOAT_FIRST_BASE as usize + FOLLOW_CHUNK;
-        (0..ids as u64)
-            .flat_map(|g| {
-                let d = code::float_digit(g, 0);
-                match s {
-                    Store::F32 => code::float_marker_f32(d, eps).to_le_bytes().to_vec(),
-                    Store::F16 => code::float_marker_f16(d).to_le_bytes().to_vec(),
-                    _ => code::float_marker_bf16(d).to_le_bytes().to_vec(),
-                }
-            })
-            .collect()
-    })
 }
 
 /// Decodes [`FOLLOW_CHUNK`] consecutive elements of float store `s` from `base` and the pass
