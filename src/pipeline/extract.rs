@@ -268,9 +268,13 @@ fn refit_pass_in(
     }
     super::par::for_each_mut(bufs, |i, b| make(i, b));
     let views: Vec<&[u8]> = bufs.iter().map(|b| b.as_slice()).collect();
+    refit_views(engine, &views)
+}
+
+/// A fresh instance refitted with `views` (one per weight, each its refit bytes), serialized.
+fn refit_views(engine: &dyn Engine, views: &[&[u8]]) -> anyhow::Result<Box<dyn PlanBytes>> {
     let mut inst = engine.instance()?;
-    inst.refit(&views)?;
-    drop(views);
+    inst.refit(views)?;
     inst.serialize()
 }
 
@@ -527,12 +531,33 @@ pub fn extract(
     let proof = if opts.verify && !stripped {
         check(obs)?;
         obs.stage(Stage::Proof);
-        let refitted = refit_pass(engine, &weights, &|i, buf| {
-            if let Some(v) = &results[i].values.values {
-                buf.copy_from_slice(v);
-            }
-        })
-        .context("round-trip proof: refitting the extracted values")?;
+        // The extracted values themselves are the refit buffers (no copy of the engine's
+        // worth of values); zeros for weights that were not extracted.
+        let zeros: Vec<Option<Vec<u8>>> = results
+            .iter()
+            .zip(&weights)
+            .map(|(r, w)| {
+                r.values
+                    .values
+                    .is_none()
+                    .then(|| vec![0u8; w.refit_bytes() as usize])
+            })
+            .collect();
+        let views: Vec<&[u8]> = results
+            .iter()
+            .zip(&zeros)
+            .map(|(r, z)| {
+                r.values
+                    .values
+                    .as_deref()
+                    .or(z.as_deref())
+                    .unwrap_or_default()
+            })
+            .collect();
+        let refitted = refit_views(engine, &views)
+            .context("round-trip proof: refitting the extracted values")?;
+        drop(views);
+        drop(zeros);
         passes.refit_serialize += 1;
         let refitted =
             renormalise(refitted, &mut passes).context("round-trip proof: serializing it again")?;

@@ -70,7 +70,8 @@ impl Packed {
             ADD.with_borrow_mut(|(base_buf, delta)| {
                 let base = base.window_in(a, b, base_buf);
                 delta.clear();
-                delta.extend(img[a..b].iter().zip(base).map(|(x, y)| x ^ y));
+                delta.extend_from_slice(&img[a..b]);
+                xor_into(delta, base);
                 let mask: Vec<u64> = delta
                     .chunks(64 * CHUNK)
                     .map(|c| {
