@@ -26,6 +26,9 @@ const SPLIT_GAP: usize = 16;
 /// reading, in chunks, is cut off at the first invalid element anyway).
 const WINDOW_MARGIN: usize = 4096;
 
+/// Plans up to this size that are one piece are decoded on the calling thread.
+const SMALL_PLAN: usize = 4 << 20;
+
 /// Largest nominal piece: enough pieces for every core to stay busy to the end on large plans
 /// (pieces are handed out one at a time; memory is bounded by the windows, not the pieces).
 const MAX_PIECE: usize = 16 << 20;
@@ -181,26 +184,34 @@ fn decode_pieces(
             &stop,
         )
     };
-    let (tx, rx) = std::sync::mpsc::channel::<()>();
-    let parts: Option<Vec<PieceResult>> = std::thread::scope(|s| {
-        let piece = &piece;
-        let work = s.spawn(move || {
-            let parts = super::super::par::map(pieces, piece);
-            drop(tx);
-            parts.into_iter().collect::<Option<Vec<_>>>()
-        });
-        // Progress and cancellation from this thread until the work is done (the channel closes).
-        while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
-            rx.recv_timeout(std::time::Duration::from_millis(20))
-        {
-            if !progress(done.load(Ordering::Relaxed)) {
-                stop.store(true, Ordering::Relaxed);
+    let parts: Option<Vec<PieceResult>> = if pieces == 1 && len <= SMALL_PLAN {
+        // A small plan is one piece, decoded here in well under a progress tick: no threads.
+        let one = piece(0).map(|p| vec![p]);
+        drop(BUFFERS.take());
+        one
+    } else {
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let parts = std::thread::scope(|s| {
+            let piece = &piece;
+            let work = s.spawn(move || {
+                let parts = super::super::par::map(pieces, piece);
+                drop(tx);
+                parts.into_iter().collect::<Option<Vec<_>>>()
+            });
+            // Progress and cancellation from this thread until the work is done (the channel closes).
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                rx.recv_timeout(std::time::Duration::from_millis(20))
+            {
+                if !progress(done.load(Ordering::Relaxed)) {
+                    stop.store(true, Ordering::Relaxed);
+                }
             }
-        }
-        work.join().unwrap_or_else(|e| std::panic::resume_unwind(e))
-    });
-    // The pool's threads outlive decoding: their windows go now, not at exit.
-    super::super::par::on_every_thread(|| drop(BUFFERS.take()));
+            work.join().unwrap_or_else(|e| std::panic::resume_unwind(e))
+        });
+        // The pool's threads outlive decoding: their windows go now, not at exit.
+        super::super::par::on_every_thread(|| drop(BUFFERS.take()));
+        parts
+    };
     let parts = parts?;
     if stop.load(Ordering::Relaxed) || !progress(len as u64) {
         return None;
