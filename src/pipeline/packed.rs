@@ -18,7 +18,7 @@ use crate::pipeline::par;
 
 /// Bytes per compressed block: large enough for LZ4 to find the markers' periods (its window is
 /// 64 KiB), small enough that unpacking a window decompresses little beyond it.
-pub const BLOCK: usize = 256 << 10;
+pub const BLOCK: usize = 64 << 10;
 
 /// Bytes per bit of the changed-chunk bitmap.
 pub const CHUNK: usize = 16;
@@ -160,7 +160,7 @@ fn pack_block(data: &[u8]) -> Vec<u8> {
     // back-references several times faster than the pure-Rust one.
     out.extend(
         lz4::block::compress(&dense, Some(lz4::block::CompressionMode::FAST(8)), false)
-            .expect("a block of at most 256 KiB compresses"),
+            .expect("a block of at most 64 KiB compresses"),
     );
     out
 }
@@ -193,7 +193,7 @@ fn unpack_block(packed: &[u8], xor: Option<&[u8]>, out: &mut [u8]) {
         .collect();
     let full: usize = mask.iter().map(|w| w.count_ones() as usize).sum();
     let decompress = |into: &mut [u8]| {
-        let size = i32::try_from(into.len()).expect("a block is at most 256 KiB");
+        let size = i32::try_from(into.len()).expect("a block is at most 64 KiB");
         let got = lz4::block::decompress_to_buffer(&packed[8 * words..], Some(size), into)
             .expect("a block this process compressed decompresses");
         debug_assert_eq!(got, into.len());
