@@ -417,7 +417,8 @@ mod tests {
                     || (d.is_nan() && f.is_nan())
             })
         };
-        let cases: [(DataType, fn(u8) -> f32, u16); 3] = [
+        type Case = (DataType, fn(u8) -> f32, u16);
+        let cases: [Case; 3] = [
             (DataType::Fp8, fp8_e4m3_to_f32, 256),
             (DataType::Fp4, fp4_to_f32, 16),
             (DataType::E8m0, e8m0_to_f32, 256),

@@ -243,7 +243,6 @@ pub fn run_map(g: &GlobalArgs, a: &MapArgs) -> anyhow::Result<Outcome> {
         a.output.display(),
         m.runs.len()
     );
-    let mut rep = rep;
     rep.map = Some(a.output.display().to_string());
     finish_report(&rep, a.json)?;
     incomplete(&ex, a.extract.allow_missing, true)

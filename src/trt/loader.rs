@@ -653,8 +653,8 @@ fn open(target: &OpenTarget<'_>) -> Result<TrtLib, Outcome> {
     };
     let path = match target {
         OpenTarget::Path(p) => p.to_path_buf(),
-        // SAFETY: get_version is a function of the library just opened.
         OpenTarget::Soname(n) => {
+            // SAFETY: get_version is a function of the library just opened.
             unsafe { path_of(get_version as *const c_void) }.unwrap_or_else(|| PathBuf::from(n))
         }
     };
