@@ -736,4 +736,80 @@ mod tests {
         }
         assert!(split_somewhere > 10, "{split_somewhere}");
     }
+
+    /// What extraction decodes does not depend on the number of threads: a plan of several
+    /// pieces (over 4 MiB, so the pool is used), packed, decoded in pools of 1, 3 and 8 threads,
+    /// equals the one-thread sweep over the whole images.
+    #[test]
+    fn decoding_is_the_same_whatever_the_thread_count() {
+        let dts = [
+            DataType::Float,
+            DataType::Half,
+            DataType::Bf16,
+            DataType::Int8,
+            DataType::Int32,
+        ];
+        let ws: Vec<WeightSpec> = (0..30)
+            .map(|i| WeightSpec {
+                name: format!("w{i}"),
+                dtype: dts[i % dts.len()],
+                count: 20_000 + (i as u64 * 7_919) % 90_000,
+            })
+            .collect();
+        let ids = IdSpace::new(&ws);
+        let mut at = Vec::new();
+        let mut off = 64;
+        for (i, w) in ws.iter().enumerate() {
+            at.push(off);
+            off += w.refit_bytes() as usize + 16 + (i * 13) % 100;
+        }
+        let len = off + 64;
+        assert!(len > SMALL_PLAN, "{len} bytes: several pieces");
+        let mut base: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8 | 1).collect();
+        for (w, o) in ws.iter().zip(&at) {
+            base[*o..*o + w.refit_bytes() as usize].fill(0);
+        }
+        let passes: Vec<Vec<u8>> = (0..ids.passes)
+            .map(|p| {
+                let mut img = base.clone();
+                for (i, (w, o)) in ws.iter().zip(&at).enumerate() {
+                    fill_markers(
+                        w.dtype,
+                        ids.first[i].1,
+                        w.count,
+                        p,
+                        &mut img[*o..*o + w.refit_bytes() as usize],
+                    );
+                }
+                // A damaged byte inside a buffer.
+                img[at[7] + 1001] ^= 0x40;
+                img
+            })
+            .collect();
+        let pool = |n: usize| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(n)
+                .build()
+                .expect("a pool")
+        };
+        let images = Images {
+            base: &base,
+            passes: passes.iter().map(|p| p.as_slice()).collect(),
+        };
+        let want = pool(1)
+            .install(|| decode(&images, &ws, &ids, &mut |_| true))
+            .expect("decoded");
+        assert!(want.runs.len() >= ws.len(), "{} runs", want.runs.len());
+        let baseline = Baseline::Packed(crate::pipeline::packed::PackedImage::new(&base));
+        let mut packed = Packed::new(len);
+        for p in &passes {
+            packed.add(&baseline, p);
+        }
+        for n in [1, 3, 8] {
+            let got = pool(n)
+                .install(|| decode_packed(&baseline, &packed, &ws, &ids, &mut |_| true))
+                .expect("decoded");
+            assert_eq!(got, want, "{n} threads");
+        }
+    }
 }
