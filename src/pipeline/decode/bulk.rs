@@ -393,6 +393,23 @@ mod tests {
         }
     }
 
+    /// Element `k` of refit buffer `m` (of float dtype `dtype`) as TensorRT would store it in
+    /// `store`, into `dst`.
+    fn store_marker(dtype: DataType, m: &[u8], k: usize, store: Store, dst: &mut [u8]) {
+        let v = match dtype {
+            DataType::Float => f32::from_le_bytes(m[4 * k..4 * k + 4].try_into().unwrap()),
+            DataType::Half => {
+                half::f16::from_bits(u16::from_le_bytes([m[2 * k], m[2 * k + 1]])).to_f32()
+            }
+            _ => half::bf16::from_bits(u16::from_le_bytes([m[2 * k], m[2 * k + 1]])).to_f32(),
+        };
+        match store {
+            Store::F32 => dst.copy_from_slice(&v.to_le_bytes()),
+            Store::F16 => dst.copy_from_slice(&half::f16::from_f32(v).to_bits().to_le_bytes()),
+            _ => dst.copy_from_slice(&half::bf16::from_f32(v).to_bits().to_le_bytes()),
+        }
+    }
+
     /// The verbatim shortcut (whole chunks compared with the markers their identities were
     /// refitted to) must stop exactly where the element-by-element loop stops: long buffers in
     /// each float store, fp32 ones of fp32 and fp16 refit dtypes (epsilon or not), one byte
@@ -417,25 +434,13 @@ mod tests {
                 let mut m = vec![0u8; ws[1].refit_bytes() as usize];
                 fill_markers(dtype, ids.first[1].1, 5000, p as u32, &mut m);
                 for k in 0..5000 {
-                    let v = match dtype {
-                        DataType::Float => {
-                            f32::from_le_bytes(m[4 * k..4 * k + 4].try_into().unwrap())
-                        }
-                        DataType::Half => {
-                            half::f16::from_bits(u16::from_le_bytes([m[2 * k], m[2 * k + 1]]))
-                                .to_f32()
-                        }
-                        _ => half::bf16::from_bits(u16::from_le_bytes([m[2 * k], m[2 * k + 1]]))
-                            .to_f32(),
-                    };
-                    let dst = &mut img[at + esize * k..at + esize * (k + 1)];
-                    match store {
-                        Store::F32 => dst.copy_from_slice(&v.to_le_bytes()),
-                        Store::F16 => {
-                            dst.copy_from_slice(&half::f16::from_f32(v).to_bits().to_le_bytes())
-                        }
-                        _ => dst.copy_from_slice(&half::bf16::from_f32(v).to_bits().to_le_bytes()),
-                    }
+                    store_marker(
+                        dtype,
+                        &m,
+                        k,
+                        store,
+                        &mut img[at + esize * k..at + esize * (k + 1)],
+                    );
                 }
             }
             for bad_elem in [
@@ -543,30 +548,13 @@ mod tests {
                     let mut m = vec![0u8; spec.refit_bytes() as usize];
                     fill_markers(spec.dtype, ids.first[wi].1, spec.count, p as u32, &mut m);
                     for (k, &idx) in order.iter().enumerate() {
-                        let v = match spec.dtype {
-                            DataType::Float => {
-                                f32::from_le_bytes(m[4 * idx..4 * idx + 4].try_into().unwrap())
-                            }
-                            DataType::Half => half::f16::from_bits(u16::from_le_bytes([
-                                m[2 * idx],
-                                m[2 * idx + 1],
-                            ]))
-                            .to_f32(),
-                            _ => half::bf16::from_bits(u16::from_le_bytes([
-                                m[2 * idx],
-                                m[2 * idx + 1],
-                            ]))
-                            .to_f32(),
-                        };
-                        let dst = &mut img[at + esize * k..at + esize * (k + 1)];
-                        match store {
-                            Store::F32 => dst.copy_from_slice(&v.to_le_bytes()),
-                            Store::F16 => {
-                                dst.copy_from_slice(&half::f16::from_f32(v).to_bits().to_le_bytes())
-                            }
-                            _ => dst
-                                .copy_from_slice(&half::bf16::from_f32(v).to_bits().to_le_bytes()),
-                        }
+                        store_marker(
+                            spec.dtype,
+                            &m,
+                            idx,
+                            store,
+                            &mut img[at + esize * k..at + esize * (k + 1)],
+                        );
                     }
                 }
                 at += esize * n + (rnd() % 3) as usize * 2;
