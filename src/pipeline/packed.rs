@@ -16,8 +16,10 @@ use std::borrow::Cow;
 
 use crate::pipeline::par;
 
-/// Bytes per compressed block: large enough for LZ4 to find the markers' periods (its window is
-/// 64 KiB), small enough that unpacking a window decompresses little beyond it.
+/// Bytes per compressed block: as large as LZ4's window (64 KiB), so it finds the markers'
+/// periods; small enough that unpacking a window decompresses little beyond it, and that a
+/// window per image per thread (at least a block) stays a small share of small plans on many
+/// threads.
 pub const BLOCK: usize = 64 << 10;
 
 /// Bytes per bit of the changed-chunk bitmap.

@@ -682,7 +682,7 @@ mod tests {
                 true
             })
             .unwrap();
-            // Packed passes over a packed baseline decode the same (blocks of 1 MiB: one block here).
+            // Packed passes over a packed baseline decode the same (64 KiB blocks: one or a few here).
             let baseline = Baseline::Packed(crate::pipeline::packed::PackedImage::new(&base));
             let mut packed = Packed::new(len);
             for p in &passes {
