@@ -109,8 +109,9 @@ pub fn mem_available() -> Option<u64> {
     Some(kb * 1024)
 }
 
-/// Serializations extraction holds whole at once: the baseline, the one being packed and, when it
-/// differs from the file, the normalised original (marker passes are packed as they arrive).
+/// Engine-sized buffers extraction holds at once at its peak: a serialization being packed, the
+/// marker passes' refit buffers and, when it differs from the file, the normalised original (the
+/// baseline is kept packed and marker passes are packed as they arrive).
 pub const IMAGES_HELD: u64 = 3;
 
 /// Whether `images` serializations of `engine_len` bytes should go to disk rather than memory.

@@ -239,19 +239,11 @@ fn check(obs: &dyn Observer) -> anyhow::Result<()> {
     }
 }
 
-/// Refit buffers for one pass: `make(i, buf)` fills weight `i`'s buffer (weights in parallel).
+/// A marker pass: `make(i, buf)` fills weight `i`'s buffer (weights in parallel), then a fresh
+/// instance is refitted with the buffers and serialized. The buffers are kept in `bufs` for the
+/// next pass (otherwise an engine's worth of fresh pages each pass): allocated on the first pass,
+/// after which `make` must write every byte of each.
 fn refit_pass(
-    engine: &dyn Engine,
-    weights: &[WeightSpec],
-    make: &(dyn Fn(usize, &mut [u8]) + Sync),
-) -> anyhow::Result<Box<dyn PlanBytes>> {
-    refit_pass_in(engine, weights, &mut Vec::new(), make)
-}
-
-/// [`refit_pass`] with the refit buffers kept in `bufs` for the next pass (marker passes: the
-/// buffers are an engine's worth of fresh pages each pass otherwise). Buffers are allocated
-/// zeroed when `bufs` is empty; when it is not, `make` must write every byte of each.
-fn refit_pass_in(
     engine: &dyn Engine,
     weights: &[WeightSpec],
     bufs: &mut Vec<Vec<u8>>,
@@ -269,6 +261,18 @@ fn refit_pass_in(
     super::par::for_each_mut(bufs, |i, b| make(i, b));
     let views: Vec<&[u8]> = bufs.iter().map(|b| b.as_slice()).collect();
     refit_views(engine, &views)
+}
+
+/// Zeros as long as the longest refit buffer of the weights `which` picks: one buffer that every
+/// weight refitted to zero takes its slice of (TensorRT only reads them).
+fn zeros_for(weights: &[WeightSpec], which: impl Fn(usize) -> bool) -> anyhow::Result<Vec<u8>> {
+    let longest = (0..weights.len())
+        .filter(|&i| which(i))
+        .map(|i| weights[i].refit_bytes())
+        .max()
+        .unwrap_or(0);
+    let n = usize::try_from(longest).context("weight too large for this machine")?;
+    Ok(vec![0u8; n])
 }
 
 /// A fresh instance refitted with `views` (one per weight, each its refit bytes), serialized.
@@ -343,8 +347,14 @@ pub fn extract(
 
     check(obs)?;
     obs.stage(Stage::Baseline);
-    let base = refit_pass(engine, &weights, &|_, _| {})
-        .context("zero baseline: refit all weights to 0")?;
+    let zeros = zeros_for(&weights, |_| true)?;
+    let views: Vec<&[u8]> = weights
+        .iter()
+        .map(|w| &zeros[..w.refit_bytes() as usize])
+        .collect();
+    let base = refit_views(engine, &views).context("zero baseline: refit all weights to 0")?;
+    drop(views);
+    drop(zeros);
     passes.refit_serialize += 1;
     obs.serialized(Stage::Baseline, base.bytes().len() as u64);
     // When the refitted layout differs from the original's, try bringing refitted images back to
@@ -404,7 +414,7 @@ pub fn extract(
     for p in 0..ids.passes {
         check(obs)?;
         obs.stage(Stage::Markers(p, ids.passes));
-        let img = refit_pass_in(engine, &weights, &mut marker_bufs, &|i, buf| {
+        let img = refit_pass(engine, &weights, &mut marker_bufs, &|i, buf| {
             fill_markers(weights[i].dtype, ids.first[i].1, weights[i].count, p, buf)
         })
         .with_context(|| format!("marker pass {} of {}", p + 1, ids.passes))?;
@@ -533,25 +543,15 @@ pub fn extract(
         obs.stage(Stage::Proof);
         // The extracted values themselves are the refit buffers (no copy of the engine's
         // worth of values); zeros for weights that were not extracted.
-        let zeros: Vec<Option<Vec<u8>>> = results
+        let zeros = zeros_for(&weights, |i| results[i].values.values.is_none())?;
+        let views: Vec<&[u8]> = results
             .iter()
             .zip(&weights)
             .map(|(r, w)| {
                 r.values
                     .values
-                    .is_none()
-                    .then(|| vec![0u8; w.refit_bytes() as usize])
-            })
-            .collect();
-        let views: Vec<&[u8]> = results
-            .iter()
-            .zip(&zeros)
-            .map(|(r, z)| {
-                r.values
-                    .values
                     .as_deref()
-                    .or(z.as_deref())
-                    .unwrap_or_default()
+                    .unwrap_or_else(|| &zeros[..w.refit_bytes() as usize])
             })
             .collect();
         let refitted = refit_views(engine, &views)

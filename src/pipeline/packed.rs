@@ -74,15 +74,8 @@ impl Packed {
                 delta.clear();
                 delta.extend_from_slice(&img[a..b]);
                 xor_into(delta, base);
-                let mask: Vec<u64> = delta
-                    .chunks(64 * CHUNK)
-                    .map(|c| {
-                        c.chunks(CHUNK)
-                            .enumerate()
-                            .fold(0u64, |m, (i, c)| m | (u64::from(!is_zero(c)) << i))
-                    })
-                    .collect();
-                (pack_block(delta), mask)
+                let mask = chunk_mask(delta);
+                (pack_block(delta, &mask), mask)
             })
         });
         let mut blocks = Vec::with_capacity(nblocks);
@@ -144,15 +137,30 @@ pub(crate) fn is_zero(bytes: &[u8]) -> bool {
     acc == 0 && words.remainder().iter().all(|&b| b == 0)
 }
 
+/// Bit `k` (of little-endian u64 words) set: [`CHUNK`] `k` of `data` is not all zeros.
+fn chunk_mask(data: &[u8]) -> Vec<u64> {
+    data.chunks(64 * CHUNK)
+        .map(|c| {
+            c.chunks(CHUNK)
+                .enumerate()
+                .fold(0u64, |m, (i, c)| m | (u64::from(!is_zero(c)) << i))
+        })
+        .collect()
+}
+
 /// One block: the mask of its non-zero [`LINE`]s (little-endian u64 words), then those lines,
 /// LZ4-compressed. Zero lines are common (the baseline's weights, a pass's bytes outside them)
-/// and LZ4 would decode them as one-byte back-references, a byte at a time.
-fn pack_block(data: &[u8]) -> Vec<u8> {
+/// and LZ4 would decode them as one-byte back-references, a byte at a time. `chunks` is
+/// [`chunk_mask`] of `data`: a line is non-zero when one of its chunks is (no second scan).
+fn pack_block(data: &[u8], chunks: &[u64]) -> Vec<u8> {
+    const PER_LINE: usize = LINE / CHUNK;
+    const _: () = assert!(64 % PER_LINE == 0, "a line's chunk bits sit in one word");
     let lines = data.len().div_ceil(LINE);
     let mut mask = vec![0u64; lines.div_ceil(64)];
     let mut dense = Vec::with_capacity(data.len());
     for (i, l) in data.chunks(LINE).enumerate() {
-        if !is_zero(l) {
+        let bit = i * PER_LINE;
+        if (chunks[bit / 64] >> (bit % 64)) & ((1 << PER_LINE) - 1) != 0 {
             mask[i / 64] |= 1 << (i % 64);
             dense.extend_from_slice(l);
         }
@@ -329,7 +337,8 @@ impl PackedImage {
     pub fn new(img: &[u8]) -> PackedImage {
         let len = img.len();
         let blocks = par::map(len.div_ceil(BLOCK), |k| {
-            pack_block(&img[k * BLOCK..((k + 1) * BLOCK).min(len)])
+            let block = &img[k * BLOCK..((k + 1) * BLOCK).min(len)];
+            pack_block(block, &chunk_mask(block))
         });
         PackedImage { len, blocks }
     }
@@ -356,18 +365,6 @@ impl Baseline<'_> {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
-    }
-
-    /// Bytes `[from, to)`.
-    pub fn window(&self, from: usize, to: usize) -> Cow<'_, [u8]> {
-        match self {
-            Baseline::Whole(b) => Cow::Borrowed(&b[from..to]),
-            Baseline::Packed(p) => {
-                let mut out = Vec::new();
-                unpack_blocks(&p.blocks, p.len, from, to, None, &mut out);
-                Cow::Owned(out)
-            }
-        }
     }
 
     /// Bytes `[from, to)`, borrowed, or unpacked into `buf`.
@@ -550,7 +547,8 @@ mod tests {
                 (5, 5),
                 (0, 1),
             ] {
-                let bw = baseline.window(from, to);
+                let mut buf = Vec::new();
+                let bw = baseline.window_in(from, to, &mut buf).to_vec();
                 assert_eq!(&bw[..], &base[from..to]);
                 assert_eq!(p.unpack(0, &bw, from, to), &a[from..to], "{from}..{to}");
                 assert_eq!(p.unpack(1, &bw, from, to), &b[from..to], "{from}..{to}");
@@ -579,7 +577,7 @@ mod tests {
             image(100, 11),
             sparse,
         ] {
-            let packed = pack_block(&data);
+            let packed = pack_block(&data, &chunk_mask(&data));
             let mut out = vec![0xAAu8; data.len()];
             unpack_block(&packed, None, &mut out);
             assert_eq!(out, data, "{} bytes", data.len());
